@@ -1,0 +1,52 @@
+"""The JSON-lines event file of `fillfloor sim` (SCENARIOS.md, "Events").
+
+One object per line, flushed as it happens, each with `ts` (seconds since the run's start, from the
+monotonic clock) and `type`. The supervisor's events and the simulator's ground truth share the
+file, so one writer serialises them in arrival order.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from decimal import Decimal
+from pathlib import Path
+from typing import IO, Any
+
+__all__ = ["EventFile"]
+
+
+def _default(value: object) -> object:
+    # Masses travel as Decimal inside the floor; JSON readers want numbers.
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, frozenset | set | tuple):
+        return sorted(value) if isinstance(value, frozenset | set) else list(value)
+    return str(value)
+
+
+class EventFile:
+    """Appends events to a file (or any text stream), stamping `ts` against a fixed start."""
+
+    def __init__(self, stream: IO[str], start: float | None = None) -> None:
+        self._stream = stream
+        self._start = time.monotonic() if start is None else start
+
+    @classmethod
+    def open(cls, path: Path) -> EventFile:
+        return cls(path.open("w", encoding="utf-8"))
+
+    @property
+    def start(self) -> float:
+        return self._start
+
+    def write(self, event_type: str, fields: Mapping[str, Any] | None = None) -> None:
+        obj: dict[str, Any] = {"ts": round(time.monotonic() - self._start, 6), "type": event_type}
+        if fields:
+            obj.update(fields)
+        self._stream.write(json.dumps(obj, ensure_ascii=False, default=_default) + "\n")
+        self._stream.flush()
+
+    def close(self) -> None:
+        self._stream.close()

@@ -1,0 +1,52 @@
+"""The `fillfloor` command tree.
+
+One argparse tree; each command lives in its own module under `supervisor/commands/` and exposes
+`register(subparsers)`, which adds its parser and sets `func` to a callable taking the parsed
+namespace and returning the exit status. Exit status: 0 ok, 1 internal error, 2 usage or bad input
+(`BadInput`, raised anywhere below, is printed without a traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from collections.abc import Sequence
+
+from supervisor.errors import BadInput
+
+__all__ = ["build_parser", "main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    # Imported here so that `--help` of one command never pays for importing another's stack.
+    from supervisor.commands import register_all
+
+    parser = argparse.ArgumentParser(
+        prog="fillfloor",
+        description="LPG cylinder filling-floor supervisor: scan-to-fill interlock, fill by weight, "
+        "records to the city platform.",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    register_all(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except BadInput as exc:
+        print(f"fillfloor: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except Exception:
+        traceback.print_exc()
+        print("fillfloor: internal error (the traceback above is for a bug report)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

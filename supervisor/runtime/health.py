@@ -1,0 +1,41 @@
+"""Actor health: what each actor reports, as `actor.health` events (SCENARIOS.md)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from attrs import frozen
+
+__all__ = ["ActorHealth", "HealthState"]
+
+
+class HealthState(StrEnum):
+    STARTING = "starting"
+    RUNNING = "running"
+    RESTARTING = "restarting"  # crashed; the next try is scheduled
+    FAILED = "failed"  # given up on (restart intensity exceeded) or not to be restarted
+    STOPPED = "stopped"
+
+
+@frozen
+class ActorHealth:
+    actor: str  # a stable path: S1.scale, S1, storage, ...
+    state: HealthState
+    restarts: int = 0
+    error: str | None = None  # the last error, one line
+    traceback: str | None = None  # kept for maintenance, not sent in events
+    attempt: int = 0  # restarting: which attempt comes next
+    next_try_in_s: float | None = None  # restarting: backoff before the next try
+
+    def event_fields(self) -> dict[str, object]:
+        fields: dict[str, object] = {
+            "actor": self.actor,
+            "state": self.state.value,
+            "restarts": self.restarts,
+        }
+        if self.error is not None:
+            fields["error"] = self.error
+        if self.state == HealthState.RESTARTING:
+            fields["attempt"] = self.attempt
+            fields["next_try_in_s"] = round(self.next_try_in_s or 0.0, 3)
+        return fields

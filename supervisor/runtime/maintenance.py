@@ -1,0 +1,93 @@
+"""Maintenance control: restart an actor or a station, take a station out of service and back,
+read the tree with health. Every command is checked against the caller's role and audited
+(who, when, what, result), refused ones included; an invalid one is refused with its reason.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Awaitable, Callable, Mapping
+
+from attrs import frozen
+
+from supervisor.runtime.health import HealthState
+from supervisor.runtime.station import StationRuntime
+from supervisor.runtime.supervisor import ChildView, NotRunning, Supervisor
+from supervisor.storage.records import AuditRecord
+
+__all__ = ["MAINTENANCE_ROLES", "AuditSink", "CommandResult", "Maintenance"]
+
+MAINTENANCE_ROLES = frozenset({"maintenance", "supervisor"})
+
+# The storage writer's audit path (or a test's list): awaited, so the record is kept before the reply.
+AuditSink = Callable[[AuditRecord], Awaitable[object]]
+
+
+@frozen
+class CommandResult:
+    ok: bool
+    message: str
+
+    @property
+    def word(self) -> str:
+        """As the audit records it."""
+        return "ok" if self.ok else "refused"
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+
+
+class Maintenance:
+    def __init__(self, root: Supervisor, stations: Mapping[str, StationRuntime], audit: AuditSink) -> None:
+        self._root = root
+        self._stations = stations
+        self._audit = audit
+
+    def tree(self) -> tuple[ChildView, ...]:
+        """The whole tree with each actor's health (the traceback of a failed one included)."""
+        return self._root.view()
+
+    async def restart(self, target: str, who: str, role: str) -> CommandResult:
+        """Restart a station (`S1`), one of its actors (`S1.scale`) or a floor actor (`storage`)."""
+        return await self._run("restart", target, who, role, lambda: self._restart(target))
+
+    async def set_out_of_service(self, station: str, on: bool, who: str, role: str) -> CommandResult:
+        async def act() -> CommandResult:
+            runtime = self._stations.get(station)
+            if runtime is None:
+                return CommandResult(False, f"no station {station!r}")
+            runtime.set_out_of_service(on)
+            return CommandResult(True, f"{station} {'out of service' if on else 'back in service'}")
+
+        command = "out_of_service" if on else "return_to_service"
+        return await self._run(command, station, who, role, act)
+
+    async def _run(
+        self, command: str, target: str, who: str, role: str, act: Callable[[], Awaitable[CommandResult]]
+    ) -> CommandResult:
+        if role not in MAINTENANCE_ROLES:
+            result = CommandResult(False, f"role {role!r} may not {command} (maintenance or supervisor only)")
+        else:
+            try:
+                result = await act()
+            except NotRunning as exc:
+                result = CommandResult(False, str(exc))
+        await self._audit(AuditRecord(_now(), who, role, command, result.word, target, result.message))
+        return result
+
+    async def _restart(self, target: str) -> CommandResult:
+        station, _, device = target.partition(".")
+        if not device:
+            if target not in self._root.names():
+                return CommandResult(False, f"no actor or station {target!r}")
+            await self._root.restart_child(target)
+            return CommandResult(True, f"{target} restarted")
+        runtime = self._stations.get(station)
+        if runtime is None or target not in runtime.supervisor.names():
+            return CommandResult(False, f"no actor {target!r}")
+        if self._root.health(station).state in (HealthState.FAILED, HealthState.STOPPED):
+            await self._root.restart_child(station)  # the station itself is down: bring it all back
+            return CommandResult(True, f"{station} restarted (it was down) to restart {target}")
+        await runtime.supervisor.restart_child(target)
+        return CommandResult(True, f"{target} restarted")

@@ -1,0 +1,68 @@
+"""An opened, migrated database: write transactions and consistent read snapshots."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine
+
+from supervisor.storage.engine import READ_ONLY, make_engine
+from supervisor.storage.migrate import upgrade
+
+__all__ = ["Database", "open_database", "read_snapshot"]
+
+
+@contextmanager
+def read_snapshot(engine: Engine) -> Iterator[Connection]:
+    """A read-only transaction that sees one consistent state of the whole database.
+
+    PostgreSQL's default (read committed) takes a new snapshot per statement: a fill committed
+    between reading the fills and reading the chain head would look like a missing record.
+    """
+    with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            conn = conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+        else:
+            conn = conn.execution_options(**{READ_ONLY: True})
+        with conn.begin():
+            yield conn
+
+
+class Database:
+    """The engine of a migrated database. Its methods block: call them off the trio loop."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """A write transaction: committed when the block ends, rolled back if it raises."""
+        with self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A consistent read-only snapshot (see `read_snapshot`)."""
+        with read_snapshot(self.engine) as conn:
+            yield conn
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def open_database(
+    db_url: str | None, data_dir: Path | str = "data", *, busy_timeout_ms: int = 10_000
+) -> Database:
+    """Open (creating if needed) and migrate to the newest schema; a no-op when up to date.
+
+    Safe when several processes open the same new database at once: migrations run under a lock.
+    """
+    engine = make_engine(db_url, data_dir, busy_timeout_ms=busy_timeout_ms)
+    try:
+        upgrade(engine)
+    except BaseException:
+        engine.dispose()
+        raise
+    return Database(engine)

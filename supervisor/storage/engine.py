@@ -1,0 +1,70 @@
+"""Engines: the embedded SQLite default or a URL (PostgreSQL), with SQLite made properly transactional.
+
+SQLite runs in WAL mode with synchronous=FULL (durable on power loss; TECH_NOTES.md measured group
+commit far above a floor's needs) and foreign keys on, set on every new connection.
+
+Python's sqlite3 module (3.11) begins transactions itself, and only before INSERT/UPDATE/DELETE: DDL
+then runs outside any transaction (a migration half done by a crash stays half done) and a
+read-then-write transaction can fail with SQLITE_BUSY at once, busy_timeout or not, when another
+process wrote in between. So the driver's own handling is switched off and SQLAlchemy's `begin`
+emits the BEGIN (SQLAlchemy's documented pysqlite recipe): `BEGIN IMMEDIATE` takes the write lock up
+front, waiting up to busy_timeout for it; connections marked `READ_ONLY` begin a plain deferred
+transaction, which under WAL reads one consistent snapshot without blocking the writer.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event
+
+__all__ = ["READ_ONLY", "SQLITE_FILE", "database_url", "make_engine"]
+
+SQLITE_FILE = "fillfloor.db"
+# Execution option of a connection that only reads (see Database.reading).
+READ_ONLY = "fillfloor_read_only"
+
+
+def database_url(db_url: str | None, data_dir: Path | str) -> str:
+    """The URL to open: `db_url` when given, else the SQLite file in the data directory."""
+    if db_url:
+        return db_url
+    directory = Path(data_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{(directory / SQLITE_FILE).resolve()}"
+
+
+def _sqlite_listeners(engine: Engine, busy_timeout_ms: int) -> None:
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: object) -> None:
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves, see the module docstring
+        cursor = dbapi_connection.cursor()
+        # busy_timeout first: switching a fresh file to WAL needs a lock another process may hold.
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        read_only = conn.get_execution_options().get(READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+def make_engine(
+    db_url: str | None, data_dir: Path | str = "data", *, busy_timeout_ms: int = 10_000
+) -> Engine:
+    """An engine for `db_url`, or for the SQLite file `data_dir/fillfloor.db` (directory created).
+
+    `busy_timeout_ms`: how long a SQLite writer waits for another process's write lock.
+    """
+    url = database_url(db_url, data_dir)
+    if url.startswith("sqlite"):
+        if ":memory:" in url or url in ("sqlite://", "sqlite:///"):
+            raise ValueError("an in-memory SQLite database is private to one thread: use a file")
+        engine = create_engine(url)
+        _sqlite_listeners(engine, busy_timeout_ms)
+        return engine
+    return create_engine(url, pool_pre_ping=True)

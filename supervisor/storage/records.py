@@ -1,0 +1,98 @@
+"""What the floor stores: one frozen record type per kind, the writer's input.
+
+`record_id` is the id the platform sees (SCENARIOS.md); it is a UUID made where the record is born,
+so a record retried after a crash or a lost reply is still the same record (idempotent upload).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+
+from attrs import field, frozen
+from attrs.validators import in_
+
+__all__ = [
+    "AlarmRecord",
+    "AuditRecord",
+    "CheckRecord",
+    "FillRecord",
+    "PreactRecord",
+    "Record",
+    "RefusalRecord",
+]
+
+
+@frozen
+class FillRecord:
+    record_id: str
+    cylinder: str
+    station: str
+    operator: str | None
+    outcome: str = field(validator=in_(("completed", "aborted", "interrupted")))
+    started_at: str  # ISO 8601 UTC
+    ended_at: str
+    reason: str | None = None  # the abort reason code
+    tare_kg: Decimal | None = None
+    target_kg: Decimal | None = None
+    gross_kg: Decimal | None = None
+    net_kg: Decimal | None = None
+    error_g: int | None = None
+    flags: tuple[str, ...] = field(default=(), converter=lambda v: tuple(sorted(v)))
+
+
+@frozen
+class CheckRecord:
+    record_id: str
+    cylinder: str
+    phase: str = field(validator=in_(("pre", "post")))
+    result: str = field(validator=in_(("pass", "fail")))
+    checker: str
+    at: str
+    items: Mapping[str, str] = field(factory=dict)
+    station: str | None = None
+
+
+@frozen
+class RefusalRecord:
+    record_id: str
+    station: str
+    reasons: tuple[str, ...] = field(converter=tuple)
+    at: str
+    cylinder: str | None = None
+    raw: str = ""
+    operator: str | None = None
+
+
+@frozen
+class AlarmRecord:
+    record_id: str
+    alarm_id: str
+    kind: str
+    severity: str  # critical | high | medium | low
+    message: str
+    event: str  # raised | cleared | acknowledged | shelved
+    at: str
+    station: str | None = None
+
+
+@frozen
+class AuditRecord:
+    at: str
+    who: str
+    role: str
+    command: str
+    result: str  # ok | refused | failed
+    target: str = ""
+    detail: str = ""
+
+
+@frozen
+class PreactRecord:
+    """A station's adapted preact (in-flight mass), kept across restarts; not sent to the platform."""
+
+    station: str
+    preact_kg: Decimal
+
+
+Record = FillRecord | CheckRecord | RefusalRecord | AlarmRecord | AuditRecord | PreactRecord

@@ -1,0 +1,174 @@
+"""The local registry: the filling unit, cylinder archives (with photos), inspections, operators and
+the platform sync's cursor. What the interlock decides from while offline.
+
+Plain functions on a connection, inside a transaction the caller opens; upserts are idempotent, so
+importing or syncing the same data again changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import Connection, delete, insert, select, update
+
+from domain.archive import CylinderArchive, CylinderStatus, Operator
+from supervisor.storage import schema as t
+from supervisor.storage.times import utc_now
+
+__all__ = [
+    "get_cursor",
+    "get_unit",
+    "load_archive",
+    "load_archives",
+    "load_operators",
+    "record_inspection",
+    "set_cursor",
+    "set_unit",
+    "upsert_archives",
+    "upsert_operators",
+]
+
+
+def get_unit(conn: Connection) -> tuple[str, str] | None:
+    """(code, short name) of this filling unit, once stored."""
+    row = conn.execute(select(t.filling_unit.c.code, t.filling_unit.c.short_name)).first()
+    return None if row is None else (row[0], row[1])
+
+
+def set_unit(conn: Connection, code: str, short_name: str = "") -> None:
+    """Store the unit on first use; a database belongs to one unit, so a later call keeps it."""
+    if get_unit(conn) is None:
+        conn.execute(insert(t.filling_unit).values(code=code, short_name=short_name))
+
+
+def _archive_values(a: CylinderArchive) -> dict[str, Any]:
+    return {
+        "code": a.code, "owner": a.owner, "model": a.model, "tare_kg": a.tare_kg,
+        "manufactured": a.manufactured, "last_inspection": a.last_inspection,
+        "next_inspection": a.next_inspection, "scrap_date": a.scrap_date, "status": a.status.value,
+        "blocked": a.blocked, "manufacturer": a.manufacturer, "serial": a.serial,
+        "property_no": a.property_no, "volume_l": a.volume_l, "inspection_unit": a.inspection_unit,
+    }  # fmt: skip
+
+
+def _to_archive(r: Any, photos: tuple[str, ...]) -> CylinderArchive:
+    return CylinderArchive(
+        code=r["code"], owner=r["owner"], model=r["model"], tare_kg=r["tare_kg"],
+        manufactured=r["manufactured"], last_inspection=r["last_inspection"],
+        next_inspection=r["next_inspection"], scrap_date=r["scrap_date"],
+        status=CylinderStatus(r["status"]), blocked=bool(r["blocked"]), manufacturer=r["manufacturer"],
+        serial=r["serial"], property_no=r["property_no"], volume_l=r["volume_l"],
+        inspection_unit=r["inspection_unit"], photos=photos,
+    )  # fmt: skip
+
+
+def _photos(conn: Connection, code: str | None = None) -> dict[str, tuple[str, ...]]:
+    q = select(t.cylinder_photo).order_by(t.cylinder_photo.c.cylinder_code, t.cylinder_photo.c.position)
+    if code is not None:
+        q = q.where(t.cylinder_photo.c.cylinder_code == code)
+    out: dict[str, list[str]] = {}
+    for r in conn.execute(q).mappings():
+        out.setdefault(r["cylinder_code"], []).append(r["content_hash"])
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def upsert_archives(conn: Connection, archives: Iterable[CylinderArchive]) -> int:
+    """Store archives by code; returns how many were new or changed (0 on a re-import)."""
+    changed = 0
+    for archive in archives:
+        values = _archive_values(archive)
+        current = load_archive(conn, archive.code)
+        if current == archive:
+            continue
+        if current is None:
+            conn.execute(insert(t.cylinder).values(**values, updated_at=utc_now()))
+        else:
+            where = t.cylinder.c.code == archive.code
+            conn.execute(update(t.cylinder).where(where).values(**values, updated_at=utc_now()))
+        if current is None or current.photos != archive.photos:
+            conn.execute(delete(t.cylinder_photo).where(t.cylinder_photo.c.cylinder_code == archive.code))
+            for position, digest in enumerate(archive.photos):
+                conn.execute(
+                    insert(t.cylinder_photo).values(
+                        cylinder_code=archive.code, position=position, content_hash=digest
+                    )
+                )
+        changed += 1
+    return changed
+
+
+def load_archive(conn: Connection, code: str) -> CylinderArchive | None:
+    row = conn.execute(select(t.cylinder).where(t.cylinder.c.code == code)).mappings().first()
+    return None if row is None else _to_archive(row, _photos(conn, code).get(code, ()))
+
+
+def load_archives(conn: Connection) -> dict[str, CylinderArchive]:
+    photos = _photos(conn)
+    return {
+        r["code"]: _to_archive(r, photos.get(r["code"], ()))
+        for r in conn.execute(select(t.cylinder)).mappings()
+    }
+
+
+def record_inspection(
+    conn: Connection,
+    code: str,
+    inspected_on: dt.date,
+    result: str,
+    next_inspection: dt.date | None,
+    agency: str = "",
+) -> None:
+    """A periodic-inspection result (from the platform); a pass moves the archive's next date."""
+    row = {
+        "cylinder_code": code, "inspected_on": inspected_on, "result": result,
+        "next_inspection": next_inspection, "agency": agency, "recorded_at": utc_now(),
+    }  # fmt: skip
+    conn.execute(insert(t.inspection).values(**row))
+    if result == "pass":
+        values: dict[str, Any] = {"last_inspection": inspected_on, "updated_at": utc_now()}
+        if next_inspection is not None:
+            values["next_inspection"] = next_inspection
+        if agency:
+            values["inspection_unit"] = agency
+        conn.execute(update(t.cylinder).where(t.cylinder.c.code == code).values(**values))
+
+
+def upsert_operators(conn: Connection, operators: Iterable[Operator]) -> int:
+    """Store operators by badge id; returns how many were new or changed."""
+    stored = load_operators(conn)
+    changed = 0
+    for op in operators:
+        if stored.get(op.id) == op:
+            continue
+        values = {"name": op.name, "certificate_expires": op.certificate_expires,
+                  "certificate_no": op.certificate_no}  # fmt: skip
+        if op.id in stored:
+            conn.execute(update(t.operator).where(t.operator.c.id == op.id).values(**values))
+        else:
+            conn.execute(insert(t.operator).values(id=op.id, **values))
+        stored[op.id] = op
+        changed += 1
+    return changed
+
+
+def load_operators(conn: Connection) -> dict[str, Operator]:
+    return {
+        r["id"]: Operator(r["id"], r["name"], r["certificate_expires"], r["certificate_no"])
+        for r in conn.execute(select(t.operator)).mappings()
+    }
+
+
+def get_cursor(conn: Connection, name: str = "registry") -> str | None:
+    """Where the platform sync's registry feed `name` left off."""
+    q = select(t.registry_cursor.c.cursor).where(t.registry_cursor.c.name == name)
+    return conn.execute(q).scalar_one_or_none()
+
+
+def set_cursor(conn: Connection, cursor: str, name: str = "registry") -> None:
+    where = t.registry_cursor.c.name == name
+    if conn.execute(select(t.registry_cursor.c.name).where(where)).first() is None:
+        conn.execute(insert(t.registry_cursor).values(name=name, cursor=cursor, updated_at=utc_now()))
+    else:
+        conn.execute(update(t.registry_cursor).where(where).values(cursor=cursor, updated_at=utc_now()))

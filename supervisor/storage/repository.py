@@ -1,0 +1,175 @@
+"""Storing the floor's records, as plain functions on a SQLAlchemy connection.
+
+They run off the trio loop (in the writer's thread, or in a CLI command), inside a transaction the
+caller opens, so that a record and its outbox row commit together or not at all. This module is
+also the one place to import storage functions from: it re-exports the registry, fill chain and
+outbox functions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from supervisor.storage import schema as t
+from supervisor.storage.fills import ChainAppender, FillLink, append_fill
+from supervisor.storage.outbox import (
+    OutboxItem,
+    dead_letter,
+    dead_letters,
+    enqueue,
+    mark_failed,
+    mark_sent,
+    outbox_backlog,
+    pending_outbox,
+)
+from supervisor.storage.records import (
+    AlarmRecord,
+    AuditRecord,
+    CheckRecord,
+    FillRecord,
+    PreactRecord,
+    Record,
+    RefusalRecord,
+)
+from supervisor.storage.registry import (
+    get_cursor,
+    get_unit,
+    load_archive,
+    load_archives,
+    load_operators,
+    record_inspection,
+    set_cursor,
+    set_unit,
+    upsert_archives,
+    upsert_operators,
+)
+from supervisor.storage.times import utc_now
+
+__all__ = [
+    "ChainAppender",
+    "FillLink",
+    "OutboxItem",
+    "append_fill",
+    "dead_letter",
+    "dead_letters",
+    "get_cursor",
+    "get_preact",
+    "get_unit",
+    "load_archive",
+    "load_archives",
+    "load_operators",
+    "mark_failed",
+    "mark_sent",
+    "outbox_backlog",
+    "pending_outbox",
+    "record_alarm",
+    "record_audit",
+    "record_check",
+    "record_inspection",
+    "record_refusal",
+    "set_cursor",
+    "set_preact",
+    "set_unit",
+    "store",
+    "store_all",
+    "upsert_archives",
+    "upsert_operators",
+    "utc_now",
+]
+
+
+def record_check(conn: Connection, record: CheckRecord) -> None:
+    row = {
+        "record_id": record.record_id, "cylinder_code": record.cylinder, "phase": record.phase,
+        "result": record.result, "items": dict(record.items), "checker": record.checker,
+        "station": record.station, "at": record.at,
+    }  # fmt: skip
+    conn.execute(insert(t.check_record), [row])
+    enqueue(conn, record.record_id, "check", row)
+
+
+def record_refusal(conn: Connection, record: RefusalRecord) -> None:
+    row = {
+        "record_id": record.record_id, "station": record.station, "cylinder_code": record.cylinder,
+        "raw": record.raw, "reasons": list(record.reasons), "operator_id": record.operator,
+        "at": record.at,
+    }  # fmt: skip
+    conn.execute(insert(t.refusal), [row])
+    enqueue(conn, record.record_id, "refusal", row)
+
+
+def record_alarm(conn: Connection, record: AlarmRecord) -> None:
+    row = {
+        "record_id": record.record_id, "alarm_id": record.alarm_id, "kind": record.kind,
+        "severity": record.severity, "station": record.station, "message": record.message,
+        "event": record.event, "at": record.at,
+    }  # fmt: skip
+    conn.execute(insert(t.alarm), [row])
+    enqueue(conn, record.record_id, "alarm", row)
+
+
+def record_audit(conn: Connection, record: AuditRecord) -> None:
+    """A console command, refused ones included; kept locally (not sent to the platform)."""
+    row = {
+        "at": record.at, "who": record.who, "role": record.role, "command": record.command,
+        "target": record.target, "result": record.result, "detail": record.detail,
+    }  # fmt: skip
+    conn.execute(insert(t.console_audit), [row])
+
+
+_STORE: dict[type, Any] = {
+    CheckRecord: record_check,
+    RefusalRecord: record_refusal,
+    AlarmRecord: record_alarm,
+    AuditRecord: record_audit,
+    PreactRecord: lambda conn, r: set_preact(conn, r.station, r.preact_kg),
+}
+
+
+def store(conn: Connection, record: Record) -> FillLink | None:
+    """Store any record (with its outbox row where the platform wants it) in the caller's
+    transaction; a fill's result is its place in the chain."""
+    return store_all(conn, [record])[0]
+
+
+def store_all(conn: Connection, records: Sequence[Record]) -> list[FillLink | None]:
+    """Store records in order in the caller's transaction (one chain-head read for all fills)."""
+    chain: ChainAppender | None = None
+    results: list[FillLink | None] = []
+    for record in records:
+        if isinstance(record, FillRecord):
+            chain = chain or ChainAppender(conn)
+            results.append(chain.append(record))
+            continue
+        fn = _STORE.get(type(record))
+        if fn is None:
+            raise TypeError(f"not a record: {record!r}")
+        fn(conn, record)
+        results.append(None)
+    if chain is not None:
+        chain.close()
+    return results
+
+
+_PREACT = "preact_kg"
+
+
+def get_preact(conn: Connection, station: str) -> Decimal | None:
+    """The station's adapted preact (in-flight mass), if one was learnt."""
+    q = select(t.station_setting.c.value).where(
+        t.station_setting.c.station == station, t.station_setting.c.key == _PREACT
+    )
+    value = conn.execute(q).scalar_one_or_none()
+    return None if value is None else Decimal(value)
+
+
+def set_preact(conn: Connection, station: str, preact_kg: Decimal) -> None:
+    where = (t.station_setting.c.station == station) & (t.station_setting.c.key == _PREACT)
+    if conn.execute(select(t.station_setting).where(where)).first() is None:
+        conn.execute(insert(t.station_setting).values(station=station, key=_PREACT, value=str(preact_kg)))
+    else:
+        conn.execute(update(t.station_setting).where(where).values(value=str(preact_kg)))

@@ -1,0 +1,211 @@
+"""The floor's tables (SQLAlchemy Core). Changes go through a new Alembic migration.
+
+Times are ISO 8601 UTC text (GB/T 7408) so that a record's canonical content, and with it the
+fill chain's hashes, is the same on SQLite and PostgreSQL. Masses are exact decimals.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    ForeignKey,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+)
+
+__all__ = ["metadata"]
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+KG = Numeric(10, 3, asdecimal=True)
+
+filling_unit = Table(
+    "filling_unit",
+    metadata,
+    Column("code", String(32), primary_key=True),
+    Column("short_name", String(64), nullable=False, server_default=""),
+)
+
+cylinder = Table(
+    "cylinder",
+    metadata,
+    Column("code", String(64), primary_key=True),
+    Column("owner", String(32), nullable=False),
+    Column("model", String(16), nullable=False),
+    Column("tare_kg", KG),
+    Column("manufactured", Date),
+    Column("last_inspection", Date),
+    Column("next_inspection", Date),
+    Column("scrap_date", Date),
+    Column("status", String(16), nullable=False),
+    Column("blocked", Boolean, nullable=False, server_default="0"),
+    Column("manufacturer", String(128), nullable=False, server_default=""),
+    Column("serial", String(64), nullable=False, server_default=""),
+    Column("property_no", String(64), nullable=False, server_default=""),
+    Column("volume_l", KG),
+    Column("inspection_unit", String(128), nullable=False, server_default=""),
+    Column("updated_at", String(40), nullable=False),
+)
+
+# The archive's photos (stamped marks, label, inspection ring) as content hashes, in archive order.
+cylinder_photo = Table(
+    "cylinder_photo",
+    metadata,
+    Column("cylinder_code", String(64), ForeignKey("cylinder.code"), primary_key=True),
+    Column("position", Integer, primary_key=True, autoincrement=False),
+    Column("content_hash", String(64), nullable=False),  # sha256 of the stored photo
+)
+
+inspection = Table(
+    "inspection",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("cylinder_code", String(64), nullable=False, index=True),
+    Column("inspected_on", Date, nullable=False),
+    Column("result", String(8), nullable=False),  # pass | fail
+    Column("next_inspection", Date),
+    Column("agency", String(128), nullable=False, server_default=""),
+    Column("recorded_at", String(40), nullable=False),
+)
+
+operator = Table(
+    "operator",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(64), nullable=False),
+    Column("certificate_expires", Date, nullable=False),
+    Column("certificate_no", String(64), nullable=False, server_default=""),
+)
+
+check_record = Table(
+    "check_record",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("record_id", String(64), nullable=False, unique=True),
+    Column("cylinder_code", String(64), nullable=False, index=True),
+    Column("phase", String(4), nullable=False),  # pre | post
+    Column("result", String(8), nullable=False),  # pass | fail
+    Column("items", JSON, nullable=False),
+    Column("checker", String(64), nullable=False),
+    Column("station", String(32)),
+    Column("at", String(40), nullable=False),
+)
+
+# Append-only and hash-chained, see chain.py: `content` is the canonical JSON of the fields above,
+# `content_hash` its sha256, `hash` = sha256(prev_hash ‖ content).
+fill = Table(
+    "fill",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("record_id", String(64), nullable=False, unique=True),
+    Column("cylinder_code", String(64), nullable=False, index=True),
+    Column("station", String(32), nullable=False),
+    Column("operator_id", String(64)),
+    Column("outcome", String(16), nullable=False),  # completed | aborted | interrupted
+    Column("reason", String(64)),
+    Column("tare_kg", KG),
+    Column("target_kg", KG),
+    Column("gross_kg", KG),
+    Column("net_kg", KG),
+    Column("error_g", Integer),
+    Column("flags", JSON, nullable=False),
+    Column("started_at", String(40), nullable=False),
+    Column("ended_at", String(40), nullable=False),
+    Column("content", Text, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+# The newest link of the chain, updated in the fill's transaction: deleting the last fill row is
+# then as detectable as deleting any other.
+chain_head = Table(
+    "chain_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", Integer, nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+refusal = Table(
+    "refusal",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("record_id", String(64), nullable=False, unique=True),
+    Column("station", String(32), nullable=False),
+    Column("cylinder_code", String(64), index=True),
+    Column("raw", Text, nullable=False, server_default=""),
+    Column("reasons", JSON, nullable=False),
+    Column("operator_id", String(64)),
+    Column("at", String(40), nullable=False),
+)
+
+alarm = Table(
+    "alarm",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("record_id", String(64), nullable=False, unique=True),
+    Column("alarm_id", String(64), nullable=False, index=True),
+    Column("kind", String(64), nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("station", String(32)),
+    Column("message", Text, nullable=False),
+    Column("event", String(16), nullable=False),  # raised | cleared | acknowledged | shelved
+    Column("at", String(40), nullable=False),
+)
+
+console_audit = Table(
+    "console_audit",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", String(40), nullable=False),
+    Column("who", String(64), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("command", String(64), nullable=False),
+    Column("target", String(64), nullable=False, server_default=""),
+    Column("result", String(16), nullable=False),  # ok | refused | failed
+    Column("detail", Text, nullable=False, server_default=""),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("record_id", String(64), nullable=False, unique=True),
+    Column("kind", String(16), nullable=False),  # fill | check | refusal | alarm
+    Column("payload", JSON, nullable=False),
+    Column("created_at", String(40), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_try_at", String(40)),
+    Column("sent_at", String(40), index=True),
+    Column("dead_letter", Text),
+)
+
+registry_cursor = Table(
+    "registry_cursor",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("cursor", String(128), nullable=False),
+    Column("updated_at", String(40), nullable=False),
+)
+
+station_setting = Table(
+    "station_setting",
+    metadata,
+    Column("station", String(32), primary_key=True),
+    Column("key", String(32), primary_key=True),
+    Column("value", String(64), nullable=False),
+)

@@ -1,0 +1,109 @@
+"""The config file: the example passes; every mistake names the file, the key and the problem."""
+
+from __future__ import annotations
+
+import tomllib
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from supervisor.cli import main
+from supervisor.config import load_config, parse_config
+from supervisor.tomlcheck import TomlError
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "docs" / "fillfloor.example.toml"
+MINIMAL = """
+[unit]
+code = "HY0012"
+short_name = "衡阳燃气"
+[[station]]
+id = "S1"
+[station.scale]
+port = 5020
+[station.valve]
+port = 5021
+[station.scanner]
+serial_port = "/dev/ttyUSB0"
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "fillfloor.toml"
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+def test_the_documented_example_is_valid(capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = load_config(EXAMPLE)
+    assert [s.id for s in cfg.stations] == ["S1", "S2"]
+    assert cfg.stations[0].scale.register_map["gross"]["scale"] == 0.001
+    assert main(["config", "check", str(EXAMPLE)]) == 0
+    assert "OK" in capsys.readouterr().out
+
+
+def test_minimal_file_takes_the_domain_defaults(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, MINIMAL))
+    assert cfg.rules.tare_tolerance_kg == Decimal("0.3")
+    assert cfg.stations[0].cutoff == "indicator"
+    assert cfg.console.listen == "127.0.0.1:8765"  # loopback by default
+
+
+@pytest.mark.parametrize(
+    ("change", "where", "problem"),
+    [
+        (("port = 5020", 'port = "abc"'), "station[0].scale.port", "must be an integer 1..65535"),
+        (("port = 5020", "port = 5020\nspeed = 3"), "station[0].scale.speed", "unknown key"),
+        (('id = "S1"', 'id = "S1"\ncutoff = "valve"'), "station[0].cutoff", "must be one of indicator, host"),
+        (('code = "HY0012"\n', ""), "unit.code", "is required"),
+        (("[station.scanner]", "[station.scanner]\nbadge_pattern = '(['"), "station[0].scanner.badge_pattern",
+         "not a valid regular expression"),
+        (("port = 5021", "port = 5020\nunit_id = 1"), "station[0].valve.port", "already S1.scale"),
+        (("[unit]", "[rules]\ntare_tolerance_kg = -1\n[unit]"), "rules.tare_tolerance_kg", "a number ≥ 0"),
+        (("[unit]", '[label]\npattern = "HY[0-9]+"\n[unit]'), "label.pattern", "(?P<code>...)"),
+        (("[unit]", "[rules]\nresidual_fraction = 1.5\n[unit]"), "rules", "residual_fraction"),
+    ],
+)  # fmt: skip
+def test_each_mistake_is_named(tmp_path: Path, change: tuple[str, str], where: str, problem: str) -> None:
+    path = write(tmp_path, MINIMAL.replace(*change, 1))
+    with pytest.raises(TomlError) as info:
+        load_config(path)
+    assert info.value.where == where
+    assert problem in info.value.problem
+    assert str(info.value).startswith(f"{path}: {where}: ")
+
+
+def test_duplicate_station_and_bad_syntax(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    dup = MINIMAL + MINIMAL[MINIMAL.index("[[station]]") :].replace("5020", "6020").replace("5021", "6021")
+    with pytest.raises(TomlError, match=r"station\[1\]\.id: station S1 is defined twice"):
+        load_config(write(tmp_path, dup))
+    path = write(tmp_path, "[unit\ncode=")
+    assert main(["config", "check", str(path)]) == 2
+    assert "invalid TOML" in capsys.readouterr().err
+
+
+values = st.recursive(
+    st.none().map(lambda _: "x") | st.booleans() | st.integers(-5, 70000) | st.floats(allow_nan=False)
+    | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=12,
+)  # fmt: skip
+
+
+@given(st.dictionaries(st.sampled_from(["unit", "station", "rules", "label", "console", "x"]), values))
+def test_arbitrary_documents_give_a_clean_error_or_a_config(doc: dict) -> None:
+    try:
+        parse_config(doc, "f.toml")
+    except TomlError as exc:
+        message = str(exc)
+    else:
+        return
+    assert message.startswith("f.toml: ")
+
+
+def test_example_has_no_unknown_sections() -> None:
+    assert set(tomllib.loads(EXAMPLE.read_text("utf-8"))) <= {
+        "unit", "label", "rules", "model", "station", "console", "platform", "storage",
+    }  # fmt: skip

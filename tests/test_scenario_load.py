@@ -1,0 +1,159 @@
+"""Scenario files: the shared example loads; every mistake names the file, the entry and the problem."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from simulator.scenario import ScenarioError, load_scenario
+
+SHARED_EXAMPLE = Path(__file__).resolve().parents[2] / "shared" / "scenarios" / "example.toml"
+BASE = """
+today = "2026-11-23"
+[unit]
+code = "HY0012"
+short_name = "衡阳燃气"
+[[cylinder]]
+code = "HY00120000123"
+owner = "HY0012"
+model = "YSP35.5"
+tare_kg = 15.2
+manufactured = "2019-05-01"
+[[operator]]
+id = "OP01"
+name = "张三"
+certificate_expires = "2027-01-01"
+[[station]]
+id = "S1"
+flow_kg_s = 2.0
+valve_delay_ms = 150
+"""
+EVERY_STEP = """
+[platform]
+embedded = true
+sync_interval_s = 0.5
+[[step]]
+do = "login"
+station = "S1"
+operator = "OP01"
+[[step]]
+do = "precheck"
+station = "S1"
+cylinder = "HY00120000123"
+result = "pass"
+checker = "CK01"
+items = { appearance = "ok" }
+[[step]]
+do = "place"
+station = "S1"
+cylinder = "HY00120000123"
+gross_kg = 15.7
+[[step]]
+do = "scan"
+station = "S1"
+text = "\\u0000garbage"
+[[step]]
+do = "wait"
+station = "S1"
+for = "state:filling"
+timeout_s = 5
+[[step]]
+do = "fault"
+station = "S1"
+device = "valve"
+kind = "stuck_open"
+seconds = 2
+[[step]]
+do = "remove"
+station = "S1"
+[[step]]
+do = "sleep"
+seconds = 0.5
+[[step]]
+do = "pause"
+station = "S1"
+[[step]]
+do = "resume"
+station = "S1"
+[[step]]
+do = "restart"
+actor = "S1.scale"
+[[step]]
+do = "platform"
+mode = "down"
+seconds = 3
+[[step]]
+do = "inspect"
+cylinder = "HY00120000123"
+next_inspection = "2030-06-01"
+result = "pass"
+[[step]]
+do = "regulator"
+action = "disable"
+target = "S1"
+[[step]]
+do = "wait_sync"
+timeout_s = 10
+[[step]]
+do = "postcheck"
+station = "S1"
+cylinder = "HY00120000123"
+result = "fail"
+[[step]]
+do = "logout"
+station = "S1"
+operator = "OP01"
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "s.toml"
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+@pytest.mark.skipif(
+    not SHARED_EXAMPLE.exists(), reason="../shared/scenarios/example.toml is not beside the project"
+)
+def test_the_shared_example_loads() -> None:
+    s = load_scenario(SHARED_EXAMPLE)
+    assert [c.code for c in s.cylinders] == ["HY00120000123", "HY00120000124"]
+    assert s.steps[0].do == "login"
+    assert s.steps[-1].do == "remove"
+
+
+def test_every_step_kind_loads(tmp_path: Path) -> None:
+    s = load_scenario(write(tmp_path, BASE + EVERY_STEP))
+    assert len(s.steps) == 17
+    assert s.steps[3].args["text"] == "\x00garbage"
+    assert s.platform is not None
+
+
+@pytest.mark.parametrize(
+    ("extra", "where", "problem"),
+    [
+        ('[[step]]\ndo = "dance"\n', 'step[0] (do = "dance").do', "unknown step kind"),
+        ('[[step]]\ndo = "fault"\nstation = "S1"\ndevice = "scale"\nkind = "stuck_open"\nseconds = 1\n',
+         'step[0] (do = "fault").kind', "stuck_open applies to a valve"),
+        ('[[step]]\ndo = "remove"\nstation = "S9"\n', 'step[0] (do = "remove").station', "no [[station]]"),
+        ('[[step]]\ndo = "wait"\nstation = "S1"\nfor = "state:sleeping"\ntimeout_s = 1\n',
+         'step[0] (do = "wait").for', "unknown state"),
+        ('[[step]]\ndo = "scan"\nstation = "S1"\ntext = "x"\ncolour = 1\n', 'step[0] (do = "scan").colour',
+         "unknown key"),
+        ('[[step]]\ndo = "platform"\nmode = "down"\n', 'step[0] (do = "platform").do', "needs a [platform]"),
+        ("[extras]\nx = 1\n", "extras", "unknown key"),
+    ],
+)  # fmt: skip
+def test_each_mistake_is_named(tmp_path: Path, extra: str, where: str, problem: str) -> None:
+    path = write(tmp_path, BASE + extra)
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    assert info.value.where == where
+    assert problem in info.value.problem
+    assert str(info.value).startswith(str(path))
+
+
+def test_bad_cylinder_row_names_the_field(tmp_path: Path) -> None:
+    with pytest.raises(ScenarioError, match=r"cylinder\[0\]\.model: unknown model"):
+        load_scenario(write(tmp_path, BASE.replace('"YSP35.5"', '"YSP99"')))
