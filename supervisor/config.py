@@ -82,6 +82,14 @@ class FillSettings:
     settle_timeout_s: float = 10.0
     feedback_timeout_s: float = 1.0
     preact: PreactSettings = field(factory=PreactSettings)
+    # A reading below this is an empty scale (the lightest model's tare is well above it).
+    empty_below_kg: Decimal = Decimal("1.0")
+    # After a scan, how long to wait for a stable reading before refusing with scale.unstable.
+    stable_timeout_s: float = 5.0
+    # No sample for this long: the scale counts as lost (its actor also reports lost contact).
+    sample_timeout_s: float = 1.0
+    # Start as soon as the interlock holds (True), or wait for the station's start button.
+    auto_start: bool = True
 
 
 @frozen
@@ -288,6 +296,10 @@ def _fill(t: Table | None) -> FillSettings:
         settle_timeout_s=t.number("settle_timeout_s", 10.0, positive=True),
         feedback_timeout_s=t.number("feedback_timeout_s", 1.0, positive=True),
         preact=preact,
+        empty_below_kg=t.decimal("empty_below_kg", Decimal("1.0"), positive=True),
+        stable_timeout_s=t.number("stable_timeout_s", 5.0, positive=True),
+        sample_timeout_s=t.number("sample_timeout_s", 1.0, positive=True),
+        auto_start=t.bool("auto_start", True),
     )
     t.done()
     return fs

@@ -20,6 +20,9 @@ def fill(n: int) -> FillRecord:
         ended_at=f"2026-11-23T08:{n % 60:02d}:30.000+00:00", tare_kg=Decimal("15.2"),
         target_kg=Decimal("29.7"), gross_kg=Decimal("29.712"), net_kg=Decimal("14.512"), error_g=12,
         flags=("underfill",) if n % 2 else (),
+        # Fills before migration 0003 had no details; odd ones here carry them.
+        **({"gross_before_kg": Decimal("15.31"), "preact_kg": Decimal("0.42"), "precheck_id": f"chk-{n}"}
+           if n % 2 else {}),
     )  # fmt: skip
 
 
@@ -61,7 +64,8 @@ def test_an_empty_chain_verifies(db_url: str) -> None:
 @pytest.mark.parametrize(
     ("column", "value"),
     [("net_kg", Decimal("13.9")), ("station", "S9"), ("cylinder_code", "HY00120000999"),
-     ("flags", ["overfill"]), ("ended_at", "2026-11-24T08:00:00.000+00:00")],
+     ("flags", ["overfill"]), ("ended_at", "2026-11-24T08:00:00.000+00:00"),
+     ("preact_kg", Decimal("0.9")), ("gross_before_kg", None), ("precheck_id", "chk-forged")],
 )  # fmt: skip
 def test_an_altered_field_is_named(db: Database, column: str, value: object) -> None:
     with db.transaction() as conn:

@@ -16,13 +16,16 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-__all__ = ["CHAIN_FIELDS", "GENESIS", "canonical_content", "content_hash", "link_hash"]
+__all__ = ["CHAIN_FIELDS", "CHAIN_FIELDS_IF_SET", "GENESIS", "canonical_content", "content_hash", "link_hash"]
 
 GENESIS = "0" * 64
 CHAIN_FIELDS = (
     "seq", "record_id", "cylinder_code", "station", "operator_id", "outcome", "reason",
     "tare_kg", "target_kg", "gross_kg", "net_kg", "error_g", "flags", "started_at", "ended_at",
 )  # fmt: skip
+# Fields added after the first schema (migration 0003): part of the content when set, so that
+# fills stored before they existed keep their content and hash unchanged.
+CHAIN_FIELDS_IF_SET = ("gross_before_kg", "preact_kg", "precheck_id")
 
 
 def _plain(value: Any) -> Any:
@@ -36,9 +39,11 @@ def _plain(value: Any) -> Any:
 
 
 def canonical_content(row: Mapping[str, Any]) -> str:
-    """The fill's CHAIN_FIELDS as canonical JSON (missing fields are null)."""
+    """The fill's CHAIN_FIELDS (missing ones null) and its set CHAIN_FIELDS_IF_SET as canonical JSON."""
+    content = {name: _plain(row.get(name)) for name in CHAIN_FIELDS}
+    content.update({name: _plain(row[name]) for name in CHAIN_FIELDS_IF_SET if row.get(name) is not None})
     return json.dumps(
-        {name: _plain(row.get(name)) for name in CHAIN_FIELDS},
+        content,
         sort_keys=True,
         separators=(",", ":"),
         ensure_ascii=False,

@@ -30,6 +30,7 @@ def _fill_row(r: FillRecord) -> dict[str, Any]:
         "operator_id": r.operator, "outcome": r.outcome, "reason": r.reason, "tare_kg": r.tare_kg,
         "target_kg": r.target_kg, "gross_kg": r.gross_kg, "net_kg": r.net_kg, "error_g": r.error_g,
         "flags": list(r.flags), "started_at": r.started_at, "ended_at": r.ended_at,
+        "gross_before_kg": r.gross_before_kg, "preact_kg": r.preact_kg, "precheck_id": r.precheck_id,
     }  # fmt: skip
 
 

@@ -39,6 +39,9 @@ class FillRecord:
     net_kg: Decimal | None = None
     error_g: int | None = None
     flags: tuple[str, ...] = field(default=(), converter=lambda v: tuple(sorted(v)))
+    gross_before_kg: Decimal | None = None  # the stable reading before the permit
+    preact_kg: Decimal | None = None  # the preact the cut-off used
+    precheck_id: str | None = None  # the passing pre-fill check (record id) the permit relied on
 
 
 @frozen
@@ -51,6 +54,7 @@ class CheckRecord:
     at: str
     items: Mapping[str, str] = field(factory=dict)
     station: str | None = None
+    fill_record_id: str | None = None  # a post-fill check: the fill it follows
 
 
 @frozen

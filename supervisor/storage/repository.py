@@ -86,7 +86,7 @@ def record_check(conn: Connection, record: CheckRecord) -> None:
     row = {
         "record_id": record.record_id, "cylinder_code": record.cylinder, "phase": record.phase,
         "result": record.result, "items": dict(record.items), "checker": record.checker,
-        "station": record.station, "at": record.at,
+        "station": record.station, "at": record.at, "fill_record_id": record.fill_record_id,
     }  # fmt: skip
     conn.execute(insert(t.check_record), [row])
     enqueue(conn, record.record_id, "check", row)

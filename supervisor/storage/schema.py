@@ -102,6 +102,7 @@ check_record = Table(
     Column("checker", String(64), nullable=False),
     Column("station", String(32)),
     Column("at", String(40), nullable=False),
+    Column("fill_record_id", String(64), index=True),  # a post-fill check: the fill it follows
 )
 
 # Append-only and hash-chained, see chain.py: `content` is the canonical JSON of the fields above,
@@ -124,6 +125,9 @@ fill = Table(
     Column("flags", JSON, nullable=False),
     Column("started_at", String(40), nullable=False),
     Column("ended_at", String(40), nullable=False),
+    Column("gross_before_kg", KG),  # the stable reading the fill started from
+    Column("preact_kg", KG),  # the preact (in-flight mass) the cut-off used
+    Column("precheck_id", String(64)),  # the passing pre-fill check the permit relied on
     Column("content", Text, nullable=False),
     Column("content_hash", String(64), nullable=False),
     Column("prev_hash", String(64), nullable=False),

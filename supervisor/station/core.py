@@ -1,0 +1,717 @@
+"""The station coordinator's decisions: a state machine with no I/O and no clock of its own.
+
+`StationCore.handle(message)` takes one input (a weight sample, a valve status, a scan, a check,
+a console order, a tick, ...) and returns the effects to carry out, in order: orders to the valve
+and the indicator (desired states), events for observers and records for the writer. The trio
+actor around it (`coordinator.py`) only moves messages, so every decision is tested here, under
+exact control of time, and a slow observer or database can never delay one.
+
+The course of a station (SCENARIOS.md): idle → (label scanned) verifying → awaiting_precheck →
+ready → filling → settling → awaiting_postcheck → done → (removed) idle; a refusal goes to
+rejected until the cylinder is removed. paused, fault and out_of_service are shown over that
+course (they hold it, and a fill in progress is aborted), and when they clear the course goes on:
+a cylinder that was waiting to fill is verified again.
+
+Fail closed: an exception while deciding closes the valve, aborts the fill with `internal.error`
+and puts the station in fault until a resume.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from attrs import frozen
+
+from domain.archive import CylinderArchive
+from domain.eligibility import eligibility_reasons
+from domain.filling import adapt_preact, fill_flags, fill_target
+from domain.labels import LabelResult, LabelRule, parse_label, safe_text
+from domain.operators import operator_reasons
+from domain.reasons import FillFlag, Reason, describe
+from domain.settings import DomainSettings
+from supervisor.config import FillSettings
+from supervisor.station.fill_control import CUT_OFF, FillRun
+from supervisor.station.floor import CheckEntry, FloorState, LastFill
+from supervisor.station.interlock import Facts, refusal_reasons
+from supervisor.station.messages import (
+    CheckPhase,
+    CheckSubmitted,
+    ConsoleOrder,
+    DeviceLink,
+    IndicatorOrder,
+    PermitOrder,
+    Scanned,
+    StationInput,
+    StorageHealth,
+    Tick,
+    ValveStatus,
+    WeightSample,
+)
+from supervisor.storage.records import (
+    AlarmRecord,
+    CheckRecord,
+    FillRecord,
+    PreactRecord,
+    Record,
+    RefusalRecord,
+)
+
+__all__ = ["Emit", "Phase", "StationContext", "StationCore", "Store"]
+
+
+class Phase(StrEnum):
+    """A station's course (SCENARIOS.md); the overlays paused/fault/out_of_service are shown above it."""
+
+    IDLE = "idle"
+    VERIFYING = "verifying"
+    AWAITING_PRECHECK = "awaiting_precheck"
+    READY = "ready"
+    FILLING = "filling"
+    SETTLING = "settling"
+    AWAITING_POSTCHECK = "awaiting_postcheck"
+    DONE = "done"
+    REJECTED = "rejected"
+
+
+_WAITING_TO_FILL = (Phase.VERIFYING, Phase.AWAITING_PRECHECK, Phase.READY)
+_SCAN_ACCEPTED = (Phase.IDLE, Phase.REJECTED, *_WAITING_TO_FILL)
+# A device actor down while filling is a lost device for the fill record.
+_DURING_FILL = {
+    Reason.DEVICE_SCALE_UNAVAILABLE: Reason.DEVICE_SCALE_LOST,
+    Reason.DEVICE_VALVE_UNAVAILABLE: Reason.DEVICE_VALVE_LOST,
+    Reason.STATION_PAUSED: Reason.OPERATOR_STOP,
+}
+_G = Decimal(1000)
+
+
+@frozen
+class Emit:
+    """An event for observers (bus → event file, console, platform sync)."""
+
+    type: str
+    fields: dict[str, Any]
+
+
+@frozen
+class Store:
+    """A record for the storage writer (never dropped; the station refuses while storage fails)."""
+
+    record: Record
+
+
+Effect = Emit | Store | PermitOrder | IndicatorOrder
+
+
+@frozen
+class StationContext:
+    """What a station's decisions depend on besides its messages."""
+
+    station: str
+    floor: FloorState
+    rules: DomainSettings
+    label_rule: LabelRule
+    fill: FillSettings
+    cutoff: str  # indicator | host
+    gate_blockers: Callable[[], tuple[Reason, ...]]  # the permit gate: device actors, out of service
+    wall_now: Callable[[], str]  # ISO 8601 UTC, for records
+    new_id: Callable[[str], str]  # a fresh record id for a kind ("fill", "check", ...)
+    allowed_models: frozenset[str] | None = None
+    lang: str = "zh"
+
+
+class StationCore:
+    def __init__(self, ctx: StationContext, preact_kg: Decimal | None = None) -> None:
+        self.ctx = ctx
+        self.preact_kg = ctx.fill.preact.initial_kg if preact_kg is None else preact_kg
+        self.phase = Phase.IDLE
+        self.shown: str | None = None  # the state last announced
+        self.badge: str | None = None
+        self.label: LabelResult | None = None
+        self.archive: CylinderArchive | None = None
+        self.claimed: str | None = None
+        self.precheck: CheckEntry | None = None
+        self.sample: WeightSample | None = None
+        self.valve: ValveStatus | None = None
+        self.fill: FillRun | None = None
+        self.fill_operator: str | None = None
+        self.fill_started_wall = ""
+        self.abort: Reason | None = None
+        self.closed_at = 0.0
+        self.permit = False  # what the valve was last ordered
+        self.paused_by: str | None = None
+        self.faults: dict[str, str] = {}  # cause -> alarm id
+        self.storage_ok = True
+        self.scanner_lost = False
+        self.deadline = float("inf")  # of the phase's wait (stable reading, pre-check, re-weigh)
+        self.now = 0.0
+        self.born: float | None = None  # the first message's time: devices get a moment to report
+        self._entered_at = 0.0
+        self._mismatch_since: float | None = None  # valve feedback disagreeing with the order
+        self._registry_seen = ctx.floor.registry_version
+        self._out: list[Effect] = []
+
+    # ------------------------------------------------------------------ entry point
+    def handle(self, msg: StationInput) -> list[Effect]:
+        self.now = max(self.now, msg.at)
+        if self.born is None:
+            self.born = self.now
+        try:
+            self._dispatch(msg)
+            self._advance()
+        except Exception as exc:  # fail closed: whatever went wrong, the valve closes
+            self._fail_closed(exc)
+        self._announce()
+        out, self._out = self._out, []
+        return out
+
+    def shutdown(self) -> list[Effect]:
+        """The supervisor is stopping: close, and record a fill in progress as interrupted."""
+        if self.fill is not None and self.phase == Phase.FILLING:
+            self._close(Reason.SUPERVISOR_SHUTDOWN)
+        if self.fill is not None:
+            self._record_fill(None, outcome="interrupted")
+        self._order_closed("shutdown")
+        out, self._out = self._out, []
+        return out
+
+    @property
+    def state(self) -> str:
+        if (
+            self.ctx.floor.disabled(self.ctx.station)
+            or Reason.STATION_OUT_OF_SERVICE in self.ctx.gate_blockers()
+        ):
+            return "out_of_service"
+        if self.faults:
+            return "fault"
+        if self.paused_by is not None:
+            return "paused"
+        return self.phase.value
+
+    # ------------------------------------------------------------------ dispatch
+    def _dispatch(self, msg: StationInput) -> None:
+        match msg:
+            case WeightSample():
+                self._on_sample(msg)
+            case ValveStatus():
+                self._on_valve(msg)
+            case Scanned():
+                self._on_scan(msg)
+            case CheckSubmitted():
+                self._on_check(msg)
+            case ConsoleOrder():
+                self._on_console(msg)
+            case DeviceLink():
+                self._on_link(msg)
+            case StorageHealth():
+                self._on_storage(msg)
+            case Tick():
+                self._on_tick()
+
+    def _on_sample(self, s: WeightSample) -> None:
+        self.sample = s
+        self._clear_fault("scale_silent")
+        if self.phase == Phase.FILLING and self.fill is not None:
+            verdict = self.fill.on_sample(s)
+            if verdict == CUT_OFF:
+                self._close(None)
+            elif verdict is not None:
+                self._close(verdict)
+        elif self.phase == Phase.SETTLING:
+            self._settle()
+        elif not self._present() and self.phase not in (Phase.IDLE, Phase.VERIFYING):
+            self._removed()
+
+    def _on_valve(self, v: ValveStatus) -> None:
+        self.valve = v
+        self._clear_fault("valve_silent")
+        # The position switch must follow the order within the feedback timeout. In indicator mode
+        # the valve opens only while the indicator's output is on as well, so "open ordered, still
+        # closed" is judged only while filling, and the cut-off itself is seen on the scale first.
+        disagrees = v.feedback_open != self.permit and (self.permit is False or self.phase == Phase.FILLING)
+        if not disagrees:
+            self._mismatch_since = None
+            if not v.feedback_open:
+                self._clear_fault("stuck_open")
+            return
+        if self._mismatch_since is None:
+            self._mismatch_since = v.at
+        if v.at - self._mismatch_since < self.ctx.fill.feedback_timeout_s:
+            return
+        if self.permit:
+            self._close(Reason.VALVE_FEEDBACK_MISMATCH)
+        elif "stuck_open" not in self.faults:
+            text = self._t("阀门未按指令关闭（卡开）", "valve stuck open: it did not close on command")
+            self._raise_fault("stuck_open", "valve.stuck_open", "critical", text)
+
+    def _on_scan(self, msg: Scanned) -> None:
+        if msg.badge:
+            self._emit("scan", raw=safe_text(msg.text))
+            self._on_badge(msg.text)
+            return
+        label = (
+            LabelResult(safe_text(msg.text), None, Reason.LABEL_UNREADABLE)
+            if msg.too_long
+            else parse_label(msg.text, self.ctx.label_rule)
+        )
+        self._emit("scan", raw=label.raw, **({"code": label.code} if label.code else {}))
+        if self.phase not in _SCAN_ACCEPTED:
+            return  # a fill is under way or done: the cylinder on the scale is not changed by a scan
+        self._release()
+        self.label, self.precheck = label, None
+        accepted = label.reason is None and label.code is not None
+        self.archive = self.ctx.floor.archives.get(label.code) if accepted and label.code else None
+        if not accepted or label.code is None:
+            self._refuse(self._reasons())  # nothing to verify: refuse at once, with every reason
+            return
+        holder = self.ctx.floor.claim(label.code, self.ctx.station)
+        if holder is None:
+            self.claimed = label.code
+        self._enter(Phase.VERIFYING, self.now + self.ctx.fill.stable_timeout_s)
+        if self.state != Phase.VERIFYING.value:
+            self._judge()  # paused, faulted or out of service: refused now, not held
+        else:
+            self._verify()
+
+    def _on_badge(self, badge: str) -> None:
+        if badge == self.badge:
+            self.badge = None
+            self._emit("operator.logout", operator=badge)
+        else:
+            self.badge = badge
+            self._emit("operator.login", operator=badge)
+            reasons = operator_reasons(self.ctx.floor.operators.get(badge), self.ctx.floor.today())
+            if reasons:
+                self._store_refusal(reasons, raw=safe_text(badge))
+                self._emit("interlock.refused", reasons=[str(r) for r in reasons])
+
+    def _on_check(self, msg: CheckSubmitted) -> None:
+        floor = self.ctx.floor
+        record_id = self.ctx.new_id("check")
+        last = floor.last_fill.get(msg.cylinder)
+        bound = last.record_id if msg.phase == CheckPhase.POST and last is not None else None
+        entry = CheckEntry(record_id, msg.cylinder, msg.phase, msg.passed, msg.checker, msg.at)
+        floor.add_check(entry)
+        self._store(CheckRecord(
+            record_id=record_id, cylinder=msg.cylinder, phase=msg.phase.value,
+            result="pass" if msg.passed else "fail", checker=msg.checker,
+            at=msg.when.isoformat() if msg.when else self.ctx.wall_now(), items=dict(msg.items),
+            station=self.ctx.station, fill_record_id=bound,
+        ))  # fmt: skip
+        self._emit("check.recorded", cylinder=msg.cylinder, phase=msg.phase.value,
+                   result="pass" if msg.passed else "fail")  # fmt: skip
+        if msg.phase == CheckPhase.POST:
+            if msg.passed:
+                floor.post_check_failed.discard(msg.cylinder)
+            else:
+                # A leak, a bulge, a hot wall: the cylinder is held until it is handled.
+                floor.post_check_failed.add(msg.cylinder)
+                text = self._t("充装后检查不合格：", "post-fill check failed: ") + msg.cylinder
+                self._alarm("raised", f"post_check.{msg.cylinder}", "check.post_failed", "high", text)
+            if self.phase == Phase.AWAITING_POSTCHECK and self._code() == msg.cylinder:
+                self._enter(Phase.DONE)
+
+    def _on_console(self, msg: ConsoleOrder) -> None:
+        match msg.kind:
+            case "pause":
+                self.paused_by = msg.by
+                if self.phase == Phase.FILLING:
+                    self._close(Reason.OPERATOR_STOP)
+            case "resume":
+                self.paused_by = None
+                self._clear_fault("internal")
+                if self.phase in _WAITING_TO_FILL:
+                    self._enter(Phase.VERIFYING, self.now + self.ctx.fill.stable_timeout_s)
+            case "stop":
+                if self.phase == Phase.FILLING:
+                    self._close(Reason.OPERATOR_STOP)
+            case "start":  # (while paused or faulted the course holds: nothing starts)
+                if self.phase == Phase.READY and self.state == Phase.READY.value:
+                    self._try_start(manual=True)
+            case _:
+                raise ValueError(f"unknown console order {msg.kind!r}")
+
+    def _on_link(self, msg: DeviceLink) -> None:
+        cause = f"{msg.device}_lost"
+        if msg.device == "scanner":  # no new scans, but a fill under way goes on
+            if msg.up != self.scanner_lost:
+                return
+            self.scanner_lost = not msg.up
+            text = "" if msg.up else self._t("扫码枪断开：", "scanner lost: ") + safe_text(msg.detail)
+            event = "cleared" if msg.up else "raised"
+            self._alarm(event, f"{self.ctx.station}.scanner_lost", "device.scanner_lost", "medium", text)
+            return
+        if msg.up:
+            self._clear_fault(cause)
+            return
+        if self.phase == Phase.FILLING:
+            self._close(Reason.DEVICE_SCALE_LOST if msg.device == "scale" else Reason.DEVICE_VALVE_LOST)
+        kind = f"device.{msg.device}_lost"
+        self._raise_fault(cause, kind, "high", f"{describe(kind, self.ctx.lang)}: {safe_text(msg.detail)}")
+
+    def _on_storage(self, msg: StorageHealth) -> None:
+        was, self.storage_ok = self.storage_ok, msg.ok
+        if was and not msg.ok:
+            text = self._t("记录无法写入，停止发放充装许可：", "records cannot be written; no permits: ")
+            self._alarm("raised", f"{self.ctx.station}.storage", "storage.unavailable", "critical",
+                        text + safe_text(msg.detail))  # fmt: skip
+        elif msg.ok and not was:
+            self._alarm("cleared", f"{self.ctx.station}.storage", "storage.unavailable", "critical", "")
+
+    def _on_tick(self) -> None:
+        now, timeout = self.now, self.ctx.fill.sample_timeout_s
+        since = self.born if self.born is not None else now
+        for device, last in (("scale", self.sample), ("valve", self.valve)):
+            if (last.at if last is not None else since) + timeout > now:
+                continue
+            lost = Reason.DEVICE_SCALE_LOST if device == "scale" else Reason.DEVICE_VALVE_LOST
+            self._close(lost)  # a silent device cannot be trusted with a fill
+            self._raise_fault(f"{device}_silent", str(lost), "high", describe(lost, self.ctx.lang))
+        if self.phase == Phase.FILLING and self.fill is not None:
+            verdict = self.fill.on_time(now)
+            if isinstance(verdict, Reason):
+                self._close(verdict)
+        elif self.phase == Phase.SETTLING and now >= self.deadline:
+            self._finish_fill(settled=False)
+
+    # ------------------------------------------------------------------ the course
+    def _advance(self) -> None:
+        """What the station does next on its own, whatever the message was (until it rests)."""
+        for _ in range(4):
+            phase = self.phase
+            if phase == Phase.FILLING:
+                self._recheck_during_fill()
+            elif self.state != phase.value:
+                break  # paused, faulted or out of service: the course holds
+            elif phase == Phase.VERIFYING:
+                self._verify()
+            elif phase == Phase.AWAITING_PRECHECK:
+                self._awaiting_precheck()
+            elif phase == Phase.READY:
+                self._try_start(manual=False)
+            if self.phase == phase:
+                break
+        if self.permit and self.phase != Phase.FILLING:
+            self._order_closed("not filling")  # belt and braces: a permit only ever serves a fill
+
+    def _verify(self) -> None:
+        """After a scan: wait (bounded) for a stable reading, then judge everything at once."""
+        s = self.sample
+        settled = s is not None and self._present() and s.stable and s.at >= self._entered_at
+        if settled or self.now >= self.deadline:
+            self._judge()
+
+    def _judge(self) -> None:
+        self._resolve_overfill()
+        reasons = self._reasons()
+        if reasons == (Reason.PRECHECK_MISSING,):
+            self._enter(Phase.AWAITING_PRECHECK, self.now + self.ctx.rules.precheck_timeout_s)
+        elif reasons:
+            self._refuse(reasons)
+        else:
+            self._enter(Phase.READY, self.now + self.ctx.fill.stable_timeout_s)
+
+    def _awaiting_precheck(self) -> None:
+        if self._precheck() is not None:
+            self._enter(Phase.VERIFYING, self.now + self.ctx.fill.stable_timeout_s)
+            self._verify()
+        elif self.now >= self.deadline:
+            self._refuse(self._reasons())
+
+    def _try_start(self, *, manual: bool) -> None:
+        if not (manual or self.ctx.fill.auto_start):
+            return
+        s = self.sample
+        if s is None or not s.stable:
+            if self.now >= self.deadline:
+                self._refuse(self._reasons())
+            return  # the reading must be stable at the moment of the permit
+        reasons = self._reasons()
+        if reasons:
+            self._refuse(reasons)
+            return
+        assert self.archive is not None  # (the interlock refuses without them)
+        target = fill_target(self.archive, self.ctx.rules)
+        self.fill = FillRun(
+            self.ctx.new_id("fill"), target, self.preact_kg, cutoff=self.ctx.cutoff,
+            settings=self.ctx.fill, started_at=self.now, gross_before_kg=s.gross_kg,
+        )  # fmt: skip
+        self.fill_operator, self.fill_started_wall, self.abort = self.badge, self.ctx.wall_now(), None
+        self._registry_seen = self.ctx.floor.registry_version
+        self._enter(Phase.FILLING)
+        if self.ctx.cutoff == "indicator":
+            self._out.append(
+                IndicatorOrder(True, target.target_gross_kg, self.preact_kg, self.fill.record_id)
+            )
+        self.permit = True
+        self._mismatch_since = None
+        self._out.append(PermitOrder(True, "fill", self.fill.record_id))
+        self._emit("valve.command", open=True, cause="fill")
+
+    def _recheck_during_fill(self) -> None:
+        """Withdraw the permit as soon as a condition fails that can fail during a fill. (A storage
+        failure is not one: the fill's record waits in memory; only new permits are refused.)"""
+        station = self._station_reasons(during_fill=True)
+        if station:
+            self._close(_DURING_FILL.get(station[0], station[0]))
+            return
+        operator = self._operator_reasons()
+        if operator:
+            self._close(operator[0])
+            return
+        if self.ctx.floor.registry_version != self._registry_seen:  # a block or a disable arrived
+            self._registry_seen = self.ctx.floor.registry_version
+            self.archive = self.ctx.floor.archives.get(self._code() or "")
+            changed = eligibility_reasons(self.archive, self.ctx.floor.unit_code, self.ctx.floor.today(),
+                                          self.ctx.rules, self.ctx.allowed_models)  # fmt: skip
+            if changed:
+                self._close(changed[0])
+
+    def _close(self, abort: Reason | None) -> None:
+        """End the fill: the valve closes at once; re-weigh once the reading settles."""
+        if self.phase != Phase.FILLING:
+            return
+        self.abort = abort
+        self.closed_at = self.now
+        self._order_closed("cut_off" if abort is None else str(abort))
+        self._enter(Phase.SETTLING, self.now + self.ctx.fill.settle_timeout_s)
+        if abort == Reason.FILL_CYLINDER_REMOVED:
+            self._finish_fill(settled=False)
+
+    def _order_closed(self, cause: str) -> None:
+        was = self.permit
+        self.permit = False
+        self._mismatch_since = None
+        self._out.append(PermitOrder(False, cause, self.fill.record_id if self.fill else None))
+        if self.ctx.cutoff == "indicator":
+            self._out.append(IndicatorOrder(False, fill=self.fill.record_id if self.fill else None))
+        if was:
+            self._emit("valve.command", open=False, cause=cause)
+
+    def _settle(self) -> None:
+        s = self.sample
+        valve_closed = self.valve is None or not self.valve.feedback_open
+        if (
+            s is not None
+            and s.stable
+            and valve_closed
+            and s.at - self.closed_at >= self.ctx.rules.stable_window_s
+        ):
+            self._finish_fill(settled=True)
+        elif not self._present():
+            self.abort = self.abort or Reason.FILL_CYLINDER_REMOVED
+            self._finish_fill(settled=False)
+
+    def _finish_fill(self, *, settled: bool) -> None:
+        """Re-weigh and record: flags per DOMAIN.md, the preact adapted from in-band fills only."""
+        fill = self.fill
+        assert fill is not None
+        gross = self.sample.gross_kg if self.sample is not None and self._present() else None
+        if not settled and gross is not None and self.abort is None:
+            text = self._t("复称未稳定，按最后读数记录", "re-weigh not stable: last reading recorded")
+            self._alarm("raised", f"{self.ctx.station}.reweigh", "fill.reweigh_unstable", "medium", text)
+        self._record_fill(gross, outcome="completed" if self.abort is None else "aborted")
+        if not self._present():
+            self._removed()
+        elif self.ctx.floor.latest_check(self._code() or "", CheckPhase.POST, fill.started_at) is not None:
+            self._enter(Phase.DONE)  # the checker was quicker than the scale
+        else:
+            self._enter(Phase.AWAITING_POSTCHECK)
+
+    def _record_fill(self, gross: Decimal | None, *, outcome: str) -> None:
+        fill, floor = self.fill, self.ctx.floor
+        assert fill is not None
+        target, code = fill.target, self._code() or ""
+        flags: frozenset[str] = frozenset()
+        net = error_g = None
+        if gross is not None:
+            flags = frozenset(str(f) for f in fill_flags(target, gross))
+            net = gross - target.tare_kg
+            error_g = int(((gross - target.target_gross_kg) * _G).to_integral_value())
+        self._store(FillRecord(
+            record_id=fill.record_id, cylinder=code, station=self.ctx.station, operator=self.fill_operator,
+            outcome=outcome, started_at=self.fill_started_wall, ended_at=self.ctx.wall_now(),
+            reason=None if self.abort is None else str(self.abort), tare_kg=target.tare_kg,
+            target_kg=target.target_gross_kg, gross_kg=gross, net_kg=net, error_g=error_g, flags=flags,
+            gross_before_kg=fill.gross_before_kg, preact_kg=fill.preact_kg,
+            precheck_id=self.precheck.record_id if self.precheck else None,
+        ))  # fmt: skip
+        floor.last_fill[code] = LastFill(fill.record_id, self.ctx.station, self.now)
+        if outcome == "completed" and gross is not None:
+            self._emit("fill.completed", cylinder=code, record_id=fill.record_id,
+                       tare_kg=float(target.tare_kg), target_kg=float(target.target_gross_kg),
+                       gross_kg=float(gross), net_kg=float(net or 0), error_g=error_g,
+                       flags=sorted(flags))  # fmt: skip
+            new = adapt_preact(
+                self.preact_kg, gross - target.target_gross_kg, not flags, self.ctx.fill.preact
+            )
+            if new != self.preact_kg:
+                self.preact_kg = new
+                self._store(PreactRecord(self.ctx.station, new))
+        else:
+            self._emit("fill.aborted", cylinder=code, record_id=fill.record_id,
+                       reason=str(self.abort or Reason.SUPERVISOR_SHUTDOWN))  # fmt: skip
+        self._flag_alarms(code, flags)
+        self.fill = None
+
+    def _flag_alarms(self, code: str, flags: frozenset[str]) -> None:
+        zh = self.ctx.lang == "zh"
+        if FillFlag.OVER_MAX in flags:
+            self._alarm("raised", f"over_max.{code}", "fill.over_max", "critical",
+                        (f"超过最大充装量：{code}" if zh else f"above the maximum fill: {code}"))  # fmt: skip
+        if FillFlag.OVERFILL in flags:
+            # Must not leave the station until the excess is removed (DOMAIN.md).
+            self.ctx.floor.overfill_unresolved.add(code)
+            self._alarm("raised", f"overfill.{code}", "fill.overfill", "high",
+                        describe(FillFlag.OVERFILL, self.ctx.lang) + f"：{code}")  # fmt: skip
+
+    def _resolve_overfill(self) -> None:
+        """An over-filled cylinder weighed again within its band: the excess was removed."""
+        code, s = self._code(), self.sample
+        floor = self.ctx.floor
+        if code not in floor.overfill_unresolved or self.archive is None or s is None or not s.stable:
+            return
+        try:
+            target = fill_target(self.archive, self.ctx.rules)
+        except ValueError:
+            return
+        if FillFlag.OVERFILL not in fill_flags(target, s.gross_kg):
+            floor.overfill_unresolved.discard(code or "")
+            self._alarm("cleared", f"overfill.{code}", "fill.overfill", "high", "")
+
+    def _removed(self) -> None:
+        self._release()
+        self.label, self.archive, self.precheck = None, None, None
+        self._enter(Phase.IDLE)
+
+    def _refuse(self, reasons: tuple[Reason, ...]) -> None:
+        code = self._code()
+        self._store_refusal(reasons, raw=self.label.raw if self.label else "", cylinder=code)
+        self._emit("interlock.refused", **({"cylinder": code} if code else {}),
+                   reasons=[str(r) for r in reasons])  # fmt: skip
+        self._enter(Phase.REJECTED)
+        if not self._present():
+            self._removed()
+
+    # ------------------------------------------------------------------ the interlock's facts
+    def _station_reasons(self, *, during_fill: bool = False) -> tuple[Reason, ...]:
+        reasons: list[Reason] = []
+        if self.paused_by is not None:
+            reasons.append(Reason.STATION_PAUSED)
+        if self.faults or not (self.storage_ok or during_fill):
+            reasons.append(Reason.STATION_FAULT)
+        if self.ctx.floor.disabled(self.ctx.station):
+            reasons.append(Reason.STATION_DISABLED_BY_REGULATOR)
+        reasons.extend(self.ctx.gate_blockers())
+        return tuple(reasons)
+
+    def _operator_reasons(self) -> tuple[Reason, ...]:
+        if self.badge is None:
+            return (Reason.OPERATOR_NONE,)
+        return operator_reasons(self.ctx.floor.operators.get(self.badge), self.ctx.floor.today())
+
+    def _reasons(self) -> tuple[Reason, ...]:
+        floor, code, s = self.ctx.floor, self._code(), self.sample
+        self.precheck = self._precheck()
+        facts = Facts(
+            station=self._station_reasons(),
+            badge=self.badge,
+            operator=floor.operators.get(self.badge) if self.badge else None,
+            label=self.label,
+            archive=self.archive,
+            held_elsewhere=code is not None and floor.holder(code) not in (None, self.ctx.station),
+            overfill_unresolved=code in floor.overfill_unresolved,
+            post_check_failed=code in floor.post_check_failed,
+            precheck=self.precheck,
+            present=self._present(),
+            stable=s is not None and s.stable,
+            gross_kg=s.gross_kg if s is not None else None,
+        )
+        return refusal_reasons(facts, unit_code=floor.unit_code, today=floor.today(), rules=self.ctx.rules,
+                               allowed_models=self.ctx.allowed_models)  # fmt: skip
+
+    def _precheck(self) -> CheckEntry | None:
+        code = self._code()
+        if code is None:
+            return None
+        since = self.now - self.ctx.rules.precheck_window_s
+        return self.ctx.floor.latest_check(code, CheckPhase.PRE, since)
+
+    # ------------------------------------------------------------------ helpers
+    def _code(self) -> str | None:
+        return self.label.code if self.label is not None else None
+
+    def _present(self) -> bool:
+        return self.sample is not None and self.sample.gross_kg >= self.ctx.fill.empty_below_kg
+
+    def _release(self) -> None:
+        if self.claimed is not None:
+            self.ctx.floor.release(self.claimed, self.ctx.station)
+            self.claimed = None
+
+    def _enter(self, phase: Phase, deadline: float = float("inf")) -> None:
+        self.phase, self.deadline, self._entered_at = phase, deadline, self.now
+        self._announce()  # every step of the course is shown, also one passed in the same instant
+
+    def _announce(self) -> None:
+        state = self.state
+        if state != self.shown:
+            self.shown = state
+            code = self._code()
+            self._emit("station.state", state=state, **({"cylinder": code} if code else {}))
+
+    def _t(self, zh: str, en: str) -> str:
+        return zh if self.ctx.lang == "zh" else en
+
+    def _emit(self, type_: str, **fields: Any) -> None:
+        self._out.append(Emit(type_, {"station": self.ctx.station, **fields}))
+
+    def _store(self, record: Record) -> None:
+        self._out.append(Store(record))
+
+    def _store_refusal(self, reasons: tuple[Reason, ...], *, raw: str, cylinder: str | None = None) -> None:
+        self._store(RefusalRecord(
+            record_id=self.ctx.new_id("refusal"), station=self.ctx.station, reasons=[str(r) for r in reasons],
+            at=self.ctx.wall_now(), cylinder=cylinder, raw=raw, operator=self.badge,
+        ))  # fmt: skip
+
+    def _alarm(self, event: str, alarm_id: str, kind: str, severity: str, message: str) -> None:
+        self._store(AlarmRecord(
+            record_id=self.ctx.new_id("alarm"), alarm_id=alarm_id, kind=kind, severity=severity,
+            message=message, event=event, at=self.ctx.wall_now(), station=self.ctx.station,
+        ))  # fmt: skip
+        self._emit(f"alarm.{event}", alarm_id=alarm_id, kind=kind, severity=severity, message=message)
+
+    def _raise_fault(self, cause: str, kind: str, severity: str, message: str) -> None:
+        if cause in self.faults:
+            return
+        alarm_id = f"{self.ctx.station}.{cause}"
+        self.faults[cause] = alarm_id
+        self._alarm("raised", alarm_id, kind, severity, message)
+
+    def _clear_fault(self, cause: str) -> None:
+        alarm_id = self.faults.pop(cause, None)
+        if alarm_id is not None:
+            self._alarm("cleared", alarm_id, "", "", "")
+
+    def _fail_closed(self, exc: Exception) -> None:
+        self._out = [e for e in self._out if not (isinstance(e, PermitOrder) and e.open)]
+        self._order_closed(str(Reason.INTERNAL_ERROR))  # also when nothing seemed open: be sure
+        if self.fill is not None:
+            # Recorded now, without a re-weigh: what broke may be what a re-weigh would need.
+            self.abort = self.abort or Reason.INTERNAL_ERROR
+            try:
+                self._record_fill(None, outcome="aborted")
+            except Exception:  # the bare facts, then: a fill is never left unrecorded
+                self._store(FillRecord(
+                    record_id=self.fill.record_id, cylinder=self._code() or "", station=self.ctx.station,
+                    operator=self.fill_operator, outcome="aborted", started_at=self.fill_started_wall,
+                    ended_at=self.ctx.wall_now(), reason=str(Reason.INTERNAL_ERROR),
+                ))  # fmt: skip
+            self.fill = None
+            self.phase, self.deadline = Phase.AWAITING_POSTCHECK, float("inf")
+        self.faults.pop("internal", None)
+        text = f"{describe(Reason.INTERNAL_ERROR, self.ctx.lang)}: {type(exc).__name__}: {exc}"
+        self._raise_fault("internal", "internal.error", "critical", text)

@@ -1,0 +1,479 @@
+"""The station coordinator's decisions, on the simulated station physics, in exact model time.
+
+Each refusal code and each abort code of DOMAIN.md is produced here from the situation a floor
+would see, and the ground truth is checked: a refused cylinder never had the valve open, an
+aborted fill's valve closed at once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from decimal import Decimal
+
+import pytest
+
+from domain.archive import CylinderStatus, Operator
+from domain.filling import fill_target
+from domain.reasons import Reason
+from domain.settings import DomainSettings
+from supervisor.config import FillSettings
+from supervisor.station.core import Phase
+from supervisor.station.fill_control import CUT_OFF, FillRun
+from supervisor.station.floor import FloorState
+from supervisor.station.messages import CheckPhase, IndicatorFillState, StorageHealth, WeightSample
+from supervisor.storage.records import AlarmRecord, CheckRecord, PreactRecord
+from tests.station_rig import GOOD, OPERATOR, TODAY, UNIT, Rig, archive
+
+CUTOFFS = ("host", "indicator")
+
+
+@pytest.mark.parametrize("cutoff", CUTOFFS)
+def test_a_checked_eligible_cylinder_is_filled_to_target_and_recorded(cutoff: str) -> None:
+    rig = Rig(cutoff=cutoff)
+    rig.ready_to_fill(gross_kg=15.5)
+    rig.until(lambda: rig.fills())
+    rig.check(CheckPhase.POST)
+    rig.step(0.2)
+    rig.sim.remove()
+    rig.step(0.5)
+    assert rig.states() == ["idle", "verifying", "ready", "filling", "settling", "awaiting_postcheck",
+                            "done", "idle"]  # fmt: skip
+    [done] = rig.of_type("fill.completed")
+    assert done["cylinder"] == GOOD
+    assert (done["tare_kg"], done["target_kg"]) == (15.2, 29.7)
+    assert abs(done["error_g"]) <= 100
+    assert done["flags"] == []
+    assert abs(rig.sim.mass_kg - 0) < 1e-9
+    assert 29.6 <= rig.max_mass <= 29.8
+    [fill] = rig.fills()
+    assert (fill.outcome, fill.operator, fill.gross_before_kg) == ("completed", "OP01", Decimal("15.5"))
+    assert fill.preact_kg == Decimal("0.30")
+    pre, post = [r for r in rig.records if isinstance(r, CheckRecord)]
+    assert fill.precheck_id == pre.record_id  # the permit's pre-fill check is on the fill record
+    assert post.fill_record_id == fill.record_id  # the post-fill check is bound to its fill
+    assert [(o.open, o.cause) for o in rig.permit_orders] == [(True, "fill"), (False, "cut_off")]
+
+
+# --- refusals: every reason code, from the situation that causes it --------------------------------
+
+
+def _floor(*archives: object, operators: tuple[Operator, ...] = (OPERATOR,)) -> FloorState:
+    return FloorState(UNIT, lambda: TODAY, archives or (archive(),), operators)  # type: ignore[arg-type]
+
+
+Setup = Callable[[Rig], None]
+
+
+def _scan_as(text: str, **kw: bool) -> Setup:
+    def setup(rig: Rig) -> None:
+        rig.scan(text, **kw)
+
+    return setup
+
+
+def _archive(**changes: object) -> Setup:
+    def setup(rig: Rig) -> None:
+        rig.floor.put_archive(archive(**changes))  # type: ignore[arg-type]
+        rig.scan()
+
+    return setup
+
+
+def _other_station_holds(rig: Rig) -> None:
+    rig.floor.claim(GOOD, "S2")
+    rig.scan()
+
+
+def _unresolved_overfill(rig: Rig) -> None:
+    rig.floor.overfill_unresolved.add(GOOD)
+    _weighs(30.4)(rig)  # back on the scale with the excess still in it
+
+
+def _logged_out(rig: Rig) -> None:
+    rig.login()  # the same badge again logs out
+    rig.scan()
+
+
+def _badge(badge: str) -> Setup:
+    def setup(rig: Rig) -> None:
+        rig.login(badge)
+        rig.scan()
+
+    return setup
+
+
+def _precheck_failed(rig: Rig) -> None:
+    rig.check(CheckPhase.PRE, passed=False)
+    rig.scan()
+
+
+def _precheck_never_comes(rig: Rig) -> None:
+    rig.floor._checks.clear()  # the test's setup had recorded one
+    rig.scan()
+    rig.step(rig.ctx.rules.precheck_timeout_s + 1)
+
+
+def _nothing_on_scale(rig: Rig) -> None:
+    rig.sim.remove()
+    rig.step(1.0)
+    rig.scan()
+    rig.step(rig.ctx.fill.stable_timeout_s + 1)
+
+
+def _never_stable(rig: Rig) -> None:
+    rig.sample_override = {"stable": False}
+    rig.step(0.2)
+    rig.scan()
+    rig.step(rig.ctx.fill.stable_timeout_s + 1)
+
+
+def _weighs(gross_kg: float) -> Setup:
+    def setup(rig: Rig) -> None:
+        rig.sim.remove()
+        rig.place(gross_kg)
+        rig.step(1.5)
+        rig.scan()
+
+    return setup
+
+
+def _console(kind: str) -> Setup:
+    def setup(rig: Rig) -> None:
+        rig.console(kind)
+        rig.scan()
+
+    return setup
+
+
+def _scale_link_lost(rig: Rig) -> None:
+    rig.link("scale", up=False)
+    rig.scan()
+
+
+def _disabled(rig: Rig) -> None:
+    rig.floor.set_disabled("S1", True)
+    rig.scan()
+
+
+def _blocked_by(reason: Reason) -> Setup:
+    def setup(rig: Rig) -> None:
+        rig.blockers.append(reason)
+        rig.scan()
+
+    return setup
+
+
+def _storage_failing(rig: Rig) -> None:
+    rig.send(StorageHealth(False, rig.now, "disk I/O error"))
+    rig.scan()
+
+
+REFUSALS: dict[Reason, Setup] = {
+    Reason.LABEL_UNREADABLE: _scan_as("\x00\x1b[31m"),
+    Reason.LABEL_FOREIGN_UNIT: _scan_as("XY00990000001"),
+    Reason.CYLINDER_UNKNOWN: _scan_as("HY00129999999"),
+    Reason.CYLINDER_NOT_OWN_PROPERTY: _archive(owner="HY0099"),
+    Reason.CYLINDER_SCRAPPED: _archive(status=CylinderStatus.SCRAPPED),
+    Reason.CYLINDER_PAST_SCRAP_DATE: _archive(scrap_date=TODAY),
+    Reason.CYLINDER_INSPECTION_OVERDUE: _archive(next_inspection=TODAY),
+    Reason.CYLINDER_BLOCKED: _archive(blocked=True),
+    Reason.CYLINDER_TARE_UNKNOWN: _archive(tare_kg=None),
+    Reason.CYLINDER_MODEL_NOT_ALLOWED: _archive(model="YSP999"),
+    Reason.CYLINDER_IN_USE: _other_station_holds,
+    Reason.CYLINDER_OVERFILL_UNRESOLVED: _unresolved_overfill,
+    Reason.OPERATOR_NONE: _logged_out,
+    Reason.OPERATOR_UNKNOWN: _badge("OP99"),
+    Reason.OPERATOR_CERTIFICATE_EXPIRED: _badge("OP02"),
+    Reason.PRECHECK_MISSING: _precheck_never_comes,
+    Reason.PRECHECK_FAILED: _precheck_failed,
+    Reason.SCALE_NO_CYLINDER: _nothing_on_scale,
+    Reason.SCALE_UNSTABLE: _never_stable,
+    Reason.TARE_BELOW_ARCHIVE: _weighs(14.8),
+    Reason.TARE_RESIDUAL_EXCESS: _weighs(17.5),
+    Reason.STATION_PAUSED: _console("pause"),
+    Reason.STATION_FAULT: _scale_link_lost,
+    Reason.STATION_OUT_OF_SERVICE: _blocked_by(Reason.STATION_OUT_OF_SERVICE),
+    Reason.STATION_DISABLED_BY_REGULATOR: _disabled,
+    Reason.DEVICE_SCALE_UNAVAILABLE: _blocked_by(Reason.DEVICE_SCALE_UNAVAILABLE),
+    Reason.DEVICE_VALVE_UNAVAILABLE: _blocked_by(Reason.DEVICE_VALVE_UNAVAILABLE),
+}
+
+
+def test_every_refusal_code_has_a_case() -> None:
+    from domain.reasons import REFUSALS as ALL_REFUSALS
+
+    assert set(REFUSALS) == set(ALL_REFUSALS)
+
+
+@pytest.mark.parametrize("reason", list(REFUSALS), ids=str)
+def test_refusal(reason: Reason) -> None:
+    expired = Operator("OP02", "李四", TODAY - dt.timedelta(days=1))
+    rig = Rig(floor=_floor(operators=(OPERATOR, expired)))
+    rig.login()
+    rig.check(CheckPhase.PRE)
+    rig.place(15.5)
+    rig.step(1.5)
+    REFUSALS[reason](rig)
+    rig.until(lambda: rig.refusals(), limit_s=300)
+    assert reason in rig.refusals()[-1]
+    assert rig.core.phase in (Phase.REJECTED, Phase.IDLE)
+    assert not any(o.open for o in rig.permit_orders)
+    assert rig.opened_for == set()  # ground truth: the valve never opened
+    assert reason in rig.refusal_records()[-1].reasons  # stored, with its reasons
+
+
+def test_a_refusal_names_every_reason_that_applies() -> None:
+    rig = Rig(archives=(archive(next_inspection=TODAY, blocked=True, owner="HY0099"),))
+    rig.place(17.5)
+    rig.step(1.5)
+    rig.scan()  # no operator, no pre-fill check, residual gas, and three archive reasons
+    rig.until(lambda: rig.refusals())
+    assert rig.refusals()[-1] == (
+        "operator.none", "cylinder.not_own_property", "cylinder.inspection_overdue", "cylinder.blocked",
+        "precheck.missing", "tare.residual_excess",
+    )  # fmt: skip
+    assert rig.states()[-1] == "rejected"
+    rig.sim.remove()
+    rig.step(0.2)
+    assert rig.states()[-1] == "idle"
+
+
+def test_a_station_waits_for_a_late_pre_fill_check_then_fills() -> None:
+    rig = Rig()
+    rig.login()
+    rig.place(15.5)
+    rig.step(1.5)
+    rig.scan()
+    rig.step(30)
+    assert rig.states()[-1] == "awaiting_precheck"
+    rig.check(CheckPhase.PRE)  # the checker arrives
+    rig.until(lambda: rig.fills())
+    assert rig.fills()[0].outcome == "completed"
+    assert rig.refusals() == []
+
+
+def test_a_check_recorded_at_another_station_counts() -> None:
+    floor = _floor()
+    s1, s2 = Rig(floor=floor, station="S1"), Rig(floor=floor, station="S2")
+    s1.login()
+    s1.place(15.5)
+    s1.step(1.5)
+    s1.scan()
+    s1.step(1)
+    s2.check(CheckPhase.PRE)  # a checker with a handheld terminal, anywhere on the floor
+    s1.until(lambda: s1.fills())
+    assert s1.fills()[0].outcome == "completed"
+
+
+def test_the_same_cylinder_cannot_be_at_two_stations() -> None:
+    floor = _floor()
+    s1, s2 = Rig(floor=floor, station="S1"), Rig(floor=floor, station="S2")
+    s1.ready_to_fill()
+    s2.ready_to_fill()  # a copied label, or the wrong scan
+    assert s2.refusals()[-1] == ("cylinder.in_use",)
+    s1.until(lambda: s1.fills())
+    s1.sim.remove()
+    s1.step(0.5)
+    assert floor.holder(GOOD) is None  # released once lifted off
+
+
+def test_an_unknown_badge_is_refused_at_login() -> None:
+    rig = Rig()
+    rig.login("OP77")
+    assert rig.refusals() == [("operator.unknown",)]
+
+
+# --- aborts: every abort code closes the valve at once ---------------------------------------------
+
+
+def _during_fill(rig: Rig) -> None:
+    rig.ready_to_fill()
+    rig.until(lambda: rig.core.phase == Phase.FILLING)
+    rig.step(1.0)
+
+
+ABORTS: dict[Reason, Callable[[Rig], None]] = {
+    Reason.FILL_STALLED: lambda rig: setattr(rig.sim, "flow_kg_s", 1e-9),
+    Reason.FILL_WEIGHT_DROP: lambda rig: setattr(rig.sim._load, "mass_kg", rig.sim.mass_kg - 1.0),
+    Reason.FILL_CYLINDER_REMOVED: lambda rig: rig.sim.remove(),
+    Reason.FILL_MAX_TIME: lambda rig: setattr(rig.sim, "flow_kg_s", 0.06),
+    Reason.FILL_HARD_CAP: lambda rig: setattr(rig.sim._load, "mass_kg", 30.5),
+    Reason.DEVICE_SCALE_LOST: lambda rig: setattr(rig, "scale_ok", False),
+    Reason.DEVICE_VALVE_LOST: lambda rig: rig.link("valve", up=False),
+    Reason.VALVE_FEEDBACK_MISMATCH: lambda rig: (
+        setattr(rig.sim, "valve_ignores_commands", True)
+        or rig.sim.write_permit(False)
+        or setattr(rig.sim, "_permit", False)
+        or rig.sim._steer_valve()
+    ),
+    Reason.OPERATOR_STOP: lambda rig: rig.console("stop"),
+    Reason.SUPERVISOR_SHUTDOWN: lambda rig: [rig._apply(e) for e in rig.core.shutdown()],
+    Reason.INTERNAL_ERROR: lambda rig: setattr(rig, "sample_override", {"gross_kg": None}),  # a bug
+}
+
+
+def test_every_abort_code_has_a_case() -> None:
+    from domain.reasons import FILL_ABORTS
+
+    assert set(ABORTS) == set(FILL_ABORTS)
+
+
+@pytest.mark.parametrize("reason", list(ABORTS), ids=str)
+def test_abort(reason: Reason) -> None:
+    fill = FillSettings(max_fill_time_s=20.0) if reason == Reason.FILL_MAX_TIME else None
+    rig = Rig(fill=fill)
+    _during_fill(rig)
+    opened_at = len(rig.permit_orders)
+    ABORTS[reason](rig)
+    rig.until(lambda: rig.of_type("fill.aborted"), limit_s=60)
+    [aborted] = rig.of_type("fill.aborted")
+    assert aborted["reason"] == str(reason)
+    assert [o.open for o in rig.permit_orders[opened_at:]][:1] == [False]
+    assert rig.core.permit is False
+    [fill_record] = rig.fills()
+    assert fill_record.outcome in ("aborted", "interrupted")
+    assert fill_record.reason == str(reason)
+
+
+def test_a_scale_frozen_mid_fill_is_caught_as_no_flow() -> None:
+    rig = Rig()
+    _during_fill(rig)
+    rig.sim.ad_frozen = True  # the reading stops changing; the gas keeps flowing
+    rig.until(lambda: rig.of_type("fill.aborted"))
+    assert rig.of_type("fill.aborted")[0]["reason"] == "fill.stalled"
+    assert rig.max_mass < 29.7 + 0.5  # closed long before the cylinder could be over-filled
+
+
+def test_a_valve_stuck_open_raises_a_critical_alarm_and_faults_the_station() -> None:
+    rig = Rig()
+    _during_fill(rig)
+    rig.sim.stuck_open = True
+    rig.until(lambda: rig.core.state == "fault", limit_s=30)
+    raised = rig.of_type("alarm.raised")
+    assert any(a["kind"] == "valve.stuck_open" and a["severity"] == "critical" for a in raised)
+    rig.sim.remove()
+    rig.step(0.5)
+    rig.ready_to_fill()  # a new cylinder while the valve is stuck: refused
+    assert "station.fault" in rig.refusals()[-1]
+
+
+def test_an_exception_while_deciding_fails_closed() -> None:
+    rig = Rig()
+    _during_fill(rig)
+
+    def broken() -> dt.date:
+        raise RuntimeError("registry corrupted")
+
+    rig.floor.today = broken
+    rig.login("OP03")  # another badge mid-fill: the core checks it (and the date)
+    rig.step(1.0)
+    assert rig.core.permit is False
+    assert rig.core.state == "fault"
+    assert rig.of_type("fill.aborted")[0]["reason"] == "internal.error"
+    assert any(a["kind"] == "internal.error" for a in rig.of_type("alarm.raised"))
+
+
+# --- after the fill --------------------------------------------------------------------------------
+
+
+def test_an_overfill_is_flagged_held_and_released_after_the_excess_is_removed() -> None:
+    rig = Rig(preact_kg=Decimal("0"), flow_kg_s=8.0)  # no preact at 8 kg/s: ~1.6 kg in flight
+    rig.ready_to_fill()
+    rig.until(lambda: rig.fills())
+    [fill] = rig.fills()
+    assert "overfill" in fill.flags
+    assert any(a["kind"] == "fill.overfill" for a in rig.of_type("alarm.raised"))
+    rig.check(CheckPhase.POST)
+    rig.sim.remove()
+    rig.step(0.5)
+    rig.place(float(fill.gross_kg))  # back on a scale with the excess still in it
+    rig.step(1.5)
+    rig.check(CheckPhase.PRE)
+    rig.scan()
+    rig.until(lambda: len(rig.refusals()) == 1)
+    assert "cylinder.overfill_unresolved" in rig.refusals()[0]
+    rig.sim.remove()
+    rig.step(0.5)
+    rig.place(29.6)  # the excess was removed (抽出): within the band now
+    rig.step(1.5)
+    rig.scan()
+    rig.until(lambda: len(rig.refusals()) == 2)
+    assert "cylinder.overfill_unresolved" not in rig.refusals()[1]
+    assert rig.refusals()[1] == ("tare.residual_excess",)  # and a full cylinder is not filled again
+    assert GOOD not in rig.floor.overfill_unresolved
+
+
+def test_a_failed_post_fill_check_raises_an_alarm_and_holds_the_cylinder() -> None:
+    rig = Rig()
+    rig.ready_to_fill()
+    rig.until(lambda: rig.fills())
+    rig.check(CheckPhase.POST, passed=False)
+    assert any(a["kind"] == "check.post_failed" for a in rig.of_type("alarm.raised"))
+    rig.sim.remove()
+    rig.step(0.5)
+    rig.ready_to_fill()
+    assert "cylinder.blocked" in rig.refusals()[-1]
+
+
+@pytest.mark.parametrize("cutoff", CUTOFFS)
+def test_the_preact_adapts_from_in_band_fills(cutoff: str) -> None:
+    rig = Rig(cutoff=cutoff, preact_kg=Decimal("0.05"), noise_g=3.0)  # starts far too small
+    errors = []
+    for n in range(6):
+        rig.ready_to_fill(cylinder=GOOD)
+        rig.until(lambda n=n: len(rig.fills()) == n + 1)
+        errors.append(rig.fills()[-1].error_g)
+        rig.check(CheckPhase.POST)
+        rig.sim.remove()
+        rig.step(0.5)
+    assert abs(errors[-1]) < abs(errors[0]) / 2
+    stored = [r for r in rig.records if isinstance(r, PreactRecord)]
+    assert stored
+    assert stored[-1].preact_kg == rig.core.preact_kg
+
+
+def test_with_storage_failing_a_fill_in_progress_ends_normally_but_no_new_one_starts() -> None:
+    rig = Rig()
+    _during_fill(rig)
+    rig.send(StorageHealth(False, rig.now, "database is locked"))
+    rig.until(lambda: rig.fills())
+    assert rig.fills()[0].outcome == "completed"
+    assert any(a["kind"] == "storage.unavailable" for a in rig.of_type("alarm.raised"))
+    rig.check(CheckPhase.POST)
+    rig.sim.remove()
+    rig.step(0.5)
+    rig.ready_to_fill()
+    assert "station.fault" in rig.refusals()[-1]
+    assert [r for r in rig.records if isinstance(r, AlarmRecord) and r.kind == "storage.unavailable"]
+
+
+def test_pause_holds_the_course_and_resume_verifies_again() -> None:
+    rig = Rig(fill=FillSettings(auto_start=False))
+    rig.ready_to_fill()
+    rig.step(0.5)
+    assert rig.core.phase == Phase.READY
+    rig.console("pause")
+    rig.console("start")
+    rig.step(0.5)
+    assert rig.states()[-1] == "paused"
+    assert not any(o.open for o in rig.permit_orders)
+    rig.console("resume")
+    rig.step(1.0)
+    assert rig.states()[-3:] == ["paused", "verifying", "ready"]  # verified again before filling
+    rig.console("start")
+    rig.until(lambda: rig.fills())
+    assert rig.fills()[0].outcome == "completed"
+
+
+def test_an_indicator_cut_off_left_over_from_before_does_not_end_a_new_fill() -> None:
+    target = fill_target(archive(), DomainSettings())
+    run = FillRun("fill-1", target, Decimal("0.3"), cutoff="indicator", settings=FillSettings(),
+                  started_at=0.0, gross_before_kg=Decimal("15.5"))  # fmt: skip
+    stale = IndicatorFillState.CUT_OFF  # the indicator was never reset after the last fill
+    assert run.on_sample(WeightSample(Decimal("15.5"), True, 0.05, fill_state=stale)) is None
+    assert (
+        run.on_sample(WeightSample(Decimal("15.6"), False, 0.10, fill_state=IndicatorFillState.FILLING))
+        is None
+    )
+    assert run.on_sample(WeightSample(Decimal("29.4"), False, 7.0, fill_state=stale)) == CUT_OFF
