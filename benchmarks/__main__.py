@@ -14,7 +14,12 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-MODULES = ("benchmarks.storage_writer", "benchmarks.runtime_bench")
+MODULES = (
+    "benchmarks.storage_writer",
+    "benchmarks.runtime_bench",
+    "benchmarks.fill_accuracy",
+    "benchmarks.decision_latency",
+)
 OUT = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 
 

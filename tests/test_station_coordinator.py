@@ -12,6 +12,7 @@ from decimal import Decimal
 import trio
 import trio.testing
 
+from simulator.model_rig import GOOD, Rig
 from supervisor.runtime.bus import EventBus
 from supervisor.runtime.mailbox import Latest, Mailbox
 from supervisor.station.coordinator import Coordinator
@@ -29,7 +30,6 @@ from supervisor.station.messages import (
 )
 from supervisor.station.records_sink import RecordSink
 from supervisor.storage.records import FillRecord, Record
-from tests.station_rig import GOOD, Rig
 
 
 class SlowWriter:

@@ -17,13 +17,13 @@ from domain.archive import CylinderStatus, Operator
 from domain.filling import fill_target
 from domain.reasons import Reason
 from domain.settings import DomainSettings
+from simulator.model_rig import GOOD, OPERATOR, TODAY, UNIT, Rig, archive
 from supervisor.config import FillSettings
 from supervisor.station.core import Phase
 from supervisor.station.fill_control import CUT_OFF, FillRun
 from supervisor.station.floor import FloorState
 from supervisor.station.messages import CheckPhase, IndicatorFillState, StorageHealth, WeightSample
 from supervisor.storage.records import AlarmRecord, CheckRecord, PreactRecord
-from tests.station_rig import GOOD, OPERATOR, TODAY, UNIT, Rig, archive
 
 CUTOFFS = ("host", "indicator")
 

@@ -16,11 +16,11 @@ from hypothesis import strategies as st
 
 from domain.archive import Operator
 from domain.reasons import Reason
+from simulator.model_rig import GOOD, OPERATOR, TODAY, UNIT, Rig, archive
 from supervisor.config import FillSettings
 from supervisor.station.core import StationCore
 from supervisor.station.floor import FloorState
 from supervisor.station.messages import CheckPhase, PermitOrder, StationInput
-from tests.station_rig import GOOD, OPERATOR, TODAY, UNIT, Rig, archive
 
 OVERDUE = "HY00120000124"
 EXPIRED = Operator("OP02", "李四", TODAY - dt.timedelta(days=1))

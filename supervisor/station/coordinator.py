@@ -1,11 +1,11 @@
 """The station coordinator actor: moves messages into the core and its effects out, and nothing else.
 
 Its inbox takes everything a station hears (samples, valve status, scans, checks, console orders,
-link and storage health). Every `tick_s` it also gives the core a `Tick`, also under a steady
-stream of messages, so timeouts are judged on time. Effects leave without waiting: orders are
-desired states (`Latest`, the valve and scale actors apply the newest), events go to the bus
-(which never blocks), records to the record sink (which never blocks). So a slow console, a
-slow database or a full subscriber can never hold up a cut-off.
+link and storage health), and every `tick_s` a `Tick` (queued with the rest), so timeouts are
+judged on time. Effects leave without waiting: orders are desired states (`Latest`, the valve and
+scale actors apply the newest), events go to the bus (which never blocks), records to the record
+sink (which never blocks). So a slow console, a slow database or a full subscriber can never hold
+up a cut-off.
 
 The core outlives the actor: a coordinator restarted by its supervisor carries on with the same
 station state (a fill under way included), and on every start it first re-asserts the permit the
@@ -14,10 +14,12 @@ core holds, which is closed unless a fill is running.
 
 from __future__ import annotations
 
+import contextlib
+
 import trio
 
 from supervisor.runtime.bus import EventBus
-from supervisor.runtime.mailbox import Latest, Mailbox
+from supervisor.runtime.mailbox import Latest, Mailbox, MailboxFull
 from supervisor.station.core import Effect, Emit, StationCore, Store
 from supervisor.station.messages import IndicatorOrder, PermitOrder, StationInput, Tick
 from supervisor.station.records_sink import RecordSink
@@ -41,28 +43,41 @@ class Coordinator:
         self.inbox = inbox
         self._bus = bus
         self._sink = sink
-        self._permit = permit
-        self._indicator = indicator
+        self.permit_orders = permit  # read by the valve actor
+        self.indicator_orders = indicator  # read by the scale actor (indicator cut-off)
         self._tick_s = tick_s
         self.handled = 0
 
     async def run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        permit = self._permit.peek()
+        permit = self.permit_orders.peek()
         if permit is None or (permit.open and not self.core.permit):
-            self._permit.set(PermitOrder(False, "coordinator started"))
-        task_status.started()
-        next_tick = trio.current_time()
-        while True:
-            now = trio.current_time()
-            if now >= next_tick:
-                self._carry_out(self.core.handle(Tick(now)))
-                next_tick = now + self._tick_s
-            message: StationInput | None = None
-            with trio.move_on_at(next_tick):
-                message = await self.inbox.receive()
-            if message is not None:
-                self._carry_out(self.core.handle(message))
+            self.permit_orders.set(PermitOrder(False, "coordinator started"))
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._ticks)
+            task_status.started()
+            # A blocking receive only when the inbox is empty: what is already queued is handled
+            # without a trip through the scheduler per message (the hot path under load).
+            handle, carry_out = self.core.handle, self._carry_out
+            async for message in self.inbox:
+                carry_out(handle(message))
                 self.handled += 1
+                while True:
+                    try:
+                        message = self.inbox.receive_nowait()
+                    except trio.WouldBlock:
+                        break
+                    carry_out(handle(message))
+                    self.handled += 1
+
+    async def _ticks(self) -> None:
+        """Time passes for the core even when no device speaks (that is when it matters most).
+        The core judges time on every message, so a tick is sent only after a quiet period."""
+        while True:
+            seen = self.handled
+            await trio.sleep(self._tick_s)
+            if self.handled == seen:
+                with contextlib.suppress(MailboxFull):  # (then there are messages enough to act on)
+                    self.inbox.send_nowait(Tick(trio.current_time()))
 
     def shutdown(self) -> None:
         """The floor is stopping: close, and record a fill under way as interrupted."""
@@ -72,11 +87,10 @@ class Coordinator:
         for effect in effects:
             match effect:
                 case PermitOrder():
-                    self._permit.set(effect)
+                    self.permit_orders.set(effect)
                 case IndicatorOrder():
-                    self._indicator.set(effect)
+                    self.indicator_orders.set(effect)
                 case Emit():
                     self._bus.emit(effect.type, **effect.fields)
                 case Store():
                     self._sink.put(effect.record)
-

@@ -85,6 +85,7 @@ _DURING_FILL = {
     Reason.STATION_PAUSED: Reason.OPERATOR_STOP,
 }
 _G = Decimal(1000)
+_JUDGE_TIME_EVERY_S = 0.1
 
 
 @frozen
@@ -149,6 +150,7 @@ class StationCore:
         self.now = 0.0
         self.born: float | None = None  # the first message's time: devices get a moment to report
         self._entered_at = 0.0
+        self._time_judged_at = float("-inf")
         self._mismatch_since: float | None = None  # valve feedback disagreeing with the order
         self._registry_seen = ctx.floor.registry_version
         self._out: list[Effect] = []
@@ -160,6 +162,9 @@ class StationCore:
             self.born = self.now
         try:
             self._dispatch(msg)
+            if self.now - self._time_judged_at >= _JUDGE_TIME_EVERY_S or isinstance(msg, Tick):
+                self._time_judged_at = self.now
+                self._on_time()
             self._advance()
         except Exception as exc:  # fail closed: whatever went wrong, the valve closes
             self._fail_closed(exc)
@@ -208,7 +213,7 @@ class StationCore:
             case StorageHealth():
                 self._on_storage(msg)
             case Tick():
-                self._on_tick()
+                pass  # time is judged below, for every message
 
     def _on_sample(self, s: WeightSample) -> None:
         self.sample = s
@@ -360,7 +365,9 @@ class StationCore:
         elif msg.ok and not was:
             self._alarm("cleared", f"{self.ctx.station}.storage", "storage.unavailable", "critical", "")
 
-    def _on_tick(self) -> None:
+    def _on_time(self) -> None:
+        """Timeouts: silent devices, max fill time, the re-weigh's wait. Judged on every message at
+        most every `_JUDGE_TIME_EVERY_S`, and on a `Tick` (sent when no device speaks)."""
         now, timeout = self.now, self.ctx.fill.sample_timeout_s
         since = self.born if self.born is not None else now
         for device, last in (("scale", self.sample), ("valve", self.valve)):

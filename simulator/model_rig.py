@@ -1,4 +1,4 @@
-"""A station core on a simulated station, stepped in exact model time, for the coordinator tests.
+"""A station core on a simulated station, stepped in exact model time (tests and benchmarks).
 
 The rig plays the device actors: every `step` it advances the station physics
 (`simulator.station_physics`, the same model the Modbus simulators serve), hands the core a weight

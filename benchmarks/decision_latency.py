@@ -1,0 +1,150 @@
+"""Decision latency: a scale sample in, the coordinator's decision out, with many stations at once.
+
+    python -m benchmarks.decision_latency [--seconds 10]
+
+1, 32 and 256 stations, each a real coordinator actor (mailbox, core, orders, bus, record sink)
+on one trio loop, each fed a weight sample every 50 ms (20 Hz) by its own task, all filling at
+once in `host` cut-off (the mode where the host decides the cut-off from the samples). Latency is
+timed from just before the sample is sent into the coordinator's mailbox to just after the core
+has decided on it (orders set): p50/p99 over every sample, and the cut-off samples (the ones that
+close a valve) on their own. Real time (perf_counter); the loop also runs the ticks and the sinks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from decimal import Decimal
+
+import trio
+
+from domain.labels import LabelRule
+from domain.settings import DomainSettings
+from simulator.model_rig import GOOD, OPERATOR, TODAY, UNIT, archive
+from supervisor.config import FillSettings
+from supervisor.runtime import EventBus, Latest, Mailbox
+from supervisor.station.coordinator import Coordinator
+from supervisor.station.core import StationContext, StationCore
+from supervisor.station.floor import FloorState
+from supervisor.station.messages import (
+    CheckPhase,
+    CheckSubmitted,
+    PermitOrder,
+    Scanned,
+    StationInput,
+    ValveStatus,
+    WeightSample,
+)
+from supervisor.station.records_sink import RecordSink
+from supervisor.storage.records import Record
+
+__all__ = ["run"]
+
+
+class _NullWriter:
+    retrying: str | None = None
+
+    async def write(self, record: Record) -> None:
+        await trio.lowlevel.checkpoint()
+
+
+async def _measure(stations: int, seconds: float) -> tuple[list[float], list[float]]:
+    codes = [f"{GOOD[:-4]}{i:04d}" for i in range(stations)]
+    floor = FloorState(UNIT, lambda: TODAY, [archive(c) for c in codes], [OPERATOR])
+    bus = EventBus()
+    sink = RecordSink(_NullWriter())
+    all_ms: list[float] = []
+    cut_ms: list[float] = []
+    sent_at: dict[int, float] = {}
+
+    def station(i: int) -> tuple[Coordinator, Mailbox[StationInput]]:
+        ctx = StationContext(
+            station=f"S{i}", floor=floor, rules=DomainSettings(), label_rule=LabelRule(UNIT),
+            fill=FillSettings(), cutoff="host", gate_blockers=lambda: (), wall_now=lambda: "",
+            new_id=lambda kind: f"{kind}-{time.perf_counter_ns()}",
+        )  # fmt: skip
+        core = StationCore(ctx, Decimal("0.3"))
+        handle = core.handle
+
+        def timed(msg: StationInput) -> list[object]:
+            effects = handle(msg)
+            t0 = sent_at.pop(id(msg), None)
+            if t0 is not None:
+                ms = (time.perf_counter() - t0) * 1000
+                all_ms.append(ms)
+                if any(isinstance(e, PermitOrder) and not e.open for e in effects):
+                    cut_ms.append(ms)
+            return effects  # type: ignore[return-value]
+
+        core.handle = timed  # type: ignore[method-assign]
+        inbox: Mailbox[StationInput] = Mailbox(f"S{i}", 256)
+        permit: Latest[PermitOrder] = Latest()
+        return Coordinator(core, inbox, bus=bus, sink=sink, permit=permit, indicator=Latest()), inbox
+
+    async def feed(i: int, inbox: Mailbox[StationInput], coordinator: Coordinator) -> None:
+        """The scale: a cylinder that gains 2 kg/s while the permit is open; lifted off once
+        filled and settled, a fresh one put on and scanned."""
+        core = coordinator.core
+        now = trio.current_time()
+        await inbox.send(Scanned("OP01", badge=True, at=now))
+        await inbox.send(CheckSubmitted(codes[i], CheckPhase.PRE, True, "CK01", at=now))
+        gross, scan = Decimal("15.5"), True
+        next_at = now + (i % 20) * 0.0025  # the stations spread over the 50 ms period
+        while True:
+            await trio.sleep_until(next_at)
+            next_at += 0.05
+            now = trio.current_time()
+            permit = coordinator.permit_orders.peek()
+            opened = permit is not None and permit.open
+            if opened:
+                gross += Decimal("0.1")  # 2 kg/s at 20 Hz
+            elif core.phase.value in ("awaiting_postcheck", "done", "rejected"):
+                gross = Decimal(0) if gross else Decimal("15.5")  # lifted off, then the next one
+                scan = gross > 0
+            sample = WeightSample(gross, not opened, now)
+            sent_at[id(sample)] = time.perf_counter()
+            await inbox.send(sample)
+            if int(next_at * 20) % 2 == 0:  # the valve actor polls at 10 Hz
+                await inbox.send(ValveStatus(opened, opened, now))
+            if scan:
+                scan = False
+                await inbox.send(CheckSubmitted(codes[i], CheckPhase.PRE, True, "CK01", at=now))
+                await inbox.send(Scanned(codes[i], badge=False, at=now))
+
+    async with trio.open_nursery() as nursery:
+        await nursery.start(sink.run)
+        for i in range(stations):
+            coordinator, inbox = station(i)
+            await nursery.start(coordinator.run)
+            nursery.start_soon(feed, i, inbox, coordinator)
+        await trio.sleep(seconds)
+        nursery.cancel_scope.cancel()
+    return all_ms, cut_ms
+
+
+def _pct(values: list[float], q: int) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
+
+
+def run(seconds: float = 10.0) -> list[dict[str, object]]:
+    rows: list[dict[str, object]] = []
+    for n in (1, 32, 256):
+        all_ms, cut_ms = trio.run(_measure, n, seconds)
+        note = f"{len(all_ms)} samples, {len(cut_ms)} cut-offs"
+        rows.append({"name": f"decision latency, {n} station(s) × 20 Hz: p50", "value": _pct(all_ms, 50),
+                     "unit": "ms", "note": note})  # fmt: skip
+        rows.append({"name": f"decision latency, {n} station(s) × 20 Hz: p99", "value": _pct(all_ms, 99),
+                     "unit": "ms", "note": note})  # fmt: skip
+        if cut_ms:
+            name = f"decision latency, {n} station(s): cut-off samples p99"
+            note = f"{len(cut_ms)} cut-offs"
+            rows.append({"name": name, "value": _pct(cut_ms, 99), "unit": "ms", "note": note})
+    return rows
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=10.0)
+    for r in run(parser.parse_args().seconds):
+        print(f"{r['name']}: {r['value']:.3f} {r['unit']} ({r['note']})")
