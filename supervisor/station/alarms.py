@@ -1,0 +1,120 @@
+"""The floor's alarm list with ISA-18.2 states, for the console to show and acknowledge.
+
+ISA-18.2 / IEC 62682: an alarm is raised (active, unacknowledged); an operator acknowledges it;
+when its condition clears it returns to normal. An alarm that cleared before anyone acknowledged
+it stays on the list, unacknowledged, until acknowledged: nobody misses a fault that came and went.
+An acknowledged alarm that has cleared leaves the list. Shelving hides an alarm for a while
+(nuisance handling) and is audited like every other console action.
+
+The board follows the `alarm.raised` / `alarm.cleared` events the stations publish, and answers
+`acknowledge` / `shelve` from the console with an event and a record (the record goes to the
+platform like the stations' alarm records).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from enum import StrEnum
+
+from attrs import evolve, frozen
+
+from supervisor.runtime.bus import Event
+from supervisor.storage.records import AlarmRecord
+
+__all__ = ["Alarm", "AlarmBoard", "AlarmState"]
+
+
+class AlarmState(StrEnum):
+    UNACKNOWLEDGED = "unacknowledged"  # active, not acknowledged
+    ACKNOWLEDGED = "acknowledged"  # active, acknowledged
+    CLEARED_UNACKNOWLEDGED = "cleared_unacknowledged"  # returned to normal, never acknowledged
+    SHELVED = "shelved"
+
+
+@frozen
+class Alarm:
+    alarm_id: str
+    kind: str
+    severity: str
+    message: str
+    station: str | None
+    state: AlarmState
+    raised_at: float
+    shelved_until: float | None = None
+
+
+class AlarmBoard:
+    def __init__(
+        self,
+        record: Callable[[AlarmRecord], None],
+        emit: Callable[..., None],
+        wall_now: Callable[[], str],
+        new_id: Callable[[str], str],
+    ) -> None:
+        self._record = record
+        self._emit = emit
+        self._wall_now = wall_now
+        self._new_id = new_id
+        self.alarms: dict[str, Alarm] = {}
+
+    def on_event(self, event: Event, now: float) -> None:
+        """Follow the stations' alarm events (subscribe the board to the bus, losslessly)."""
+        f = event.fields
+        alarm_id = f.get("alarm_id")
+        if not isinstance(alarm_id, str):
+            return
+        if event.type == "alarm.raised":
+            self.alarms[alarm_id] = Alarm(alarm_id, str(f.get("kind", "")), str(f.get("severity", "")),
+                                          str(f.get("message", "")), f.get("station"),
+                                          AlarmState.UNACKNOWLEDGED, now)  # fmt: skip
+        elif event.type == "alarm.cleared" and (alarm := self.alarms.get(alarm_id)) is not None:
+            if alarm.state == AlarmState.UNACKNOWLEDGED:
+                self.alarms[alarm_id] = evolve(alarm, state=AlarmState.CLEARED_UNACKNOWLEDGED)
+            else:
+                del self.alarms[alarm_id]  # acknowledged (or shelved) and back to normal
+
+    def unacknowledged(self) -> int:
+        """What the console's header counts."""
+        return sum(
+            a.state in (AlarmState.UNACKNOWLEDGED, AlarmState.CLEARED_UNACKNOWLEDGED)
+            for a in self.alarms.values()
+        )
+
+    def acknowledge(self, alarm_id: str, who: str) -> bool:
+        alarm = self.alarms.get(alarm_id)
+        if alarm is None or alarm.state not in (AlarmState.UNACKNOWLEDGED, AlarmState.CLEARED_UNACKNOWLEDGED):
+            return False
+        if alarm.state == AlarmState.CLEARED_UNACKNOWLEDGED:
+            del self.alarms[alarm_id]
+        else:
+            self.alarms[alarm_id] = evolve(alarm, state=AlarmState.ACKNOWLEDGED)
+        self._note(alarm, "acknowledged", who)
+        return True
+
+    def shelve(self, alarm_id: str, who: str, until: float) -> bool:
+        alarm = self.alarms.get(alarm_id)
+        if alarm is None:
+            return False
+        self.alarms[alarm_id] = evolve(alarm, state=AlarmState.SHELVED, shelved_until=until)
+        self._note(alarm, "shelved", who)
+        return True
+
+    def unshelve_due(self, now: float) -> None:
+        """Shelving ends by itself: the alarm comes back unacknowledged."""
+        for alarm in list(self.alarms.values()):
+            if (
+                alarm.state == AlarmState.SHELVED
+                and alarm.shelved_until is not None
+                and now >= alarm.shelved_until
+            ):
+                self.alarms[alarm.alarm_id] = evolve(
+                    alarm, state=AlarmState.UNACKNOWLEDGED, shelved_until=None
+                )
+
+    def _note(self, alarm: Alarm, event: str, who: str) -> None:
+        self._record(AlarmRecord(
+            record_id=self._new_id("alarm"), alarm_id=alarm.alarm_id, kind=alarm.kind,
+            severity=alarm.severity, message=f"{event} by {who}", event=event, at=self._wall_now(),
+            station=alarm.station,
+        ))  # fmt: skip
+        self._emit(f"alarm.{event}", alarm_id=alarm.alarm_id, by=who, station=alarm.station)
