@@ -15,6 +15,7 @@ _COMMAND_MODULES = (
     "operators",
     "trace",
     "verify_chain",
+    "users_cmd",
 )
 
 

@@ -184,6 +184,18 @@ console_audit = Table(
     Column("detail", Text, nullable=False, server_default=""),
 )
 
+# Console users (docs/console-protocol.md): a token per user, stored only as its sha256.
+console_user = Table(
+    "console_user",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("role", String(16), nullable=False),  # viewer | operator | checker | maintenance | supervisor
+    Column("station", String(32)),  # an operator's own station
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", String(40), nullable=False),
+    Column("revoked_at", String(40)),
+)
+
 outbox = Table(
     "outbox",
     metadata,

@@ -1,0 +1,63 @@
+"""`fillfloor user add/list/revoke`: who may use the console, with which role and token."""
+
+from __future__ import annotations
+
+import argparse
+
+from supervisor.commands import add_db_options
+from supervisor.commands._db import database_for
+from supervisor.errors import BadInput
+from supervisor.storage.users import ROLES, add_user, list_users, revoke_user
+
+__all__ = ["register"]
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser("user", help="console users: roles and tokens")
+    sub = parser.add_subparsers(dest="user_command", metavar="COMMAND", required=True)
+    add = sub.add_parser(
+        "add",
+        help="add a console user and print their token (shown once)",
+        description="Roles: viewer (watch), operator (stop their own station), checker (record "
+        "checks), maintenance (restart actors, out of service), supervisor (pause/resume, alarms, "
+        "and all maintenance may do).",
+    )
+    add.add_argument("name")
+    add.add_argument("--role", required=True, choices=ROLES)
+    add.add_argument("--station", help="an operator's own station")
+    add_db_options(add)
+    add.set_defaults(func=run_add)
+    lst = sub.add_parser("list", help="list console users")
+    add_db_options(lst)
+    lst.set_defaults(func=run_list)
+    rev = sub.add_parser("revoke", help="revoke a user's token")
+    rev.add_argument("name")
+    add_db_options(rev)
+    rev.set_defaults(func=run_revoke)
+
+
+def run_add(args: argparse.Namespace) -> int:
+    with database_for(args) as db, db.transaction() as conn:
+        try:
+            token = add_user(conn, args.name, args.role, args.station)
+        except ValueError as exc:
+            raise BadInput(str(exc)) from None
+    print(token)
+    return 0
+
+
+def run_list(args: argparse.Namespace) -> int:
+    with database_for(args) as db, db.reading() as conn:
+        users = list_users(conn)
+    for u in users:
+        state = f"revoked {u.revoked_at}" if u.revoked_at else "active"
+        print(f"{u.name}\t{u.role}\t{u.station or '-'}\t{state}")
+    return 0
+
+
+def run_revoke(args: argparse.Namespace) -> int:
+    with database_for(args) as db, db.transaction() as conn:
+        if not revoke_user(conn, args.name):
+            raise BadInput(f"no active user {args.name!r}")
+    print(f"{args.name}: revoked")
+    return 0
