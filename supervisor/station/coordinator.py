@@ -21,10 +21,12 @@ import trio
 from supervisor.runtime.bus import EventBus
 from supervisor.runtime.mailbox import Latest, Mailbox, MailboxFull
 from supervisor.station.core import Effect, Emit, StationCore, Store
-from supervisor.station.messages import IndicatorOrder, PermitOrder, StationInput, Tick
+from supervisor.station.messages import IndicatorOrder, PermitOrder, StationInput, Tick, WeightSample
 from supervisor.station.records_sink import RecordSink
 
 __all__ = ["Coordinator"]
+
+_WEIGHT_EVERY_S = 0.1  # live weight to consoles at most 10 times a second
 
 
 class Coordinator:
@@ -47,6 +49,7 @@ class Coordinator:
         self.indicator_orders = indicator  # read by the scale actor (indicator cut-off)
         self._tick_s = tick_s
         self.handled = 0
+        self._weight_shown_at = float("-inf")
 
     async def run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         permit = self.permit_orders.peek()
@@ -57,17 +60,25 @@ class Coordinator:
             task_status.started()
             # A blocking receive only when the inbox is empty: what is already queued is handled
             # without a trip through the scheduler per message (the hot path under load).
-            handle, carry_out = self.core.handle, self._carry_out
             async for message in self.inbox:
-                carry_out(handle(message))
-                self.handled += 1
+                self._take(message)
                 while True:
                     try:
                         message = self.inbox.receive_nowait()
                     except trio.WouldBlock:
                         break
-                    carry_out(handle(message))
-                    self.handled += 1
+                    self._take(message)
+
+    def _take(self, message: StationInput) -> None:
+        self._carry_out(self.core.handle(message))
+        self.handled += 1
+        if isinstance(message, WeightSample) and message.at - self._weight_shown_at >= _WEIGHT_EVERY_S:
+            # Telemetry for consoles: coalesced (latest wins) per station, never queued up.
+            self._weight_shown_at = message.at
+            fill = self.core.fill
+            self._bus.emit("station.weight", coalesce_key=("station.weight", self.core.ctx.station),
+                           station=self.core.ctx.station, gross_kg=message.gross_kg, stable=message.stable,
+                           target_kg=fill.target.target_gross_kg if fill else None)  # fmt: skip
 
     async def _ticks(self) -> None:
         """Time passes for the core even when no device speaks (that is when it matters most).

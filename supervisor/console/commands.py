@@ -1,0 +1,157 @@
+"""Console commands: who may do what (DESIGN.md, Console), and doing it on the floor.
+
+| command | args | roles |
+|---|---|---|
+| pause / resume | station | supervisor |
+| stop / start | station | operator (their own station), supervisor |
+| check | cylinder, phase (pre/post), result (pass/fail), items, station? | checker, supervisor |
+| ack | alarm_id | supervisor |
+| shelve | alarm_id, minutes (1..480) | supervisor |
+| restart | target (S1, S1.scale, storage, ...) | maintenance, supervisor |
+| out_of_service / return_to_service | station | maintenance, supervisor |
+
+Every command, refused ones included, is audited with who, role, target and result (maintenance
+commands by `Maintenance`, the others here). A refusal says why; nothing a console sends can raise
+out of here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+import trio
+
+from supervisor.floor import Floor
+from supervisor.runtime.mailbox import MailboxFull
+from supervisor.runtime.maintenance import CommandResult
+from supervisor.station.alarms import AlarmBoard
+from supervisor.station.messages import CheckPhase, CheckSubmitted, ConsoleOrder
+from supervisor.storage.records import AuditRecord
+from supervisor.storage.times import utc_now
+from supervisor.storage.users import ConsoleUser
+
+__all__ = ["COMMAND_ROLES", "execute"]
+
+COMMAND_ROLES: Mapping[str, frozenset[str]] = {
+    "pause": frozenset({"supervisor"}),
+    "resume": frozenset({"supervisor"}),
+    "stop": frozenset({"operator", "supervisor"}),
+    "start": frozenset({"operator", "supervisor"}),
+    "check": frozenset({"checker", "supervisor"}),
+    "ack": frozenset({"supervisor"}),
+    "shelve": frozenset({"supervisor"}),
+    "restart": frozenset({"maintenance", "supervisor"}),
+    "out_of_service": frozenset({"maintenance", "supervisor"}),
+    "return_to_service": frozenset({"maintenance", "supervisor"}),
+}
+_MAINTENANCE = ("restart", "out_of_service", "return_to_service")
+
+
+class _Refused(Exception):
+    """A command refused for its arguments or the caller's role; the message says why."""
+
+
+def _text(args: Mapping[str, Any], key: str, limit: int = 64) -> str:
+    value = args.get(key)
+    if not isinstance(value, str) or not value or len(value) > limit:
+        raise _Refused(f"{key}: a text of 1..{limit} characters is needed")
+    return value
+
+
+async def execute(floor: Floor, alarms: AlarmBoard, user: ConsoleUser, name: str,
+                  args: Mapping[str, Any]) -> CommandResult:  # fmt: skip
+    """Check the role, carry the command out, audit it; never raises for what a console sends."""
+    roles = COMMAND_ROLES.get(name)
+    if roles is None:
+        return CommandResult(False, f"unknown command {name!r} (known: {', '.join(COMMAND_ROLES)})")
+    if name in _MAINTENANCE:
+        return await _maintenance(floor, user, name, args)  # (audited by Maintenance)
+    target = str(args.get("station") or args.get("alarm_id") or args.get("cylinder") or "")[:64]
+    try:
+        if user.role in roles:
+            result = _do(floor, alarms, user, name, args)
+        else:
+            result = CommandResult(
+                False, f"role {user.role!r} may not {name} ({' or '.join(sorted(roles))} only)"
+            )
+    except _Refused as exc:
+        result = CommandResult(False, str(exc))
+    except MailboxFull:
+        result = CommandResult(False, "the station is not taking commands (its coordinator is stuck)")
+    floor.sink.put(AuditRecord(utc_now(), user.name, user.role, name, "ok" if result.ok else "refused",
+                               target, result.message))  # fmt: skip
+    return result
+
+
+def _station(floor: Floor, user: ConsoleUser, args: Mapping[str, Any], own: bool = False) -> str:
+    station = _text(args, "station", 32)
+    if station not in floor.stations:
+        raise _Refused(f"no station {station!r}")
+    if own and user.role == "operator" and user.station != station:
+        raise _Refused(f"an operator may act on their own station only ({user.station})")
+    return station
+
+
+def _do(
+    floor: Floor, alarms: AlarmBoard, user: ConsoleUser, name: str, args: Mapping[str, Any]
+) -> CommandResult:
+    now = trio.current_time()
+    match name:
+        case "pause" | "resume" | "stop" | "start":
+            station = _station(floor, user, args, own=True)
+            floor.stations[station].tell(ConsoleOrder(name, user.name, now))
+            return CommandResult(True, f"{station}: {name}")
+        case "check":
+            cylinder = _text(args, "cylinder")
+            phase, result = args.get("phase"), args.get("result")
+            if phase not in ("pre", "post") or result not in ("pass", "fail"):
+                raise _Refused("phase must be pre or post, result pass or fail")
+            items = args.get("items", {})
+            if (
+                not isinstance(items, dict)
+                or len(items) > 32
+                or not all(
+                    isinstance(k, str) and isinstance(v, str) and len(k) <= 64 and len(v) <= 256
+                    for k, v in items.items()
+                )
+            ):
+                raise _Refused("items: an object of up to 32 text fields")
+            station = _station(floor, user, args) if "station" in args else _where(floor, cylinder)
+            floor.stations[station].tell(CheckSubmitted(
+                cylinder, CheckPhase(phase), result == "pass", user.name, items, at=now,
+                when=dt.datetime.now(dt.UTC),
+            ))  # fmt: skip
+            return CommandResult(True, f"{phase}-fill check of {cylinder} recorded")
+        case "ack":
+            alarm_id = _text(args, "alarm_id", 128)
+            if not alarms.acknowledge(alarm_id, user.name):
+                raise _Refused(f"no unacknowledged alarm {alarm_id!r}")
+            return CommandResult(True, f"{alarm_id} acknowledged")
+        case "shelve":
+            alarm_id = _text(args, "alarm_id", 128)
+            minutes = args.get("minutes")
+            if not isinstance(minutes, int) or isinstance(minutes, bool) or not 1 <= minutes <= 480:
+                raise _Refused("minutes: an integer 1..480")
+            if not alarms.shelve(alarm_id, user.name, now + minutes * 60):
+                raise _Refused(f"no alarm {alarm_id!r}")
+            return CommandResult(True, f"{alarm_id} shelved for {minutes} min")
+    raise _Refused(f"{name}: not handled")  # pragma: no cover - COMMAND_ROLES lists what is handled
+
+
+def _where(floor: Floor, cylinder: str) -> str:
+    """A check names a cylinder, not a station: record it at the station holding it, or the first."""
+    return floor.state.holder(cylinder) or next(iter(floor.stations))
+
+
+async def _maintenance(floor: Floor, user: ConsoleUser, name: str, args: Mapping[str, Any]) -> CommandResult:
+    if name == "restart":
+        target = args.get("target")
+        if not isinstance(target, str) or not target or len(target) > 64:
+            return CommandResult(False, "target: a station or actor name is needed")
+        return await floor.maintenance.restart(target, user.name, user.role)
+    station = args.get("station")
+    if not isinstance(station, str) or not station:
+        return CommandResult(False, "station: a station id is needed")
+    return await floor.maintenance.set_out_of_service(station, name == "out_of_service", user.name, user.role)

@@ -1,0 +1,207 @@
+"""The console server (trio-websocket): loopback by default, a token first, then a snapshot and the
+floor's events; role-checked commands answered by id (docs/console-protocol.md).
+
+Each connection is one session, and a session's errors stay in it (TECH_NOTES: an exception
+escaping a trio-websocket handler takes the whole server down). A slow console gets telemetry
+coalesced (latest weight per station); one that falls `lag_limit` events behind, or cannot take a
+message within `send_timeout_s`, is told why and dropped. Nothing a console does reaches the
+control path except through the stations' mailboxes, which never block a coordinator.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import ssl
+from typing import Any
+
+import trio
+from trio_websocket import ConnectionClosed, WebSocketConnection, WebSocketRequest, serve_websocket
+
+from supervisor.console.commands import execute
+from supervisor.console.protocol import VERSION, Command, Hello, ProtocolError, encode, parse
+from supervisor.console.snapshot import FloorFigures, snapshot
+from supervisor.floor import Floor, new_record_id
+from supervisor.runtime.bus import SubscriberLagged, Subscription
+from supervisor.station.alarms import AlarmBoard
+from supervisor.storage.database import Database
+from supervisor.storage.times import utc_now
+from supervisor.storage.users import ConsoleUser, find_user
+
+__all__ = ["ConsoleServer"]
+
+log = logging.getLogger(__name__)
+
+_FOLLOWED = ("alarm.raised", "alarm.cleared", "fill.completed", "fill.aborted", "interlock.refused",
+             "check.recorded")  # fmt: skip
+
+
+class ConsoleServer:
+    def __init__(
+        self,
+        floor: Floor,
+        db: Database,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 8765,
+        ssl_context: ssl.SSLContext | None = None,
+        lag_limit: int = 2000,
+        send_timeout_s: float = 10.0,
+        hello_timeout_s: float = 10.0,
+    ) -> None:
+        self.floor = floor
+        self._db = db
+        self._host = host
+        self._port = port
+        self._ssl = ssl_context
+        self.lag_limit = lag_limit
+        self.send_timeout_s = send_timeout_s
+        self.hello_timeout_s = hello_timeout_s
+        self.alarms = AlarmBoard(floor.sink.put, floor.bus.emit, utc_now, new_record_id)
+        self.figures = FloorFigures(started_at=trio.current_time())
+        self.port: int | None = None
+        self.sessions = 0
+
+    async def run(self, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(self._follow)
+            serve = functools.partial(serve_websocket, self._handle, self._host, self._port, self._ssl,
+                                      handler_nursery=nursery)  # fmt: skip
+            server = await nursery.start(serve)
+            self.port = server.port
+            task_status.started(server.port)
+
+    async def _follow(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """The alarm list and the shift figures, kept whether or not a console is attached."""
+        sub = self.floor.bus.subscribe("console-state", coalesce=False, capacity=100_000,
+                                       accept=lambda e: e.type in _FOLLOWED)  # fmt: skip
+        task_status.started()
+        while True:
+            with trio.move_on_after(1.0):
+                event = await sub.receive()
+                self.alarms.on_event(event, trio.current_time())
+                self.figures.on_event(event, trio.current_time())
+            self.alarms.unshelve_due(trio.current_time())
+
+    async def _handle(self, request: WebSocketRequest) -> None:
+        try:
+            ws = await request.accept()
+            self.sessions += 1
+            try:
+                await _Session(self, ws).run()
+            finally:
+                self.sessions -= 1
+        except ConnectionClosed:
+            pass
+        except Exception:  # contained: one console's trouble never takes down the others
+            log.exception("console session failed")
+
+    def snapshot(self) -> dict[str, Any]:
+        return snapshot(self.floor, self.alarms, self.figures, trio.current_time())
+
+    async def authenticate(self, token: str) -> ConsoleUser | None:
+        def lookup() -> ConsoleUser | None:
+            with self._db.reading() as conn:
+                return find_user(conn, token)
+
+        return await trio.to_thread.run_sync(lookup)
+
+
+class _Session:
+    def __init__(self, server: ConsoleServer, ws: WebSocketConnection) -> None:
+        self.server = server
+        self.ws = ws
+
+    async def send(self, message: dict[str, Any]) -> None:
+        with trio.move_on_after(self.server.send_timeout_s) as scope:
+            await self.ws.send_message(encode(message))
+        if scope.cancelled_caught:
+            raise _Drop("too slow to take messages")
+
+    async def run(self) -> None:
+        user = await self._hello()
+        if user is None:
+            return
+        sub = self.server.floor.bus.subscribe(f"console:{user.name}", capacity=self.server.lag_limit)
+        try:
+            await self.send({"type": "welcome", "v": VERSION, "user": user.name, "role": user.role,
+                             "station": user.station})  # fmt: skip
+            await self.send({"type": "snapshot", "snapshot": self.server.snapshot()})
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._events, sub, nursery.cancel_scope)
+                await self._commands(user)
+                nursery.cancel_scope.cancel()
+        except _Drop as exc:
+            await self._bye(str(exc))
+        finally:
+            sub.close()
+
+    async def _hello(self) -> ConsoleUser | None:
+        with trio.move_on_after(self.server.hello_timeout_s):
+            text = await self.ws.get_message()
+            try:
+                hello = parse(text)
+            except ProtocolError as exc:
+                hello = exc
+            if not isinstance(hello, Hello):
+                code, message = (hello.code, hello.message) if isinstance(hello, ProtocolError) else (
+                    "auth.required", "send hello with your token first")  # fmt: skip
+                await self._error(code, message)
+                await self.ws.aclose(code=1008, reason=code)
+                return None
+            user = await self.server.authenticate(hello.token)
+            if user is None:
+                await self._error("auth.invalid_token", "unknown or revoked token")
+                await self.ws.aclose(code=1008, reason="auth.invalid_token")
+            return user
+        await self._error("auth.timeout", "no hello in time")
+        await self.ws.aclose(code=1008, reason="auth.timeout")
+        return None
+
+    async def _events(self, sub: Subscription, scope: trio.CancelScope) -> None:
+        try:
+            async for event in sub:
+                await self.send({"type": "event", "event": event.to_json_dict()})
+        except SubscriberLagged:
+            await self._bye(
+                f"fell more than {self.server.lag_limit} events behind: reconnect for a fresh snapshot"
+            )
+            scope.cancel()
+        except _Drop as exc:
+            await self._bye(str(exc))
+            scope.cancel()
+
+    async def _commands(self, user: ConsoleUser) -> None:
+        while True:
+            text = await self.ws.get_message()
+            try:
+                message = parse(text)
+            except ProtocolError as exc:
+                await self._error(exc.code, exc.message)
+                continue
+            if isinstance(message, Hello):
+                await self._error("protocol.type", "already authenticated")
+                continue
+            await self._command(user, message)
+
+    async def _command(self, user: ConsoleUser, cmd: Command) -> None:
+        if cmd.name == "snapshot":
+            await self.send({"type": "reply", "id": cmd.id, "ok": True, "snapshot": self.server.snapshot()})
+            return
+        result = await execute(self.server.floor, self.server.alarms, user, cmd.name, cmd.args)
+        await self.send({"type": "reply", "id": cmd.id, "ok": result.ok, "message": result.message})
+
+    async def _error(self, code: str, message: str) -> None:
+        await self.send({"type": "error", "code": code, "message": message})
+
+    async def _bye(self, reason: str) -> None:
+        with trio.move_on_after(1.0):
+            try:
+                await self.ws.send_message(encode({"type": "bye", "reason": reason}))
+                await self.ws.aclose(code=1008, reason="dropped")
+            except ConnectionClosed:
+                pass
+
+
+class _Drop(Exception):
+    """The console is dropped; the message says why."""

@@ -1,0 +1,122 @@
+"""What a console sees first: the whole floor now, and the shift so far.
+
+`FloorFigures` follows the floor's events (fills, refusals, checks) to keep the shift figures and
+each station's recent history, so a console that connects mid-shift sees the same figures as one
+that watched from the start. `snapshot()` puts it together with the live state of every station,
+the alarm list and the actor tree.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+from typing import Any
+
+from supervisor.floor import Floor
+from supervisor.runtime.bus import Event
+from supervisor.runtime.supervisor import ChildView
+from supervisor.station.alarms import AlarmBoard
+
+__all__ = ["FloorFigures", "snapshot"]
+
+_RECENT = 10
+
+
+class FloorFigures:
+    def __init__(self, started_at: float) -> None:
+        self.started_at = started_at
+        self.fills = 0
+        self.aborted = 0
+        self.refusals: Counter[str] = Counter()  # by reason code
+        self.abs_error_g = 0
+        self.overfills = 0
+        self.underfills = 0
+        self.recent_fills: dict[str, deque[dict[str, Any]]] = {}
+        self.recent_refusals: dict[str, deque[dict[str, Any]]] = {}
+        self.recent_checks: dict[str, deque[dict[str, Any]]] = {}
+
+    def on_event(self, event: Event, now: float) -> None:
+        f, station = event.fields, str(event.fields.get("station", ""))
+        if event.type == "fill.completed":
+            self.fills += 1
+            self.abs_error_g += abs(int(f.get("error_g") or 0))
+            flags = f.get("flags") or []
+            self.overfills += "overfill" in flags
+            self.underfills += "underfill" in flags
+            self._keep(self.recent_fills, station, {**f, "at": now})
+        elif event.type == "fill.aborted":
+            self.aborted += 1
+            self._keep(self.recent_fills, station, {**f, "at": now})
+        elif event.type == "interlock.refused":
+            self.refusals.update(str(r) for r in f.get("reasons") or [])
+            self._keep(self.recent_refusals, station, {**f, "at": now})
+        elif event.type == "check.recorded":
+            self._keep(self.recent_checks, station, {**f, "at": now})
+
+    @staticmethod
+    def _keep(where: dict[str, deque[dict[str, Any]]], station: str, item: dict[str, Any]) -> None:
+        where.setdefault(station, deque(maxlen=_RECENT)).appendleft(item)
+
+    def shift(self, now: float) -> dict[str, Any]:
+        hours = max(now - self.started_at, 1.0) / 3600
+        return {
+            "fills": self.fills,
+            "aborted": self.aborted,
+            "refusals": sum(self.refusals.values()),
+            "refusals_by_reason": dict(self.refusals.most_common()),
+            "mean_abs_error_g": round(self.abs_error_g / self.fills, 1) if self.fills else None,
+            "overfills": self.overfills,
+            "underfills": self.underfills,
+            "fills_per_hour": round(self.fills / hours, 1),
+        }
+
+
+def snapshot(floor: Floor, alarms: AlarmBoard, figures: FloorFigures, now: float) -> dict[str, Any]:
+    stations = []
+    for sid, parts in floor.stations.items():
+        core = parts.core
+        s, fill = core.sample, core.fill
+        operator = floor.state.operators.get(core.badge) if core.badge else None
+        stations.append({
+            "id": sid,
+            "state": core.state,
+            "cylinder": core.label.code if core.label else None,
+            "operator": core.badge,
+            "operator_name": operator.name if operator else None,
+            "gross_kg": s.gross_kg if s else None,
+            "stable": s.stable if s else None,
+            "target_kg": fill.target.target_gross_kg if fill else None,
+            "preact_kg": core.preact_kg,
+            "cutoff": parts.config.cutoff,
+            "faults": sorted(core.faults),
+            "recent_fills": list(figures.recent_fills.get(sid, ())),
+            "recent_refusals": list(figures.recent_refusals.get(sid, ())),
+            "recent_checks": list(figures.recent_checks.get(sid, ())),
+        })  # fmt: skip
+    actors: list[dict[str, Any]] = []
+
+    def walk(views: tuple[ChildView, ...], depth: int) -> None:
+        for v in views:
+            actors.append({**v.health.event_fields(), "depth": depth})
+            walk(v.children, depth + 1)
+
+    walk(floor.maintenance.tree(), 0)
+    return {
+        "stations": stations,
+        "alarms": [
+            {
+                "alarm_id": a.alarm_id,
+                "kind": a.kind,
+                "severity": a.severity,
+                "message": a.message,
+                "station": a.station,
+                "state": str(a.state),
+                "raised_at": a.raised_at,
+            }
+            for a in alarms.alarms.values()
+        ],
+        "unacknowledged": alarms.unacknowledged(),
+        "actors": actors,
+        "shift": figures.shift(now),
+        "records_backlog": floor.sink.backlog,
+        "storage_healthy": floor.sink.healthy,
+    }

@@ -1,0 +1,144 @@
+"""A whole floor, assembled: storage, the record sink, and per station its device actors and
+coordinator under the station's supervisor, all under the floor supervisor (DESIGN.md, Supervision).
+
+    floor ─┬─ storage      the one writer (started first, stopped last: the last records get out)
+           ├─ records      the sink between the control path and the writer
+           └─ S1 ─┬─ S1.valve, S1.scale, S1.scanner   device actors (`DeviceActors` builds them)
+                  └─ S1.coordinator                    the interlock and fill control
+The same assembly serves `fillfloor serve` (real devices) and `fillfloor sim` (simulated devices
+over the real protocols, with faults wrapped around the real actors).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+
+import trio
+
+from supervisor.config import FloorConfig, StationConfig
+from supervisor.runtime import (
+    ChildSpec,
+    EventBus,
+    Latest,
+    Mailbox,
+    MailboxFull,
+    Maintenance,
+    PermitGate,
+    StartFn,
+    StationRuntime,
+    Supervisor,
+)
+from supervisor.station.coordinator import Coordinator
+from supervisor.station.core import StationContext, StationCore
+from supervisor.station.floor import FloorState
+from supervisor.station.messages import IndicatorOrder, PermitOrder, StationInput, StorageHealth
+from supervisor.station.records_sink import RecordSink
+from supervisor.storage.database import Database
+from supervisor.storage.records import AuditRecord
+from supervisor.storage.times import utc_now
+from supervisor.storage.writer import StorageWriter
+
+__all__ = ["DeviceActors", "Floor", "StationParts", "new_record_id"]
+
+
+def new_record_id(kind: str) -> str:
+    """A record id the platform can key on: unique without coordination, stable across retries."""
+    return f"{kind}-{uuid.uuid4().hex}"
+
+
+class StationParts:
+    """One station's pieces, for the device actors, the console and the scenario runner."""
+
+    def __init__(self, config: StationConfig, core: StationCore, inbox: Mailbox[StationInput],
+                 gate: PermitGate, coordinator: Coordinator) -> None:  # fmt: skip
+        self.id = config.id
+        self.config = config
+        self.core = core
+        self.inbox = inbox
+        self.gate = gate
+        self.coordinator = coordinator
+        self.permit: Latest[PermitOrder] = coordinator.permit_orders
+        self.indicator: Latest[IndicatorOrder] = coordinator.indicator_orders
+        self.runtime: StationRuntime | None = None
+
+    def tell(self, message: StationInput) -> None:
+        """Hand a message to the coordinator without waiting (a full inbox is a stuck coordinator)."""
+        self.inbox.send_nowait(message)
+
+
+# Builds a station's device actors: name ("valve", "scale", "scanner") -> the actor's start function.
+DeviceActors = Callable[[StationParts], Mapping[str, StartFn]]
+
+
+class Floor:
+    def __init__(
+        self,
+        config: FloorConfig,
+        db: Database,
+        state: FloorState,
+        bus: EventBus,
+        device_actors: DeviceActors,
+        *,
+        preacts: Mapping[str, Decimal] | None = None,
+        lang: str = "zh",
+        tick_s: float = 0.1,
+    ) -> None:
+        self.config = config
+        self.state = state
+        self.bus = bus
+        self.writer = StorageWriter(db)
+        self.sink = RecordSink(self.writer)
+        self.stations: dict[str, StationParts] = {}
+        for sc in config.stations:
+            gate = PermitGate(sc.id)
+            inbox: Mailbox[StationInput] = Mailbox(f"{sc.id}.coordinator", 1024)
+            ctx = StationContext(
+                station=sc.id, floor=state, rules=config.rules, label_rule=config.label, fill=sc.fill,
+                cutoff=sc.cutoff, gate_blockers=gate.blockers, wall_now=utc_now, new_id=new_record_id,
+                allowed_models=sc.allowed_models, lang=lang,
+            )  # fmt: skip
+            core = StationCore(ctx, (preacts or {}).get(sc.id))
+            orders: tuple[Latest[PermitOrder], Latest[IndicatorOrder]] = (Latest(), Latest())
+            coordinator = Coordinator(core, inbox, bus=bus, sink=self.sink, permit=orders[0],
+                                      indicator=orders[1], tick_s=tick_s)  # fmt: skip
+            parts = StationParts(sc, core, inbox, gate, coordinator)
+            self.sink.listen(self._storage_listener(parts))
+            devices = device_actors(parts)
+            specs = [ChildSpec(f"{sc.id}.{name}", start) for name, start in devices.items()]
+            specs.append(ChildSpec(f"{sc.id}.coordinator", coordinator.run))
+            parts.runtime = StationRuntime(sc.id, specs, bus=bus, gate=gate)
+            self.stations[sc.id] = parts
+        runtimes = {sid: p.runtime for sid, p in self.stations.items() if p.runtime is not None}
+        self.root = Supervisor(
+            "floor",
+            [ChildSpec("storage", self.writer.run), ChildSpec("records", self.sink.run),
+             *(rt.spec() for rt in runtimes.values())],
+            bus=bus,
+        )  # fmt: skip
+        for sid, rt in runtimes.items():
+            self.root.adopt(sid, rt.supervisor)
+        self.maintenance = Maintenance(self.root, runtimes, self._audit)
+
+    async def run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        await self.root.run(task_status)
+
+    def close_valves(self) -> None:
+        """Shutdown, first thing: every permit revoked, a fill under way recorded as interrupted."""
+        for parts in self.stations.values():
+            parts.gate.shutdown()
+            parts.coordinator.shutdown()
+
+    async def _audit(self, record: AuditRecord) -> None:
+        self.sink.put(record)
+
+    @staticmethod
+    def _storage_listener(parts: StationParts) -> Callable[[bool, str], None]:
+        def listener(ok: bool, detail: str) -> None:
+            # A full inbox is a stuck coordinator: its supervisor and the valve's watchdog see to it.
+            with contextlib.suppress(MailboxFull):
+                parts.tell(StorageHealth(ok, trio.current_time(), detail))
+
+        return listener

@@ -1,0 +1,156 @@
+"""The console server over real WebSockets: tokens, roles, snapshot, events, bad input, slow clients."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trio
+import trio.lowlevel
+from sqlalchemy import select
+from trio_websocket import ConnectionClosed, WebSocketConnection, open_websocket_url
+
+from supervisor.console.server import ConsoleServer
+from supervisor.storage import schema as t
+from supervisor.storage.users import add_user
+from tests.floor_fixture import running_floor
+
+
+async def _user(db: Any, name: str, role: str, station: str | None = None) -> str:
+    def add() -> str:
+        with db.transaction() as conn:
+            return add_user(conn, name, role, station)
+
+    return await trio.to_thread.run_sync(add)
+
+
+async def _recv(ws: WebSocketConnection, type_: str, timeout: float = 10) -> dict[str, Any]:
+    with trio.fail_after(timeout):
+        while True:
+            message = json.loads(await ws.get_message())
+            if message["type"] == type_:
+                return message
+
+
+async def _hello(ws: WebSocketConnection, token: str) -> dict[str, Any]:
+    await ws.send_message(json.dumps({"type": "hello", "v": 1, "token": token}))
+    return await _recv(ws, "welcome")
+
+
+async def _command(ws: WebSocketConnection, cid: int, command: str, **args: Any) -> dict[str, Any]:
+    await ws.send_message(json.dumps({"type": "command", "id": cid, "command": command, "args": args}))
+    with trio.fail_after(10):
+        while True:
+            message = json.loads(await ws.get_message())
+            if message["type"] == "reply" and message["id"] == cid:
+                return message
+
+
+@pytest.fixture
+async def console(tmp_path: Path):  # type: ignore[no-untyped-def]
+    async with running_floor(tmp_path) as (floor, db, physics), trio.open_nursery() as nursery:
+        server = ConsoleServer(floor, db, port=0, lag_limit=50)
+        port = await nursery.start(server.run)
+        yield server, db, f"ws://127.0.0.1:{port}", physics
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_console_gets_a_snapshot_then_events_and_a_supervisor_can_pause(console) -> None:  # type: ignore[no-untyped-def]
+    _, db, url, _ = console
+    token = await _user(db, "王班长", "supervisor")
+    async with open_websocket_url(url) as ws:
+        welcome = await _hello(ws, token)
+        assert (welcome["user"], welcome["role"]) == ("王班长", "supervisor")
+        snap = (await _recv(ws, "snapshot"))["snapshot"]
+        assert [s["id"] for s in snap["stations"]] == ["S1"]
+        assert {"S1.coordinator", "storage"} <= {a["actor"] for a in snap["actors"]}
+        reply = await _command(ws, 1, "pause", station="S1")
+        assert reply["ok"] is True
+        with trio.fail_after(10):
+            while True:
+                message = json.loads(await ws.get_message())
+                event = message.get("event", {})
+                if event.get("type") == "station.state" and event.get("state") == "paused":
+                    break
+
+
+async def test_a_command_outside_the_role_is_refused_and_audited(console) -> None:  # type: ignore[no-untyped-def]
+    _, db, url, _ = console
+    token = await _user(db, "viewer1", "viewer")
+    async with open_websocket_url(url) as ws:
+        await _hello(ws, token)
+        reply = await _command(ws, "a", "pause", station="S1")
+        assert reply["ok"] is False
+        assert "may not pause" in reply["message"]
+        reply = await _command(ws, "b", "restart", target="S1.scale")
+        assert reply["ok"] is False
+    with trio.fail_after(10):
+        while True:
+            with db.reading() as conn:
+                rows = conn.execute(select(t.console_audit.c.who, t.console_audit.c.command,
+                                           t.console_audit.c.result)).all()  # fmt: skip
+            if len(rows) == 2:
+                break
+            await trio.sleep(0.05)
+    assert sorted(rows) == [("viewer1", "pause", "refused"), ("viewer1", "restart", "refused")]
+
+
+async def test_an_operator_may_stop_only_their_own_station(console) -> None:  # type: ignore[no-untyped-def]
+    _, db, url, _ = console
+    token = await _user(db, "op-s2", "operator", station="S2")
+    async with open_websocket_url(url) as ws:
+        await _hello(ws, token)
+        reply = await _command(ws, 1, "stop", station="S1")
+        assert reply["ok"] is False
+        assert "own station" in reply["message"]
+
+
+@pytest.mark.parametrize("token", ["", "not-a-token"])
+async def test_a_bad_token_is_refused_and_the_connection_closed(console, token: str) -> None:  # type: ignore[no-untyped-def]
+    _, _, url, _ = console
+    async with open_websocket_url(url) as ws:
+        await ws.send_message(json.dumps({"type": "hello", "v": 1, "token": token}))
+        error = await _recv(ws, "error")
+        assert error["code"] in ("auth.invalid_token", "protocol.field")
+        with pytest.raises(ConnectionClosed), trio.fail_after(10):
+            await ws.get_message()
+        # trio-websocket 0.12's client leaves its TCP stream open when the server closed first
+        # (its reader stops on the server's FIN without closing): close it, as the TUI does.
+        await ws._stream.aclose()
+
+
+async def test_malformed_and_oversized_messages_get_an_error_and_the_session_goes_on(console) -> None:  # type: ignore[no-untyped-def]
+    _, db, url, _ = console
+    token = await _user(db, "chk", "checker")
+    async with open_websocket_url(url) as ws:
+        await _hello(ws, token)
+        bad_id = '{"type": "command", "id": true, "command": "ack"}'
+        for bad, code in [("{", "protocol.not_json"), ("[1]", "protocol.not_object"),
+                          ('{"type": "nope"}', "protocol.type"), ("x" * 70_000, "protocol.too_big"),
+                          (bad_id, "protocol.field")]:  # fmt: skip
+            await ws.send_message(bad)
+            assert (await _recv(ws, "error"))["code"] == code
+        reply = await _command(ws, 9, "check", cylinder="HY00120000123", phase="pre", result="pass",
+                               items={"valve": "ok", "appearance": "<b>ok</b>"})  # fmt: skip
+        assert reply["ok"] is True
+        reply = await _command(ws, 10, "check", cylinder="HY00120000123", phase="during", result="pass")
+        assert reply["ok"] is False
+
+
+async def test_a_console_that_stops_reading_is_dropped_and_the_floor_goes_on(console) -> None:  # type: ignore[no-untyped-def]
+    server, db, url, _ = console
+    token = await _user(db, "slow", "viewer")
+    async with open_websocket_url(url, message_queue_size=1) as ws:
+        await _hello(ws, token)
+        # Stop reading; flood the bus with records-kind events (lossless for consoles).
+        for i in range(500):
+            server.floor.bus.emit(
+                "check.recorded", station="S1", cylinder=f"C{i}", phase="pre", result="pass"
+            )
+            await trio.lowlevel.checkpoint()
+        with trio.fail_after(20):
+            while server.sessions:  # noqa: ASYNC110 - polling the server's session count
+                await trio.sleep(0.05)
+    assert server.floor.stations["S1"].coordinator.handled > 0  # the coordinator kept going
