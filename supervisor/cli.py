@@ -9,6 +9,7 @@ namespace and returning the exit status. Exit status: 0 ok, 1 internal error, 2 
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import traceback
 from collections.abc import Sequence
@@ -32,7 +33,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _configure_logging() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # pymodbus serves only as framer and PDU codec (and as the simulators' servers): the floor
+    # counts and reports device errors itself, so pymodbus's own log lines would be noise.
+    logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _configure_logging()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -15,6 +15,7 @@ from typing import Any
 import attrs
 from attrs import field, frozen
 
+from actors.registers import KINDS, TYPES, register_map
 from domain.filling import PreactSettings
 from domain.labels import LabelRule
 from domain.models import DEFAULT_MODELS, CylinderModel
@@ -34,8 +35,8 @@ __all__ = [
     "parse_config",
 ]
 
-REGISTER_KINDS = ("holding", "input", "coil", "discrete")
-REGISTER_TYPES = ("u16", "i16", "u32", "i32", "f32", "bool")
+REGISTER_KINDS = KINDS
+REGISTER_TYPES = TYPES
 
 
 @frozen
@@ -227,7 +228,7 @@ def _device(t: Table, kind: str) -> DeviceConfig:
         timeout_s=t.number("timeout_s", 0.2, positive=True),
         lost_after=t.int("lost_after", 3, lo=1, hi=100),
         watchdog_ms=t.int("watchdog_ms", 500, lo=50, hi=60000),
-        register_map=_register_map(t.table("register_map")),
+        register_map=_register_map(t.table("register_map"), kind),
     )
     if protocol == "rtu" and not dev.serial_port:
         raise t.error("serial_port", 'is required for protocol = "rtu"')
@@ -235,21 +236,36 @@ def _device(t: Table, kind: str) -> DeviceConfig:
     return dev
 
 
-def _register_map(t: Table | None) -> dict[str, dict[str, Any]]:
+def _register_entry(entry: Table) -> dict[str, Any]:
+    given = set(entry.names())
+    out: dict[str, Any] = {}
+    if "address" in given:
+        out["address"] = entry.int("address", lo=0, hi=65535)
+    if "kind" in given:
+        out["kind"] = entry.choice("kind", REGISTER_KINDS)
+    if "type" in given:
+        out["type"] = entry.choice("type", REGISTER_TYPES)
+    if "scale" in given:
+        out["scale"] = entry.number("scale", positive=True)
+    if "word_order" in given:
+        out["word_order"] = entry.choice("word_order", ("big", "little"))
+    return out
+
+
+def _register_map(t: Table | None, device: str) -> dict[str, dict[str, Any]]:
+    """Only the keys given: an entry overrides the default map's entry field by field."""
     if t is None:
         return {}
     out: dict[str, dict[str, Any]] = {}
     for name in t.names():
         entry = t.table(name)
         assert entry is not None
-        out[name] = {
-            "address": entry.int("address", lo=0, hi=65535),
-            "kind": entry.choice("kind", REGISTER_KINDS, "holding"),
-            "type": entry.choice("type", REGISTER_TYPES, "u16"),
-            "scale": entry.number("scale", 1.0),
-            "word_order": entry.choice("word_order", ("big", "little"), "big"),
-        }
+        out[name] = _register_entry(entry)
         entry.done()
+    try:
+        register_map(device, out)
+    except ValueError as exc:
+        raise t.error(None, str(exc).removeprefix("register_map.")) from None
     t.done()
     return out
 

@@ -129,7 +129,7 @@ class Floor:
         """Shutdown, first thing: every permit revoked, a fill under way recorded as interrupted."""
         for parts in self.stations.values():
             parts.gate.shutdown()
-            parts.coordinator.shutdown()
+            parts.coordinator.stop()
 
     async def _audit(self, record: AuditRecord) -> None:
         self.sink.put(record)

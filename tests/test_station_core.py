@@ -308,7 +308,9 @@ ABORTS: dict[Reason, Callable[[Rig], None]] = {
         or rig.sim._steer_valve()
     ),
     Reason.OPERATOR_STOP: lambda rig: rig.console("stop"),
-    Reason.SUPERVISOR_SHUTDOWN: lambda rig: [rig._apply(e) for e in rig.core.shutdown()],
+    Reason.SUPERVISOR_SHUTDOWN: lambda rig: (
+        rig.blockers.append(Reason.SUPERVISOR_SHUTDOWN) or [rig._apply(e) for e in rig.core.stop()]
+    ),
     Reason.INTERNAL_ERROR: lambda rig: setattr(rig, "sample_override", {"gross_kg": None}),  # a bug
 }
 
@@ -355,6 +357,7 @@ def test_a_valve_stuck_open_raises_a_critical_alarm_and_faults_the_station() -> 
     rig.sim.remove()
     rig.step(0.5)
     rig.ready_to_fill()  # a new cylinder while the valve is stuck: refused
+    rig.until(lambda: rig.refusals())
     assert "station.fault" in rig.refusals()[-1]
 
 

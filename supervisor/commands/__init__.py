@@ -10,6 +10,7 @@ __all__ = ["add_db_options", "register_all"]
 # Order is the order `fillfloor --help` lists them in.
 _COMMAND_MODULES = (
     "demo",
+    "sim",
     "config_cmd",
     "registry",
     "operators",

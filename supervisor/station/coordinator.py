@@ -55,19 +55,22 @@ class Coordinator:
         permit = self.permit_orders.peek()
         if permit is None or (permit.open and not self.core.permit):
             self.permit_orders.set(PermitOrder(False, "coordinator started"))
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(self._ticks)
-            task_status.started()
-            # A blocking receive only when the inbox is empty: what is already queued is handled
-            # without a trip through the scheduler per message (the hot path under load).
-            async for message in self.inbox:
-                self._take(message)
-                while True:
-                    try:
-                        message = self.inbox.receive_nowait()
-                    except trio.WouldBlock:
-                        break
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._ticks)
+                task_status.started()
+                # A blocking receive only when the inbox is empty: what is already queued is
+                # handled without a trip through the scheduler per message (the hot path).
+                async for message in self.inbox:
                     self._take(message)
+                    while True:
+                        try:
+                            message = self.inbox.receive_nowait()
+                        except trio.WouldBlock:
+                            break
+                        self._take(message)
+        finally:
+            self.stop()  # (synchronous: also when cancelled)
 
     def _take(self, message: StationInput) -> None:
         self._carry_out(self.core.handle(message))
@@ -90,9 +93,9 @@ class Coordinator:
                 with contextlib.suppress(MailboxFull):  # (then there are messages enough to act on)
                     self.inbox.send_nowait(Tick(trio.current_time()))
 
-    def shutdown(self) -> None:
-        """The floor is stopping: close, and record a fill under way as interrupted."""
-        self._carry_out(self.core.shutdown())
+    def stop(self) -> None:
+        """Close, and record a fill under way (the floor stops, or this actor does)."""
+        self._carry_out(self.core.stop())
 
     def _carry_out(self, effects: list[Effect]) -> None:
         for effect in effects:

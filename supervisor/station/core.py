@@ -77,7 +77,9 @@ class Phase(StrEnum):
 
 
 _WAITING_TO_FILL = (Phase.VERIFYING, Phase.AWAITING_PRECHECK, Phase.READY)
-_SCAN_ACCEPTED = (Phase.IDLE, Phase.REJECTED, *_WAITING_TO_FILL)
+# A label scanned after a fill means the next cylinder is on the scale (a swap can be quicker than
+# a poll shows an empty scale); during a fill or its re-weigh a scan changes nothing.
+_SCAN_ACCEPTED = (Phase.IDLE, Phase.REJECTED, *_WAITING_TO_FILL, Phase.AWAITING_POSTCHECK, Phase.DONE)
 # A device actor down while filling is a lost device for the fill record.
 _DURING_FILL = {
     Reason.DEVICE_SCALE_UNAVAILABLE: Reason.DEVICE_SCALE_LOST,
@@ -172,13 +174,23 @@ class StationCore:
         out, self._out = self._out, []
         return out
 
-    def shutdown(self) -> list[Effect]:
-        """The supervisor is stopping: close, and record a fill in progress as interrupted."""
-        if self.fill is not None and self.phase == Phase.FILLING:
-            self._close(Reason.SUPERVISOR_SHUTDOWN)
+    def stop(self) -> list[Effect]:
+        """The coordinator is stopping (floor shutdown, a restart, its station given up): the valve
+        is ordered closed, and a fill under way or settling is recorded now, without a re-weigh
+        (nobody may be left to re-weigh it). Its state is kept: a restarted coordinator goes on."""
+        blockers = self.ctx.gate_blockers()
+        shutdown = Reason.SUPERVISOR_SHUTDOWN in blockers
         if self.fill is not None:
-            self._record_fill(None, outcome="interrupted")
-        self._order_closed("shutdown")
+            if self.abort is None and self.phase == Phase.FILLING:
+                reason = Reason.SUPERVISOR_SHUTDOWN if shutdown else Reason.INTERNAL_ERROR
+                self.abort = (
+                    _DURING_FILL.get(blockers[0], blockers[0]) if blockers and not shutdown else reason
+                )
+            interrupted = self.abort in (None, Reason.SUPERVISOR_SHUTDOWN)
+            self.abort = self.abort or Reason.SUPERVISOR_SHUTDOWN
+            self._record_fill(None, outcome="interrupted" if interrupted else "aborted")
+            self._enter(Phase.AWAITING_POSTCHECK if self._present() else Phase.IDLE)
+        self._order_closed("stopped")
         out, self._out = self._out, []
         return out
 
@@ -275,10 +287,7 @@ class StationCore:
         if holder is None:
             self.claimed = label.code
         self._enter(Phase.VERIFYING, self.now + self.ctx.fill.stable_timeout_s)
-        if self.state != Phase.VERIFYING.value:
-            self._judge()  # paused, faulted or out of service: refused now, not held
-        else:
-            self._verify()
+        self._verify()
 
     def _on_badge(self, badge: str) -> None:
         if badge == self.badge:
@@ -390,10 +399,10 @@ class StationCore:
             phase = self.phase
             if phase == Phase.FILLING:
                 self._recheck_during_fill()
-            elif self.state != phase.value:
-                break  # paused, faulted or out of service: the course holds
             elif phase == Phase.VERIFYING:
-                self._verify()
+                self._verify()  # (judged also when paused or faulted: then it is refused, with why)
+            elif self.state != phase.value:
+                break  # paused, faulted or out of service: a cylinder waiting to fill waits
             elif phase == Phase.AWAITING_PRECHECK:
                 self._awaiting_precheck()
             elif phase == Phase.READY:

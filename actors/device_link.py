@@ -1,0 +1,69 @@
+"""What the scale and valve actors share: telling the coordinator, and counting a link's health.
+
+A device is *lost* after `lost_after` failed polls in a row (timeouts, exception responses and
+malformed frames are counted apart, for maintenance), and found again at the first good poll.
+While lost the actor backs off exponentially (to `max_backoff_s`) instead of hammering a dead line.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+
+import trio
+
+from actors.link import ModbusError, ModbusExceptionResponse, ModbusMalformed, ModbusTimeout
+from supervisor.runtime.mailbox import MailboxFull
+from supervisor.station.messages import DeviceLink, StationInput
+
+__all__ = ["LinkHealth", "Teller"]
+
+
+class Teller:
+    """Hands messages to the coordinator without ever waiting; counts what a stuck inbox refused."""
+
+    def __init__(self, tell: Callable[[StationInput], None]) -> None:
+        self._tell = tell
+        self.dropped = 0
+
+    def __call__(self, message: StationInput) -> None:
+        try:
+            self._tell(message)
+        except MailboxFull:
+            self.dropped += 1  # the coordinator is stuck: its supervisor and the valve watchdog act
+
+
+class LinkHealth:
+    def __init__(self, device: str, tell: Teller, lost_after: int, *, max_backoff_s: float = 2.0) -> None:
+        self.device = device
+        self._tell = tell
+        self.lost_after = lost_after
+        self.max_backoff_s = max_backoff_s
+        self.in_a_row = 0
+        self.lost = False
+        self.errors: Counter[str] = Counter()  # timeout, exception, malformed, closed
+
+    def ok(self) -> None:
+        self.in_a_row = 0
+        if self.lost:
+            self.lost = False
+            self._tell(DeviceLink(self.device, True, trio.current_time()))
+
+    def failed(self, exc: ModbusError) -> None:
+        kind = (
+            "timeout" if isinstance(exc, ModbusTimeout)
+            else "exception" if isinstance(exc, ModbusExceptionResponse)
+            else "malformed" if isinstance(exc, ModbusMalformed)
+            else "closed"
+        )  # fmt: skip
+        self.errors[kind] += 1
+        self.in_a_row += 1
+        if not self.lost and self.in_a_row >= self.lost_after:
+            self.lost = True
+            self._tell(DeviceLink(self.device, False, trio.current_time(), f"{kind}: {exc}"))
+
+    def backoff_s(self) -> float:
+        """How long to wait before the next try while lost (0 while not)."""
+        if not self.lost:
+            return 0.0
+        return min(self.max_backoff_s, 0.1 * 2 ** min(self.in_a_row - self.lost_after, 8))

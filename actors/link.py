@@ -1,0 +1,278 @@
+"""A Modbus client on trio: pymodbus's own framers and PDUs over trio streams (TECH_NOTES.md).
+
+pymodbus's clients are asyncio-only; its framer + PDU classes are not, so the bytes are built and
+parsed by pymodbus and moved by trio: every call is cancellable, no threads, TCP and RTU alike.
+
+- `TcpTransport`: one TCP connection (Modbus TCP, MBAP header), reconnected on the next call after
+  any error — after a timeout or a malformed reply the byte stream cannot be trusted to be in step.
+- `RtuBus`: one RS-485 line (a serial port) shared by every device on it: one request at a time
+  (a lock), the 3.5-character silent interval kept between frames, and after a timeout a gap and
+  a flush of whatever arrives late, so a late reply is never taken for the next request's (RTU
+  frames carry no transaction id).
+- `ModbusDevice`: one unit id on a transport, with the reads and writes the actors need. Writes
+  are never retried here (the caller reads back and compares); errors are typed so the actors can
+  count timeouts, exception responses and malformed frames apart.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import termios
+from collections.abc import Sequence
+from typing import Protocol
+
+import serial
+import trio
+from pymodbus.exceptions import ModbusException as PymodbusError
+from pymodbus.framer import FramerRTU, FramerSocket
+from pymodbus.framer.base import FramerBase
+from pymodbus.pdu import DecodePDU, ModbusPDU
+from pymodbus.pdu.bit_message import ReadCoilsRequest, ReadDiscreteInputsRequest, WriteSingleCoilRequest
+from pymodbus.pdu.register_message import (
+    ReadHoldingRegistersRequest,
+    ReadInputRegistersRequest,
+    WriteMultipleRegistersRequest,
+    WriteSingleRegisterRequest,
+)
+
+__all__ = [
+    "LinkClosed",
+    "ModbusDevice",
+    "ModbusError",
+    "ModbusExceptionResponse",
+    "ModbusMalformed",
+    "ModbusTimeout",
+    "RtuBus",
+    "TcpTransport",
+    "Transport",
+]
+
+
+class ModbusError(Exception):
+    """A request that got no usable answer."""
+
+
+class ModbusTimeout(ModbusError):
+    pass
+
+
+class ModbusMalformed(ModbusError):
+    pass
+
+
+class ModbusExceptionResponse(ModbusError):
+    def __init__(self, function_code: int, code: int) -> None:
+        super().__init__(f"exception response {code} to function {function_code}")
+        self.code = code
+
+
+class LinkClosed(ModbusError):
+    pass
+
+
+class Transport(Protocol):
+    async def exchange(self, request: ModbusPDU, timeout: float) -> ModbusPDU: ...
+
+    async def aclose(self) -> None: ...
+
+
+def _decoder() -> DecodePDU:
+    return DecodePDU(is_server=False)
+
+
+async def _read_reply(receive: object, framer: FramerBase, unit: int, tid: int) -> ModbusPDU:
+    """Read until the framer yields a reply (the caller bounds the time)."""
+    buffer = b""
+    while True:
+        data = await receive()  # type: ignore[operator]
+        if not data:
+            raise LinkClosed("the device closed the connection")
+        buffer += data
+        try:
+            used, pdu = framer.handleFrame(buffer, unit, tid)
+        except PymodbusError as exc:
+            raise ModbusMalformed(f"malformed reply: {exc}") from None
+        if pdu is not None:
+            return pdu
+        buffer = buffer[used:]
+        if len(buffer) > 4 * framer.MAX_SIZE:
+            raise ModbusMalformed("no valid frame in the reply bytes")
+
+
+class TcpTransport:
+    def __init__(self, host: str, port: int, *, connect_timeout: float = 2.0) -> None:
+        self.host = host
+        self.port = port
+        self._connect_timeout = connect_timeout
+        self._stream: trio.SocketStream | None = None
+        self._framer = FramerSocket(_decoder())
+        self._tids = itertools.cycle(range(1, 0x10000))
+        self._lock = trio.Lock()  # one request in flight per connection
+
+    async def exchange(self, request: ModbusPDU, timeout: float) -> ModbusPDU:
+        async with self._lock:
+            try:
+                if self._stream is None:
+                    with trio.fail_after(self._connect_timeout):
+                        self._stream = await trio.open_tcp_stream(self.host, self.port)
+                stream = self._stream
+                request.transaction_id = next(self._tids)
+                with trio.fail_after(timeout):
+                    await stream.send_all(self._framer.buildFrame(request))
+                    return await _read_reply(stream.receive_some, self._framer, request.dev_id,
+                                             request.transaction_id)  # fmt: skip
+            except trio.TooSlowError:
+                await self.aclose()
+                raise ModbusTimeout(f"no answer from {self.host}:{self.port} within {timeout} s") from None
+            except (OSError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+                await self.aclose()
+                raise LinkClosed(f"{self.host}:{self.port}: {exc}") from None
+            except BaseException:  # a malformed reply, or cancelled mid-request: out of step either way
+                await self.aclose()
+                raise
+
+    async def aclose(self) -> None:
+        if self._stream is not None:
+            stream, self._stream = self._stream, None
+            with trio.CancelScope(shield=True):
+                await stream.aclose()
+
+
+class RtuBus:
+    """One RS-485 line: every device on it goes through here, one request at a time."""
+
+    def __init__(self, port: str, baudrate: int = 19200, parity: str = "N") -> None:
+        self.port = port
+        self.baudrate = baudrate
+        self.parity = parity
+        # 3.5 characters of 11 bits; above 19,200 baud the spec fixes it at 1.75 ms.
+        self.gap_s = 1.75e-3 if baudrate > 19200 else 38.5 / baudrate
+        self._serial: serial.Serial | None = None
+        self._framer = FramerRTU(_decoder())
+        self._lock = trio.Lock()
+        self._last_activity = 0.0
+
+    def _open(self) -> serial.Serial:
+        if self._serial is None:
+            ser = serial.Serial(self.port, self.baudrate, parity=self.parity, timeout=0, write_timeout=0)
+            fd = ser.fileno()
+            # pyserial leaves VMIN=0, where "no data yet" reads as b"" (a false end of file):
+            # VMIN=1 on a non-blocking fd makes it EAGAIN, and b"" a real hang-up.
+            attrs = termios.tcgetattr(fd)
+            attrs[6][termios.VMIN], attrs[6][termios.VTIME] = 1, 0
+            termios.tcsetattr(fd, termios.TCSANOW, attrs)
+            os.set_blocking(fd, False)
+            termios.tcflush(fd, termios.TCIOFLUSH)
+            self._serial = ser
+        return self._serial
+
+    async def _receive(self) -> bytes:
+        fd = self._open().fileno()
+        while True:
+            try:
+                return os.read(fd, 512)
+            except BlockingIOError:
+                await trio.lowlevel.wait_readable(fd)
+
+    async def _send(self, frame: bytes) -> None:
+        fd = self._open().fileno()
+        view = memoryview(frame)
+        while view:
+            try:
+                view = view[os.write(fd, view) :]
+            except BlockingIOError:
+                await trio.lowlevel.wait_writable(fd)
+
+    def _flush_input(self) -> None:
+        fd = self._open().fileno()
+        try:
+            while os.read(fd, 4096):
+                pass
+        except BlockingIOError:
+            pass
+
+    async def exchange(self, request: ModbusPDU, timeout: float) -> ModbusPDU:
+        async with self._lock:
+            try:
+                await trio.sleep_until(self._last_activity + self.gap_s)
+                self._flush_input()
+                await self._send(self._framer.buildFrame(request))
+                with trio.fail_after(timeout):
+                    return await _read_reply(self._receive, self._framer, request.dev_id, 0)
+            except trio.TooSlowError:
+                # A late reply must not be read as the next request's: wait, then discard it.
+                await trio.sleep(max(self.gap_s * 4, 0.01))
+                self._flush_input()
+                raise ModbusTimeout(
+                    f"no answer from unit {request.dev_id} on {self.port} within {timeout} s"
+                ) from None
+            except OSError as exc:
+                self._close_now()
+                raise LinkClosed(f"{self.port}: {exc}") from None
+            finally:
+                self._last_activity = trio.current_time()
+
+    def _close_now(self) -> None:
+        if self._serial is not None:
+            ser, self._serial = self._serial, None
+            ser.close()
+
+    async def aclose(self) -> None:
+        """Close the port (it reopens on the next request); waits for a request in flight on it."""
+        async with self._lock:
+            self._close_now()
+
+
+class ModbusDevice:
+    """One device (unit id) on a transport."""
+
+    def __init__(self, transport: Transport, unit: int, *, timeout: float = 0.2) -> None:
+        self.transport = transport
+        self.unit = unit
+        self.timeout = timeout
+
+    async def _call(self, request: ModbusPDU) -> ModbusPDU:
+        reply = await self.transport.exchange(request, self.timeout)
+        if reply.isError():
+            raise ModbusExceptionResponse(request.function_code, reply.exception_code)
+        if reply.function_code != request.function_code:
+            raise ModbusMalformed(f"reply to function {reply.function_code}, not {request.function_code}")
+        return reply
+
+    async def read_holding(self, address: int, count: int) -> list[int]:
+        reply = await self._call(ReadHoldingRegistersRequest(address=address, count=count, dev_id=self.unit))
+        if len(reply.registers) != count:
+            raise ModbusMalformed(f"{len(reply.registers)} registers in the reply, {count} asked")
+        return list(reply.registers)
+
+    async def read_input(self, address: int, count: int) -> list[int]:
+        reply = await self._call(ReadInputRegistersRequest(address=address, count=count, dev_id=self.unit))
+        if len(reply.registers) != count:
+            raise ModbusMalformed(f"{len(reply.registers)} registers in the reply, {count} asked")
+        return list(reply.registers)
+
+    async def read_words(self, kind: str, address: int, count: int) -> list[int]:
+        """Holding or input registers, as a register map names them."""
+        if kind == "input":
+            return await self.read_input(address, count)
+        return await self.read_holding(address, count)
+
+    async def read_coils(self, address: int, count: int = 1) -> list[bool]:
+        reply = await self._call(ReadCoilsRequest(address=address, count=count, dev_id=self.unit))
+        return [bool(b) for b in reply.bits[:count]]
+
+    async def read_discrete(self, address: int, count: int = 1) -> list[bool]:
+        reply = await self._call(ReadDiscreteInputsRequest(address=address, count=count, dev_id=self.unit))
+        return [bool(b) for b in reply.bits[:count]]
+
+    async def write_register(self, address: int, value: int) -> None:
+        await self._call(WriteSingleRegisterRequest(address=address, registers=[value], dev_id=self.unit))
+
+    async def write_registers(self, address: int, values: Sequence[int]) -> None:
+        await self._call(
+            WriteMultipleRegistersRequest(address=address, registers=list(values), dev_id=self.unit)
+        )
+
+    async def write_coil(self, address: int, value: bool) -> None:
+        await self._call(WriteSingleCoilRequest(address=address, bits=[value], dev_id=self.unit))

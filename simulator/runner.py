@@ -1,0 +1,243 @@
+"""`fillfloor sim`: run a scenario on a whole simulated floor and write its events (SCENARIOS.md).
+
+The run: start the simulated devices, register the scenario's unit, cylinders and operators in a
+fresh database, start the real floor on the devices' addresses, then carry out the steps in
+order, writing every event as it happens (the supervisor's from the bus, the simulator's ground
+truth from the physics). People and devices act through the same paths as on a real floor: badges
+and labels are bytes on the scanner's serial line, a cylinder is mass on the simulated scale, a
+check comes in as a check terminal's message, a pause or restart as a console command.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from pathlib import Path
+
+import trio
+
+from simulator.events import EventFile
+from simulator.faults import Fault
+from simulator.scenario import EVENT_TYPES, Scenario, Step
+from simulator.sim_floor import SimulatedFloor, SimulatedStationDevices, crash_wrapped, open_simulated_devices
+from supervisor.floor import DeviceActors, Floor, StationParts
+from supervisor.runtime import EventBus, StartFn
+from supervisor.station.floor import FloorState
+from supervisor.station.messages import CheckPhase, CheckSubmitted, ConsoleOrder
+from supervisor.storage import open_database
+from supervisor.storage.database import Database
+from supervisor.storage.repository import set_unit, upsert_archives, upsert_operators
+
+__all__ = ["UnsupportedStep", "run_scenario"]
+
+_PLATFORM_STEPS = ("platform", "inspect", "regulator", "wait_sync")
+_WRITTEN = frozenset(EVENT_TYPES)
+
+
+class UnsupportedStep(Exception):
+    """A valid step this build cannot carry out yet (named, so the run fails clearly, not silently)."""
+
+
+def _check_supported(scenario: Scenario) -> None:
+    for step in scenario.steps:
+        if step.do in _PLATFORM_STEPS:
+            raise UnsupportedStep(
+                f'{scenario.path}: step[{step.index}] (do = "{step.do}"): the city platform is not built '
+                "yet (issue #8), so platform steps cannot run"
+            )
+
+
+def _register(db: Database, scenario: Scenario) -> None:
+    with db.transaction() as conn:
+        set_unit(conn, scenario.unit_code, scenario.short_name)
+        upsert_archives(conn, scenario.cylinders)
+        upsert_operators(conn, scenario.operators)
+
+
+async def run_scenario(
+    scenario: Scenario, events_path: Path, db_url: str | None, device_actors: DeviceActors
+) -> None:
+    """Run the scenario to its end (exit 0 whatever the supervisor decided)."""
+    _check_supported(scenario)
+    events = EventFile.open(events_path)
+    try:
+        with tempfile.TemporaryDirectory(prefix="fillfloor-sim-db-") as tmp:
+            db = await trio.to_thread.run_sync(lambda: open_database(db_url, Path(tmp)))
+            try:
+                await trio.to_thread.run_sync(_register, db, scenario)
+                await _run(scenario, events, db, device_actors)
+            finally:
+                await trio.to_thread.run_sync(db.close)
+    finally:
+        events.close()
+
+
+async def _run(scenario: Scenario, events: EventFile, db: Database, device_actors: DeviceActors) -> None:
+    bus = EventBus()
+    feed = BusFeed(bus)
+    async with open_simulated_devices(scenario) as sim, trio.open_nursery() as nursery:
+        nursery.start_soon(feed.run, events)
+        nursery.start_soon(_write_ground_truth, sim, events)
+        state = FloorState(scenario.unit_code, lambda: scenario.today, scenario.cylinders, scenario.operators)
+        config = sim.config(scenario, data_dir="")
+        floor = Floor(config, db, state, bus, _with_faults(sim, device_actors), lang="zh")
+        await nursery.start(floor.run)
+        steps = StepRunner(scenario, floor, sim, bus, events, feed)
+        await steps.run()
+        floor.close_valves()
+        await trio.sleep(0.2)  # the closing events and last records reach the file and the writer
+        await _drain(floor)
+        nursery.cancel_scope.cancel()
+
+
+async def _drain(floor: Floor) -> None:
+    with trio.move_on_after(10):
+        while floor.sink.backlog:  # noqa: ASYNC110 - the sink has no "empty" event to wait on
+            await trio.sleep(0.05)
+
+
+def _with_faults(sim: SimulatedFloor, device_actors: DeviceActors) -> DeviceActors:
+    def build(parts: StationParts) -> dict[str, StartFn]:
+        return crash_wrapped(device_actors(parts), sim.stations[parts.id].faults)
+
+    return build
+
+
+class BusFeed:
+    """The floor's events to the file, in the order they were published."""
+
+    def __init__(self, bus: EventBus) -> None:
+        self.sub = bus.subscribe("event-file", capacity=1_000_000, accept=lambda e: e.type in _WRITTEN)
+
+    def flush(self, events: EventFile) -> None:
+        while (event := self.sub.receive_nowait_or_none()) is not None:
+            events.write(event.type, event.fields)
+
+    async def run(self, events: EventFile) -> None:
+        async for event in self.sub:
+            events.write(event.type, event.fields)
+            self.flush(events)
+
+
+async def _write_ground_truth(sim: SimulatedFloor, events: EventFile) -> None:
+    assert sim.ground_truth is not None
+    async for truth in sim.ground_truth.receive:
+        events.write(truth.event_type, truth.fields())
+
+
+class StepRunner:
+    def __init__(self, scenario: Scenario, floor: Floor, sim: SimulatedFloor, bus: EventBus,
+                 events: EventFile, feed: BusFeed) -> None:  # fmt: skip
+        self.scenario = scenario
+        self.floor = floor
+        self.sim = sim
+        self.bus = bus
+        self.events = events
+        self.feed = feed
+        self._nursery: trio.Nursery | None = None
+
+    async def run(self) -> None:
+        async with trio.open_nursery() as nursery:  # faults that last a while run in it
+            self._nursery = nursery
+            for step in self.scenario.steps:
+                self._progress("scenario.step", step.index, step.do)
+                await self._do(step)
+            await self._settle()
+            self._progress("scenario.done", len(self.scenario.steps), "done")
+            nursery.cancel_scope.cancel()
+
+    async def _settle(self) -> None:
+        """Let the floor act on the last steps (what a step sent is still in a station's inbox)."""
+        with trio.move_on_after(5):
+            while any(p.inbox.pending() for p in self.floor.stations.values()):  # noqa: ASYNC110
+                await trio.sleep(0.02)
+        await trio.sleep(0.2)
+
+    def _progress(self, event_type: str, index: int, do: str) -> None:
+        """A line of the script's progress, after every floor event published before it."""
+        self.feed.flush(self.events)
+        self.events.write(event_type, {"index": index, "do": do})
+
+    async def _do(self, step: Step) -> None:
+        a = step.args
+        sd = self.sim.stations[step.station] if step.station else None
+        parts = self.floor.stations[step.station] if step.station else None
+        match step.do:
+            case "login" | "logout":
+                assert sd is not None
+                await sd.scanner.send_text(a["operator"])
+            case "scan":
+                assert sd is not None
+                await sd.scanner.send_text(a["text"])  # (with the scanner's terminator)
+            case "place":
+                assert sd is not None
+                sd.devices.place(a["cylinder"], float(a["gross_kg"]))
+            case "remove":
+                assert sd is not None
+                sd.devices.remove()
+            case "precheck" | "postcheck":
+                assert parts is not None
+                phase = CheckPhase.PRE if step.do == "precheck" else CheckPhase.POST
+                parts.tell(CheckSubmitted(a["cylinder"], phase, a["result"] == "pass", a["checker"],
+                                          a.get("items", {}), at=trio.current_time(),
+                                          when=dt.datetime.now(dt.UTC)))  # fmt: skip
+            case "wait":
+                await self._wait(step)
+            case "sleep":
+                await trio.sleep(a["seconds"])
+            case "fault":
+                assert sd is not None
+                await self._fault(sd, a["device"], a["kind"], a["seconds"])
+            case "pause" | "resume":
+                assert parts is not None
+                parts.tell(ConsoleOrder(step.do, "scenario", trio.current_time()))
+            case "restart":
+                await self.floor.maintenance.restart(a["actor"], "scenario", "maintenance")
+            case _:
+                raise UnsupportedStep(f"step[{step.index}]: {step.do} is not supported")
+
+    async def _wait(self, step: Step) -> None:
+        what, timeout, station = step.args["for"], step.args["timeout_s"], step.station
+        parts = self.floor.stations[station] if station else None
+        sub = self.bus.subscribe(f"wait-{step.index}", capacity=100_000)
+        try:
+            if what.startswith("state:"):
+                name = what.removeprefix("state:")
+                if parts is not None and parts.core.state == name:
+                    return  # (it also holds if the station is already in that state)
+                what, wanted = "station.state", name
+            else:
+                wanted = None
+            with trio.move_on_after(timeout):
+                async for event in sub:
+                    if event.type != what or event.fields.get("station") not in (None, station):
+                        continue
+                    if wanted is None or event.fields.get("state") == wanted:
+                        return
+            self._progress("scenario.timeout", step.index, step.do)
+        finally:
+            sub.close()
+
+    async def _fault(self, sd: SimulatedStationDevices, device: str, kind: str, seconds: float) -> None:
+        sd.faults.inject(Fault(device, kind, seconds))  # the devices' and the crash wrapper's board
+        if device == "scanner" and kind != "crash":
+            # Scanner faults act on the simulated scanner itself, for their duration, meanwhile.
+            assert self._nursery is not None
+            self._nursery.start_soon(self._scanner_fault, sd, kind, seconds)
+
+    async def _scanner_fault(self, sd: SimulatedStationDevices, kind: str, seconds: float) -> None:
+        scanner = sd.scanner
+        if kind == "disconnect":
+            scanner.hang_up()
+            await trio.sleep(seconds)
+            scanner.plug_in()
+        elif kind == "freeze":
+            scanner.frozen = True
+            await trio.sleep(seconds)
+            scanner.frozen = False
+        elif kind == "garbage":
+            with trio.move_on_after(seconds):
+                while True:
+                    await scanner.send_garbage()
+                    await scanner.send_overlong()
+                    await trio.sleep(0.2)

@@ -1,0 +1,141 @@
+"""A scenario's floor: simulated devices on real sockets and ptys, the real floor on top of them.
+
+For each scenario station: the station physics, its scale and valve as Modbus devices (TCP on free
+loopback ports, or RTU over a pty pair) and its scanner on a pty pair (with a stable link, as
+udev's /dev/serial/by-id names are, so the actor reopens it after a re-plug). Then the floor's
+configuration is written for those addresses, exactly as a plant's would be for its hardware,
+and the real `Floor` runs on it with the real device actors.
+
+Crash faults are the one thing put around the real actors: a device actor whose device has an
+active `crash` fault raises at start and while it runs (SCENARIOS.md, "Faults").
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import tempfile
+from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
+
+import trio
+from attrs import define, field
+
+from domain.labels import LabelRule
+from domain.settings import DomainSettings
+from simulator.faults import FaultBoard
+from simulator.ground_truth import TrioGroundTruth
+from simulator.modbus_devices import SCALE_UNIT, VALVE_UNIT, StationDevices, open_station_devices
+from simulator.scanner_sim import PtyScanner
+from simulator.scenario import Scenario, SimStation
+from simulator.station_physics import SimulatedStation
+from supervisor.config import (
+    DeviceConfig,
+    FillSettings,
+    FloorConfig,
+    ScannerConfig,
+    StationConfig,
+    UnitConfig,
+)
+from supervisor.runtime import StartFn
+
+__all__ = ["SimulatedFloor", "SimulatedStationDevices", "crash_wrapped", "open_simulated_devices"]
+
+
+class DeviceCrash(Exception):
+    """A `crash` fault: the device actor raises (SCENARIOS.md)."""
+
+
+@define
+class SimulatedStationDevices:
+    spec: SimStation
+    physics: SimulatedStation
+    devices: StationDevices
+    scanner: PtyScanner
+    faults: FaultBoard
+    scanner_link: Path
+
+
+@define
+class SimulatedFloor:
+    stations: dict[str, SimulatedStationDevices] = field(factory=dict)
+    ground_truth: TrioGroundTruth | None = None
+
+    def config(self, scenario: Scenario, data_dir: str) -> FloorConfig:
+        """The floor's configuration for these devices, as a plant's file would give it."""
+        stations = []
+        for sid, sd in self.stations.items():
+            dev = sd.devices
+            if dev.protocol == "tcp":
+                assert dev.scale_address is not None
+                assert dev.valve_address is not None
+                scale = DeviceConfig(protocol="tcp", host=dev.scale_address[0], port=dev.scale_address[1],
+                                     unit_id=SCALE_UNIT)  # fmt: skip
+                valve = DeviceConfig(protocol="tcp", host=dev.valve_address[0], port=dev.valve_address[1],
+                                     unit_id=VALVE_UNIT)  # fmt: skip
+            else:
+                port = dev.serial_port or ""
+                scale = DeviceConfig(protocol="rtu", serial_port=port, unit_id=SCALE_UNIT)
+                valve = DeviceConfig(protocol="rtu", serial_port=port, unit_id=VALVE_UNIT)
+            scanner = ScannerConfig(kind="serial", serial_port=str(sd.scanner_link),
+                                    badge_pattern=_badge_pattern(scenario))  # fmt: skip
+            stations.append(StationConfig(id=sid, scale=scale, valve=valve, scanner=scanner,
+                                          cutoff=sd.spec.cutoff, fill=FillSettings()))  # fmt: skip
+        return FloorConfig(
+            unit=UnitConfig(scenario.unit_code, scenario.short_name),
+            label=LabelRule(scenario.unit_code, pattern=scenario.label_pattern),
+            rules=DomainSettings(),
+            stations=tuple(stations),
+            data_dir=data_dir,
+        )
+
+
+@contextlib.asynccontextmanager
+async def open_simulated_devices(scenario: Scenario) -> AsyncIterator[SimulatedFloor]:
+    """Start every station's simulated devices; stop them all on the way out."""
+    floor = SimulatedFloor(ground_truth=TrioGroundTruth())
+    with tempfile.TemporaryDirectory(prefix="fillfloor-sim-") as tmp:
+        async with contextlib.AsyncExitStack() as stack:
+            for i, spec in enumerate(scenario.stations):
+                physics = SimulatedStation(
+                    spec.id, flow_kg_s=spec.flow_kg_s, valve_delay_ms=spec.valve_delay_ms,
+                    noise_g=spec.scale_noise_g, cutoff=spec.cutoff, seed=i, on_event=floor.ground_truth,
+                )  # fmt: skip
+                faults = FaultBoard()  # (real time: the simulated devices run in real time)
+                devices = await stack.enter_async_context(
+                    open_station_devices(physics, spec.protocol, faults=faults, seed=i, tick_hz=100.0)  # type: ignore[arg-type]
+                )
+                link = Path(tmp) / f"scanner-{spec.id}"
+                scanner = PtyScanner(link_path=link, seed=i)
+                stack.callback(scanner.close)
+                sd = SimulatedStationDevices(spec, physics, devices, scanner, faults, link)
+                floor.stations[spec.id] = sd
+            yield floor
+
+
+def _badge_pattern(scenario: Scenario) -> str:
+    """Badges are what the scenario logs in with (also unknown ones), besides the default rule."""
+    badges = {o.id for o in scenario.operators}
+    badges |= {str(s.args["operator"]) for s in scenario.steps if s.do in ("login", "logout")}
+    return "|".join([ScannerConfig().badge_pattern, *(re.escape(b) for b in sorted(badges))])
+
+
+def wrap_crash(device: str, faults: FaultBoard, start: StartFn) -> StartFn:
+    """The real actor, made to raise while its device has an active `crash` fault."""
+
+    async def run(task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        if faults.crashing(device):
+            raise DeviceCrash(f"{device} actor: simulated crash")
+        async with trio.open_nursery() as nursery:
+            await nursery.start(start)
+            task_status.started()
+            # The fault board is shared with the simulator's thread: polled, there is no event to wait on.
+            while not faults.crashing(device):  # noqa: ASYNC110
+                await trio.sleep(0.05)
+            raise DeviceCrash(f"{device} actor: simulated crash")
+
+    return run
+
+
+def crash_wrapped(actors: Mapping[str, StartFn], faults: FaultBoard) -> dict[str, StartFn]:
+    return {name: wrap_crash(name, faults, start) for name, start in actors.items()}

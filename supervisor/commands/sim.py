@@ -1,0 +1,47 @@
+"""`fillfloor sim SCENARIO.toml --events OUT.jsonl`: a scripted run of a whole simulated floor.
+
+The contract is ../shared/SCENARIOS.md (documented in docs/scenarios.md): exit 0 when the script
+ran to its end, 2 for an invalid scenario (file, entry, problem), 1 for an internal error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import trio
+
+from simulator.runner import UnsupportedStep, run_scenario
+from simulator.scenario import load_scenario
+
+__all__ = ["register"]
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "sim",
+        help="run a scenario on a simulated floor (real protocols, real supervisor)",
+        description="Run SCENARIO.toml on a whole simulated floor: simulated scales, valves and "
+        "scanners over Modbus TCP/RTU and serial lines, the real supervisor on top, a fresh "
+        "database; write every event as a JSON line.",
+    )
+    parser.add_argument("scenario", type=Path, metavar="SCENARIO.toml")
+    parser.add_argument("--events", type=Path, metavar="OUT.jsonl", default=Path("/dev/stdout"),
+                        help="where the events go, one JSON object per line (default: stdout)")  # fmt: skip
+    parser.add_argument("--db", metavar="URL", help="database URL (default: a fresh SQLite file)")
+    parser.add_argument("--platform-db", metavar="URL",
+                        help="keep the embedded platform's database here (platform scenarios)")  # fmt: skip
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from actors.floor_devices import DeviceActorFactory  # the real device actors
+
+    scenario = load_scenario(args.scenario)  # an invalid scenario raises BadInput: exit 2
+    try:
+        trio.run(run_scenario, scenario, args.events, args.db, DeviceActorFactory())
+    except UnsupportedStep as exc:
+        print(f"fillfloor: {exc}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,193 @@
+"""End to end: `fillfloor sim` runs whole scenarios over the real protocols, and the events say
+what a user and the ground truth would see (SCENARIOS.md is the contract).
+
+Each scenario runs once (module fixtures) as a real process: simulated scales and valves on Modbus
+TCP and RTU, scanners on ptys, the real supervisor, a fresh SQLite database.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIOS = ROOT / "simulator" / "scenarios"
+SHARED_EXAMPLE = ROOT.parent / "shared" / "scenarios" / "example.toml"
+MAX_FILL_KG = 14.9  # YSP35.5 (DOMAIN.md)
+NOISE_KG = 0.02
+
+
+def run_sim(scenario: Path, tmp: Path, timeout: float = 240) -> tuple[int, str, list[dict[str, Any]]]:
+    events = tmp / f"{scenario.stem}.jsonl"
+    proc = subprocess.run(
+        [sys.executable, "-m", "supervisor.cli", "sim", str(scenario), "--events", str(events)],
+        cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False,
+    )  # fmt: skip
+    lines = events.read_text(encoding="utf-8").splitlines() if events.exists() else []
+    return proc.returncode, proc.stderr, [json.loads(line) for line in lines]
+
+
+def of(events: list[dict[str, Any]], type_: str, station: str | None = None) -> list[dict[str, Any]]:
+    return [e for e in events if e["type"] == type_ and (station is None or e.get("station") == station)]
+
+
+def valve_opened(events: list[dict[str, Any]]) -> dict[str, int]:
+    opened: dict[str, int] = defaultdict(int)
+    for e in of(events, "sim.valve"):
+        opened[e["station"]] += e["open"]
+    return opened
+
+
+def tares(scenario: Path) -> dict[str, float]:
+    import tomllib
+
+    doc = tomllib.loads(scenario.read_text(encoding="utf-8"))
+    return {c["code"]: float(c["tare_kg"]) for c in doc.get("cylinder", [])}
+
+
+def assert_never_above_max_fill(
+    scenario: Path, events: list[dict[str, Any]], except_stations: frozenset[str] = frozenset()
+) -> None:
+    tare = tares(scenario)
+    for e in of(events, "sim.mass"):
+        if e["station"] in except_stations or e["cylinder"] not in tare:
+            continue
+        assert e["gross_kg"] <= tare[e["cylinder"]] + MAX_FILL_KG + NOISE_KG, e
+
+
+@pytest.fixture(scope="module")
+def example(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int, str, list[dict[str, Any]]]:
+    # The shared example when the project sits beside ../shared (else the bundled copy of it).
+    scenario = SHARED_EXAMPLE if SHARED_EXAMPLE.exists() else SCENARIOS / "demo.toml"
+    return (scenario, *run_sim(scenario, tmp_path_factory.mktemp("example")))
+
+
+def test_the_example_fills_one_cylinder_and_refuses_the_overdue_one(example: Any) -> None:
+    scenario, code, err, events = example
+    assert code == 0, err
+    [done] = of(events, "fill.completed", "S1")
+    assert done["cylinder"] == "HY00120000123"
+    assert abs(done["error_g"]) <= 100
+    assert done["flags"] == []
+    [refused] = of(events, "interlock.refused", "S1")
+    assert refused["cylinder"] == "HY00120000124"
+    assert "cylinder.inspection_overdue" in refused["reasons"]
+    assert valve_opened(events)["S1"] == 1  # ground truth: the valve opened for the one fill only
+    assert of(events, "scenario.timeout") == []
+    assert events[-1]["type"] in ("scenario.done", "station.state", "sim.mass")
+    assert all(isinstance(e["ts"], float) for e in events)
+    assert [e["ts"] for e in events] == sorted(e["ts"] for e in events)
+    assert_never_above_max_fill(scenario, events)
+
+
+@pytest.fixture(scope="module")
+def refusals(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, str, list[dict[str, Any]]]:
+    return run_sim(SCENARIOS / "refusals.toml", tmp_path_factory.mktemp("refusals"))
+
+
+def test_every_refusal_from_the_floor_and_the_valve_never_opens_for_them(refusals: Any) -> None:
+    code, err, events = refusals
+    assert code == 0, err
+    reasons = {r for e in of(events, "interlock.refused") for r in e["reasons"]}
+    assert reasons >= {
+        "operator.none", "operator.certificate_expired", "operator.unknown", "label.unreadable",
+        "label.foreign_unit", "cylinder.unknown", "cylinder.inspection_overdue", "cylinder.scrapped",
+        "cylinder.blocked", "cylinder.not_own_property", "cylinder.past_scrap_date", "precheck.missing",
+        "precheck.failed", "tare.residual_excess", "tare.below_archive", "station.paused", "cylinder.in_use",
+    }  # fmt: skip
+    assert of(events, "scenario.timeout") == []
+    # Ground truth: the valve opened once, for the one eligible, checked cylinder at the end.
+    assert valve_opened(events) == {"S1": 1}
+    assert len(of(events, "fill.completed")) == 1
+
+
+@pytest.fixture(scope="module")
+def shift(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, str, list[dict[str, Any]]]:
+    return run_sim(SCENARIOS / "normal_shift.toml", tmp_path_factory.mktemp("shift"))
+
+
+def test_a_normal_shift_over_tcp_and_rtu_in_both_cut_off_modes(shift: Any) -> None:
+    code, err, events = shift
+    assert code == 0, err
+    done = of(events, "fill.completed")
+    assert sorted((e["station"], e["cylinder"]) for e in done) == [
+        ("S1", "HY00120000201"), ("S1", "HY00120000203"), ("S2", "HY00120000202"), ("S2", "HY00120000204"),
+    ]  # fmt: skip
+    assert all(abs(e["error_g"]) <= 100 and e["flags"] == [] for e in done)
+    assert [e["cylinder"] for e in of(events, "interlock.refused")] == ["HY00120000205"]
+    assert of(events, "scenario.timeout") == []
+    assert_never_above_max_fill(SCENARIOS / "normal_shift.toml", events)
+    for e in done:  # the ground truth agrees with the re-weigh (5 g noise)
+        truth = [m for m in of(events, "sim.mass", e["station"]) if m["cylinder"] == e["cylinder"]]
+        assert abs(truth[-1]["gross_kg"] - e["gross_kg"]) <= 0.03
+
+
+@pytest.fixture(scope="module")
+def faults(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, str, list[dict[str, Any]]]:
+    return run_sim(SCENARIOS / "faults.toml", tmp_path_factory.mktemp("faults"))
+
+
+@pytest.mark.parametrize(
+    ("station", "reason"),
+    [("SD", "device.scale_lost"), ("VD", "device.valve_lost"), ("SF", "fill.stalled"),
+     ("SG", "device.scale_lost"), ("SC", "device.scale_lost"), ("VC", "device.valve_lost"),
+     ("VG", "device.valve_lost"), ("RD", "device.scale_lost")],
+)  # fmt: skip
+def test_a_device_fault_during_a_fill_closes_the_valve_and_the_station_comes_back(
+    faults: Any, station: str, reason: str
+) -> None:
+    code, err, events = faults
+    assert code == 0, err
+    [aborted] = of(events, "fill.aborted", station)
+    assert aborted["reason"] == reason
+    truth = [e["open"] for e in of(events, "sim.valve", station)]
+    assert truth
+    assert truth[-1] is False  # ground truth: closed
+    assert of(events, "station.state", station)[-1]["state"] == "idle"
+
+
+def test_a_valve_stuck_open_raises_a_critical_alarm(faults: Any) -> None:
+    _, _, events = faults
+    alarms = [a for a in of(events, "alarm.raised", "VS") if a["kind"] == "valve.stuck_open"]
+    assert alarms
+    assert alarms[0]["severity"] == "critical"
+
+
+def test_a_scanner_unplugged_while_idle_is_reported_and_scans_again_once_back(faults: Any) -> None:
+    _, _, events = faults
+    assert [a["kind"] for a in of(events, "alarm.raised", "NX")] == ["device.scanner_lost"]
+    assert [a["alarm_id"] for a in of(events, "alarm.cleared", "NX")] == ["NX.scanner_lost"]
+    nx = [e for e in events if e.get("station") == "NX" and e["type"] != "actor.health"]
+    assert len(of(events, "fill.completed", "NX")) == 1, nx[-12:]
+
+
+def test_no_fault_lets_a_cylinder_be_filled_above_its_maximum_except_a_valve_stuck_open(faults: Any) -> None:
+    _, _, events = faults
+    assert_never_above_max_fill(SCENARIOS / "faults.toml", events, except_stations=frozenset({"VS"}))
+    assert of(events, "scenario.timeout") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [('today = "2026-11-23"\n[unit]\ncode = "HY0012"\n[[station]]\nid = "S1"\nflow_kg_s = 2\n'
+      'valve_delay_ms = 150\n[[step]]\ndo = "fault"\nstation = "S1"\ndevice = "scale"\n'
+      'kind = "stuck_open"\nseconds = 1\n',
+      'step[0] (do = "fault").kind: stuck_open applies to a valve'),
+     ('today = "2026-11-23"\n[unit]\ncode = "HY0012"\ncolour = "red"\n', "unit.colour: unknown key")],
+)  # fmt: skip
+def test_an_invalid_scenario_exits_2_naming_the_file_the_entry_and_the_problem(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text, encoding="utf-8")
+    code, err, events = run_sim(bad, tmp_path, timeout=60)
+    assert code == 2
+    assert f"{bad}: " in err
+    assert message in err
+    assert events == []
