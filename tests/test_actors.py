@@ -1,0 +1,236 @@
+"""The device actors and their Modbus link, against the simulated devices over real TCP and RTU (ptys).
+
+Real time (the simulated devices run in their own thread), so the tests wait for a condition with a
+generous deadline and never assert on durations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import trio
+
+from actors.device_link import Teller
+from actors.link import LinkClosed, ModbusDevice, ModbusError, ModbusMalformed, RtuBus, TcpTransport
+from actors.registers import Register, decode, encode, register_map
+from actors.scale import ScaleActor
+from actors.scanner_reader import FrameSplitter, ScannerActor
+from actors.valve import ValveActor
+from simulator.faults import Fault
+from simulator.modbus_devices import StationDevices, open_station_devices
+from simulator.scanner_sim import PtyScanner
+from simulator.station_physics import SimulatedStation
+from supervisor.config import DeviceConfig, ScannerConfig
+from supervisor.runtime import Latest, PermitGate
+from supervisor.station.messages import (
+    DeviceLink,
+    IndicatorFillState,
+    IndicatorOrder,
+    PermitOrder,
+    Scanned,
+    StationInput,
+    ValveStatus,
+    WeightSample,
+)
+
+
+async def until(pred: Callable[[], bool], timeout: float = 10.0) -> None:
+    with trio.fail_after(timeout):
+        while not pred():  # noqa: ASYNC110 - the devices run in another thread: poll them
+            await trio.sleep(0.02)
+
+
+def _transport(devices: StationDevices, which: str) -> TcpTransport | RtuBus:
+    if devices.protocol == "rtu":
+        assert devices.serial_port
+        return RtuBus(devices.serial_port, 19200)
+    address = devices.scale_address if which == "scale" else devices.valve_address
+    assert address
+    return TcpTransport(*address)
+
+
+@pytest.mark.parametrize("protocol", ["tcp", "rtu"])
+async def test_reads_and_writes_round_trip(protocol: str) -> None:
+    station = SimulatedStation("S1", flow_kg_s=2.0, valve_delay_ms=150)
+    async with open_station_devices(station, protocol) as devices:  # type: ignore[arg-type]
+        devices.place("C1", 15.5)
+        bus = _transport(devices, "scale")
+        scale = ModbusDevice(bus, 1)
+        valve = ModbusDevice(bus if protocol == "rtu" else _transport(devices, "valve"), 2)
+        await until(lambda: station.mass_kg > 15 and station.scale_view().stable)
+        try:
+            regs = await scale.read_holding(0, 16)
+            assert 15.4 < float(decode(register_map("scale")["gross"], regs[0:2])) < 15.6
+            await valve.write_register(1, 800)
+            assert await valve.read_holding(1, 1) == [800]
+            assert await valve.read_discrete(0) == [False]
+        finally:
+            await scale.transport.aclose()
+            await valve.transport.aclose()
+
+
+@pytest.mark.parametrize(("protocol", "error"), [("tcp", ModbusMalformed), ("rtu", ModbusError)])
+async def test_garbage_replies_are_errors_never_values(protocol: str, error: type[Exception]) -> None:
+    station = SimulatedStation("S1", flow_kg_s=2.0, valve_delay_ms=150)
+    async with open_station_devices(station, protocol) as devices:  # type: ignore[arg-type]
+        scale = ModbusDevice(_transport(devices, "scale"), 1, timeout=0.3)
+        assert len(await scale.read_holding(0, 16)) == 16
+        devices.inject(Fault("scale", "garbage", 60))
+        await trio.sleep(0.1)
+        for _ in range(3):
+            with pytest.raises(error):
+                await scale.read_holding(0, 16)
+        devices.faults.clear()
+        with trio.fail_after(10):
+            while True:  # the link comes back in step after the garbage
+                try:
+                    assert len(await scale.read_holding(0, 16)) == 16
+                    break
+                except ModbusError:
+                    await trio.sleep(0.1)
+        await scale.transport.aclose()
+
+
+async def test_a_refused_connection_is_link_closed() -> None:
+    with trio.socket.socket() as s:
+        await s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # bound, not listening: connections are refused
+        device = ModbusDevice(TcpTransport("127.0.0.1", port), 1)
+        with pytest.raises(LinkClosed):
+            await device.read_holding(0, 1)
+
+
+def test_register_maps_decode_encode_and_overrides() -> None:
+    gross = register_map("scale")["gross"]
+    assert decode(gross, encode(gross, Decimal("-1.234"))) == Decimal("-1.234")
+    little = Register("holding", 0, "i32", Decimal("0.001"), "little")
+    assert encode(little, Decimal("29.7")) == [29700, 0]
+    f32 = Register("input", 0, "f32")
+    assert decode(f32, encode(f32, Decimal("15.5"))) == Decimal("15.5")
+    moved = register_map("scale", {"gross": {"address": 100, "kind": "input"}})["gross"]
+    assert (moved.address, moved.kind, moved.type, moved.scale) == (100, "input", "i32", Decimal("0.001"))
+    bad_overrides = [
+        ({"gros": {"address": 1}}, "unknown entry"), ({"gross": {"type": "f64"}}, "type"),
+        ({"gross": {"kind": "coil"}}, "bool values"), ({"gross": {"scale": 0}}, "scale"),
+    ]  # fmt: skip
+    for bad, message in bad_overrides:
+        with pytest.raises(ValueError, match=message):
+            register_map("scale", bad)
+    with pytest.raises(ValueError, match="does not fit"):
+        encode(register_map("valve")["heartbeat"], Decimal(70000))
+
+
+def test_frames_split_on_any_line_ending_and_over_long_ones_are_cut() -> None:
+    split = FrameSplitter(max_frame=8)
+    assert split.feed(b"OP01\rHY1\nHY2\r\n\r\n") == [(b"OP01", False), (b"HY1", False), (b"HY2", False)]
+    assert split.feed(b"0123456789abcdef\r\nOK") == [(b"01234567", True)]  # the rest up to CR LF dropped
+    assert split.feed(b"\n") == [(b"OK", False)]
+
+
+async def test_the_scanner_reads_badges_and_labels_and_survives_a_hang_up(tmp_path: Path) -> None:
+    scanner = PtyScanner(link_path=tmp_path / "scanner")
+    got: list[StationInput] = []
+    actor = ScannerActor(
+        ScannerConfig(serial_port=str(tmp_path / "scanner"), max_frame=32), Teller(got.append)
+    )
+    async with trio.open_nursery() as nursery:
+        await nursery.start(actor.run)
+        await scanner.send_text("OP01")
+        await scanner.send_raw(b"HY00120000123\r\xff\xfe\n" + b"9" * 100 + b"\r\n")
+        await until(lambda: len(got) >= 4)
+        assert [(m.text, m.badge, m.too_long) for m in got if isinstance(m, Scanned)] == [
+            ("OP01", True, False), ("HY00120000123", False, False), ("\ufffd\ufffd", False, False),
+            ("9" * 32, False, True),
+        ]  # fmt: skip
+        scanner.hang_up()
+        await until(lambda: any(isinstance(m, DeviceLink) and not m.up for m in got))
+        scanner.plug_in()
+        await until(lambda: any(isinstance(m, DeviceLink) and m.up for m in got))
+        await scanner.send_text("OP02")
+        await until(lambda: isinstance(got[-1], Scanned) and got[-1].text == "OP02")
+        nursery.cancel_scope.cancel()
+    scanner.close()
+
+
+async def test_the_scale_reports_samples_and_a_lost_device_then_recovers() -> None:
+    station = SimulatedStation("S1", flow_kg_s=2.0, valve_delay_ms=150)
+    async with open_station_devices(station, "tcp") as devices:
+        devices.place("C1", 15.5)
+        got: list[StationInput] = []
+        assert devices.scale_address
+        config = DeviceConfig(port=devices.scale_address[1], timeout_s=0.2, lost_after=3)
+        actor = ScaleActor(config, TcpTransport(*devices.scale_address), Teller(got.append))
+        async with trio.open_nursery() as nursery:
+            await nursery.start(actor.run)
+            await until(
+                lambda: any(isinstance(m, WeightSample) and m.stable and m.gross_kg > 15 for m in got)
+            )
+            devices.inject(Fault("scale", "disconnect", 1.5))
+            await until(lambda: any(isinstance(m, DeviceLink) and not m.up for m in got))
+            await until(lambda: any(isinstance(m, DeviceLink) and m.up for m in got))
+            n = len(got)
+            await until(lambda: any(isinstance(m, WeightSample) for m in got[n:]))
+            nursery.cancel_scope.cancel()
+
+
+async def test_indicator_orders_are_written_read_back_and_the_indicator_cuts_off() -> None:
+    station = SimulatedStation("S1", flow_kg_s=4.0, valve_delay_ms=50)
+    async with open_station_devices(station, "tcp") as devices:
+        devices.place("C1", 15.5)
+        got: list[StationInput] = []
+        orders: Latest[IndicatorOrder] = Latest()
+        assert devices.scale_address
+        actor = ScaleActor(DeviceConfig(), TcpTransport(*devices.scale_address), Teller(got.append), orders)
+        async with trio.open_nursery() as nursery:
+            await nursery.start(actor.run)
+            orders.set(IndicatorOrder(True, Decimal("20.0"), Decimal("0.1")))
+            await until(lambda: station.target_kg == 20.0 and station.fill_cmd == 1)
+            assert devices.valve_address
+            valve = ModbusDevice(TcpTransport(*devices.valve_address), 2)
+            await valve.write_register(1, 0)  # watchdog off: no valve actor here to feed it
+            await valve.write_coil(0, True)  # the permit, as the valve actor gives it
+            await valve.transport.aclose()
+            await until(lambda: any(isinstance(m, WeightSample) and m.fill_state == IndicatorFillState.CUT_OFF
+                                    for m in got))  # fmt: skip
+            assert 19.8 < station.mass_kg < 20.3
+            orders.set(IndicatorOrder(False))
+            await until(lambda: station.fill_cmd == 0)
+            nursery.cancel_scope.cancel()
+
+
+@pytest.mark.parametrize("protocol", ["tcp", "rtu"])
+async def test_the_valve_opens_only_with_the_gate_closes_on_revoke_and_the_watchdog_covers_a_lost_link(
+    protocol: str,
+) -> None:
+    station = SimulatedStation("S1", flow_kg_s=2.0, valve_delay_ms=50, cutoff="host")
+    async with open_station_devices(station, protocol) as devices:  # type: ignore[arg-type]
+        got: list[StationInput] = []
+        gate, orders = PermitGate("S1"), Latest[PermitOrder]()
+        transport = _transport(devices, "valve")
+        actor = ValveActor(
+            DeviceConfig(unit_id=2, watchdog_ms=300), transport, Teller(got.append), orders, gate
+        )
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(actor.run)
+            orders.set(PermitOrder(True, "fill"))
+            await until(lambda: any(isinstance(m, ValveStatus) for m in got))
+            await trio.sleep(0.3)
+            assert station.valve_view().permit is False  # the gate does not allow it yet
+            gate.actor_state("scale", True)
+            gate.actor_state("valve", True)
+            orders.set(PermitOrder(True, "fill"))
+            await until(lambda: station.valve_view().permit)
+            await until(lambda: any(isinstance(m, ValveStatus) and m.feedback_open for m in got))
+            gate.actor_state("scale", False)  # the scale actor stops: revoked, closed at once
+            await until(lambda: not station.valve_view().permit)
+            gate.actor_state("scale", True)
+            orders.set(PermitOrder(True, "fill again"))
+            await until(lambda: station.valve_view().permit)
+            # The line to the valve is cut: no heartbeat reaches it, and its own watchdog closes it.
+            devices.inject(Fault("valve", "disconnect", 30))
+            await until(lambda: not station.valve_view().permit)
+            await until(lambda: any(isinstance(m, DeviceLink) and not m.up for m in got))
+            nursery.cancel_scope.cancel()
