@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["EventFile"]
+__all__ = ["EventFile", "Tee"]
+
+Tee = Callable[[str, Mapping[str, Any]], None]
 
 
 def _default(value: object) -> object:
@@ -29,13 +31,15 @@ def _default(value: object) -> object:
 class EventFile:
     """Appends events to a file (or any text stream), stamping `ts` against a fixed start."""
 
-    def __init__(self, stream: IO[str], start: float | None = None) -> None:
+    def __init__(self, stream: IO[str], start: float | None = None, tee: Tee | None = None) -> None:
         self._stream = stream
         self._start = time.monotonic() if start is None else start
+        self._tee = tee
 
     @classmethod
-    def open(cls, path: Path) -> EventFile:
-        return cls(path.open("w", encoding="utf-8"))
+    def open(cls, path: Path, tee: Tee | None = None) -> EventFile:
+        """`tee(type, fields)` also sees every event written (the demo's live summary)."""
+        return cls(path.open("w", encoding="utf-8"), tee=tee)
 
     @property
     def start(self) -> float:
@@ -47,6 +51,8 @@ class EventFile:
             obj.update(fields)
         self._stream.write(json.dumps(obj, ensure_ascii=False, default=_default) + "\n")
         self._stream.flush()
+        if self._tee is not None:
+            self._tee(event_type, obj)
 
     def close(self) -> None:
         self._stream.close()

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
+from decimal import Decimal
 from pathlib import Path
 
 import trio
 
-from simulator.events import EventFile
+from simulator.events import EventFile, Tee
 from simulator.faults import Fault
 from simulator.scenario import EVENT_TYPES, Scenario, Step
 from simulator.sim_floor import SimulatedFloor, SimulatedStationDevices, crash_wrapped, open_simulated_devices
@@ -26,7 +27,7 @@ from supervisor.station.floor import FloorState
 from supervisor.station.messages import CheckPhase, CheckSubmitted, ConsoleOrder
 from supervisor.storage import open_database
 from supervisor.storage.database import Database
-from supervisor.storage.repository import set_unit, upsert_archives, upsert_operators
+from supervisor.storage.repository import get_preact, set_unit, upsert_archives, upsert_operators
 
 __all__ = ["UnsupportedStep", "run_scenario"]
 
@@ -47,6 +48,13 @@ def _check_supported(scenario: Scenario) -> None:
             )
 
 
+def _preacts(db: Database, stations: list[str]) -> dict[str, Decimal]:
+    """What each station learnt before (a database kept across runs)."""
+    with db.reading() as conn:
+        found = {sid: get_preact(conn, sid) for sid in stations}
+    return {sid: p for sid, p in found.items() if p is not None}
+
+
 def _register(db: Database, scenario: Scenario) -> None:
     with db.transaction() as conn:
         set_unit(conn, scenario.unit_code, scenario.short_name)
@@ -55,14 +63,22 @@ def _register(db: Database, scenario: Scenario) -> None:
 
 
 async def run_scenario(
-    scenario: Scenario, events_path: Path, db_url: str | None, device_actors: DeviceActors
+    scenario: Scenario,
+    events_path: Path,
+    db_url: str | None,
+    device_actors: DeviceActors,
+    *,
+    data_dir: Path | None = None,
+    tee: Tee | None = None,
 ) -> None:
-    """Run the scenario to its end (exit 0 whatever the supervisor decided)."""
+    """Run the scenario to its end (exit 0 whatever the supervisor decided). The database is
+    `db_url`, else SQLite in `data_dir`, else a fresh SQLite file in a temporary folder."""
     _check_supported(scenario)
-    events = EventFile.open(events_path)
+    events = EventFile.open(events_path, tee)
     try:
         with tempfile.TemporaryDirectory(prefix="fillfloor-sim-db-") as tmp:
-            db = await trio.to_thread.run_sync(lambda: open_database(db_url, Path(tmp)))
+            where = data_dir or Path(tmp)
+            db = await trio.to_thread.run_sync(lambda: open_database(db_url, where))
             try:
                 await trio.to_thread.run_sync(_register, db, scenario)
                 await _run(scenario, events, db, device_actors)
@@ -80,7 +96,8 @@ async def _run(scenario: Scenario, events: EventFile, db: Database, device_actor
         nursery.start_soon(_write_ground_truth, sim, events)
         state = FloorState(scenario.unit_code, lambda: scenario.today, scenario.cylinders, scenario.operators)
         config = sim.config(scenario, data_dir="")
-        floor = Floor(config, db, state, bus, _with_faults(sim, device_actors), lang="zh")
+        preacts = await trio.to_thread.run_sync(_preacts, db, [s.id for s in scenario.stations])
+        floor = Floor(config, db, state, bus, _with_faults(sim, device_actors), preacts=preacts, lang="zh")
         await nursery.start(floor.run)
         steps = StepRunner(scenario, floor, sim, bus, events, feed)
         await steps.run()

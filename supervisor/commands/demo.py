@@ -1,105 +1,127 @@
-"""`fillfloor demo`: the demo scenario, headless, on the embedded default (SQLite in --data-dir).
+"""`fillfloor demo`: the demo scenario on a live simulated floor, headless, with a running summary.
 
-Until the live floor (actors, coordinator, simulated devices) is built, the demo registers the
-scenario's cylinders and operators in the local database and shows, for each label the scenario
-scans, what the archive-based interlock decides on the scenario's date and why, in the operator's
-language. It never fails on a fresh machine.
+What `make demo` runs on the embedded default: simulated scales and valves over Modbus (TCP and
+RTU), scanners on serial lines (ptys), the real supervisor on top, records in SQLite in
+`--data-dir`. It prints, in the operator's language, what the floor decides as it happens —
+fills with their net mass and error, refusals with their reasons in words, alarms — and at the
+end the shift's figures and the state of the fill chain. The events go to `--events` (JSON lines).
 """
 
 from __future__ import annotations
 
 import argparse
-from decimal import Decimal
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
-from domain.eligibility import eligibility_reasons, next_inspection_date
-from domain.filling import fill_target, tare_reasons
-from domain.labels import LabelRule, parse_label
+import trio
+
 from domain.reasons import describe
-from domain.settings import DomainSettings
+from simulator.runner import run_scenario
 from simulator.scenario import load_scenario
 from supervisor.commands._db import open_for
-from supervisor.storage.repository import set_unit, upsert_archives, upsert_operators
 from supervisor.storage.verify import verify_chain
 
 __all__ = ["register"]
 
 _TEXTS = {
     "zh": {
-        "title": "演示场景 {file}：{unit} {name}，日期 {today}",
-        "registered": "已登记气瓶 {cyl} 个，充装工 {ops} 名；充装记录链完整（{fills} 条）",
-        "scan": "扫码",
-        "refused": "拒绝充装：",
+        "title": "演示：{file}（{unit} {name}，日期 {today}）— 仿真秤与阀门经 Modbus TCP/RTU，扫码枪经串口",
+        "fill": "  [{station}] 充装完成 {cylinder}：净重 {net:.3f} kg，误差 {error:+d} g{flags}",
+        "aborted": "  [{station}] 充装中止 {cylinder}：{reason}",
+        "refused": "  [{station}] 拒绝充装 {cylinder}：{reasons}",
+        "alarm": "  [{station}] 报警（{severity}）：{message}",
         "sep": "；",
-        "eligible": "合格，目标毛重 {target} kg（皮重 {tare} + 额定 {net}）",
-        "later": "（实时充装现场：设备仿真与联锁控制随后续版本提供；fillfloor --help 查看命令）",
+        "summary": "共充装 {fills} 瓶，中止 {aborted} 次，拒绝 {refused} 次；充装记录链完整（{chain} 条）。",
+        "broken": "充装记录链损坏：{problem}",
+        "files": "事件：{events}；数据库：{db}",
     },
     "en": {
-        "title": "Demo scenario {file}: {unit} {name}, date {today}",
-        "registered": "{cyl} cylinder(s), {ops} operator(s) registered; fill chain intact ({fills} fills)",
-        "scan": "scan",
-        "refused": "refused: ",
+        "title": "Demo: {file} ({unit} {name}, date {today}) — simulated scales and valves over Modbus "
+        "TCP/RTU, scanners on serial lines",
+        "fill": "  [{station}] filled {cylinder}: net {net:.3f} kg, error {error:+d} g{flags}",
+        "aborted": "  [{station}] fill aborted {cylinder}: {reason}",
+        "refused": "  [{station}] refused {cylinder}: {reasons}",
+        "alarm": "  [{station}] alarm ({severity}): {message}",
         "sep": "; ",
-        "eligible": "eligible, target gross {target} kg (tare {tare} + rated {net})",
-        "later": "(The live floor with simulated devices arrives in later releases; see fillfloor --help.)",
+        "summary": "{fills} fill(s), {aborted} aborted, {refused} refusal(s); "
+        "fill chain intact ({chain} records).",
+        "broken": "fill chain BROKEN: {problem}",
+        "files": "events: {events}; database: {db}",
     },
 }
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser("demo", help="run the demo scenario headless (no devices needed)")
+    parser = subparsers.add_parser("demo", help="run the demo scenario on a live simulated floor (headless)")
     parser.add_argument("--scenario", type=Path, help="a scenario file (default: the bundled demo)")
     parser.add_argument("--lang", choices=("zh", "en"), default="zh", help="language of the output")
     parser.add_argument("--data-dir", default="data", metavar="DIR", help="data directory (default ./data)")
     parser.add_argument("--db", metavar="URL", help="database URL (default: SQLite in --data-dir)")
+    parser.add_argument("--events", type=Path, metavar="OUT.jsonl",
+                        help="where the events go (default: demo-events.jsonl in --data-dir)")  # fmt: skip
+    parser.add_argument("--headless", action="store_true", help="no console (the only mode for now)")
     parser.set_defaults(func=run)
 
 
+class _Summary:
+    """Prints what matters to a person as the events come."""
+
+    def __init__(self, lang: str) -> None:
+        self.lang = lang
+        self.text = _TEXTS[lang]
+        self.counts = {"fill.completed": 0, "fill.aborted": 0, "interlock.refused": 0}
+
+    def __call__(self, event_type: str, e: Mapping[str, Any]) -> None:
+        t, station, cylinder = self.text, e.get("station", "-"), e.get("cylinder") or "-"
+        if event_type in self.counts:
+            self.counts[event_type] += 1
+        if event_type == "fill.completed":
+            flags = "".join(f"（{describe(f, self.lang)}）" for f in e.get("flags", []))
+            print(t["fill"].format(station=station, cylinder=cylinder, net=e["net_kg"], error=e["error_g"],
+                                   flags=flags), flush=True)  # fmt: skip
+        elif event_type == "fill.aborted":
+            print(t["aborted"].format(station=station, cylinder=cylinder,
+                                      reason=describe(e["reason"], self.lang)), flush=True)  # fmt: skip
+        elif event_type == "interlock.refused":
+            reasons = t["sep"].join(describe(r, self.lang) for r in e["reasons"])
+            print(t["refused"].format(station=station, cylinder=cylinder, reasons=reasons), flush=True)
+        elif event_type == "alarm.raised":
+            print(
+                t["alarm"].format(station=station, severity=e["severity"], message=e["message"]), flush=True
+            )
+
+
 def run(args: argparse.Namespace) -> int:
+    from actors.floor_devices import DeviceActorFactory
+
     path = args.scenario or Path(str(resources.files("simulator") / "scenarios" / "demo.toml"))
     scenario = load_scenario(path)
+    data_dir = Path(args.data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    open_for(args).close()  # a clear message now if the database cannot be opened
+    events = args.events or data_dir / "demo-events.jsonl"
+    summary = _Summary(args.lang)
+    t = summary.text
+    print(
+        t["title"].format(
+            file=path.name, unit=scenario.unit_code, name=scenario.short_name, today=scenario.today
+        )
+    )
+    trio.run(
+        lambda: run_scenario(scenario, events, args.db, DeviceActorFactory(), data_dir=data_dir, tee=summary)
+    )
     db = open_for(args)
-    with db.transaction() as conn:
-        set_unit(conn, scenario.unit_code, scenario.short_name)
-        upsert_archives(conn, scenario.cylinders)
-        upsert_operators(conn, scenario.operators)
-    with db.reading() as conn:
-        chain = verify_chain(conn)
-    db.close()
-
-    text = _TEXTS[args.lang]
-    settings = DomainSettings()
-    rule = LabelRule(unit_code=scenario.unit_code, pattern=scenario.label_pattern)
-    archives = {a.code: a for a in scenario.cylinders}
-    print(text["title"].format(file=path.name, unit=scenario.unit_code, name=scenario.short_name,
-                               today=scenario.today))  # fmt: skip
-    print(text["registered"].format(cyl=len(archives), ops=len(scenario.operators), fills=chain.count))
-    on_scale: dict[str, Decimal] = {}
-    for step in scenario.steps:
-        if step.do == "place" and step.station:
-            on_scale[step.station] = step.args["gross_kg"]
-        if step.do != "scan" or step.station is None:
-            continue
-        label = parse_label(step.args["text"], rule)
-        head = f"  [{step.station}] {text['scan']} {label.raw}: "
-        if label.code is None or label.reason is not None:
-            print(head + describe(label.reason or "", args.lang))
-            continue
-        archive = archives.get(label.code)
-        reasons = list(eligibility_reasons(archive, scenario.unit_code, scenario.today, settings))
-        gross = on_scale.get(step.station)
-        if archive is not None and not reasons and gross is not None:
-            reasons += tare_reasons(gross, archive, settings)
-        if reasons:
-            due = next_inspection_date(archive, settings) if archive else None
-            why = text["sep"].join(describe(r, args.lang) for r in reasons)
-            print(head + text["refused"] + why + (f" ({due})" if due else ""))
-        else:
-            assert archive is not None
-            t = fill_target(archive, settings)
-            print(
-                head + text["eligible"].format(target=t.target_gross_kg, tare=t.tare_kg, net=t.rated_net_kg)
-            )
-    print(text["later"])
-    return 0
+    try:
+        chain = verify_chain(db.engine)
+    finally:
+        db.close()
+    counts = summary.counts
+    if chain.ok:
+        print(t["summary"].format(fills=counts["fill.completed"], aborted=counts["fill.aborted"],
+                                  refused=counts["interlock.refused"], chain=chain.count))  # fmt: skip
+    else:
+        print(t["broken"].format(problem=chain.problem))
+    print(t["files"].format(events=events, db=args.db or data_dir / "fillfloor.db"))
+    return 0 if chain.ok else 1
