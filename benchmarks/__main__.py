@@ -19,6 +19,7 @@ MODULES = (
     "benchmarks.runtime_bench",
     "benchmarks.fill_accuracy",
     "benchmarks.decision_latency",
+    "benchmarks.modbus_bench",
 )
 OUT = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 

@@ -132,4 +132,5 @@ def adapt_preact(current_kg: Decimal, error_kg: Decimal, in_band: bool, p: Preac
     if not in_band:
         return current_kg
     _mass("preact error", error_kg)
-    return max(p.min_kg, min(p.max_kg, current_kg + p.gain * error_kg))
+    # To the gram, as scales read and records keep masses.
+    return max(p.min_kg, min(p.max_kg, current_kg + p.gain * error_kg)).quantize(Decimal("0.001"))

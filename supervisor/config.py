@@ -280,7 +280,7 @@ def _scanner(t: Table | None) -> ScannerConfig:
         baudrate=t.int("baudrate", 9600, lo=1200, hi=921600),
         host=t.str("host", "127.0.0.1"),
         port=t.int("port", 0, lo=0, hi=65535),
-        badge_pattern=t.regex("badge_pattern", ScannerConfig.badge_pattern),  # type: ignore[arg-type]
+        badge_pattern=t.regex("badge_pattern", ScannerConfig().badge_pattern),
         max_frame=t.int("max_frame", 512, lo=16, hi=65536),
     )
     if kind == "serial" and not sc.serial_port:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import attrs
 import pytest
 from sqlalchemy import delete, insert, select, update
 
@@ -122,3 +123,14 @@ def test_appending_continues_a_chain_across_reopening(db_url: str, db: Database)
     assert link == FillLink(6, link.hash, "fill-0006")
     assert verify_chain(again.engine).count == 6
     again.close()
+
+
+def test_masses_finer_than_a_gram_are_chained_as_stored(db_url: str) -> None:
+    """A column keeps grams; the chained content must hold what the column holds, or the chain
+    would read as altered (a learnt preact of 0.3105 kg once did exactly that)."""
+    db = open_database(db_url)
+    with db.transaction() as conn:
+        store(conn, attrs.evolve(fill(1), preact_kg=Decimal("0.3105"), gross_kg=Decimal("29.71249")))
+    report = verify_chain(db.engine)
+    assert (report.ok, report.count) == (True, 1), report.problem
+    db.close()

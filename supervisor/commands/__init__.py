@@ -11,6 +11,7 @@ __all__ = ["add_db_options", "register_all"]
 _COMMAND_MODULES = (
     "demo",
     "sim",
+    "serve",
     "config_cmd",
     "registry",
     "operators",

@@ -58,11 +58,12 @@ class ConsoleServer:
         self.send_timeout_s = send_timeout_s
         self.hello_timeout_s = hello_timeout_s
         self.alarms = AlarmBoard(floor.sink.put, floor.bus.emit, utc_now, new_record_id)
-        self.figures = FloorFigures(started_at=trio.current_time())
+        self.figures = FloorFigures(started_at=0.0)  # (the shift starts when the server runs)
         self.port: int | None = None
         self.sessions = 0
 
     async def run(self, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
+        self.figures.started_at = trio.current_time()
         async with trio.open_nursery() as nursery:
             await nursery.start(self._follow)
             serve = functools.partial(serve_websocket, self._handle, self._host, self._port, self._ssl,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from attrs import frozen
@@ -24,13 +25,22 @@ class FillLink:
     record_id: str
 
 
+_GRAM = Decimal("0.001")
+
+
+def _kg(value: Decimal | None) -> Decimal | None:
+    """A mass as its column keeps it (to the gram): the chained content must be what is stored."""
+    return None if value is None else value.quantize(_GRAM, rounding=ROUND_HALF_EVEN)
+
+
 def _fill_row(r: FillRecord) -> dict[str, Any]:
     return {
         "record_id": r.record_id, "cylinder_code": r.cylinder, "station": r.station,
-        "operator_id": r.operator, "outcome": r.outcome, "reason": r.reason, "tare_kg": r.tare_kg,
-        "target_kg": r.target_kg, "gross_kg": r.gross_kg, "net_kg": r.net_kg, "error_g": r.error_g,
-        "flags": list(r.flags), "started_at": r.started_at, "ended_at": r.ended_at,
-        "gross_before_kg": r.gross_before_kg, "preact_kg": r.preact_kg, "precheck_id": r.precheck_id,
+        "operator_id": r.operator, "outcome": r.outcome, "reason": r.reason, "tare_kg": _kg(r.tare_kg),
+        "target_kg": _kg(r.target_kg), "gross_kg": _kg(r.gross_kg), "net_kg": _kg(r.net_kg),
+        "error_g": r.error_g, "flags": list(r.flags), "started_at": r.started_at,
+        "ended_at": r.ended_at, "gross_before_kg": _kg(r.gross_before_kg), "preact_kg": _kg(r.preact_kg),
+        "precheck_id": r.precheck_id,
     }  # fmt: skip
 
 
