@@ -72,7 +72,7 @@ class LinkClosed(ModbusError):
 
 
 class Transport(Protocol):
-    async def exchange(self, request: ModbusPDU, timeout: float) -> ModbusPDU: ...
+    async def exchange(self, request: ModbusPDU, timeout: float, *, urgent: bool = False) -> ModbusPDU: ...
 
     async def aclose(self) -> None: ...
 
@@ -110,7 +110,8 @@ class TcpTransport:
         self._tids = itertools.cycle(range(1, 0x10000))
         self._lock = trio.Lock()  # one request in flight per connection
 
-    async def exchange(self, request: ModbusPDU, timeout: float) -> ModbusPDU:
+    async def exchange(self, request: ModbusPDU, timeout: float, *, urgent: bool = False) -> ModbusPDU:
+        del urgent  # (one device per connection: nobody to overtake)
         async with self._lock:
             try:
                 if self._stream is None:
@@ -151,6 +152,7 @@ class RtuBus:
         self._serial: serial.Serial | None = None
         self._framer = FramerRTU(_decoder())
         self._lock = trio.Lock()
+        self._urgent = 0  # urgent requests waiting for the line
         self._last_activity = 0.0
 
     def _open(self) -> serial.Serial:
@@ -192,26 +194,49 @@ class RtuBus:
         except BlockingIOError:
             pass
 
-    async def exchange(self, request: ModbusPDU, timeout: float) -> ModbusPDU:
-        async with self._lock:
+    async def _turn(self, urgent: bool) -> None:
+        """Take the line. Urgent requests (the valve's heartbeat and permit) go before any waiting
+        poll, so a scale that times out again and again cannot starve the valve's watchdog."""
+        if urgent:
+            self._urgent += 1
             try:
-                await trio.sleep_until(self._last_activity + self.gap_s)
-                self._flush_input()
-                await self._send(self._framer.buildFrame(request))
-                with trio.fail_after(timeout):
-                    return await _read_reply(self._receive, self._framer, request.dev_id, 0)
-            except trio.TooSlowError:
-                # A late reply must not be read as the next request's: wait, then discard it.
-                await trio.sleep(max(self.gap_s * 4, 0.01))
-                self._flush_input()
-                raise ModbusTimeout(
-                    f"no answer from unit {request.dev_id} on {self.port} within {timeout} s"
-                ) from None
-            except OSError as exc:
-                self._close_now()
-                raise LinkClosed(f"{self.port}: {exc}") from None
+                await self._lock.acquire()
             finally:
-                self._last_activity = trio.current_time()
+                self._urgent -= 1
+            return
+        while True:
+            await self._lock.acquire()
+            if not self._urgent:
+                return
+            self._lock.release()  # an urgent request is waiting: let it go first
+            await trio.lowlevel.checkpoint()
+
+    async def exchange(self, request: ModbusPDU, timeout: float, *, urgent: bool = False) -> ModbusPDU:
+        await self._turn(urgent)
+        try:
+            return await self._exchange(request, timeout)
+        finally:
+            self._lock.release()
+
+    async def _exchange(self, request: ModbusPDU, timeout: float) -> ModbusPDU:
+        try:
+            await trio.sleep_until(self._last_activity + self.gap_s)
+            self._flush_input()
+            await self._send(self._framer.buildFrame(request))
+            with trio.fail_after(timeout):
+                return await _read_reply(self._receive, self._framer, request.dev_id, 0)
+        except trio.TooSlowError:
+            # A late reply must not be read as the next request's: wait, then discard it.
+            await trio.sleep(max(self.gap_s * 4, 0.01))
+            self._flush_input()
+            raise ModbusTimeout(
+                f"no answer from unit {request.dev_id} on {self.port} within {timeout} s"
+            ) from None
+        except OSError as exc:
+            self._close_now()
+            raise LinkClosed(f"{self.port}: {exc}") from None
+        finally:
+            self._last_activity = trio.current_time()
 
     def _close_now(self) -> None:
         if self._serial is not None:
@@ -227,13 +252,16 @@ class RtuBus:
 class ModbusDevice:
     """One device (unit id) on a transport."""
 
-    def __init__(self, transport: Transport, unit: int, *, timeout: float = 0.2) -> None:
+    def __init__(
+        self, transport: Transport, unit: int, *, timeout: float = 0.2, urgent: bool = False
+    ) -> None:
         self.transport = transport
         self.unit = unit
         self.timeout = timeout
+        self.urgent = urgent  # on a shared line, go before the polls (the valve)
 
     async def _call(self, request: ModbusPDU) -> ModbusPDU:
-        reply = await self.transport.exchange(request, self.timeout)
+        reply = await self.transport.exchange(request, self.timeout, urgent=self.urgent)
         if reply.isError():
             raise ModbusExceptionResponse(request.function_code, reply.exception_code)
         if reply.function_code != request.function_code:

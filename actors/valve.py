@@ -38,7 +38,8 @@ class ValveActor:
         gate: PermitGate,
     ) -> None:
         self.config = config
-        self.device = ModbusDevice(transport, config.unit_id, timeout=config.timeout_s)
+        # Urgent on a shared RS-485 line: its heartbeat must not wait behind a silent scale's polls.
+        self.device = ModbusDevice(transport, config.unit_id, timeout=config.timeout_s, urgent=True)
         self.map = register_map("valve", config.register_map)
         self._tell = tell
         self._orders = orders

@@ -246,8 +246,11 @@ class StationCore:
         self._clear_fault("valve_silent")
         # The position switch must follow the order within the feedback timeout. In indicator mode
         # the valve opens only while the indicator's output is on as well, so "open ordered, still
-        # closed" is judged only while filling, and the cut-off itself is seen on the scale first.
-        disagrees = v.feedback_open != self.permit and (self.permit is False or self.phase == Phase.FILLING)
+        # closed" is judged only once the indicator reports it is filling (until then a slow start
+        # is the no-flow check's to catch), and the cut-off itself is seen on the scale first.
+        armed = self.phase == Phase.FILLING and (self.ctx.cutoff == "host" or self.fill is None
+                                                 or self.fill.indicator_started)  # fmt: skip
+        disagrees = v.feedback_open != self.permit and (self.permit is False or armed)
         if not disagrees:
             self._mismatch_since = None
             if not v.feedback_open:

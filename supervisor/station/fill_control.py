@@ -50,7 +50,7 @@ class FillRun:
         self._window_s = settings.no_flow_window_s
         self._min_gain_kg = Decimal(str(settings.no_flow_min_kg_s * settings.no_flow_window_s))
         self._history: deque[tuple[float, Decimal]] = deque([(started_at, gross_before_kg)])
-        self._indicator_started = False
+        self.indicator_started = False
         self._half_net_kg = target.rated_net_kg / 2
 
     def on_sample(self, s: WeightSample) -> Verdict:
@@ -71,8 +71,8 @@ class FillRun:
         if self.cutoff == "host":
             return CUT_OFF if gross >= self.cut_off_at_kg else None
         if s.fill_state == IndicatorFillState.FILLING or gross - self.gross_before_kg >= self._half_net_kg:
-            self._indicator_started = True  # (a fill fast enough to be cut off between two polls)
-        if not self._indicator_started:
+            self.indicator_started = True  # (a fill fast enough to be cut off between two polls)
+        if not self.indicator_started:
             return None  # a cut-off or abort left over from before this fill is not this fill's
         if s.fill_state == IndicatorFillState.CUT_OFF:
             return CUT_OFF

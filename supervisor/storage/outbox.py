@@ -45,7 +45,8 @@ class OutboxItem:
 
 def _json_ready(value: Any) -> Any:
     if isinstance(value, Decimal):
-        return str(value)
+        text = format(value.normalize(), "f")  # 14.510 and 14.51 are one mass: one spelling
+        return "0" if text in ("-0", "") else text
     if isinstance(value, Mapping):
         return {k: _json_ready(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
