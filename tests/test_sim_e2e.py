@@ -149,8 +149,9 @@ def test_a_device_fault_during_a_fill_closes_the_valve_and_the_station_comes_bac
     [aborted] = of(events, "fill.aborted", station)
     assert aborted["reason"] == reason
     truth = [e["open"] for e in of(events, "sim.valve", station)]
-    assert truth
-    assert truth[-1] is False  # ground truth: closed
+    # Ground truth: closed at the end (on a loaded machine an RTU indicator may not have started
+    # its output before the fault hit: then the valve never opened at all, which is closed too).
+    assert truth[-1:] in ([], [False])
     assert of(events, "station.state", station)[-1]["state"] == "idle"
 
 
