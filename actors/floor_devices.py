@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from actors.device_link import Teller
 from actors.link import RtuBus, TcpTransport, Transport
 from actors.scale import ScaleActor
-from actors.scanner_reader import ScannerActor
+from actors.scanner import ScannerActor
 from actors.valve import ValveActor
 from supervisor.config import DeviceConfig
 from supervisor.floor import StationParts
@@ -40,6 +40,6 @@ class DeviceActorFactory:
         valve = ValveActor(sc.valve, self.transport(sc.valve), tell, parts.permit, parts.gate)
         indicator = parts.indicator if sc.cutoff == "indicator" else None
         scale = ScaleActor(sc.scale, self.transport(sc.scale), tell, indicator)
-        scanner = ScannerActor(sc.scanner, tell)
+        scanner = ScannerActor(sc.scanner, sc.id, parts.inbox)
         # Start order: the valve first (closed, watchdog fed), the scanner last; stopped in reverse.
         return {"valve": valve.run, "scale": scale.run, "scanner": scanner.run}

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 import trio
@@ -17,20 +16,17 @@ from actors.device_link import Teller
 from actors.link import LinkClosed, ModbusDevice, ModbusError, ModbusMalformed, RtuBus, TcpTransport
 from actors.registers import Register, decode, encode, register_map
 from actors.scale import ScaleActor
-from actors.scanner_reader import FrameSplitter, ScannerActor
 from actors.valve import ValveActor
 from simulator.faults import Fault
 from simulator.modbus_devices import StationDevices, open_station_devices
-from simulator.scanner_sim import PtyScanner
 from simulator.station_physics import SimulatedStation
-from supervisor.config import DeviceConfig, ScannerConfig
+from supervisor.config import DeviceConfig
 from supervisor.runtime import Latest, PermitGate
 from supervisor.station.messages import (
     DeviceLink,
     IndicatorFillState,
     IndicatorOrder,
     PermitOrder,
-    Scanned,
     StationInput,
     ValveStatus,
     WeightSample,
@@ -124,38 +120,6 @@ def test_register_maps_decode_encode_and_overrides() -> None:
             register_map("scale", bad)
     with pytest.raises(ValueError, match="does not fit"):
         encode(register_map("valve")["heartbeat"], Decimal(70000))
-
-
-def test_frames_split_on_any_line_ending_and_over_long_ones_are_cut() -> None:
-    split = FrameSplitter(max_frame=8)
-    assert split.feed(b"OP01\rHY1\nHY2\r\n\r\n") == [(b"OP01", False), (b"HY1", False), (b"HY2", False)]
-    assert split.feed(b"0123456789abcdef\r\nOK") == [(b"01234567", True)]  # the rest up to CR LF dropped
-    assert split.feed(b"\n") == [(b"OK", False)]
-
-
-async def test_the_scanner_reads_badges_and_labels_and_survives_a_hang_up(tmp_path: Path) -> None:
-    scanner = PtyScanner(link_path=tmp_path / "scanner")
-    got: list[StationInput] = []
-    actor = ScannerActor(
-        ScannerConfig(serial_port=str(tmp_path / "scanner"), max_frame=32), Teller(got.append)
-    )
-    async with trio.open_nursery() as nursery:
-        await nursery.start(actor.run)
-        await scanner.send_text("OP01")
-        await scanner.send_raw(b"HY00120000123\r\xff\xfe\n" + b"9" * 100 + b"\r\n")
-        await until(lambda: len(got) >= 4)
-        assert [(m.text, m.badge, m.too_long) for m in got if isinstance(m, Scanned)] == [
-            ("OP01", True, False), ("HY00120000123", False, False), ("\ufffd\ufffd", False, False),
-            ("9" * 32, False, True),
-        ]  # fmt: skip
-        scanner.hang_up()
-        await until(lambda: any(isinstance(m, DeviceLink) and not m.up for m in got))
-        scanner.plug_in()
-        await until(lambda: any(isinstance(m, DeviceLink) and m.up for m in got))
-        await scanner.send_text("OP02")
-        await until(lambda: isinstance(got[-1], Scanned) and got[-1].text == "OP02")
-        nursery.cancel_scope.cancel()
-    scanner.close()
 
 
 async def test_the_scale_reports_samples_and_a_lost_device_then_recovers() -> None:
