@@ -12,10 +12,10 @@ import trio.lowlevel
 from sqlalchemy import select
 from trio_websocket import ConnectionClosed, WebSocketConnection, open_websocket_url
 
+from simulator.in_process_floor import running_floor
 from supervisor.console.server import ConsoleServer
 from supervisor.storage import schema as t
 from supervisor.storage.users import add_user
-from tests.floor_fixture import running_floor
 
 
 async def _user(db: Any, name: str, role: str, station: str | None = None) -> str:

@@ -20,7 +20,7 @@ from trio_websocket import ConnectionClosed, WebSocketConnection, WebSocketReque
 
 from supervisor.console.commands import execute
 from supervisor.console.protocol import VERSION, Command, Hello, ProtocolError, encode, parse
-from supervisor.console.snapshot import FloorFigures, snapshot
+from supervisor.console.snapshot import FloorFigures, snapshot, wall_clock
 from supervisor.floor import Floor, new_record_id
 from supervisor.runtime.bus import SubscriberLagged, Subscription
 from supervisor.station.alarms import AlarmBoard
@@ -80,8 +80,8 @@ class ConsoleServer:
         while True:
             with trio.move_on_after(1.0):
                 event = await sub.receive()
-                self.alarms.on_event(event, trio.current_time())
-                self.figures.on_event(event, trio.current_time())
+                self.alarms.on_event(event, event.at)
+                self.figures.on_event(event, event.at)
             self.alarms.unshelve_due(trio.current_time())
 
     async def _handle(self, request: WebSocketRequest) -> None:
@@ -162,7 +162,8 @@ class _Session:
     async def _events(self, sub: Subscription, scope: trio.CancelScope) -> None:
         try:
             async for event in sub:
-                await self.send({"type": "event", "event": event.to_json_dict()})
+                at = wall_clock(event.at, trio.current_time())
+                await self.send({"type": "event", "at": at, "event": event.to_json_dict()})
         except SubscriberLagged:
             await self._bye(
                 f"fell more than {self.server.lag_limit} events behind: reconnect for a fresh snapshot"
