@@ -172,10 +172,15 @@ class _Session:
         except _Drop as exc:
             await self._bye(str(exc))
             scope.cancel()
+        except ConnectionClosed:
+            scope.cancel()
 
     async def _commands(self, user: ConsoleUser) -> None:
         while True:
-            text = await self.ws.get_message()
+            try:
+                text = await self.ws.get_message()
+            except ConnectionClosed:
+                return  # the console went away (closed, or its network did): nothing wrong here
             try:
                 message = parse(text)
             except ProtocolError as exc:
