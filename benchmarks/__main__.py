@@ -20,6 +20,7 @@ MODULES = (
     "benchmarks.fill_accuracy",
     "benchmarks.decision_latency",
     "benchmarks.modbus_bench",
+    "benchmarks.console_latency",
 )
 OUT = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 
