@@ -9,6 +9,7 @@ platform has not received yet shows as missing: run it once the unit's outbox is
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -46,8 +47,14 @@ def verify_unit_chain(conn: Connection, unit: str) -> ChainReport:
         .order_by(t.record.c.seq, t.record.c.id)
         .execution_options(yield_per=2000)
     )
+    # Streamed (a server-side cursor on PostgreSQL), and closed when the walk stops early.
+    with conn.execute(q) as rows:
+        return _walk(rows.scalars())
+
+
+def _walk(payloads: Iterable[dict[str, Any]]) -> ChainReport:
     expected, prev, prev_rid = 1, GENESIS, None
-    for (p,) in conn.execute(q):
+    for p in payloads:
         seq = p.get("seq")
         if seq == expected - 1:
             twice = (

@@ -62,14 +62,15 @@ def _unit_progress(conn: Connection, u: Any, now: dt.datetime) -> dict[str, Any]
         .where(t.record.c.unit == code, t.record.c.kind.in_(("fill", "refusal")))
         .execution_options(yield_per=2000)
     )
-    for kind, at, payload in conn.execute(q):
-        if kind == "fill":
-            outcomes[payload.get("outcome", "")] += 1
-            if payload.get("outcome") == "completed":
-                fills_by_day[at[:10]] += 1
-            flags.update(payload.get("flags") or ())
-        else:
-            refusals.update(payload.get("reasons") or ())
+    with conn.execute(q) as rows:
+        for kind, at, payload in rows:
+            if kind == "fill":
+                outcomes[payload.get("outcome", "")] += 1
+                if payload.get("outcome") == "completed":
+                    fills_by_day[at[:10]] += 1
+                flags.update(payload.get("flags") or ())
+            else:
+                refusals.update(payload.get("reasons") or ())
     last = conn.execute(
         select(t.record.c.at, t.record.c.received_at)
         .where(t.record.c.unit == code)
