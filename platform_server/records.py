@@ -67,6 +67,7 @@ class Checked:
     station: str | None
     at: str
     seq: int | None
+    where: str  # the record's place in its batch (`records[3]`), for an answer naming a field
 
 
 class _Refused(Exception):
@@ -202,7 +203,7 @@ def check_record(record_id: str, f: Fields) -> Checked | RecordResult:
         reason = "record.missing_field" if exc.missing else "record.bad_field"
         return RecordResult(record_id, "rejected", reason, exc.field, exc.problem)
     data = dict(payload.obj)
-    return Checked(record_id, kind, data, digest_of(kind, data), cylinder, station, at, seq)
+    return Checked(record_id, kind, data, digest_of(kind, data), cylinder, station, at, seq, f.prefix)
 
 
 def store_batch(
@@ -236,7 +237,8 @@ def store_batch(
             results.append(RecordResult(c.record_id, "duplicate"))
         else:
             detail = "this record id was stored before with other content"
-            results.append(RecordResult(c.record_id, "rejected", "record.conflict", "record_id", detail))
+            field = path(c.where, "record_id")
+            results.append(RecordResult(c.record_id, "rejected", "record.conflict", field, detail))
     if rows:
         conn.execute(insert(t.record), rows)
     return results

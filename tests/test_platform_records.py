@@ -67,7 +67,7 @@ async def test_a_conflicting_or_bad_record_is_rejected_and_the_rest_stored(
         results = r.json()["results"]
         got = [(x["status"], x.get("reason"), x.get("field")) for x in results]
         assert got == [
-            ("rejected", "record.conflict", "record_id"),
+            ("rejected", "record.conflict", "records[0].record_id"),
             ("rejected", "record.bad_field", "records[1].payload.gross_kg"),
             ("rejected", "fill.content_mismatch", "records[2].payload.content"),
             ("rejected", "record.missing_field", "records[3].payload.cylinder_code"),
