@@ -205,7 +205,7 @@ class PlatformApp:
 
         def read(conn: Connection) -> dict[str, Any]:
             changes, next_cursor, more = changes_after(conn, cursor, limit, unit)
-            return {"changes": changes, "cursor": next_cursor, "more": more, "latest": latest_seq(conn)}
+            return {"changes": changes, "cursor": next_cursor, "more": more, "latest": latest_seq(conn, unit)}
 
         return JSONResponse(await self.store.read(read))
 

@@ -121,7 +121,8 @@ def _register_one(
         detail = f"unknown defect {unknown[0]!r} (known: {', '.join(DEFECTS)})"
         return _refusal(code, ["archive.bad_field"], field=f.name("defects"), detail=detail)
     row = {k: v for k, v in f.obj.items() if k not in ("photos", "defects")}
-    row.setdefault("owner", unit)
+    if row.get("owner") is None:
+        row["owner"] = unit
     try:
         archive = archive_from_row(row, settings.models)
     except FieldError as exc:

@@ -53,8 +53,12 @@ def append_change(
     return seq
 
 
-def latest_seq(conn: Connection) -> int:
-    return int(conn.execute(select(func.coalesce(func.max(t.change.c.seq), 0))).scalar_one())
+def latest_seq(conn: Connection, unit: str | None = None) -> int:
+    """The newest change number (of `unit` when given): a reader whose cursor is there is current."""
+    q = select(func.coalesce(func.max(t.change.c.seq), 0))
+    if unit is not None:
+        q = q.where(t.change.c.unit == unit)
+    return int(conn.execute(q).scalar_one())
 
 
 def changes_after(

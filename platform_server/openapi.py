@@ -176,8 +176,7 @@ def _paths() -> dict[str, Any]:
                 "A batch of at most 1000 records, idempotent by record_id, answered per record in order: "
                 "stored, duplicate (same id, same kind and payload), rejected with a reason "
                 "(record.conflict, record.bad_kind, record.missing_field, record.bad_field, "
-                "record.id_mismatch, "
-                "fill.content_mismatch, fill.hash_mismatch) and the field at fault.",
+                "record.id_mismatch, fill.content_mismatch, fill.hash_mismatch) and the field at fault.",
                 body=_obj(["records"], records={"type": "array", "maxItems": 1000, "items": _ref("Record")}),
                 response=_obj(["results"], results={"type": "array", "items": _ref("RecordResult")}),
                 errors=(401, 403, 413, 422),
@@ -188,8 +187,8 @@ def _paths() -> dict[str, Any]:
             "post": _op(
                 "Register cylinder archives",
                 "Each archive answered registered, updated, unchanged or refused with every reason that "
-                "applies "
-                "(不予赋码与录入): cylinder.* eligibility codes, registration.* codes, archive.bad_field.",
+                "applies (不予赋码与录入): cylinder.* eligibility codes, registration.* codes, "
+                "archive.bad_field.",
                 body=_obj(
                     ["archives"], archives={"type": "array", "maxItems": 1000, "items": _ref("ArchiveIn")}
                 ),
@@ -201,8 +200,8 @@ def _paths() -> dict[str, Any]:
             "put": {
                 **_op(
                     "Upload a photo",
-                    "Stored by content hash; the path's sha256 must be the body's. 201 new, "
-                    "200 already stored.",
+                    "Stored by content hash; the path's sha256 must be the body's. 201 new, 200 already "
+                    "stored.",
                     party="unit",
                     errors=(401, 403, 413, 415, 422),
                     params=[_q("sha256", _HEX, "sha256 of the body", where="path")],
@@ -271,9 +270,9 @@ def _paths() -> dict[str, Any]:
         "/v1/registry/changes": {
             "get": _op(
                 "Registry changes after a cursor",
-                "Changes in order after `cursor` (a unit sees its own; others all, or `unit`'s). `cursor` in "
-                "the "
-                "answer is the next one to ask with; `more` says whether to ask again at once.",
+                "Changes in order after `cursor` (a unit sees its own; others all, or `unit`'s). `cursor` "
+                "in the answer is the next one to ask with; `more` says whether to ask again at once; "
+                "`latest` is the newest change the caller may see.",
                 params=[
                     _q(
                         "cursor",
@@ -301,8 +300,7 @@ def _paths() -> dict[str, Any]:
             "post": _op(
                 "Post a periodic-inspection result",
                 "pass: the archive's last inspection and next date move (next: as given, else + the "
-                "interval); "
-                "fail: the cylinder is scrapped. Both reach the owner's floors as changes.",
+                "interval); fail: the cylinder is scrapped. Both reach the owner's floors as changes.",
                 body=_obj(
                     ["cylinder", "result"],
                     cylinder=_S,
