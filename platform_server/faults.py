@@ -13,7 +13,9 @@
 - `slow`: replies come `slow_s` seconds late (the request is carried out first).
 A reply is "lost" by sending the status line and headers with a Content-Length, then closing
 before the body: every HTTP client reports that as an error (httpx: `RemoteProtocolError`), never
-as a response. `/openapi.json` is never faulted.
+as a response. `/openapi.json` is never faulted, nor are requests of the parties in
+`FaultSwitch.exempt` (the agency and regulator of a scenario: an outage is between the floor and
+the platform).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ class FaultSwitch:
         self._until: float | None = None
         self.slow_s = slow_s
         self._errors = itertools.cycle((500, 502, 503))
+        self.exempt: set[str] = set()  # party ids never faulted
 
     def set(self, mode: str, seconds: float | None = None) -> None:
         if mode not in MODES:
@@ -58,6 +61,13 @@ class FaultSwitch:
 
     def next_error(self) -> int:
         return next(self._errors)
+
+
+def _party(scope: Scope) -> str:
+    for name, value in scope.get("headers") or ():
+        if name == b"x-fillfloor-party":
+            return value.decode("latin-1")
+    return ""
 
 
 async def _json(send: Send, status: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]]) -> None:
@@ -81,10 +91,9 @@ class FaultMiddleware:
         self.switch = switch
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("path") == "/openapi.json":
-            await self.app(scope, receive, send)
-            return
-        mode = self.switch.mode
+        mode = self.switch.mode if scope["type"] == "http" else "up"
+        if mode != "up" and (scope.get("path") == "/openapi.json" or _party(scope) in self.switch.exempt):
+            mode = "up"
         if mode == "down":
             await _cut(send)
         elif mode == "error_5xx":
