@@ -125,7 +125,11 @@ class PlatformApp:
             self._route("/v1/regulator/trace/{cylinder}", "GET", REGULATOR, self._trace),
             self._route("/v1/regulator/verify-chain/{unit}", "GET", REGULATOR, self._verify_chain),
         ]
-        handlers = {ApiError: self._api_error, HTTPException: self._http_error}
+        handlers = {
+            ApiError: self._api_error,
+            HTTPException: self._http_error,
+            Exception: self._internal_error,
+        }
         self.starlette = Starlette(routes=routes, exception_handlers=handlers)  # type: ignore[arg-type]
         self._asgi = FaultMiddleware(self.starlette, self.faults)
 
@@ -183,6 +187,11 @@ class PlatformApp:
         return JSONResponse(
             {"error": code, "detail": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers
         )
+
+    async def _internal_error(self, _request: Request, _exc: Exception) -> Response:
+        # Starlette logs the exception and re-raises it to hypercorn after this answer.
+        detail = "the platform failed to handle the request; nothing of it was stored: retry later"
+        return JSONResponse({"error": "platform.internal", "detail": detail}, status_code=500)
 
     async def _openapi(self, _request: Request) -> Response:
         return JSONResponse(openapi_document())

@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
+import platform_server.app as app_module
 from platform_server import FaultSwitch
 from tests.test_platform_helpers import UNIT, floor_outbox, platform_env
 
@@ -73,3 +74,17 @@ async def test_a_slow_reply_times_out_at_the_client_but_the_batch_is_stored(
         with pytest.raises(httpx.ReadTimeout):
             await client.post("/v1/records", json={"records": outbox})
         assert len(env.events) == len(outbox)
+
+
+async def test_an_internal_failure_is_a_json_500_and_stores_nothing(
+    sqlite_url: str, outbox: list[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with platform_env(sqlite_url) as env, env.client(UNIT) as client:
+
+        def broken(*_args: object) -> None:
+            raise RuntimeError("disk on fire")
+
+        monkeypatch.setattr(app_module, "store_batch", broken)
+        r = await client.post("/v1/records", json={"records": outbox})
+        assert (r.status_code, r.json()["error"]) == (500, "platform.internal")
+        assert env.events == []
