@@ -19,6 +19,7 @@ _COMMAND_MODULES = (
     "trace",
     "verify_chain",
     "users_cmd",
+    "platform_cmd",
 )
 
 
