@@ -1,0 +1,59 @@
+"""The poll-capacity and RTU-utilisation benchmarks, run tiny so they cannot rot.
+
+Structure only: each runs a few actors against its simulators in a second process for about a
+second and returns its figures; no wall-clock figure is asserted (CI never judges speed).
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from benchmarks import poll_capacity, rtu_utilisation
+from benchmarks.__main__ import _sections
+
+
+@pytest.mark.parametrize("sim", ["registers", "stations"])
+def test_poll_capacity_runs_a_tiny_step(sim: str) -> None:
+    step = poll_capacity.measure(3, seconds=1.0, warmup_s=0.5, sim=sim, gc_freeze=sim == "registers")
+    assert step.stations == 3
+    assert step.polls_per_s > 0  # the actors polled and their samples were counted
+    assert step.errors >= 0
+    assert step.cpu_pct >= 0
+    assert step.sim_cpu_pct >= 0
+    assert isinstance(step.passed, bool)
+    assert "3 stations" in poll_capacity.describe(step)
+    rows = poll_capacity._rows(sim, False, [step])
+    assert [set(r) >= {"name", "value", "unit"} for r in rows] == [True, True]
+
+
+def test_poll_capacity_refuses_an_unknown_simulator() -> None:
+    with pytest.raises(ValueError, match="sim must be"):
+        poll_capacity.measure(1, seconds=0.1, sim="nope")
+
+
+@pytest.mark.parametrize("paced", [True, False])
+def test_rtu_utilisation_runs_a_tiny_line(paced: bool) -> None:
+    result = rtu_utilisation.measure(2, 115200, paced=paced, seconds=1.0)
+    assert (result.devices, result.baudrate, result.paced) == (2, 115200, paced)
+    assert result.reads_s > 0
+    assert result.errors >= 0
+    assert result.device_ms >= 0
+    assert result.host_ms >= 0
+    assert "115200 baud" in rtu_utilisation.describe(result)
+
+
+def test_rtu_theoretical_rate_follows_the_spec() -> None:
+    # 16 registers: 8 + 37 characters of 11 bits, and two 3.5-character gaps (1.75 ms above 19,200).
+    assert math.isclose(rtu_utilisation.theoretical_reads_s(19200), 1 / (45 * 11 / 19200 + 2 * 38.5 / 19200))
+    assert math.isclose(rtu_utilisation.theoretical_reads_s(115200), 1 / (45 * 11 / 115200 + 2 * 1.75e-3))
+    assert math.isclose(rtu_utilisation.theoretical_reads_s(9600, 1), 1 / (15 * 11 / 9600 + 2 * 38.5 / 9600))
+
+
+def test_benchmarks_md_sections_are_found_by_module() -> None:
+    text = "# B\n\n<!-- benchmarks.a -->\n## A\n\n| x |\n\n<!-- benchmarks.b -->\n## B\n| y |\n"
+    sections = _sections(text)
+    assert list(sections) == ["benchmarks.a", "benchmarks.b"]
+    assert sections["benchmarks.a"].startswith("<!-- benchmarks.a -->\n## A")
+    assert "| y |" not in sections["benchmarks.a"]
