@@ -39,10 +39,10 @@ NOTES = """
 A real `Floor` (SQLite writer, sink, supervisors, 32 coordinators) with its console server,
 in-process scales and valves at 20 Hz, every station filling cylinder after cylinder; the 16
 consoles are real WebSocket clients in another process, taking the snapshot and every event
-(~330 messages/s each). The ratio, measured in one run, is the figure to compare: the absolute p99
-moves by about ±0.5 ms between runs on these 2 cores. Encoding each event once for all consoles
-(instead of once per console) took the 16-console p99 from ×1.28–2.30 of the baseline to
-×1.32–1.41 in the runs of 2026-11-25; what remains is the WebSocket sends on the floor's loop.
+(~330 messages/s each). The p99 is noisy on these 2 cores: five runs on 2026-11-25 gave ratios
+of ×1.28, ×2.30 (before each event was encoded once for all consoles instead of once per console),
+×1.32, ×1.41 and ×2.11 (after; the last while another benchmark ran beside it). The p50 moves by
+less than 0.1 ms; what the consoles add is the WebSocket sends on the floor's loop.
 """
 
 
