@@ -15,28 +15,10 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from platform_server import schema as t
-from supervisor.storage.chain import GENESIS, canonical_content, content_hash, link_hash
-from supervisor.storage.verify import ChainReport
+from supervisor.storage.chain import GENESIS
+from supervisor.storage.verify import ChainReport, broken, check_link
 
 __all__ = ["report_json", "verify_unit_chain"]
-
-
-def _bad(count: int, seq: int, rid: str | None, problem: str) -> ChainReport:
-    return ChainReport(False, count, seq, rid, problem)
-
-
-def _check(p: dict[str, Any], prev: str, prev_rid: str | None, count: int) -> ChainReport | None:
-    seq, rid = p["seq"], p["record_id"]
-    if p["prev_hash"] != prev:
-        after = f"fill #{seq - 1} ({prev_rid})" if prev_rid else "the start of the chain"
-        return _bad(count, seq, rid, f"fill #{seq} ({rid}) does not follow {after}: one of them was "
-                                     "replaced or inserted")  # fmt: skip
-    content = canonical_content(p)
-    if content != p["content"]:
-        return _bad(count, seq, rid, f"fill #{seq} ({rid}) was altered: its fields differ from its content")
-    if content_hash(content) != p["content_hash"] or link_hash(prev, content) != p["hash"]:
-        return _bad(count, seq, rid, f"fill #{seq} ({rid}) was altered: its hash does not match")
-    return None
 
 
 def verify_unit_chain(conn: Connection, unit: str) -> ChainReport:
@@ -60,11 +42,11 @@ def _walk(payloads: Iterable[dict[str, Any]]) -> ChainReport:
             twice = (
                 f"fill #{seq} was uploaded twice, as {prev_rid} and {p.get('record_id')}: the chain forked"
             )
-            return _bad(expected - 2, seq, p.get("record_id"), twice)
+            return broken(expected - 2, seq, p.get("record_id"), twice)
         if seq != expected:
             then = f"the chain goes on at #{seq}, {p.get('record_id')}"
-            return _bad(expected - 1, expected, None, f"fill #{expected} is missing ({then})")
-        bad = _check(p, prev, prev_rid, expected - 1)
+            return broken(expected - 1, expected, None, f"fill #{expected} is missing ({then})")
+        bad = check_link(p, prev, prev_rid, expected - 1)
         if bad is not None:
             return bad
         prev, prev_rid, expected = p["hash"], p["record_id"], expected + 1
