@@ -73,7 +73,10 @@ class ConsoleConnection:
         command_id = next(self._ids)
         self._pending[command_id] = future
         message = {"type": "command", "id": command_id, "command": command, "args": dict(args)}
-        self._trio_token.run_sync_soon(self._enqueue, command_id, message)
+        try:
+            self._trio_token.run_sync_soon(self._enqueue, command_id, message)
+        except trio.RunFinishedError:  # the link's trio run is over (the console is closing)
+            self._answer(command_id, Reply(False, "offline"))
         return future
 
     def _enqueue(self, command_id: int, message: dict[str, Any]) -> None:
