@@ -29,6 +29,7 @@ MODULES = (
     "benchmarks.modbus_bench",
     "benchmarks.poll_capacity",
     "benchmarks.rtu_utilisation",
+    "benchmarks.console_latency",
 )
 OUT = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 _HEAD = (

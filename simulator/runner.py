@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from pathlib import Path
 
@@ -29,7 +30,11 @@ from supervisor.storage import open_database
 from supervisor.storage.database import Database
 from supervisor.storage.repository import get_preact, set_unit, upsert_archives, upsert_operators
 
-__all__ = ["UnsupportedStep", "run_scenario"]
+__all__ = ["Attach", "UnsupportedStep", "run_scenario"]
+
+# Started beside the floor once it runs (e.g. the live demo's console server): `await
+# nursery.start(attach, floor, db)`; it runs until the scenario ends.
+Attach = Callable[..., Awaitable[None]]
 
 _PLATFORM_STEPS = ("platform", "inspect", "regulator", "wait_sync")
 _WRITTEN = frozenset(EVENT_TYPES)
@@ -70,6 +75,7 @@ async def run_scenario(
     *,
     data_dir: Path | None = None,
     tee: Tee | None = None,
+    attach: Attach | None = None,
 ) -> None:
     """Run the scenario to its end (exit 0 whatever the supervisor decided). The database is
     `db_url`, else SQLite in `data_dir`, else a fresh SQLite file in a temporary folder."""
@@ -81,14 +87,15 @@ async def run_scenario(
             db = await trio.to_thread.run_sync(lambda: open_database(db_url, where))
             try:
                 await trio.to_thread.run_sync(_register, db, scenario)
-                await _run(scenario, events, db, device_actors)
+                await _run(scenario, events, db, device_actors, attach)
             finally:
                 await trio.to_thread.run_sync(db.close)
     finally:
         events.close()
 
 
-async def _run(scenario: Scenario, events: EventFile, db: Database, device_actors: DeviceActors) -> None:
+async def _run(scenario: Scenario, events: EventFile, db: Database, device_actors: DeviceActors,
+               attach: Attach | None) -> None:  # fmt: skip
     bus = EventBus()
     feed = BusFeed(bus)
     async with open_simulated_devices(scenario) as sim, trio.open_nursery() as nursery:
@@ -99,6 +106,8 @@ async def _run(scenario: Scenario, events: EventFile, db: Database, device_actor
         preacts = await trio.to_thread.run_sync(_preacts, db, [s.id for s in scenario.stations])
         floor = Floor(config, db, state, bus, _with_faults(sim, device_actors), preacts=preacts, lang="zh")
         await nursery.start(floor.run)
+        if attach is not None:
+            await nursery.start(attach, floor, db)
         steps = StepRunner(scenario, floor, sim, bus, events, feed)
         await steps.run()
         floor.close_valves()

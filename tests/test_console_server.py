@@ -10,12 +10,12 @@ import pytest
 import trio
 import trio.lowlevel
 from sqlalchemy import select
-from trio_websocket import ConnectionClosed, WebSocketConnection, open_websocket_url
+from trio_websocket import ConnectionClosed, WebSocketConnection, connect_websocket, open_websocket_url
 
+from simulator.in_process_floor import running_floor
 from supervisor.console.server import ConsoleServer
 from supervisor.storage import schema as t
 from supervisor.storage.users import add_user
-from tests.floor_fixture import running_floor
 
 
 async def _user(db: Any, name: str, role: str, station: str | None = None) -> str:
@@ -154,3 +154,23 @@ async def test_a_console_that_stops_reading_is_dropped_and_the_floor_goes_on(con
             while server.sessions:  # noqa: ASYNC110 - polling the server's session count
                 await trio.sleep(0.05)
     assert server.floor.stations["S1"].coordinator.handled > 0  # the coordinator kept going
+
+
+async def test_a_console_whose_network_drops_is_let_go_quietly(console, caplog) -> None:  # type: ignore[no-untyped-def]
+    server, db, url, _physics = console
+    token = await _user(db, "王班长", "supervisor")
+    port = int(url.rsplit(":", 1)[1])
+    for _ in range(3):  # no close handshake: the TCP connection just ends (a cable, a closed laptop)
+        async with trio.open_nursery() as nursery:
+            ws = await connect_websocket(nursery, "127.0.0.1", port, "/", use_ssl=False)
+            await _hello(ws, token)
+            await _recv(ws, "snapshot")
+            await ws._stream.aclose()
+            nursery.cancel_scope.cancel()
+    with trio.fail_after(5):
+        while server.sessions:  # noqa: ASYNC110 - the server's own count
+            await trio.sleep(0.02)
+    assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == []
+    async with open_websocket_url(url) as ws:  # and the server serves the next one as before
+        await _hello(ws, token)
+        assert (await _recv(ws, "snapshot"))["snapshot"]["stations"][0]["id"] == "S1"

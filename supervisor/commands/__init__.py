@@ -12,12 +12,14 @@ _COMMAND_MODULES = (
     "demo",
     "sim",
     "serve",
+    "console_cmd",
     "config_cmd",
     "registry",
     "operators",
     "trace",
     "verify_chain",
     "users_cmd",
+    "platform_cmd",
 )
 
 

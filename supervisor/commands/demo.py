@@ -1,10 +1,17 @@
-"""`fillfloor demo`: the demo scenario on a live simulated floor, headless, with a running summary.
+"""`fillfloor demo`: a live simulated floor with the console on it (what `make demo` runs).
 
-What `make demo` runs on the embedded default: simulated scales and valves over Modbus (TCP and
-RTU), scanners on serial lines (ptys), the real supervisor on top, records in SQLite in
-`--data-dir`. It prints, in the operator's language, what the floor decides as it happens —
-fills with their net mass and error, refusals with their reasons in words, alarms — and at the
-end the shift's figures and the state of the fill chain. The events go to `--events` (JSON lines).
+The floor: simulated scales and valves over Modbus (TCP and RTU), scanners on serial lines
+(ptys), the real supervisor on top, records in SQLite in `--data-dir`, a steady stream of scripted
+cylinders (`simulator.live_demo`: fills, refusals, a scale dropping off the line, a crashing
+actor). It runs in its own process with its console server on a loopback port; this process
+creates a supervisor's console user for the session and opens the console (`tui`) on it. `q`
+quits the console, which stops the floor (valves closed first) and prints the state of the fill
+chain; the exit status is 0 when all of that went well.
+
+`--headless` (for CI and a quick look): the short scripted demo instead, printing in the
+operator's language what the floor decides as it happens — fills with their net mass and error,
+refusals with their reasons in words, alarms — and at the end the shift's figures and the state
+of the fill chain. The events go to `--events` (JSON lines).
 """
 
 from __future__ import annotations
@@ -61,7 +68,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--db", metavar="URL", help="database URL (default: SQLite in --data-dir)")
     parser.add_argument("--events", type=Path, metavar="OUT.jsonl",
                         help="where the events go (default: demo-events.jsonl in --data-dir)")  # fmt: skip
-    parser.add_argument("--headless", action="store_true", help="no console (the only mode for now)")
+    parser.add_argument("--headless", action="store_true",
+                        help="no console: the short scripted demo, printing its decisions")  # fmt: skip
+    parser.add_argument("--stations", type=int, default=4, choices=range(1, 7), metavar="N",
+                        help="stations on the live floor (1-6, default 4)")  # fmt: skip
+    # The live floor's own process (started by `fillfloor demo`, not by people).
+    parser.add_argument("--serve-console", metavar="HOST:PORT", help=argparse.SUPPRESS)
+    parser.add_argument("--ready-file", type=Path, help=argparse.SUPPRESS)
     parser.set_defaults(func=run)
 
 
@@ -94,6 +107,16 @@ class _Summary:
 
 
 def run(args: argparse.Namespace) -> int:
+    from supervisor.commands.demo_live import run_live, serve_live_floor
+
+    if args.serve_console:
+        return serve_live_floor(args)
+    if not args.headless:
+        return run_live(args)
+    return run_headless(args)
+
+
+def run_headless(args: argparse.Namespace) -> int:
     from actors.floor_devices import DeviceActorFactory
 
     path = args.scenario or Path(str(resources.files("simulator") / "scenarios" / "demo.toml"))

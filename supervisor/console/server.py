@@ -20,9 +20,9 @@ from trio_websocket import ConnectionClosed, WebSocketConnection, WebSocketReque
 
 from supervisor.console.commands import execute
 from supervisor.console.protocol import VERSION, Command, Hello, ProtocolError, encode, parse
-from supervisor.console.snapshot import FloorFigures, snapshot
+from supervisor.console.snapshot import FloorFigures, snapshot, wall_clock
 from supervisor.floor import Floor, new_record_id
-from supervisor.runtime.bus import SubscriberLagged, Subscription
+from supervisor.runtime.bus import Event, SubscriberLagged, Subscription
 from supervisor.station.alarms import AlarmBoard
 from supervisor.storage.database import Database
 from supervisor.storage.times import utc_now
@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 _FOLLOWED = ("alarm.raised", "alarm.cleared", "fill.completed", "fill.aborted", "interlock.refused",
              "check.recorded")  # fmt: skip
+_ENCODED_KEPT = 512  # events whose encoding is kept for the consoles still to send them
 
 
 class ConsoleServer:
@@ -61,6 +62,9 @@ class ConsoleServer:
         self.figures = FloorFigures(started_at=0.0)  # (the shift starts when the server runs)
         self.port: int | None = None
         self.sessions = 0
+        # Every console gets the same events: each is encoded once, not once per console (16
+        # consoles cost the floor's loop one encoding, not sixteen). Keyed by identity, bounded.
+        self._encoded: dict[int, tuple[Event, str]] = {}
 
     async def run(self, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
         self.figures.started_at = trio.current_time()
@@ -80,8 +84,8 @@ class ConsoleServer:
         while True:
             with trio.move_on_after(1.0):
                 event = await sub.receive()
-                self.alarms.on_event(event, trio.current_time())
-                self.figures.on_event(event, trio.current_time())
+                self.alarms.on_event(event, event.at)
+                self.figures.on_event(event, event.at)
             self.alarms.unshelve_due(trio.current_time())
 
     async def _handle(self, request: WebSocketRequest) -> None:
@@ -96,6 +100,17 @@ class ConsoleServer:
             pass
         except Exception:  # contained: one console's trouble never takes down the others
             log.exception("console session failed")
+
+    def encoded(self, event: Event) -> str:
+        hit = self._encoded.get(id(event))
+        if hit is not None and hit[0] is event:
+            return hit[1]
+        at = wall_clock(event.at, trio.current_time())
+        text = encode({"type": "event", "at": at, "event": event.to_json_dict()})
+        self._encoded[id(event)] = (event, text)
+        if len(self._encoded) > _ENCODED_KEPT:
+            del self._encoded[next(iter(self._encoded))]  # the oldest
+        return text
 
     def snapshot(self) -> dict[str, Any]:
         return snapshot(self.floor, self.alarms, self.figures, trio.current_time())
@@ -113,9 +128,11 @@ class _Session:
         self.server = server
         self.ws = ws
 
-    async def send(self, message: dict[str, Any]) -> None:
+    async def send(self, message: dict[str, Any] | str) -> None:
+        """A message (or one already encoded); a console that cannot take it in time is dropped."""
+        text = message if isinstance(message, str) else encode(message)
         with trio.move_on_after(self.server.send_timeout_s) as scope:
-            await self.ws.send_message(encode(message))
+            await self.ws.send_message(text)
         if scope.cancelled_caught:
             raise _Drop("too slow to take messages")
 
@@ -162,7 +179,7 @@ class _Session:
     async def _events(self, sub: Subscription, scope: trio.CancelScope) -> None:
         try:
             async for event in sub:
-                await self.send({"type": "event", "event": event.to_json_dict()})
+                await self.send(self.server.encoded(event))
         except SubscriberLagged:
             await self._bye(
                 f"fell more than {self.server.lag_limit} events behind: reconnect for a fresh snapshot"
@@ -171,10 +188,15 @@ class _Session:
         except _Drop as exc:
             await self._bye(str(exc))
             scope.cancel()
+        except ConnectionClosed:
+            scope.cancel()
 
     async def _commands(self, user: ConsoleUser) -> None:
         while True:
-            text = await self.ws.get_message()
+            try:
+                text = await self.ws.get_message()
+            except ConnectionClosed:
+                return  # the console went away (closed, or its network did): nothing wrong here
             try:
                 message = parse(text)
             except ProtocolError as exc:

@@ -8,7 +8,9 @@ the alarm list and the actor tree.
 
 from __future__ import annotations
 
+import time
 from collections import Counter, deque
+from collections.abc import Iterable
 from typing import Any
 
 from supervisor.floor import Floor
@@ -16,7 +18,7 @@ from supervisor.runtime.bus import Event
 from supervisor.runtime.supervisor import ChildView
 from supervisor.station.alarms import AlarmBoard
 
-__all__ = ["FloorFigures", "snapshot"]
+__all__ = ["FloorFigures", "snapshot", "wall_clock"]
 
 _RECENT = 10
 
@@ -70,7 +72,17 @@ class FloorFigures:
         }
 
 
+def wall_clock(at: float, now: float) -> float:
+    """A time of the floor's (trio) clock as seconds since the epoch, for people's screens."""
+    return round(time.time() - (now - at), 3)
+
+
+def _stamped(items: Iterable[dict[str, Any]], now: float) -> list[dict[str, Any]]:
+    return [{**item, "at": wall_clock(item["at"], now)} for item in items]
+
+
 def snapshot(floor: Floor, alarms: AlarmBoard, figures: FloorFigures, now: float) -> dict[str, Any]:
+    """The floor now; times (`at`, `raised_at`) are seconds since the epoch."""
     stations = []
     for sid, parts in floor.stations.items():
         core = parts.core
@@ -88,9 +100,9 @@ def snapshot(floor: Floor, alarms: AlarmBoard, figures: FloorFigures, now: float
             "preact_kg": core.preact_kg,
             "cutoff": parts.config.cutoff,
             "faults": sorted(core.faults),
-            "recent_fills": list(figures.recent_fills.get(sid, ())),
-            "recent_refusals": list(figures.recent_refusals.get(sid, ())),
-            "recent_checks": list(figures.recent_checks.get(sid, ())),
+            "recent_fills": _stamped(figures.recent_fills.get(sid, ()), now),
+            "recent_refusals": _stamped(figures.recent_refusals.get(sid, ()), now),
+            "recent_checks": _stamped(figures.recent_checks.get(sid, ()), now),
         })  # fmt: skip
     actors: list[dict[str, Any]] = []
 
@@ -110,7 +122,7 @@ def snapshot(floor: Floor, alarms: AlarmBoard, figures: FloorFigures, now: float
                 "message": a.message,
                 "station": a.station,
                 "state": str(a.state),
-                "raised_at": a.raised_at,
+                "raised_at": wall_clock(a.raised_at, now),
             }
             for a in alarms.alarms.values()
         ],

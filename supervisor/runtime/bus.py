@@ -20,11 +20,19 @@ from attrs import field, frozen
 __all__ = ["Event", "EventBus", "SubscriberLagged", "Subscription"]
 
 
+def _clock() -> float:
+    try:
+        return trio.current_time()
+    except RuntimeError:  # (made outside a trio run, e.g. in a unit test)
+        return 0.0
+
+
 @frozen
 class Event:
     type: str
     fields: Mapping[str, Any] = field(factory=dict)
     coalesce_key: Hashable | None = None  # telemetry: later events with the same key replace earlier
+    at: float = field(factory=_clock, eq=False)  # trio clock when it was published (for consoles)
 
     def to_json_dict(self) -> dict[str, Any]:
         return {"type": self.type, **self.fields}

@@ -19,7 +19,7 @@ from supervisor.storage import schema as t
 from supervisor.storage.chain import GENESIS, canonical_content, content_hash, link_hash
 from supervisor.storage.database import read_snapshot
 
-__all__ = ["ChainReport", "verify_chain"]
+__all__ = ["ChainReport", "broken", "check_link", "verify_chain"]
 
 
 @frozen
@@ -31,21 +31,22 @@ class ChainReport:
     problem: str = ""  # for people: what is wrong and where
 
 
-def _bad(count: int, seq: int, rid: str | None, problem: str) -> ChainReport:
+def broken(count: int, seq: int, rid: str | None, problem: str) -> ChainReport:
     return ChainReport(False, count, seq, rid, problem)
 
 
-def _check_row(row: Mapping[str, Any], prev: str, prev_rid: str | None, count: int) -> ChainReport | None:
+def check_link(row: Mapping[str, Any], prev: str, prev_rid: str | None, count: int) -> ChainReport | None:
+    """One fill against the one before it (the floor's chain and the platform's copy of it alike)."""
     seq, rid = row["seq"], row["record_id"]
     if row["prev_hash"] != prev:
         after = f"fill #{seq - 1} ({prev_rid})" if prev_rid else "the start of the chain"
-        return _bad(count, seq, rid, f"fill #{seq} ({rid}) does not follow {after}: one of them was "
+        return broken(count, seq, rid, f"fill #{seq} ({rid}) does not follow {after}: one of them was "
                                      "replaced or inserted")  # fmt: skip
     content = canonical_content(row)
     if content != row["content"]:
-        return _bad(count, seq, rid, f"fill #{seq} ({rid}) was altered: its fields differ from its content")
+        return broken(count, seq, rid, f"fill #{seq} ({rid}) was altered: its fields differ from its content")
     if content_hash(content) != row["content_hash"] or link_hash(prev, content) != row["hash"]:
-        return _bad(count, seq, rid, f"fill #{seq} ({rid}) was altered: its hash does not match")
+        return broken(count, seq, rid, f"fill #{seq} ({rid}) was altered: its hash does not match")
     return None
 
 
@@ -57,8 +58,8 @@ def _walk(conn: Connection) -> ChainReport:
             if row["seq"] != expected:
                 # A gap: name the first missing number (seq < expected cannot be: primary key).
                 then = f"the chain goes on at #{row['seq']}, {row['record_id']}"
-                return _bad(expected - 1, expected, None, f"fill #{expected} is missing ({then})")
-            bad = _check_row(row, prev, prev_rid, expected - 1)
+                return broken(expected - 1, expected, None, f"fill #{expected} is missing ({then})")
+            bad = check_link(row, prev, prev_rid, expected - 1)
             if bad is not None:
                 return bad
             prev, prev_rid, expected = row["hash"], row["record_id"], expected + 1
@@ -66,13 +67,13 @@ def _walk(conn: Connection) -> ChainReport:
     head = conn.execute(select(t.chain_head.c.seq, t.chain_head.c.hash)).first()
     head_seq, head_hash = (0, GENESIS) if head is None else (head[0], head[1])
     if head_seq > count:
-        return _bad(count, count + 1, None, f"fill #{count + 1} is missing (the chain ends at #{head_seq})")
+        return broken(count, count + 1, None, f"fill #{count + 1} is missing (the chain ends at #{head_seq})")
     if head_seq < count:
         extra = conn.execute(select(t.fill.c.record_id).where(t.fill.c.seq == head_seq + 1)).scalar_one()
-        return _bad(head_seq, head_seq + 1, extra, f"fill #{head_seq + 1} ({extra}) was inserted after the "
+        return broken(head_seq, head_seq + 1, extra, f"fill #{head_seq + 1} ({extra}) was inserted after the "
                                                    f"end of the chain (#{head_seq})")  # fmt: skip
     if head_hash != prev:
-        return _bad(count - 1, count, prev_rid, f"fill #{count} ({prev_rid}) is not the fill the chain "
+        return broken(count - 1, count, prev_rid, f"fill #{count} ({prev_rid}) is not the fill the chain "
                                                 "ends with: it was replaced")  # fmt: skip
     return ChainReport(True, count)
 

@@ -1,4 +1,5 @@
-"""A real `Floor` (storage, sink, supervisors, coordinators) on in-process device actors.
+"""A real `Floor` (storage, sink, supervisors, coordinators) on in-process device actors, for the
+console's tests and benchmarks.
 
 The device actors here poll the station physics directly instead of over Modbus: the console and
 the floor assembly are under test, not the protocols (those have their own tests, and `fillfloor
@@ -16,7 +17,7 @@ import trio
 
 from domain.labels import LabelRule
 from domain.settings import DomainSettings
-from simulator.model_rig import OPERATOR, TODAY, UNIT, archive
+from simulator.model_rig import GOOD, OPERATOR, TODAY, UNIT, archive
 from simulator.station_physics import SimulatedStation
 from supervisor.config import DeviceConfig, FloorConfig, ScannerConfig, StationConfig, UnitConfig
 from supervisor.floor import Floor, StationParts
@@ -56,7 +57,7 @@ def in_process_devices(physics: dict[str, SimulatedStation]) -> object:
 
 @contextlib.asynccontextmanager
 async def running_floor(
-    tmp_path: Path, stations: tuple[str, ...] = ("S1",)
+    tmp_path: Path, stations: tuple[str, ...] = ("S1",), cylinders: tuple[str, ...] = (GOOD,)
 ) -> AsyncIterator[tuple[Floor, Database, dict[str, SimulatedStation]]]:
     db = await trio.to_thread.run_sync(open_database, f"sqlite:///{tmp_path / 'floor.db'}")
     config = FloorConfig(
@@ -64,7 +65,7 @@ async def running_floor(
         stations=tuple(StationConfig(s, DeviceConfig(), DeviceConfig(), ScannerConfig(), cutoff="host")
                        for s in stations),
     )  # fmt: skip
-    state = FloorState(UNIT, lambda: TODAY, [archive()], [OPERATOR])
+    state = FloorState(UNIT, lambda: TODAY, [archive(c) for c in cylinders], [OPERATOR])
     physics = {s: SimulatedStation(s, flow_kg_s=2.0, valve_delay_ms=150, cutoff="host", watchdog_ms=0)
                for s in stations}  # fmt: skip
     floor = Floor(config, db, state, EventBus(), in_process_devices(physics))  # type: ignore[arg-type]

@@ -1,0 +1,71 @@
+"""Parties and their keys: filling units (id = unit code), inspection agencies, the regulator.
+
+A key is made once, returned once (the CLI prints it) and kept by the platform to check
+signatures. Plain functions on a connection, in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+from attrs import frozen
+from sqlalchemy import Connection, insert, select
+
+from platform_server import schema as t
+from supervisor.storage.times import utc_now
+
+__all__ = ["KINDS", "Party", "add_party", "add_unit", "find_party", "new_key"]
+
+KINDS = ("unit", "agency", "regulator")
+# Party ids travel in a header: ASCII, no spaces. Unit codes (单位代码) follow the same rule.
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+@frozen
+class Party:
+    id: str
+    kind: str  # unit | agency | regulator
+    name: str
+    key: str
+
+
+def new_key() -> str:
+    return "ffk_" + secrets.token_urlsafe(32)
+
+
+def _check_id(party_id: str) -> None:
+    if not _ID.fullmatch(party_id):
+        raise ValueError(f"id {party_id!r}: use 1-64 of A-Z a-z 0-9 . _ - (starting with a letter or digit)")
+
+
+def add_party(conn: Connection, party_id: str, kind: str, name: str) -> str:
+    """Add an agency or regulator party; returns its key. A taken id raises ValueError."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)}")
+    _check_id(party_id)
+    if not name.strip() or not name.isprintable():
+        raise ValueError("the name must be printable text")
+    if conn.execute(select(t.party.c.id).where(t.party.c.id == party_id)).first() is not None:
+        raise ValueError(f"party {party_id!r} exists already")
+    key = new_key()
+    conn.execute(insert(t.party).values(id=party_id, kind=kind, name=name, key=key, created_at=utc_now()))
+    return key
+
+
+def add_unit(conn: Connection, code: str, short_name: str) -> str:
+    """Add a filling unit (its party and its registry entry); returns its key.
+
+    DOMAIN.md: the short name (单位简称) is 4-6 characters, the unit's choice.
+    """
+    if not 4 <= len(short_name) <= 6 or not short_name.isprintable():
+        raise ValueError(f"short name {short_name!r}: 4 to 6 printable characters (DOMAIN.md)")
+    key = add_party(conn, code, "unit", short_name)
+    conn.execute(insert(t.unit).values(code=code, short_name=short_name, enabled=True, reason=""))
+    return key
+
+
+def find_party(conn: Connection, party_id: str) -> Party | None:
+    q = select(t.party).where(t.party.c.id == party_id, t.party.c.revoked_at.is_(None))
+    row = conn.execute(q).mappings().first()
+    return None if row is None else Party(row["id"], row["kind"], row["name"], row["key"])

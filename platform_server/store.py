@@ -1,0 +1,74 @@
+"""The platform's database: an engine, its tables, and one writer off the trio loop.
+
+SQLite (the embedded default: WAL, synchronous=FULL, `BEGIN IMMEDIATE`, the floor's engine recipe
+in `supervisor.storage.engine`) or PostgreSQL by URL. Every database call of a request runs in a
+worker thread, one at a time (a `CapacityLimiter(1)`): the loop never blocks, and a thread once
+started finishes its transaction even if the request is cancelled, so a batch is committed whole
+or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TypeVar
+
+import trio
+from sqlalchemy import Connection, Engine
+
+from platform_server.changes import ensure_head
+from platform_server.schema import metadata
+from supervisor.storage.database import read_snapshot
+from supervisor.storage.engine import make_engine
+
+__all__ = ["PlatformStore", "open_store"]
+
+T = TypeVar("T")
+
+
+class PlatformStore:
+    """The platform's engine. `transaction`/`reading` block; `write`/`read` run them off the loop."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._limiter = trio.CapacityLimiter(1)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        with self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        with read_snapshot(self.engine) as conn:
+            yield conn
+
+    async def write(self, fn: Callable[[Connection], T]) -> T:
+        """`fn(conn)` in a write transaction in a worker thread; committed unless it raises."""
+
+        def run() -> T:
+            with self.transaction() as conn:
+                return fn(conn)
+
+        return await trio.to_thread.run_sync(run, limiter=self._limiter)
+
+    async def read(self, fn: Callable[[Connection], T]) -> T:
+        """`fn(conn)` on a consistent read-only snapshot in a worker thread."""
+
+        def run() -> T:
+            with self.reading() as conn:
+                return fn(conn)
+
+        return await trio.to_thread.run_sync(run, limiter=self._limiter)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def open_store(db_url: str) -> PlatformStore:
+    """Open the platform database at `db_url`, creating its tables where missing."""
+    engine = make_engine(db_url)
+    metadata.create_all(engine)
+    with engine.begin() as conn:
+        ensure_head(conn)
+    return PlatformStore(engine)

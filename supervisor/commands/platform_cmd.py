@@ -1,0 +1,207 @@
+"""`fillfloor platform ...`: the reference city platform (docs/platform-api.md).
+
+- `serve --db URL --listen HOST:PORT`: run it (loopback by default; SIGINT/SIGTERM end it cleanly);
+- `unit add CODE --short-name NAME`: add a filling unit, print its key (shown once);
+- `party add --kind agency|regulator NAME [--id ID]`: add an inspection agency or the regulator,
+  print its key;
+- `export --unit CODE [--kind fill]`: the unit's stored records as JSON lines (audits, tests).
+The platform's database is its own: by default `platform.db` in the data directory, never the
+floor's database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import socket
+import sys
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
+
+from supervisor.errors import BadInput
+
+if TYPE_CHECKING:
+    from platform_server.store import PlatformStore
+
+__all__ = ["register"]
+
+PLATFORM_FILE = "platform.db"
+DEFAULT_LISTEN = "127.0.0.1:8470"
+
+
+def _db_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--db", metavar="URL", help=f"platform database URL (default: SQLite {PLATFORM_FILE} in --data-dir)"
+    )
+    parser.add_argument(
+        "--data-dir", metavar="DIR", default="data", help="where the default SQLite file is (default: ./data)"
+    )
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser("platform", help="the reference city platform: serve, parties, export")
+    sub = parser.add_subparsers(dest="platform_command", metavar="COMMAND", required=True)
+    serve = sub.add_parser("serve", help="serve the platform API over HTTP")
+    serve.add_argument(
+        "--listen",
+        default=DEFAULT_LISTEN,
+        metavar="HOST:PORT",
+        help=f"default {DEFAULT_LISTEN}; port 0: any free port",
+    )
+    _db_options(serve)
+    serve.set_defaults(func=run_serve)
+
+    unit = sub.add_parser("unit", help="filling units").add_subparsers(dest="unit_command", required=True)
+    unit_add = unit.add_parser("add", help="add a filling unit and print its key (shown once)")
+    unit_add.add_argument("code", help="the unit code (单位代码)")
+    unit_add.add_argument(
+        "--short-name", required=True, help="the unit's short name (单位简称, 4-6 characters)"
+    )
+    _db_options(unit_add)
+    unit_add.set_defaults(func=run_unit_add)
+
+    party = sub.add_parser("party", help="agencies and the regulator").add_subparsers(
+        dest="party_command", required=True
+    )
+    party_add = party.add_parser("add", help="add an inspection agency or the regulator and print its key")
+    party_add.add_argument("name")
+    party_add.add_argument("--kind", required=True, choices=("agency", "regulator"))
+    party_add.add_argument("--id", help="the party id sent with each request (default: the name, if ASCII)")
+    _db_options(party_add)
+    party_add.set_defaults(func=run_party_add)
+
+    export = sub.add_parser("export", help="a unit's stored records as JSON lines on stdout")
+    export.add_argument("--unit", required=True, metavar="CODE")
+    export.add_argument("--kind", choices=("fill", "check", "refusal", "alarm"))
+    _db_options(export)
+    export.set_defaults(func=run_export)
+
+
+def _url(args: argparse.Namespace) -> str:
+    if args.db:
+        return str(args.db)
+    directory = Path(args.data_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{(directory / PLATFORM_FILE).resolve()}"
+
+
+def _open(args: argparse.Namespace) -> PlatformStore:
+    from platform_server.store import open_store
+
+    try:
+        return open_store(_url(args))
+    except OperationalError as exc:
+        raise BadInput(f"cannot open the platform database: {exc.orig}") from None
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
+
+
+def _listen(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise BadInput(f"--listen {text!r}: expected HOST:PORT, e.g. {DEFAULT_LISTEN}")
+    return host.strip("[]"), int(port)
+
+
+def _check_bindable(host: str, port: int, listen: str) -> None:
+    """Bind once and let go, so that a bad address is a message, not a traceback from hypercorn."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        with socket.socket(infos[0][0], socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(infos[0][4])
+    except OSError as exc:
+        raise BadInput(f"cannot listen on {listen}: {exc.strerror or exc}") from None
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    import trio
+
+    from platform_server.app import PlatformApp
+    from platform_server.serve import serve_platform
+
+    host, port = _listen(args.listen)
+    _check_bindable(host, port, args.listen)
+    store = _open(args)
+    app = PlatformApp(store)
+    received: list[int] = []
+
+    async def main() -> None:
+        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+
+            async def until_signalled() -> None:
+                async for signum in signals:
+                    received.append(signum)
+                    return
+
+            async with trio.open_nursery() as nursery:
+                serve = partial(serve_platform, app, host, port, shutdown_trigger=until_signalled)
+                url = await nursery.start(serve)
+                print(f"fillfloor platform: serving on {url}", flush=True)
+
+    try:
+        trio.run(main)
+    finally:
+        store.close()
+    stopped = f"stopped (signal {received[0]})" if received else "stopped"
+    print(f"fillfloor platform: {stopped}", file=sys.stderr)
+    return 0
+
+
+def run_unit_add(args: argparse.Namespace) -> int:
+    from platform_server.parties import add_unit
+
+    store = _open(args)
+    try:
+        with store.transaction() as conn:
+            key = add_unit(conn, args.code, args.short_name)
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
+    finally:
+        store.close()
+    print(key)
+    return 0
+
+
+def run_party_add(args: argparse.Namespace) -> int:
+    from platform_server.parties import add_party
+
+    store = _open(args)
+    try:
+        with store.transaction() as conn:
+            key = add_party(conn, args.id or args.name, args.kind, args.name)
+    except ValueError as exc:
+        hint = "" if args.id else " (give --id for a name that is not ASCII)"
+        raise BadInput(f"{exc}{hint}") from None
+    finally:
+        store.close()
+    print(key)
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from platform_server import schema as t
+
+    store = _open(args)
+    try:
+        with store.reading() as conn:
+            if conn.execute(select(t.unit.c.code).where(t.unit.c.code == args.unit)).first() is None:
+                raise BadInput(f"no unit {args.unit!r} on this platform")
+            q = select(
+                t.record.c.record_id, t.record.c.kind, t.record.c.unit, t.record.c.at, t.record.c.received_at,
+                t.record.c.payload,
+            ).where(t.record.c.unit == args.unit)  # fmt: skip
+            if args.kind:
+                q = q.where(t.record.c.kind == args.kind)
+            with conn.execute(q.order_by(t.record.c.id).execution_options(yield_per=2000)) as rows:
+                for r in rows.mappings():
+                    sys.stdout.write(json.dumps(dict(r), ensure_ascii=False, sort_keys=True) + "\n")
+    finally:
+        store.close()
+    sys.stdout.flush()
+    return 0

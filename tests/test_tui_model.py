@@ -1,0 +1,107 @@
+"""The console's picture of the floor follows the server's snapshot and events, and ignores junk."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.tui_sample import T0, sample_model
+from tui.model import ConsoleModel
+
+
+def event(event_type: str, at: float = T0, **fields: Any) -> dict[str, Any]:
+    return {"type": "event", "at": at, "event": {"type": event_type, **fields}}
+
+
+def test_a_snapshot_gives_stations_alarms_actors_and_figures() -> None:
+    m = sample_model()
+    assert list(m.stations) == ["S1", "S2", "S3", "S4"]
+    assert m.stations["S1"].gross_kg == 24.31
+    assert m.stations["S1"].target_kg == 29.7
+    assert m.stations["S2"].last_problem == "label.foreign_unit"  # why it stands rejected
+    assert m.unacknowledged == 1
+    assert m.user == "王班长"
+    assert m.role == "supervisor"
+    assert [a.alarm_id for a in m.alarms_in_order()] == [
+        "S3.scale_lost", "S1.valve_stuck_open", "S2.scanner_lost"]  # fmt: skip
+    assert m.shift["fills"] == 42
+
+
+def test_live_weight_state_and_history_follow_the_events() -> None:
+    m = sample_model()
+    m.receive(event("station.weight", station="S1", gross_kg=28.9, stable=False, target_kg=29.7))
+    assert m.stations["S1"].gross_kg == 28.9
+    m.receive(event("fill.completed", at=T0 + 5, station="S1", cylinder="HY00120001003", net_kg=14.5,
+                    error_g=3, flags=[]))  # fmt: skip
+    assert m.stations["S1"].recent_fills[0]["cylinder"] == "HY00120001003"
+    assert m.stations["S1"].recent_fills[0]["at"] == T0 + 5
+    m.receive(event("station.state", station="S4", state="verifying", cylinder="HY00120004000"))
+    refused = event("interlock.refused", station="S4", cylinder="HY00120004000", reasons=["precheck.missing"])
+    m.receive(refused)
+    assert m.stations["S4"].last_problem == "precheck.missing"
+    m.receive(event("station.state", station="S4", state="filling", cylinder="HY00120004000"))
+    assert m.stations["S4"].last_problem is None  # a new fill: the old problem is history
+    m.receive(event("station.state", station="S4", state="idle"))
+    assert m.stations["S4"].cylinder is None
+    m.receive(event("operator.logout", station="S4", operator="OP04"))
+    assert m.stations["S4"].operator is None
+
+
+def test_alarms_move_through_the_isa_18_2_states_as_on_the_floor() -> None:
+    m = sample_model()
+    m.receive(event("alarm.raised", alarm_id="S4.valve_mismatch", kind="valve.feedback_mismatch",
+                    severity="high", message="阀门反馈不一致", station="S4"))  # fmt: skip
+    assert m.unacknowledged == 2
+    assert m.stations["S4"].last_problem == "阀门反馈不一致"
+    m.receive(event("alarm.cleared", alarm_id="S4.valve_mismatch", station="S4"))
+    assert m.alarms["S4.valve_mismatch"].state == "cleared_unacknowledged"
+    assert m.unacknowledged == 2
+    m.receive(event("alarm.acknowledged", alarm_id="S4.valve_mismatch", by="王班长", station="S4"))
+    assert "S4.valve_mismatch" not in m.alarms
+    assert m.unacknowledged == 1
+    m.receive(event("alarm.acknowledged", alarm_id="S3.scale_lost", by="王班长", station="S3"))
+    assert m.alarms["S3.scale_lost"].state == "acknowledged"
+    assert m.unacknowledged == 0
+    m.receive(event("alarm.shelved", alarm_id="S3.scale_lost", by="王班长", station="S3"))
+    assert m.alarms["S3.scale_lost"].state == "shelved"
+
+
+def test_actor_health_updates_the_tree_and_keeps_the_last_error() -> None:
+    m = sample_model()
+    m.receive(event("actor.health", actor="S3.scale", state="running", restarts=4))
+    scale = next(a for a in m.actors if a["actor"] == "S3.scale")
+    assert scale["state"] == "running"
+    assert scale["restarts"] == 4
+    assert "DeviceCrash" in scale["error"]
+    m.receive(event("actor.health", actor="S5.scale", state="starting", restarts=0))
+    assert m.actors[-1]["actor"] == "S5.scale"
+    assert m.actors[-1]["depth"] == 2
+
+
+def test_junk_from_the_server_is_ignored_and_never_raises() -> None:
+    m = sample_model()
+    before = m.version
+    junk: list[Any] = [
+        {}, {"type": 3}, {"type": "event"}, {"type": "event", "event": "x"},
+        {"type": "snapshot", "snapshot": 1},
+        event("station.weight", station="S9", gross_kg=1.0),  # no such station
+        event("station.weight", station="S1", gross_kg="heavy"),  # not a number
+        event("alarm.raised", alarm_id=None), event("alarm.cleared", alarm_id="nope"),
+        event("interlock.refused", station="S1", reasons="not a list"),
+        event("actor.health", actor=None),
+        {"type": "snapshot", "snapshot": {"stations": [1, "x", {"id": "S7", "recent_fills": "no"}],
+                                          "alarms": [None], "actors": "no", "shift": []}},
+    ]  # fmt: skip
+    for message in junk:
+        m.receive(message)
+    assert m.version > before
+    assert list(m.stations) == ["S7"]
+    assert m.alarms == {}
+    assert m.actors == []
+    assert m.shift == {}
+
+
+def test_a_fresh_model_is_connecting_with_nothing_to_show() -> None:
+    m = ConsoleModel()
+    assert m.link == "connecting"
+    assert m.stations == {}
+    assert m.unacknowledged == 0

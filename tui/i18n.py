@@ -1,0 +1,308 @@
+"""The console's words, in Chinese (the default) and English.
+
+Codes (states, reason codes, alarm states, roles) stay codes everywhere else; only the screens turn
+them into words, here. A code without words is shown as itself, so a newer floor never breaks an
+older console. Reason codes have their words in `domain.reasons`, shared with the rest of the floor.
+"""
+
+from __future__ import annotations
+
+from domain.reasons import describe
+
+__all__ = ["Texts", "texts"]
+
+_ZH: dict[str, str] = {
+    # screens and keys
+    "title": "充装站监控台",
+    "sep": "；",
+    "screen.floor": "站台",
+    "screen.alarms": "报警",
+    "screen.station": "工位详情",
+    "screen.maintenance": "维护",
+    "screen.checker": "充装前后检查",
+    "screen.shift": "本班统计",
+    "key.quit": "退出",
+    "key.ack": "确认",
+    "key.shelve": "搁置",
+    "key.restart": "重启",
+    "key.out_of_service": "停用",
+    "key.return_to_service": "恢复使用",
+    "key.pause": "暂停",
+    "key.resume": "继续",
+    "key.next_station": "下一工位",
+    "key.prev_station": "上一工位",
+    "key.submit": "提交",
+    # header and link
+    "link.connecting": "正在连接…",
+    "link.connected": "已连接",
+    "link.disconnected": "连接中断，正在重连",
+    "link.refused": "无法登录",
+    "header.unacknowledged": "未确认报警 {n}",
+    "header.user": "{user}（{role}）",
+    "storage.unhealthy": "记录存储故障：新充装已停止",
+    "backlog": "待写记录 {n}",
+    # tiles
+    "tile.operator": "操作员",
+    "tile.none": "—",
+    "tile.weight": "毛重",
+    "tile.target": "目标",
+    "tile.last_error": "最近问题",
+    "tile.preact": "提前量",
+    # tables
+    "col.time": "时间",
+    "col.severity": "级别",
+    "col.station": "工位",
+    "col.state": "状态",
+    "col.text": "内容",
+    "col.cylinder": "钢瓶",
+    "col.net": "净重 kg",
+    "col.error": "误差 g",
+    "col.flags": "标记",
+    "col.reasons": "原因",
+    "col.phase": "阶段",
+    "col.result": "结果",
+    "col.checker": "检查员",
+    "col.actor": "执行单元",
+    "col.health": "健康",
+    "col.restarts": "重启次数",
+    "col.last_error": "最近错误",
+    "col.figure": "项目",
+    "col.value": "数值",
+    "col.count": "次数",
+    "station.fills": "最近充装",
+    "station.refusals": "最近拒绝",
+    "station.checks": "最近检查",
+    "station.none": "尚无工位",
+    "aborted": "中止：{reason}",
+    # shift
+    "shift.fills": "充装瓶数",
+    "shift.aborted": "中止次数",
+    "shift.refusals": "拒绝次数",
+    "shift.mean_error": "平均绝对误差 g",
+    "shift.overfills": "过量充装",
+    "shift.underfills": "充装不足",
+    "shift.per_hour": "每小时瓶数",
+    "shift.by_reason": "拒绝原因",
+    "sync.title": "平台同步",
+    "sync.backlog": "待上传记录",
+    "sync.last_success": "最近成功",
+    "sync.dead_letters": "被拒记录",
+    "sync.none": "未配置平台同步",
+    # checker
+    "check.cylinder": "钢瓶编码",
+    "check.phase": "检查阶段",
+    "check.pre": "充装前",
+    "check.post": "充装后",
+    "check.result": "检查结果",
+    "check.pass": "合格",
+    "check.fail": "不合格",
+    "check.station": "工位（可选）",
+    "check.items": "检查项目",
+    "check.sent": "已提交：{message}",
+    "check.refused": "未接受：{message}",
+    "check.need_cylinder": "请填写钢瓶编码",
+    # confirmations and replies
+    "confirm.restart": "确定重启 {target}？",
+    "confirm.out_of_service": "确定停用工位 {target}？",
+    "confirm.yes": "确定",
+    "confirm.no": "取消",
+    "reply.ok": "完成：{message}",
+    "reply.refused": "被拒绝：{message}",
+    "reply.offline": "未连接，命令未发送",
+    "alarm.none": "无报警",
+    "bye": "监控台被服务器断开：{reason}",
+}
+
+_EN: dict[str, str] = {
+    "title": "Filling floor console",
+    "sep": "; ",
+    "screen.floor": "Floor",
+    "screen.alarms": "Alarms",
+    "screen.station": "Station",
+    "screen.maintenance": "Maintenance",
+    "screen.checker": "Checks",
+    "screen.shift": "Shift",
+    "key.quit": "Quit",
+    "key.ack": "Acknowledge",
+    "key.shelve": "Shelve",
+    "key.restart": "Restart",
+    "key.out_of_service": "Out of service",
+    "key.return_to_service": "Back in service",
+    "key.pause": "Pause",
+    "key.resume": "Resume",
+    "key.next_station": "Next station",
+    "key.prev_station": "Prev station",
+    "key.submit": "Submit",
+    "link.connecting": "connecting…",
+    "link.connected": "connected",
+    "link.disconnected": "DISCONNECTED, reconnecting",
+    "link.refused": "login refused",
+    "header.unacknowledged": "unacknowledged alarms {n}",
+    "header.user": "{user} ({role})",
+    "storage.unhealthy": "record storage failing: no new fills",
+    "backlog": "records waiting {n}",
+    "tile.operator": "Operator",
+    "tile.none": "-",
+    "tile.weight": "Gross",
+    "tile.target": "Target",
+    "tile.last_error": "Last problem",
+    "tile.preact": "Preact",
+    "col.time": "Time",
+    "col.severity": "Severity",
+    "col.station": "Station",
+    "col.state": "State",
+    "col.text": "Text",
+    "col.cylinder": "Cylinder",
+    "col.net": "Net kg",
+    "col.error": "Error g",
+    "col.flags": "Flags",
+    "col.reasons": "Reasons",
+    "col.phase": "Phase",
+    "col.result": "Result",
+    "col.checker": "Checker",
+    "col.actor": "Actor",
+    "col.health": "Health",
+    "col.restarts": "Restarts",
+    "col.last_error": "Last error",
+    "col.figure": "Figure",
+    "col.value": "Value",
+    "col.count": "Count",
+    "station.fills": "Recent fills",
+    "station.refusals": "Recent refusals",
+    "station.checks": "Recent checks",
+    "station.none": "no stations yet",
+    "aborted": "aborted: {reason}",
+    "shift.fills": "Fills",
+    "shift.aborted": "Aborted",
+    "shift.refusals": "Refusals",
+    "shift.mean_error": "Mean |error| g",
+    "shift.overfills": "Overfills",
+    "shift.underfills": "Underfills",
+    "shift.per_hour": "Fills per hour",
+    "shift.by_reason": "Refusals by reason",
+    "sync.title": "Platform sync",
+    "sync.backlog": "Records to upload",
+    "sync.last_success": "Last success",
+    "sync.dead_letters": "Dead letters",
+    "sync.none": "platform sync not configured",
+    "check.cylinder": "Cylinder code",
+    "check.phase": "Phase",
+    "check.pre": "Pre-fill",
+    "check.post": "Post-fill",
+    "check.result": "Result",
+    "check.pass": "Pass",
+    "check.fail": "Fail",
+    "check.station": "Station (optional)",
+    "check.items": "Items",
+    "check.sent": "Recorded: {message}",
+    "check.refused": "Not accepted: {message}",
+    "check.need_cylinder": "enter the cylinder code",
+    "confirm.restart": "Restart {target}?",
+    "confirm.out_of_service": "Take station {target} out of service?",
+    "confirm.yes": "Yes",
+    "confirm.no": "Cancel",
+    "reply.ok": "Done: {message}",
+    "reply.refused": "Refused: {message}",
+    "reply.offline": "not connected: command not sent",
+    "alarm.none": "no alarms",
+    "bye": "dropped by the server: {reason}",
+}
+
+_STATES = {
+    "idle": ("空闲", "idle"),
+    "verifying": ("核验中", "verifying"),
+    "awaiting_precheck": ("待充装前检查", "awaiting pre-check"),
+    "ready": ("就绪", "ready"),
+    "filling": ("充装中", "filling"),
+    "settling": ("稳定中", "settling"),
+    "awaiting_postcheck": ("待充装后检查", "awaiting post-check"),
+    "done": ("完成", "done"),
+    "rejected": ("拒绝充装", "rejected"),
+    "paused": ("已暂停", "paused"),
+    "fault": ("故障", "fault"),
+    "out_of_service": ("停用", "out of service"),
+}
+
+_WORDS = {
+    # alarm states (ISA-18.2) and severities
+    "unacknowledged": ("未确认", "unacknowledged"),
+    "acknowledged": ("已确认", "acknowledged"),
+    "cleared_unacknowledged": ("已恢复未确认", "cleared, unacknowledged"),
+    "shelved": ("已搁置", "shelved"),
+    "critical": ("紧急", "critical"),
+    "high": ("高", "high"),
+    "medium": ("中", "medium"),
+    "low": ("低", "low"),
+    # roles
+    "viewer": ("查看", "viewer"),
+    "operator": ("操作员", "operator"),
+    "checker": ("检查员", "checker"),
+    "maintenance": ("维护", "maintenance"),
+    "supervisor": ("班长", "supervisor"),
+    # actor health
+    "running": ("运行", "running"),
+    "restarting": ("重启中", "restarting"),
+    "stopped": ("已停止", "stopped"),
+    "failed": ("失败", "failed"),
+    "starting": ("启动中", "starting"),
+    # check phases and results
+    "pre": ("充装前", "pre-fill"),
+    "post": ("充装后", "post-fill"),
+    "pass": ("合格", "pass"),
+    "fail": ("不合格", "fail"),
+}
+
+# The check items of DOMAIN.md (pre-fill refusals found in practice; post-fill checks).
+CHECK_ITEMS = {
+    "pre": (
+        ("markings", "标志与颜色", "markings and colour"),
+        ("accessories", "附件（护罩、底座、手轮）", "accessories (shroud, base, handwheel)"),
+        ("residual_pressure", "有余压", "residual pressure"),
+        ("fire_damage", "无火烤或烫伤", "no fire damage"),
+        ("body", "无严重腐蚀、凹陷、变形", "no corrosion, dents, deformation"),
+        ("valve", "瓶阀与压盖紧固、标准阀", "valve and gland tight, standard valve"),
+    ),
+    "post": (
+        ("reweigh", "复秤", "re-weighed"),
+        ("leak", "瓶阀、瓶颈、瓶体无泄漏", "no leak at valve, neck, body"),
+        ("temperature", "瓶壁温度正常", "wall temperature normal"),
+        ("bulge", "无鼓包", "no bulge"),
+        ("seal", "封口/瓶帽完好", "seal and cap in place"),
+    ),
+}
+
+
+class Texts:
+    """The words of one language."""
+
+    def __init__(self, lang: str) -> None:
+        if lang not in ("zh", "en"):
+            raise ValueError(f"language must be zh or en, not {lang!r}")
+        self.lang = lang
+        self._texts = _ZH if lang == "zh" else _EN
+
+    def __call__(self, key: str, **fields: object) -> str:
+        text = self._texts.get(key, key)
+        return text.format(**fields) if fields else text
+
+    def _word(self, table: dict[str, tuple[str, str]], code: str) -> str:
+        words = table.get(code)
+        if words is None:
+            return code
+        return words[0] if self.lang == "zh" else words[1]
+
+    def state(self, code: str) -> str:
+        return self._word(_STATES, code)
+
+    def word(self, code: str) -> str:
+        return self._word(_WORDS, code)
+
+    def reason(self, code: str) -> str:
+        return describe(code, self.lang)
+
+    def check_items(self, phase: str) -> list[tuple[str, str]]:
+        return [(key, zh if self.lang == "zh" else en) for key, zh, en in CHECK_ITEMS[phase]]
+
+
+def texts(lang: str) -> Texts:
+    return Texts(lang)

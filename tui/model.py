@@ -1,0 +1,231 @@
+"""What the console knows of the floor: built from the server's snapshot, kept current by its events.
+
+Pure (no I/O, no widgets): the connection feeds it the server's messages, the screens read it. A
+message it cannot make sense of is ignored, never raised on: the floor's text is data, and a newer
+floor may send fields this console does not know. A fresh snapshot replaces everything, so whatever
+a console missed (a reconnect, an alarm unshelved on the floor) is set right by the next one.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Mapping
+from typing import Any
+
+from attrs import define, field, frozen
+
+__all__ = ["AlarmView", "ConsoleModel", "StationView"]
+
+_RECENT = 10
+_ACTIVE_ALARM_STATES = ("unacknowledged", "cleared_unacknowledged")
+
+
+def _float(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _dicts(value: Any) -> list[dict[str, Any]]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+@define
+class StationView:
+    id: str
+    state: str = "idle"
+    cylinder: str | None = None
+    operator: str | None = None
+    operator_name: str | None = None
+    gross_kg: float | None = None
+    stable: bool | None = None
+    target_kg: float | None = None
+    preact_kg: float | None = None
+    cutoff: str | None = None
+    faults: list[str] = field(factory=list)
+    last_problem: str | None = None  # a reason code or an alarm's text, until the next fill starts
+    recent_fills: deque[dict[str, Any]] = field(factory=lambda: deque(maxlen=_RECENT))
+    recent_refusals: deque[dict[str, Any]] = field(factory=lambda: deque(maxlen=_RECENT))
+    recent_checks: deque[dict[str, Any]] = field(factory=lambda: deque(maxlen=_RECENT))
+
+    @classmethod
+    def from_snapshot(cls, s: Mapping[str, Any]) -> StationView:
+        view = cls(str(s.get("id", "?")))
+        view.state = _text(s.get("state")) or "idle"
+        view.cylinder = _text(s.get("cylinder"))
+        view.operator = _text(s.get("operator"))
+        view.operator_name = _text(s.get("operator_name"))
+        view.gross_kg = _float(s.get("gross_kg"))
+        view.stable = s.get("stable") if isinstance(s.get("stable"), bool) else None
+        view.target_kg = _float(s.get("target_kg"))
+        view.preact_kg = _float(s.get("preact_kg"))
+        view.cutoff = _text(s.get("cutoff"))
+        view.faults = [str(f) for f in s.get("faults") or [] if isinstance(f, str)]
+        view.recent_fills.extend(_dicts(s.get("recent_fills")))
+        view.recent_refusals.extend(_dicts(s.get("recent_refusals")))
+        view.recent_checks.extend(_dicts(s.get("recent_checks")))
+        if view.recent_refusals and view.state == "rejected":
+            reasons = view.recent_refusals[0].get("reasons") or []
+            view.last_problem = str(reasons[0]) if reasons else None
+        return view
+
+
+@frozen
+class AlarmView:
+    alarm_id: str
+    kind: str
+    severity: str
+    message: str
+    station: str | None
+    state: str
+    raised_at: float | None
+
+    @property
+    def needs_action(self) -> bool:
+        return self.state in _ACTIVE_ALARM_STATES
+
+
+@define
+class ConsoleModel:
+    link: str = "connecting"  # connecting | connected | disconnected | refused
+    link_detail: str = ""
+    user: str | None = None
+    role: str | None = None
+    user_station: str | None = None
+    stations: dict[str, StationView] = field(factory=dict)
+    alarms: dict[str, AlarmView] = field(factory=dict)
+    actors: list[dict[str, Any]] = field(factory=list)
+    shift: dict[str, Any] = field(factory=dict)
+    sync: dict[str, Any] | None = None
+    records_backlog: int = 0
+    storage_healthy: bool = True
+    version: int = 0  # counts changes, so screens redraw only when something changed
+
+    # ------------------------------------------------------------------ derived
+    @property
+    def unacknowledged(self) -> int:
+        return sum(a.needs_action for a in self.alarms.values())
+
+    def alarms_in_order(self) -> list[AlarmView]:
+        """Unacknowledged first, then by severity, newest first within each."""
+        rank = {"critical": 0, "high": 1, "medium": 2, "low": 3}
+        return sorted(
+            self.alarms.values(),
+            key=lambda a: (
+                not a.needs_action,
+                a.state == "shelved",
+                rank.get(a.severity, 4),
+                -(a.raised_at or 0),
+            ),
+        )
+
+    # ------------------------------------------------------------------ from the server
+    def receive(self, message: Mapping[str, Any]) -> None:
+        kind = message.get("type")
+        if kind == "welcome":
+            self.user = _text(message.get("user"))
+            self.role = _text(message.get("role"))
+            self.user_station = _text(message.get("station"))
+        elif kind == "snapshot" or (kind == "reply" and isinstance(message.get("snapshot"), dict)):
+            snap = message.get("snapshot")
+            if isinstance(snap, dict):
+                self.apply_snapshot(snap)
+        elif kind == "event":
+            event = message.get("event")
+            if isinstance(event, dict):
+                self.apply_event(event, _float(message.get("at")))
+        else:
+            return
+        self.version += 1
+
+    def apply_snapshot(self, snap: Mapping[str, Any]) -> None:
+        self.stations = {
+            view.id: view for view in (StationView.from_snapshot(s) for s in _dicts(snap.get("stations")))
+        }
+        self.alarms = {}
+        for a in _dicts(snap.get("alarms")):
+            self._set_alarm(a, _text(a.get("state")) or "unacknowledged", _float(a.get("raised_at")))
+        self.actors = _dicts(snap.get("actors"))
+        shift = snap.get("shift")
+        self.shift = shift if isinstance(shift, dict) else {}
+        sync = snap.get("sync")
+        self.sync = sync if isinstance(sync, dict) else None
+        backlog = snap.get("records_backlog")
+        self.records_backlog = backlog if isinstance(backlog, int) else 0
+        self.storage_healthy = snap.get("storage_healthy") is not False
+
+    def apply_event(self, e: Mapping[str, Any], ts: float | None = None) -> None:
+        """One floor event; `ts` is when it happened (seconds since the epoch)."""
+        kind = e.get("type")
+        station = self.stations.get(str(e.get("station"))) if e.get("station") is not None else None
+        if kind == "station.weight" and station is not None:
+            station.gross_kg = _float(e.get("gross_kg"))
+            station.stable = e.get("stable") if isinstance(e.get("stable"), bool) else None
+            station.target_kg = _float(e.get("target_kg"))
+        elif kind == "station.state" and station is not None:
+            station.state = _text(e.get("state")) or station.state
+            if "cylinder" in e or station.state == "idle":
+                station.cylinder = _text(e.get("cylinder"))
+            if station.state == "filling":
+                station.last_problem = None
+        elif kind in ("operator.login", "operator.logout") and station is not None:
+            station.operator = _text(e.get("operator")) if kind == "operator.login" else None
+            station.operator_name = None  # the next snapshot has the name
+        elif kind == "fill.completed" and station is not None:
+            station.recent_fills.appendleft({**e, "at": ts})
+        elif kind == "fill.aborted" and station is not None:
+            station.recent_fills.appendleft({**e, "at": ts})
+            station.last_problem = _text(e.get("reason"))
+        elif kind == "interlock.refused" and station is not None:
+            station.recent_refusals.appendleft({**e, "at": ts})
+            reasons = e.get("reasons")
+            station.last_problem = str(reasons[0]) if isinstance(reasons, list) and reasons else None
+        elif kind == "check.recorded" and station is not None:
+            station.recent_checks.appendleft({**e, "at": ts})
+        elif kind == "alarm.raised":
+            self._set_alarm(e, "unacknowledged", ts)
+            if station is not None:
+                station.last_problem = _text(e.get("message"))
+        elif kind in ("alarm.cleared", "alarm.acknowledged", "alarm.shelved"):
+            self._alarm_moved(str(e.get("alarm_id")), kind.removeprefix("alarm."))
+        elif kind == "actor.health":
+            self._actor_health(e)
+
+    def _set_alarm(self, a: Mapping[str, Any], state: str, raised_at: float | None) -> None:
+        alarm_id = _text(a.get("alarm_id"))
+        if alarm_id is None:
+            return
+        self.alarms[alarm_id] = AlarmView(
+            alarm_id, str(a.get("kind", "")), str(a.get("severity", "")), str(a.get("message", "")),
+            _text(a.get("station")), state, raised_at,
+        )  # fmt: skip
+
+    def _alarm_moved(self, alarm_id: str, what: str) -> None:
+        """ISA-18.2 as the floor's alarm board applies it (supervisor/station/alarms.py)."""
+        alarm = self.alarms.get(alarm_id)
+        if alarm is None:
+            return
+        if what == "shelved":
+            new_state = "shelved"
+        elif what == "acknowledged":
+            new_state = "" if alarm.state == "cleared_unacknowledged" else "acknowledged"
+        else:  # cleared
+            new_state = "cleared_unacknowledged" if alarm.state == "unacknowledged" else ""
+        if new_state:
+            self.alarms[alarm_id] = AlarmView(alarm.alarm_id, alarm.kind, alarm.severity, alarm.message,
+                                              alarm.station, new_state, alarm.raised_at)  # fmt: skip
+        else:
+            del self.alarms[alarm_id]
+
+    def _actor_health(self, e: Mapping[str, Any]) -> None:
+        name = _text(e.get("actor"))
+        if name is None:
+            return
+        fields = {k: v for k, v in e.items() if k not in ("type", "ts")}
+        for i, actor in enumerate(self.actors):
+            if actor.get("actor") == name:
+                self.actors[i] = {**actor, **fields}  # an error stays shown as the last one
+                return
+        self.actors.append({**fields, "depth": name.count(".") + 1})

@@ -1,0 +1,78 @@
+"""What every console screen shares: the status line, the key bar, words, and redrawing.
+
+Screens read the `ConsoleModel`; the app calls `show()` on the visible screen when the model
+changed (at most 10 times a second), so a busy floor never floods the terminal. Key bindings are
+added per instance so their descriptions are in the console's language.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer
+
+from tui.i18n import Texts
+from tui.model import ConsoleModel
+from tui.widgets import StatusLine
+
+if TYPE_CHECKING:
+    from tui.app import ConsoleApp
+
+__all__ = ["ConsoleScreen", "cell", "clock", "table"]
+
+
+def cell(value: Any, style: str = "") -> Text:
+    """A table cell as plain text (DataTable would read a str as markup)."""
+    return Text("—" if value is None else str(value), style=style)
+
+
+def clock(ts: Any) -> str:
+    """A time (seconds since the epoch) as the local time of day, hh:mm:ss."""
+    if not isinstance(ts, int | float) or isinstance(ts, bool):
+        return "—"
+    return time.strftime("%H:%M:%S", time.localtime(ts))
+
+
+def table(texts: Texts, table_id: str, *column_keys: str, cursor: bool = False) -> DataTable[Text]:
+    """A table with its columns (named in the console's language), made before it is mounted."""
+    t = DataTable[Text](id=table_id, cursor_type="row" if cursor else "none", show_cursor=cursor)
+    for key in column_keys:
+        t.add_column(texts(key), key=key)
+    return t
+
+
+class ConsoleScreen(Screen[None]):
+    name_key = ""  # the i18n key of the screen's name
+
+    def __init__(self, texts: Texts, model: ConsoleModel, keys: Iterable[tuple[str, str, str]] = ()) -> None:
+        super().__init__()
+        self.t = texts
+        self.model = model
+        for key, action, text_key in keys:
+            self._bindings.bind(key, action, texts(text_key))
+
+    @property
+    def console(self) -> ConsoleApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose_status(self) -> ComposeResult:
+        yield StatusLine(self.t, self.model)
+
+    def compose_footer(self) -> ComposeResult:
+        yield Footer()
+
+    def on_screen_resume(self) -> None:
+        self.sub_title = self.t(self.name_key)
+        self.show()
+
+    def show(self) -> None:
+        self.query_one(StatusLine).show()
+        self.show_body()
+
+    def show_body(self) -> None:
+        """Redraw what the screen shows from the model."""
