@@ -16,22 +16,16 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
-    Numeric,
     String,
     Table,
     Text,
 )
 
+from supervisor.storage.schema import KG, NAMING_CONVENTION
+
 __all__ = ["metadata"]
 
-metadata = MetaData(
-    naming_convention={
-        "ix": "ix_%(column_0_label)s",
-        "uq": "uq_%(table_name)s_%(column_0_name)s",
-        "pk": "pk_%(table_name)s",
-    }
-)
-KG = Numeric(10, 3, asdecimal=True)
+metadata = MetaData(naming_convention=NAMING_CONVENTION)  # the floor's, so names read alike
 
 # Who may call: filling units (their id is the unit code), inspection agencies, the regulator.
 # `key` is the HMAC secret itself: the platform must hold it to check signatures, so the platform

@@ -9,8 +9,7 @@ or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import TypeVar
 
 import trio
@@ -18,7 +17,7 @@ from sqlalchemy import Connection, Engine
 
 from platform_server.changes import ensure_head
 from platform_server.schema import metadata
-from supervisor.storage.database import read_snapshot
+from supervisor.storage.database import Database
 from supervisor.storage.engine import make_engine
 
 __all__ = ["PlatformStore", "open_store"]
@@ -26,22 +25,13 @@ __all__ = ["PlatformStore", "open_store"]
 T = TypeVar("T")
 
 
-class PlatformStore:
-    """The platform's engine. `transaction`/`reading` block; `write`/`read` run them off the loop."""
+class PlatformStore(Database):
+    """The platform's engine: the floor's `Database` (blocking `transaction`/`reading`), plus
+    `write`/`read`, which run them in a worker thread, one at a time."""
 
     def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+        super().__init__(engine)
         self._limiter = trio.CapacityLimiter(1)
-
-    @contextmanager
-    def transaction(self) -> Iterator[Connection]:
-        with self.engine.begin() as conn:
-            yield conn
-
-    @contextmanager
-    def reading(self) -> Iterator[Connection]:
-        with read_snapshot(self.engine) as conn:
-            yield conn
 
     async def write(self, fn: Callable[[Connection], T]) -> T:
         """`fn(conn)` in a write transaction in a worker thread; committed unless it raises."""
@@ -60,9 +50,6 @@ class PlatformStore:
                 return fn(conn)
 
         return await trio.to_thread.run_sync(run, limiter=self._limiter)
-
-    def close(self) -> None:
-        self.engine.dispose()
 
 
 def open_store(db_url: str) -> PlatformStore:

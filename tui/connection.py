@@ -101,7 +101,6 @@ class ConsoleConnection:
         task_status.started()
         failures = 0
         while True:
-            self.model.link = "connecting" if self.sessions == 0 else self.model.link
             detail = await self._session()
             self._fail_pending("offline")
             if self.model.link != "refused":

@@ -64,7 +64,3 @@ class TrioGuest:
             with contextlib.suppress(trio.RunFinishedError):
                 self._token.run_sync_soon(scope.cancel)
         await self._done
-
-    @property
-    def running(self) -> bool:
-        return self._done is not None and not self._done.done()

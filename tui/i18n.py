@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from domain.reasons import describe
 
-__all__ = ["Texts", "texts"]
+__all__ = ["CHECK_ITEMS", "Texts"]
 
 _ZH: dict[str, str] = {
     # screens and keys
@@ -302,7 +302,3 @@ class Texts:
 
     def check_items(self, phase: str) -> list[tuple[str, str]]:
         return [(key, zh if self.lang == "zh" else en) for key, zh, en in CHECK_ITEMS[phase]]
-
-
-def texts(lang: str) -> Texts:
-    return Texts(lang)

@@ -20,16 +20,16 @@ from sqlalchemy import (
     Text,
 )
 
-__all__ = ["metadata"]
+__all__ = ["KG", "NAMING_CONVENTION", "metadata"]
 
-metadata = MetaData(
-    naming_convention={
-        "ix": "ix_%(column_0_label)s",
-        "uq": "uq_%(table_name)s_%(column_0_name)s",
-        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-        "pk": "pk_%(table_name)s",
-    }
-)
+# Constraint names that are the same on SQLite and PostgreSQL (migrations can name them).
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
 KG = Numeric(10, 3, asdecimal=True)
 
 filling_unit = Table(

@@ -84,11 +84,8 @@ class StationScreen(ConsoleScreen):
             rows_table.add_row(*row)
         rows_table.styles.height = len(rows) + 1
 
-    def _station_ids(self) -> list[str]:
-        return list(self.model.stations)
-
     def step(self, delta: int) -> None:
-        ids = self._station_ids()
+        ids = list(self.model.stations)
         if not ids:
             return
         i = ids.index(self.station_id) if self.station_id in ids else 0
