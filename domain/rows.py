@@ -99,17 +99,18 @@ def _no_unknown(row: Mapping[str, object], known: tuple[str, ...]) -> None:
 
 
 def archive_from_row(
-    row: Mapping[str, object], models: Mapping[str, CylinderModel] = DEFAULT_MODELS
+    row: Mapping[str, object], models: Mapping[str, CylinderModel] | None = DEFAULT_MODELS
 ) -> CylinderArchive:
     """An archive from a CSV row (strings, empty = absent) or a TOML table (native types).
 
     Required: code, owner, model (one of `models`), tare_kg (> 0). A number from a TOML float goes
     through str() so that 15.2 stays 15.2. `blocked` and `photos` are not row fields: the unit and
-    the regulator set them, not an import.
+    the regulator set them, not an import. `models=None` takes any model name (the registry sync:
+    the platform's archive is the truth; the interlock refuses a model this floor does not know).
     """
     _no_unknown(row, ARCHIVE_FIELDS)
     model = _text(row, "model", required=True)
-    if model not in models:
+    if models is not None and model not in models:
         raise FieldError("model", f"unknown model {model!r} (known: {', '.join(models)})")
     status_text = _text(row, "status") or CylinderStatus.IN_SERVICE.value
     try:

@@ -15,10 +15,7 @@ from attrs import frozen
 from sqlalchemy import Connection, delete, insert
 from sqlalchemy.exc import IntegrityError
 
-from platform_server import schema as t
-from platform_server.errors import ApiError
-from platform_server.parties import Party, find_party
-from platform_server.signing import (
+from platform_client.signing import (
     HEADER_NONCE,
     HEADER_PARTY,
     HEADER_SIGNATURE,
@@ -26,6 +23,9 @@ from platform_server.signing import (
     NONCE_PATTERN,
     signature,
 )
+from platform_server import schema as t
+from platform_server.errors import ApiError
+from platform_server.parties import Party, find_party
 
 __all__ = ["RequestProof", "authenticate", "read_proof"]
 

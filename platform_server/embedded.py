@@ -20,9 +20,9 @@ from attrs import define
 
 from domain.archive import CylinderArchive, Operator
 from domain.rows import operator_to_row
+from platform_client.auth import SigningAuth
 from platform_server.app import OnRecord, PlatformApp
 from platform_server.archives import seed_archives
-from platform_server.client_auth import SigningAuth
 from platform_server.floors import register_operators, register_stations
 from platform_server.parties import add_party, add_unit
 from platform_server.serve import running_platform

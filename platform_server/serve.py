@@ -20,12 +20,15 @@ from platform_server.app import PlatformApp
 __all__ = ["hypercorn_config", "running_platform", "serve_platform"]
 
 
-def hypercorn_config(host: str, port: int) -> Config:
+def hypercorn_config(host: str, port: int, certfile: str | None = None, keyfile: str | None = None) -> Config:
+    """Hypercorn's settings; with a certificate and key it serves HTTPS (tests of the floor's TLS
+    verification; in production a TLS-terminating proxy usually sits in front)."""
     config = Config()
     host = host.strip("[]")
     config.bind = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
     config.accesslog = None
     config.graceful_timeout = 2.0
+    config.certfile, config.keyfile = certfile, keyfile
     return config
 
 
@@ -35,20 +38,31 @@ async def serve_platform(
     port: int = 0,
     *,
     shutdown_trigger: Callable[[], Awaitable[None]] | None = None,
+    certfile: str | None = None,
+    keyfile: str | None = None,
     task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve until cancelled or `shutdown_trigger` returns; `task_status.started(url)` once bound."""
-    config = hypercorn_config(host, port)
+    config = hypercorn_config(host, port, certfile, keyfile)
     async with trio.open_nursery() as nursery:
         binds = await nursery.start(partial(serve, app, config, shutdown_trigger=shutdown_trigger))  # type: ignore[arg-type]
         task_status.started(binds[0])
 
 
 @asynccontextmanager
-async def running_platform(app: PlatformApp, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
-    """The platform served while the block runs; yields its base URL (`http://127.0.0.1:PORT`)."""
+async def running_platform(
+    app: PlatformApp,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    certfile: str | None = None,
+    keyfile: str | None = None,
+) -> AsyncIterator[str]:
+    """The platform served while the block runs; yields its base URL (`http://127.0.0.1:PORT`, or
+    https with a certificate)."""
     async with trio.open_nursery() as nursery:
-        url = await nursery.start(serve_platform, app, host, port)
+        serve_tls = partial(serve_platform, certfile=certfile, keyfile=keyfile)
+        url = await nursery.start(serve_tls, app, host, port)
         try:
             yield url
         finally:

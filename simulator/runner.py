@@ -21,6 +21,7 @@ import trio
 from simulator.events import EventFile, Tee
 from simulator.faults import Fault
 from simulator.scenario import EVENT_TYPES, Scenario, Step
+from simulator.scenario_platform import ScenarioPlatform, scenario_platform
 from simulator.sim_floor import SimulatedFloor, SimulatedStationDevices, crash_wrapped, open_simulated_devices
 from supervisor.floor import DeviceActors, Floor, StationParts
 from supervisor.runtime import EventBus, StartFn
@@ -36,21 +37,11 @@ __all__ = ["Attach", "UnsupportedStep", "run_scenario"]
 # nursery.start(attach, floor, db)`; it runs until the scenario ends.
 Attach = Callable[..., Awaitable[None]]
 
-_PLATFORM_STEPS = ("platform", "inspect", "regulator", "wait_sync")
 _WRITTEN = frozenset(EVENT_TYPES)
 
 
 class UnsupportedStep(Exception):
     """A valid step this build cannot carry out yet (named, so the run fails clearly, not silently)."""
-
-
-def _check_supported(scenario: Scenario) -> None:
-    for step in scenario.steps:
-        if step.do in _PLATFORM_STEPS:
-            raise UnsupportedStep(
-                f'{scenario.path}: step[{step.index}] (do = "{step.do}"): the city platform is not built '
-                "yet (issue #8), so platform steps cannot run"
-            )
 
 
 def _preacts(db: Database, stations: list[str]) -> dict[str, Decimal]:
@@ -76,10 +67,11 @@ async def run_scenario(
     data_dir: Path | None = None,
     tee: Tee | None = None,
     attach: Attach | None = None,
+    platform_db_url: str | None = None,
 ) -> None:
     """Run the scenario to its end (exit 0 whatever the supervisor decided). The database is
-    `db_url`, else SQLite in `data_dir`, else a fresh SQLite file in a temporary folder."""
-    _check_supported(scenario)
+    `db_url`, else SQLite in `data_dir`, else a fresh SQLite file in a temporary folder; the
+    embedded platform's (`[platform]`) is `platform_db_url`, else a fresh SQLite file there."""
     events = EventFile.open(events_path, tee)
     try:
         with tempfile.TemporaryDirectory(prefix="fillfloor-sim-db-") as tmp:
@@ -87,7 +79,8 @@ async def run_scenario(
             db = await trio.to_thread.run_sync(lambda: open_database(db_url, where))
             try:
                 await trio.to_thread.run_sync(_register, db, scenario)
-                await _run(scenario, events, db, device_actors, attach)
+                async with scenario_platform(scenario, events, platform_db_url, Path(tmp)) as platform:
+                    await _run(scenario, events, db, device_actors, attach, platform)
             finally:
                 await trio.to_thread.run_sync(db.close)
     finally:
@@ -95,7 +88,7 @@ async def run_scenario(
 
 
 async def _run(scenario: Scenario, events: EventFile, db: Database, device_actors: DeviceActors,
-               attach: Attach | None) -> None:  # fmt: skip
+               attach: Attach | None, platform: ScenarioPlatform | None) -> None:  # fmt: skip
     bus = EventBus()
     feed = BusFeed(bus)
     async with open_simulated_devices(scenario) as sim, trio.open_nursery() as nursery:
@@ -104,11 +97,12 @@ async def _run(scenario: Scenario, events: EventFile, db: Database, device_actor
         state = FloorState(scenario.unit_code, lambda: scenario.today, scenario.cylinders, scenario.operators)
         config = sim.config(scenario, data_dir="")
         preacts = await trio.to_thread.run_sync(_preacts, db, [s.id for s in scenario.stations])
-        floor = Floor(config, db, state, bus, _with_faults(sim, device_actors), preacts=preacts, lang="zh")
+        floor = Floor(config, db, state, bus, _with_faults(sim, device_actors), preacts=preacts, lang="zh",
+                      platform=platform.sync_settings if platform else None)  # fmt: skip
         await nursery.start(floor.run)
         if attach is not None:
             await nursery.start(attach, floor, db)
-        steps = StepRunner(scenario, floor, sim, bus, events, feed)
+        steps = StepRunner(scenario, floor, sim, bus, events, feed, db, platform)
         await steps.run()
         floor.close_valves()
         await trio.sleep(0.2)  # the closing events and last records reach the file and the writer
@@ -153,8 +147,11 @@ async def _write_ground_truth(sim: SimulatedFloor, events: EventFile) -> None:
 
 class StepRunner:
     def __init__(self, scenario: Scenario, floor: Floor, sim: SimulatedFloor, bus: EventBus,
-                 events: EventFile, feed: BusFeed) -> None:  # fmt: skip
+                 events: EventFile, feed: BusFeed, db: Database,
+                 platform: ScenarioPlatform | None = None) -> None:  # fmt: skip
         self.scenario = scenario
+        self.db = db
+        self.platform = platform
         self.floor = floor
         self.sim = sim
         self.bus = bus
@@ -219,6 +216,9 @@ class StepRunner:
                 parts.tell(ConsoleOrder(step.do, "scenario", trio.current_time()))
             case "restart":
                 await self.floor.maintenance.restart(a["actor"], "scenario", "maintenance")
+            case "platform" | "inspect" | "regulator" | "wait_sync" if self.platform is not None:
+                self.feed.flush(self.events)  # what the floor did before, first in the file
+                await self.platform.do(step, self.floor, self.db)
             case _:
                 raise UnsupportedStep(f"step[{step.index}]: {step.do} is not supported")
 

@@ -139,9 +139,12 @@ def parse_scenario(doc: dict[str, Any], file: str) -> Scenario:
             embedded=pt.bool("embedded", True),
             sync_interval_s=pt.number("sync_interval_s", 0.5, positive=True),
         )
+        if not platform.embedded:
+            raise pt.error("embedded", "a scenario runs the embedded platform only: embedded = true")
         pt.done()
 
-    context = _Context({s.id for s in stations}, {o.id for o in operators}, platform is not None)
+    context = _Context({s.id for s in stations}, {o.id for o in operators}, platform is not None, unit_code,
+                       {c.code for c in cylinders})  # fmt: skip
     steps = tuple(_step(i, t, context) for i, t in enumerate(top.tables("step", _step_label)))
     top.done()
     return Scenario(
@@ -155,6 +158,8 @@ class _Context:
     stations: set[str]
     operators: set[str]
     has_platform: bool
+    unit_code: str
+    cylinders: set[str]  # the registry's codes: the platform knows these (and only these)
 
 
 def _station(t: Table, ctx: _Context) -> str:
@@ -162,6 +167,32 @@ def _station(t: Table, ctx: _Context) -> str:
     if sid not in ctx.stations:
         raise t.error("station", f"no [[station]] with id {sid!r}")
     return sid
+
+
+def _platform_step(t: Table, do: str, ctx: _Context) -> dict[str, Any]:
+    args: dict[str, Any] = {}
+    if do == "platform":
+        args["mode"] = t.choice("mode", PLATFORM_MODES)
+        args["seconds"] = t.number("seconds", 0.0)
+    elif do == "inspect":
+        args["cylinder"] = t.str("cylinder")
+        if args["cylinder"] not in ctx.cylinders:
+            raise t.error("cylinder", f"no [[cylinder]] {args['cylinder']!r}: the platform inspects "
+                          "registered cylinders only")  # fmt: skip
+        args["next_inspection"] = t.date("next_inspection")
+        args["result"] = t.choice("result", ("pass", "fail"))
+        args["agency"] = t.str("agency", "")
+    elif do == "regulator":
+        action = args["action"] = t.choice("action", REGULATOR_ACTIONS)
+        target = args["target"] = t.str("target")
+        if action in ("disable", "enable") and target not in {ctx.unit_code, *ctx.stations}:
+            raise t.error("target", f"{action} acts on the unit ({ctx.unit_code}) or a station id, "
+                          f"got {target!r}")  # fmt: skip
+        if action in ("block", "unblock") and target not in ctx.cylinders:
+            raise t.error("target", f"{action} acts on a [[cylinder]] code, got {target!r}")
+    else:
+        args["timeout_s"] = t.number("timeout_s", positive=True)
+    return args
 
 
 def _step(index: int, t: Table, ctx: _Context) -> Step:
@@ -223,19 +254,7 @@ def _step(index: int, t: Table, ctx: _Context) -> Step:
     elif do in ("platform", "inspect", "regulator", "wait_sync"):
         if not ctx.has_platform:
             raise t.error("do", f"{do} needs a [platform] table")
-        if do == "platform":
-            args["mode"] = t.choice("mode", PLATFORM_MODES)
-            args["seconds"] = t.number("seconds", 0.0)
-        elif do == "inspect":
-            args["cylinder"] = t.str("cylinder")
-            args["next_inspection"] = t.date("next_inspection")
-            args["result"] = t.choice("result", ("pass", "fail"))
-            args["agency"] = t.str("agency", "")
-        elif do == "regulator":
-            args["action"] = t.choice("action", REGULATOR_ACTIONS)
-            args["target"] = t.str("target")
-        else:
-            args["timeout_s"] = t.number("timeout_s", positive=True)
+        args.update(_platform_step(t, do, ctx))
     else:
         raise t.error(
             "do",

@@ -3,6 +3,7 @@ coordinator under the station's supervisor, all under the floor supervisor (DESI
 
     floor ─┬─ storage      the one writer (started first, stopped last: the last records get out)
            ├─ records      the sink between the control path and the writer
+           ├─ platform     the platform sync, when configured (outbox up, registry down)
            └─ S1 ─┬─ S1.valve, S1.scale, S1.scanner   device actors (`DeviceActors` builds them)
                   └─ S1.coordinator                    the interlock and fill control
 The same assembly serves `fillfloor serve` (real devices) and `fillfloor sim` (simulated devices
@@ -18,6 +19,8 @@ from decimal import Decimal
 
 import trio
 
+from platform_client.settings import SyncSettings
+from platform_client.sync import PlatformSync
 from supervisor.config import FloorConfig, StationConfig
 from supervisor.runtime import (
     ChildSpec,
@@ -85,12 +88,17 @@ class Floor:
         preacts: Mapping[str, Decimal] | None = None,
         lang: str = "zh",
         tick_s: float = 0.1,
+        platform: SyncSettings | None = None,
     ) -> None:
         self.config = config
         self.state = state
         self.bus = bus
         self.writer = StorageWriter(db)
         self.sink = RecordSink(self.writer)
+        self.sync: PlatformSync | None = None
+        if platform is not None:
+            self.sync = PlatformSync(platform, db, state, bus)
+            self.sink.on_written(self.sync.nudge)
         self.stations: dict[str, StationParts] = {}
         for sc in config.stations:
             gate = PermitGate(sc.id)
@@ -112,12 +120,10 @@ class Floor:
             parts.runtime = StationRuntime(sc.id, specs, bus=bus, gate=gate)
             self.stations[sc.id] = parts
         runtimes = {sid: p.runtime for sid, p in self.stations.items() if p.runtime is not None}
-        self.root = Supervisor(
-            "floor",
-            [ChildSpec("storage", self.writer.run), ChildSpec("records", self.sink.run),
-             *(rt.spec() for rt in runtimes.values())],
-            bus=bus,
-        )  # fmt: skip
+        services = [ChildSpec("storage", self.writer.run), ChildSpec("records", self.sink.run)]
+        if self.sync is not None:
+            services.append(ChildSpec("platform", self.sync.run))
+        self.root = Supervisor("floor", [*services, *(rt.spec() for rt in runtimes.values())], bus=bus)
         for sid, rt in runtimes.items():
             self.root.adopt(sid, rt.supervisor)
         self.maintenance = Maintenance(self.root, runtimes, self._audit)

@@ -8,8 +8,8 @@ import time
 import httpx
 import pytest
 
-from platform_server import SigningAuth, sign_request
-from platform_server.signing import string_to_sign
+from platform_client.auth import SigningAuth
+from platform_client.signing import sign_request, string_to_sign
 from tests.test_platform_helpers import REGULATOR, UNIT, platform_env
 
 

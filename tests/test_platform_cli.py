@@ -15,7 +15,8 @@ import httpx
 import pytest
 import trio
 
-from platform_server import PlatformApp, SigningAuth, open_store, running_platform
+from platform_client.auth import SigningAuth
+from platform_server import PlatformApp, open_store, running_platform
 from supervisor.cli import main
 from tests.test_platform_helpers import floor_outbox
 

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from domain.archive import Operator
-from platform_server import SigningAuth
+from platform_client.auth import SigningAuth
 from platform_server.embedded import PlatformRefused, embedded_platform
 from tests.test_platform_helpers import OTHER, TODAY, UNIT, archive
 

@@ -14,10 +14,12 @@ import httpx
 from attrs import define, field
 
 from domain.archive import CylinderArchive
-from platform_server import PlatformApp, SigningAuth, open_store, running_platform
+from platform_client.auth import SigningAuth
+from platform_server import PlatformApp, open_store, running_platform
 from platform_server.archives import seed_archives
 from platform_server.parties import add_party, add_unit
 from supervisor.storage import AlarmRecord, CheckRecord, FillRecord, RefusalRecord, open_database
+from supervisor.storage.records import Record
 from supervisor.storage.repository import pending_outbox, store_all
 
 TODAY = dt.date(2026, 11, 23)
@@ -59,9 +61,10 @@ async def platform_env(db_url: str, **app_kw: Any) -> AsyncIterator[Env]:
         seed_archives(conn, seeded, "2026-11-23T00:00:00.000+00:00")
     events: list[tuple[str, str, str]] = []
     app_kw.setdefault("today", lambda: TODAY)
+    tls = {name: app_kw.pop(name, None) for name in ("certfile", "keyfile")}
     app = PlatformApp(store, on_record=lambda rid, kind, status: events.append((rid, kind, status)), **app_kw)
     try:
-        async with running_platform(app) as url:
+        async with running_platform(app, **tls) as url:
             yield Env(app, url, keys, events)
     finally:
         store.close()
@@ -78,16 +81,21 @@ def _fill(n: int) -> FillRecord:
     )  # fmt: skip
 
 
-def floor_outbox(directory: Path, fills: int = 3) -> list[dict[str, Any]]:
-    """Records as the floor's outbox holds them: `fills` chained fills, a check, a refusal, an alarm."""
-    db = open_database(f"sqlite:///{directory / 'floor.db'}")
+def floor_records(fills: int = 3) -> list[Record]:
+    """`fills` chained fills, a check, a refusal and an alarm, as a floor makes them."""
     at = "2026-11-23T08:00:10.000+00:00"
-    records = [
+    return [
         CheckRecord("chk-1", f"{UNIT}0000001", "pre", "pass", "CK01", at, {"valve": "ok"}, "S1"),
         *[_fill(n) for n in range(1, fills + 1)],
         RefusalRecord("ref-1", "S1", ("cylinder.inspection_overdue",), at, f"{UNIT}0000009", "", "OP01"),
         AlarmRecord("alm-1", "A1", "overfill", "high", "超装 0.6 kg", "raised", at, "S1"),
     ]
+
+
+def floor_outbox(directory: Path, fills: int = 3) -> list[dict[str, Any]]:
+    """Records as the floor's outbox holds them (`floor_records`), as upload items."""
+    db = open_database(f"sqlite:///{directory / 'floor.db'}")
+    records = floor_records(fills)
     try:
         with db.transaction() as conn:
             store_all(conn, records)

@@ -143,6 +143,13 @@ def test_every_step_kind_loads(tmp_path: Path) -> None:
          "unknown key"),
         ('[[step]]\ndo = "platform"\nmode = "down"\n', 'step[0] (do = "platform").do', "needs a [platform]"),
         ("[extras]\nx = 1\n", "extras", "unknown key"),
+        ('[platform]\nembedded = false\n', "platform.embedded", "embedded platform only"),
+        ('[platform]\n[[step]]\ndo = "inspect"\ncylinder = "HY00129999999"\nnext_inspection = 2030-01-01\n'
+         'result = "pass"\n', 'step[0] (do = "inspect").cylinder', "registered cylinders only"),
+        ('[platform]\n[[step]]\ndo = "regulator"\naction = "disable"\ntarget = "S9"\n',
+         'step[0] (do = "regulator").target', "the unit (HY0012) or a station id"),
+        ('[platform]\n[[step]]\ndo = "regulator"\naction = "block"\ntarget = "S1"\n',
+         'step[0] (do = "regulator").target', "a [[cylinder]] code"),
     ],
 )  # fmt: skip
 def test_each_mistake_is_named(tmp_path: Path, extra: str, where: str, problem: str) -> None:

@@ -1,9 +1,11 @@
 """`fillfloor serve` as a plant runs it: a config file, a registry, real devices (simulated here over
-Modbus TCP and a serial line), a console on loopback, and SIGTERM closing the valve and stopping."""
+Modbus TCP and a serial line), a console on loopback, the city platform (the reference one on
+loopback), and SIGTERM closing the valve and stopping."""
 
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -21,6 +23,7 @@ from supervisor.cli import main
 from supervisor.storage import open_database
 from supervisor.storage import schema as t
 from supervisor.storage.users import add_user
+from tests.test_platform_helpers import platform_env
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -39,7 +42,10 @@ async def test_serve_fills_on_real_devices_takes_a_console_and_stops_on_sigterm(
     assert main(["operators", "import", str(operators), "--db", db]) == 0
     station = SimulatedStation("S1", flow_kg_s=3.0, valve_delay_ms=100, cutoff="host")
     scanner = PtyScanner(link_path=tmp_path / "scanner")
-    async with open_station_devices(station, "tcp") as devices:
+    async with (
+        platform_env(f"sqlite:///{tmp_path / 'platform.db'}") as platform,
+        open_station_devices(station, "tcp") as devices,
+    ):
         assert devices.scale_address
         assert devices.valve_address
         with trio.socket.socket() as s:  # a free loopback port for the console
@@ -51,6 +57,9 @@ code = "HY0012"
 short_name = "衡阳燃气"
 [console]
 listen = "127.0.0.1:{console_port}"
+[platform]
+url = "{platform.url}"
+sync_interval_s = 0.5
 [[station]]
 id = "S1"
 cutoff = "host"
@@ -67,6 +76,7 @@ serial_port = "{tmp_path / 'scanner'}"
         proc = await trio.lowlevel.open_process(
             [sys.executable, "-m", "supervisor.cli", "serve", "--config", str(tmp_path / "fillfloor.toml"),
              "--db", db], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            env={**os.environ, "FILLFLOOR_PLATFORM_KEY": platform.keys["HY0012"]},
         )  # fmt: skip
         try:
             out = b""
@@ -93,6 +103,9 @@ serial_port = "{tmp_path / 'scanner'}"
                         message = json.loads(await ws.get_message())
                         if message.get("event", {}).get("type") == "fill.completed":
                             break
+                with trio.fail_after(10):  # the platform sync uploads it at once
+                    while "fill" not in [kind for _rid, kind, _status in platform.events]:  # noqa: ASYNC110
+                        await trio.sleep(0.05)
                 # Now a fill that the signal interrupts: the valve closes, the fill is recorded.
                 devices.remove()
                 await trio.sleep(0.5)

@@ -23,10 +23,13 @@ MAX_FILL_KG = 14.9  # YSP35.5 (DOMAIN.md)
 NOISE_KG = 0.02
 
 
-def run_sim(scenario: Path, tmp: Path, timeout: float = 240) -> tuple[int, str, list[dict[str, Any]]]:
+def run_sim(
+    scenario: Path, tmp: Path, timeout: float = 240, extra: list[str] | None = None
+) -> tuple[int, str, list[dict[str, Any]]]:
     events = tmp / f"{scenario.stem}.jsonl"
+    command = [sys.executable, "-m", "supervisor.cli", "sim", str(scenario), "--events", str(events)]
     proc = subprocess.run(
-        [sys.executable, "-m", "supervisor.cli", "sim", str(scenario), "--events", str(events)],
+        [*command, *(extra or [])],
         cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False,
     )  # fmt: skip
     lines = events.read_text(encoding="utf-8").splitlines() if events.exists() else []

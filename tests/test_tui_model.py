@@ -105,3 +105,18 @@ def test_a_fresh_model_is_connecting_with_nothing_to_show() -> None:
     assert m.link == "connecting"
     assert m.stations == {}
     assert m.unacknowledged == 0
+
+
+def test_platform_sync_figures_follow_the_upload_attempts() -> None:
+    m = sample_model()
+    assert m.sync is not None
+    assert m.sync["backlog"] == 12
+    m.receive(event("sync.batch", sent=12, accepted=12, rejected=0, status="ok", detail="", backlog=0,
+                    dead_letters=1, last_success=T0 + 5))  # fmt: skip
+    assert m.sync["backlog"] == 0
+    assert m.sync["status"] == "ok"
+    assert m.sync["last_success"] == T0 + 5
+    m.receive(event("sync.batch", sent=3, accepted=0, rejected=0, status="unreachable", detail="refused",
+                    backlog=3, dead_letters=1, last_success=None))  # fmt: skip
+    assert m.sync["status"] == "unreachable"
+    assert m.sync["last_success"] == T0 + 5, "a failure does not forget the last success"

@@ -60,6 +60,11 @@ def sample_snapshot() -> dict[str, Any]:
         "shift": {"fills": 42, "aborted": 1, "refusals": 5,
                   "refusals_by_reason": {"cylinder.inspection_overdue": 3, "label.foreign_unit": 2},
                   "mean_abs_error_g": 14.2, "overfills": 1, "underfills": 0, "fills_per_hour": 96.5},
+        "sync": {"backlog": 12, "dead_letters": 1, "last_success": 1795500000.0, "status": "http_503",
+                 "detail": "platform.error simulated 503", "registry_current": True, "registry_status": "ok",
+                 "recent_dead_letters": [
+                     {"record_id": "check-7f3a", "kind": "check",
+                      "reason": "record.bad_field: records[0].payload.phase: [red]x[/red]"}]},
         "records_backlog": 0,
         "storage_healthy": True,
     }  # fmt: skip

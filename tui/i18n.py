@@ -88,6 +88,11 @@ _ZH: dict[str, str] = {
     "sync.last_success": "最近成功",
     "sync.dead_letters": "被拒记录",
     "sync.none": "未配置平台同步",
+    "sync.status": "上传状态",
+    "sync.registry": "档案同步",
+    "sync.current": "已是最新",
+    "sync.behind": "尚未同步",
+    "sync.dead_letter_list": "被拒记录（最近）",
     # checker
     "check.cylinder": "钢瓶编码",
     "check.phase": "检查阶段",
@@ -185,6 +190,11 @@ _EN: dict[str, str] = {
     "sync.last_success": "Last success",
     "sync.dead_letters": "Dead letters",
     "sync.none": "platform sync not configured",
+    "sync.status": "Upload",
+    "sync.registry": "Registry",
+    "sync.current": "current",
+    "sync.behind": "not yet synced",
+    "sync.dead_letter_list": "Dead letters (latest)",
     "check.cylinder": "Cylinder code",
     "check.phase": "Phase",
     "check.pre": "Pre-fill",
@@ -272,6 +282,24 @@ CHECK_ITEMS = {
 }
 
 
+# The platform sync's upload and registry states (platform_client.sync).
+_SYNC_STATUS: dict[str, tuple[str, str]] = {
+    "ok": ("正常", "ok"),
+    "starting": ("启动中", "starting"),
+    "unreachable": ("无法连接平台", "platform unreachable"),
+    "timeout": ("平台无响应", "platform timed out"),
+    "lost_reply": ("平台回复丢失，将重发", "reply lost: will resend"),
+    "bad_reply": ("平台回复无法识别", "unreadable reply"),
+    "partial": ("平台只回复了部分记录", "platform answered part of the batch"),
+    "http_5xx": ("平台故障，稍后重试", "platform error: retrying later"),
+    "http_429": ("平台限流，稍后重试", "platform busy: retrying later"),
+    "http_401": ("平台拒绝本单位密钥", "platform refuses the unit's key"),
+    "http_403": ("平台拒绝本单位密钥", "platform refuses the unit's key"),
+    "bad_change": ("平台档案变更无法识别，已停在此处", "a registry change could not be read: stopped there"),
+    "error": ("同步内部错误，稍后重试", "sync error: retrying later"),
+}
+
+
 class Texts:
     """The words of one language."""
 
@@ -296,6 +324,15 @@ class Texts:
 
     def word(self, code: str) -> str:
         return self._word(_WORDS, code)
+
+    def sync_status(self, status: str) -> str:
+        """The platform sync's state in words (the code kept for maintenance: `http_503`)."""
+        family = "http_5xx" if status.startswith("http_5") else status
+        words = _SYNC_STATUS.get(family)
+        if words is None:
+            return status
+        text = words[0] if self.lang == "zh" else words[1]
+        return text if status in ("ok", "starting") else f"{text} ({status})"
 
     def reason(self, code: str) -> str:
         return describe(code, self.lang)

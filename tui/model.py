@@ -28,7 +28,7 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _dicts(value: Any) -> list[dict[str, Any]]:
+def dicts(value: Any) -> list[dict[str, Any]]:
     return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
 
 
@@ -63,9 +63,9 @@ class StationView:
         view.preact_kg = _float(s.get("preact_kg"))
         view.cutoff = _text(s.get("cutoff"))
         view.faults = [str(f) for f in s.get("faults") or [] if isinstance(f, str)]
-        view.recent_fills.extend(_dicts(s.get("recent_fills")))
-        view.recent_refusals.extend(_dicts(s.get("recent_refusals")))
-        view.recent_checks.extend(_dicts(s.get("recent_checks")))
+        view.recent_fills.extend(dicts(s.get("recent_fills")))
+        view.recent_refusals.extend(dicts(s.get("recent_refusals")))
+        view.recent_checks.extend(dicts(s.get("recent_checks")))
         if view.recent_refusals and view.state == "rejected":
             reasons = view.recent_refusals[0].get("reasons") or []
             view.last_problem = str(reasons[0]) if reasons else None
@@ -142,12 +142,12 @@ class ConsoleModel:
 
     def apply_snapshot(self, snap: Mapping[str, Any]) -> None:
         self.stations = {
-            view.id: view for view in (StationView.from_snapshot(s) for s in _dicts(snap.get("stations")))
+            view.id: view for view in (StationView.from_snapshot(s) for s in dicts(snap.get("stations")))
         }
         self.alarms = {}
-        for a in _dicts(snap.get("alarms")):
+        for a in dicts(snap.get("alarms")):
             self._set_alarm(a, _text(a.get("state")) or "unacknowledged", _float(a.get("raised_at")))
-        self.actors = _dicts(snap.get("actors"))
+        self.actors = dicts(snap.get("actors"))
         shift = snap.get("shift")
         self.shift = shift if isinstance(shift, dict) else {}
         sync = snap.get("sync")
@@ -192,6 +192,13 @@ class ConsoleModel:
             self._alarm_moved(str(e.get("alarm_id")), kind.removeprefix("alarm."))
         elif kind == "actor.health":
             self._actor_health(e)
+        elif kind == "sync.batch" and self.sync is not None:
+            # Live figures between snapshots (the dead-letter list comes with the next snapshot).
+            for name in ("backlog", "dead_letters", "status", "detail"):
+                if name in e:
+                    self.sync[name] = e[name]
+            if e.get("last_success") is not None:
+                self.sync["last_success"] = e["last_success"]
 
     def _set_alarm(self, a: Mapping[str, Any], state: str, raised_at: float | None) -> None:
         alarm_id = _text(a.get("alarm_id"))

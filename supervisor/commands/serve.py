@@ -1,9 +1,11 @@
 """`fillfloor serve --config fillfloor.toml`: the supervisor on the plant's real devices.
 
 The floor as the config describes it (stations, devices, register maps), the registry from the
-database (import it first: `fillfloor registry import`, `fillfloor operators import`), the
-console server on `[console] listen` (loopback by default). SIGINT/SIGTERM: every valve closed
-first, a fill under way recorded as interrupted, then the tree stopped in order.
+database (import it first: `fillfloor registry import`, `fillfloor operators import`; with
+`[platform]` the sync keeps it current), the console server on `[console] listen` (loopback by
+default), and the platform sync when `[platform]` is configured (its key from the environment).
+SIGINT/SIGTERM: every valve closed first, a fill under way recorded as interrupted, then the tree
+stopped in order.
 """
 
 from __future__ import annotations
@@ -11,13 +13,16 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import gc
+import os
 import ssl
 import sys
+from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
 
 import trio
 
+from platform_client.settings import SyncSettings
 from supervisor.commands import add_db_options
 from supervisor.config import FloorConfig, load_config
 from supervisor.errors import BadInput
@@ -25,6 +30,7 @@ from supervisor.floor import Floor
 from supervisor.runtime import EventBus, run_until_signalled
 from supervisor.station.floor import FloorState
 from supervisor.storage import open_database
+from supervisor.storage.registry import regulator_disables
 from supervisor.storage.repository import get_preact, load_archives, load_operators
 
 __all__ = ["register"]
@@ -53,6 +59,20 @@ def _tls(config: FloorConfig) -> ssl.SSLContext | None:
     return context
 
 
+def sync_settings(config: FloorConfig, environ: Mapping[str, str]) -> SyncSettings | None:
+    """The platform sync's settings from `[platform]`; the key from the environment, never the file."""
+    p = config.platform
+    if p is None:
+        return None
+    key = environ.get(p.key_env, "").strip()
+    if not key:
+        raise BadInput(f"[platform]: the unit's platform key is not set: export {p.key_env}=… (printed by "
+                       "`fillfloor platform unit add` on the platform)")  # fmt: skip
+    verify: bool | str = p.ca_file or p.verify_tls
+    return SyncSettings(p.url, config.unit.code, key, sync_interval_s=p.sync_interval_s,
+                        batch_size=p.batch_size, verify=verify)  # fmt: skip
+
+
 def run(args: argparse.Namespace) -> int:
     from actors.floor_devices import DeviceActorFactory
     from supervisor.console.server import ConsoleServer
@@ -67,12 +87,19 @@ def run(args: argparse.Namespace) -> int:
     with db.reading() as conn:
         archives, operators = load_archives(conn), load_operators(conn)
         preacts = {s.id: get_preact(conn, s.id) for s in config.stations}
+        disabled = regulator_disables(conn)
     if not archives:
         print("fillfloor: warning: no cylinder archives in the registry: every label will be refused "
               "(fillfloor registry import FILE)", file=sys.stderr)  # fmt: skip
     state = FloorState(config.unit.code, dt.date.today, archives.values(), operators.values())
+    for station in disabled:  # the regulator's last word holds while offline, across restarts
+        state.set_disabled(station, True)
     learnt: dict[str, Decimal] = {sid: p for sid, p in preacts.items() if p is not None}
-    floor = Floor(config, db, state, EventBus(), DeviceActorFactory(), preacts=learnt)
+    try:
+        floor = Floor(config, db, state, EventBus(), DeviceActorFactory(), preacts=learnt,
+                      platform=sync_settings(config, os.environ))  # fmt: skip
+    except (OSError, ssl.SSLError) as exc:  # the platform's CA file
+        raise BadInput(f"[platform] ca_file: {exc}") from None
     host, port = _listen(config)
     console = ConsoleServer(floor, db, host=host, port=port, ssl_context=_tls(config))
 

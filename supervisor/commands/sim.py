@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from functools import partial
 from pathlib import Path
 
 import trio
@@ -40,7 +41,8 @@ def run(args: argparse.Namespace) -> int:
 
     scenario = load_scenario(args.scenario)  # an invalid scenario raises BadInput: exit 2
     try:
-        trio.run(run_scenario, scenario, args.events, args.db, DeviceActorFactory())
+        trio.run(partial(run_scenario, scenario, args.events, args.db, DeviceActorFactory(),
+                         platform_db_url=args.platform_db))  # fmt: skip
     except UnsupportedStep as exc:
         print(f"fillfloor: {exc}", file=sys.stderr)
         return 1

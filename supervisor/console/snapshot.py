@@ -129,6 +129,7 @@ def snapshot(floor: Floor, alarms: AlarmBoard, figures: FloorFigures, now: float
         "unacknowledged": alarms.unacknowledged(),
         "actors": actors,
         "shift": figures.shift(now),
+        "sync": floor.sync.figures() if floor.sync is not None else None,
         "records_backlog": floor.sink.backlog,
         "storage_healthy": floor.sink.healthy,
     }

@@ -38,6 +38,7 @@ class RecordSink:
         self._queue: deque[Record] = deque()
         self._wake = trio.Event()
         self._listeners: list[HealthListener] = []
+        self._written_callbacks: list[Callable[[], None]] = []
         self._stall_s = stall_s
         self.healthy = True
         self.written = 0
@@ -45,6 +46,11 @@ class RecordSink:
 
     def listen(self, listener: HealthListener) -> None:
         self._listeners.append(listener)
+
+    def on_written(self, callback: Callable[[], None]) -> None:
+        """Call `callback` (it must not block) each time a record became durable: the platform
+        sync uploads at once instead of at its next interval."""
+        self._written_callbacks.append(callback)
 
     def put(self, record: Record) -> None:
         self._queue.append(record)
@@ -89,6 +95,8 @@ class RecordSink:
         if error is None:
             self.written += 1
             self._report(True, "")
+            for callback in self._written_callbacks:
+                callback()
             return
         # The writer waits out an unavailable database itself; what reaches here is a record the
         # database refuses for its content, which no retry mends: counted, alarmed, not retried.

@@ -22,6 +22,7 @@ from supervisor.storage.times import utc_now
 __all__ = [
     "OutboxItem",
     "dead_letter",
+    "dead_letter_count",
     "dead_letters",
     "enqueue",
     "mark_failed",
@@ -113,9 +114,15 @@ def dead_letter(conn: Connection, record_id: str, reason: str) -> None:
     )
 
 
-def dead_letters(conn: Connection, limit: int = 100) -> list[OutboxItem]:
-    q = select(t.outbox).where(t.outbox.c.dead_letter.is_not(None)).order_by(t.outbox.c.id).limit(limit)
+def dead_letters(conn: Connection, limit: int = 100, *, newest_first: bool = False) -> list[OutboxItem]:
+    order = t.outbox.c.id.desc() if newest_first else t.outbox.c.id
+    q = select(t.outbox).where(t.outbox.c.dead_letter.is_not(None)).order_by(order).limit(limit)
     return [_item(r) for r in conn.execute(q).mappings()]
+
+
+def dead_letter_count(conn: Connection) -> int:
+    q = select(func.count()).select_from(t.outbox).where(t.outbox.c.dead_letter.is_not(None))
+    return int(conn.execute(q).scalar_one())
 
 
 def outbox_backlog(conn: Connection) -> int:

@@ -23,8 +23,11 @@ __all__ = [
     "load_archive",
     "load_archives",
     "load_operators",
+    "put_station_setting",
     "record_inspection",
+    "regulator_disables",
     "set_cursor",
+    "set_regulator_disabled",
     "set_unit",
     "upsert_archives",
     "upsert_operators",
@@ -172,3 +175,33 @@ def set_cursor(conn: Connection, cursor: str, name: str = "registry") -> None:
         conn.execute(insert(t.registry_cursor).values(name=name, cursor=cursor, updated_at=utc_now()))
     else:
         conn.execute(update(t.registry_cursor).where(where).values(cursor=cursor, updated_at=utc_now()))
+
+
+def put_station_setting(conn: Connection, station: str, key: str, value: str) -> None:
+    """Store one setting of a station (insert or replace)."""
+    where = (t.station_setting.c.station == station) & (t.station_setting.c.key == key)
+    if conn.execute(select(t.station_setting).where(where)).first() is None:
+        conn.execute(insert(t.station_setting).values(station=station, key=key, value=value))
+    else:
+        conn.execute(update(t.station_setting).where(where).values(value=value))
+
+
+# A regulator's disable is kept as a station setting; the whole unit's under a name no station has
+# (station ids begin with a letter), so that a floor restarted offline still honours it.
+_DISABLED = "regulator_disabled"
+_WHOLE_UNIT = "*"
+
+
+def set_regulator_disabled(conn: Connection, station: str | None, disabled: bool) -> None:
+    """A regulator's disable or enable from the platform: a station, or the whole unit (None)."""
+    put_station_setting(
+        conn, _WHOLE_UNIT if station is None else station, _DISABLED, "1" if disabled else "0"
+    )
+
+
+def regulator_disables(conn: Connection) -> set[str | None]:
+    """What the regulator has disabled: station ids, and None for the whole unit."""
+    q = select(t.station_setting.c.station).where(
+        t.station_setting.c.key == _DISABLED, t.station_setting.c.value == "1"
+    )
+    return {None if s == _WHOLE_UNIT else s for s in conn.execute(q).scalars()}

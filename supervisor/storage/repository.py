@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, insert, select
 
 from supervisor.storage import schema as t
 from supervisor.storage.fills import ChainAppender, FillLink, append_fill
@@ -41,6 +41,7 @@ from supervisor.storage.registry import (
     load_archive,
     load_archives,
     load_operators,
+    put_station_setting,
     record_inspection,
     set_cursor,
     set_unit,
@@ -168,8 +169,4 @@ def get_preact(conn: Connection, station: str) -> Decimal | None:
 
 
 def set_preact(conn: Connection, station: str, preact_kg: Decimal) -> None:
-    where = (t.station_setting.c.station == station) & (t.station_setting.c.key == _PREACT)
-    if conn.execute(select(t.station_setting).where(where)).first() is None:
-        conn.execute(insert(t.station_setting).values(station=station, key=_PREACT, value=str(preact_kg)))
-    else:
-        conn.execute(update(t.station_setting).where(where).values(value=str(preact_kg)))
+    put_station_setting(conn, station, _PREACT, str(preact_kg))

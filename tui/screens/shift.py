@@ -6,7 +6,9 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import DataTable
 
-from tui.screens.base import ConsoleScreen, cell, table
+from tui.i18n import Texts
+from tui.model import dicts
+from tui.screens.base import ConsoleScreen, cell, clock, table
 
 __all__ = ["ShiftScreen"]
 
@@ -42,7 +44,24 @@ class ShiftScreen(ConsoleScreen):
             sync.add_row(cell(t("sync.none")), cell(""))
             return
         s = self.model.sync
-        for key, field in (("sync.backlog", "backlog"), ("sync.last_success", "last_success"),
-                           ("sync.dead_letters", "dead_letters")):  # fmt: skip
-            alarming = field == "dead_letters" and bool(s.get(field))
-            sync.add_row(cell(t(key)), cell(s.get(field), "bold reverse" if alarming else ""))
+        dead = s.get("dead_letters")
+        sync.add_row(cell(t("sync.backlog")), cell(s.get("backlog")))
+        sync.add_row(cell(t("sync.last_success")), cell(clock(s.get("last_success"))))
+        sync.add_row(cell(t("sync.status")), cell(_state(t, s.get("status"), s.get("detail"))))
+        if "registry_current" in s:
+            registry = t("sync.current") if s.get("registry_current") else t("sync.behind")
+            if s.get("registry_status") not in ("ok", None):
+                registry += " · " + _state(t, s.get("registry_status"), s.get("registry_detail"))
+            sync.add_row(cell(t("sync.registry")), cell(registry))
+        sync.add_row(cell(t("sync.dead_letters")), cell(dead, "bold reverse" if dead else ""))
+        # The records the platform refused, newest first, with its reason: someone must act on them.
+        for d in dicts(s.get("recent_dead_letters")):
+            sync.add_row(cell(f"  {d.get('kind', '')} {d.get('record_id', '')}"), cell(d.get("reason")))
+
+
+def _state(t: Texts, status: object, detail: object) -> str:
+    """The state in words; the platform's detail after a failure (what maintenance will ask for)."""
+    if not isinstance(status, str):
+        return "—"
+    words = t.sync_status(status)
+    return f"{words}: {detail}" if detail and status != "ok" else words

@@ -12,7 +12,7 @@ from collections.abc import Callable, Generator
 
 import httpx
 
-from platform_server.signing import fresh_nonce, sign_request
+from platform_client.signing import fresh_nonce, sign_request
 
 __all__ = ["SigningAuth"]
 

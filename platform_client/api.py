@@ -1,0 +1,203 @@
+"""The platform's API as the floor uses it: upload records, pull registry changes.
+
+Every failure is one of two kinds, so that the sync decides by kind and never by guesswork:
+- `Unavailable`: the platform could not answer now (unreachable, timeout, a lost reply, 408, 429,
+  5xx, a reply we cannot read). Nothing is known about what it did: try the same again later
+  (uploads are idempotent by record id, so a batch the platform stored before its reply was lost
+  comes back as `duplicate`).
+- `Refused`: the platform answered that the request itself is wrong (401/403 credentials, 413 too
+  large, 422 naming a field). Retrying it unchanged will not help; the sync shrinks the batch,
+  dead-letters the record named, or waits for an operator to fix the key (an alarm, not a loop).
+A reply is read defensively: a result for a record we did not send, or one without a known status,
+is ignored (the record stays pending and is sent again).
+"""
+
+from __future__ import annotations
+
+import re
+import ssl
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import httpx
+from attrs import frozen
+
+from platform_client.auth import SigningAuth
+from platform_client.backoff import parse_retry_after
+from platform_client.settings import SyncSettings
+from supervisor.storage.outbox import OutboxItem
+
+__all__ = [
+    "ChangesPage",
+    "PlatformApi",
+    "RecordOutcome",
+    "Refused",
+    "Unavailable",
+    "open_client",
+    "tls_context",
+]
+
+_RETRYABLE_STATUS = frozenset({408, 425, 429})
+_ITEM_FIELD = re.compile(r"records\[(\d+)\]")
+
+
+class Unavailable(Exception):
+    """No answer we can use; try again later."""
+
+    def __init__(self, status: str, detail: str, retry_after_s: float | None = None) -> None:
+        super().__init__(f"{status}: {detail}")
+        self.status = status  # unreachable | timeout | lost_reply | bad_reply | http_503 ...
+        self.detail = detail
+        self.retry_after_s = retry_after_s
+
+
+class Refused(Exception):
+    """The platform says the request is wrong (4xx other than 408/425/429)."""
+
+    def __init__(self, http_status: int, code: str, detail: str, field: str | None) -> None:
+        super().__init__(f"{http_status} {code}: {detail}")
+        self.http_status = http_status
+        self.code = code  # the platform's error code: auth.bad_signature, request.invalid, ...
+        self.detail = detail
+        self.field = field
+
+    @property
+    def item(self) -> int | None:
+        """The index of the batch item the platform names (`records[3].record_id`), if any."""
+        m = _ITEM_FIELD.match(self.field or "")
+        return int(m.group(1)) if m else None
+
+
+@frozen
+class RecordOutcome:
+    record_id: str
+    status: str  # stored | duplicate | rejected
+    reason: str = ""  # for rejected: record.bad_field, fill.hash_mismatch, ...
+    field: str = ""
+    detail: str = ""
+
+    @property
+    def accepted(self) -> bool:
+        return self.status in ("stored", "duplicate")
+
+    def dead_letter_text(self) -> str:
+        """What the dead-letter list shows: the reason code first, then where and why."""
+        return ": ".join(part for part in (self.reason or "rejected", self.field, self.detail) if part)
+
+
+@frozen
+class ChangesPage:
+    changes: tuple[Mapping[str, Any], ...]
+    cursor: int
+    more: bool
+    latest: int
+
+
+def tls_context(settings: SyncSettings) -> ssl.SSLContext | bool:
+    """How the platform's certificate is checked: the system's CAs, a plant's own CA bundle, or
+    (`verify_tls = false`, for a lab only) not at all. A CA file that cannot be read raises
+    `OSError`/`ssl.SSLError` here, at start-up, not at the first upload."""
+    if isinstance(settings.verify, str):
+        return ssl.create_default_context(cafile=settings.verify)
+    return ssl.create_default_context() if settings.verify else False
+
+
+def open_client(settings: SyncSettings, tls: ssl.SSLContext | bool) -> httpx.AsyncClient:
+    """An httpx client that signs every request as the unit and verifies TLS with `tls`."""
+    timeout = httpx.Timeout(settings.timeout_s)
+    return httpx.AsyncClient(
+        base_url=settings.url.rstrip("/"),
+        auth=SigningAuth(settings.unit_code, settings.key),
+        verify=tls,
+        timeout=timeout,
+        headers={"User-Agent": "fillfloor-platform-sync/1"},
+    )
+
+
+def _why(exc: BaseException) -> str:
+    """The most telling message of an httpx error (it often wraps the one that says why, such as
+    `CERTIFICATE_VERIFY_FAILED`, and has none of its own)."""
+    seen: BaseException | None = exc
+    messages = []
+    while seen is not None and len(messages) < 4:
+        if str(seen):
+            messages.append(str(seen))
+        seen = seen.__cause__ or seen.__context__
+    return messages[-1] if messages else type(exc).__name__
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+class PlatformApi:
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+
+    async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            response = await self.client.request(method, path, **kwargs)
+        except httpx.TimeoutException as exc:
+            raise Unavailable("timeout", _why(exc)) from None
+        except httpx.ConnectError as exc:  # also a TLS certificate that does not verify
+            raise Unavailable("unreachable", _why(exc)) from None
+        except httpx.TransportError as exc:  # the connection broke mid-reply: the request may have run
+            raise Unavailable("lost_reply", _why(exc)) from None
+        status = response.status_code
+        if status == 200 or status == 201:
+            try:
+                return response.json()
+            except ValueError:
+                raise Unavailable("bad_reply", f"{status} reply is not JSON") from None
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        body = body if isinstance(body, dict) else {}
+        code, detail = _text(body.get("error")) or f"http_{status}", _text(body.get("detail"))
+        if status in _RETRYABLE_STATUS or status >= 500 or status < 400:
+            retry = parse_retry_after(response.headers.get("retry-after"))
+            raise Unavailable(f"http_{status}", f"{code} {detail}".strip(), retry)
+        field = body.get("field")
+        raise Refused(status, code, detail, field if isinstance(field, str) else None)
+
+    async def upload(self, items: Sequence[OutboxItem]) -> dict[str, RecordOutcome]:
+        """POST /v1/records; the platform's answer per record id (records it did not answer are
+        missing from the result: they stay pending)."""
+        body = {"records": [{"record_id": i.record_id, "kind": i.kind, "payload": i.payload} for i in items]}
+        reply = await self._call("POST", "/v1/records", json=body)
+        results = reply.get("results") if isinstance(reply, dict) else None
+        if not isinstance(results, list):
+            raise Unavailable("bad_reply", "the upload reply has no results list")
+        sent = {i.record_id for i in items}
+        out: dict[str, RecordOutcome] = {}
+        for r in results:
+            if not isinstance(r, dict):
+                continue
+            rid, status = _text(r.get("record_id")), _text(r.get("status"))
+            if rid not in sent or status not in ("stored", "duplicate", "rejected"):
+                continue
+            out[rid] = RecordOutcome(
+                rid, status, _text(r.get("reason")), _text(r.get("field")), _text(r.get("detail"))
+            )
+        return out
+
+    async def changes(self, cursor: int, limit: int) -> ChangesPage:
+        """GET /v1/registry/changes after `cursor`."""
+        reply = await self._call("GET", "/v1/registry/changes", params={"cursor": cursor, "limit": limit})
+        if not isinstance(reply, dict):
+            raise Unavailable("bad_reply", "the changes reply is not an object")
+        changes, next_cursor, more, latest = (
+            reply.get("changes"), reply.get("cursor"), reply.get("more"), reply.get("latest")
+        )  # fmt: skip
+        if (
+            not isinstance(changes, list)
+            or not all(isinstance(c, dict) for c in changes)
+            or not isinstance(next_cursor, int)
+            or isinstance(next_cursor, bool)
+            or next_cursor < cursor
+            or not isinstance(more, bool)
+            or not isinstance(latest, int)
+        ):
+            raise Unavailable("bad_reply", "the changes reply is malformed")
+        return ChangesPage(tuple(changes), next_cursor, more, latest)

@@ -1,0 +1,54 @@
+"""When to ask the platform again after a failure: exponential backoff with jitter, and Retry-After.
+
+A floor that cannot reach the platform must not hammer it, and a city's floors coming back together
+after an outage must not retry in lockstep: the delay doubles per failure up to a cap, and is drawn
+from its upper half ("equal jitter": never less than half the step, so it still backs off). A
+server's `Retry-After` (RFC 9110 §10.2.3: seconds, or an HTTP date) is honoured as a lower bound.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import random
+
+__all__ = ["RetryBackoff", "parse_retry_after"]
+
+# A Retry-After beyond this is a misconfigured server, not a plan: the floor still asks hourly.
+_MAX_RETRY_AFTER_S = 3600.0
+
+
+class RetryBackoff:
+    def __init__(self, first_s: float, max_s: float, rng: random.Random | None = None) -> None:
+        self.first_s = first_s
+        self.max_s = max_s
+        self.failures = 0  # consecutive
+        self._rng = rng or random.Random()
+
+    def failed(self, retry_after_s: float | None = None) -> float:
+        """Count a failure; the seconds to wait before the next attempt."""
+        step = min(self.max_s, self.first_s * 2.0**self.failures)
+        self.failures += 1
+        delay = step / 2 + self._rng.uniform(0, step / 2)
+        if retry_after_s is not None:
+            delay = max(delay, min(retry_after_s, _MAX_RETRY_AFTER_S))
+        return delay
+
+    def succeeded(self) -> None:
+        self.failures = 0
+
+
+def parse_retry_after(value: str | None, now: dt.datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header; None when absent or unreadable."""
+    if value is None:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return max(0.0, (when - (now or dt.datetime.now(dt.UTC))).total_seconds())
