@@ -30,6 +30,7 @@ MODULES = (
     "benchmarks.poll_capacity",
     "benchmarks.rtu_utilisation",
     "benchmarks.console_latency",
+    "benchmarks.platform_drain",
 )
 OUT = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 _HEAD = (

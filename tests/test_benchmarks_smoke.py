@@ -57,3 +57,13 @@ def test_benchmarks_md_sections_are_found_by_module() -> None:
     assert list(sections) == ["benchmarks.a", "benchmarks.b"]
     assert sections["benchmarks.a"].startswith("<!-- benchmarks.a -->\n## A")
     assert "| y |" not in sections["benchmarks.a"]
+
+
+def test_platform_drain_runs_tiny_and_checks_exactly_once() -> None:
+    from benchmarks import platform_drain
+
+    rows = platform_drain.run(records=300, choose=100)
+    names = [r["name"] for r in rows]
+    assert sum("batch" in n and n.startswith("choose") for n in names) == len(platform_drain.BATCHES)
+    assert any(n.startswith("drain 300 records to a sqlite platform") for n in names)
+    assert [r for r in rows if r.get("note") == "chosen"], "a batch size was chosen"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 import subprocess
+import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -36,6 +37,7 @@ from supervisor.storage.times import utc_now
 from tests.test_platform_helpers import REGULATOR, TODAY, UNIT, Env, archive, floor_records, platform_env
 
 CODE = f"{UNIT}0000001"
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @attrs.define
@@ -125,9 +127,15 @@ def _check_payload(**over: Any) -> dict[str, Any]:
     return payload
 
 
-async def test_lost_replies_are_resent_and_the_platform_keeps_one_copy(tmp_path: Path) -> None:
+@pytest.mark.parametrize("platform_db", ["sqlite", "postgresql"])
+async def test_lost_replies_are_resent_and_the_platform_keeps_one_copy(
+    tmp_path: Path, platform_db: str, request: pytest.FixtureRequest
+) -> None:
     db = _floor_db(tmp_path, records=6)
-    async with platform_env(f"sqlite:///{tmp_path / 'p.db'}") as env:
+    url = (
+        request.getfixturevalue("pg_url") if platform_db == "postgresql" else f"sqlite:///{tmp_path / 'p.db'}"
+    )
+    async with platform_env(url) as env:
         env.app.faults.set("drop_response", 0.6)  # every batch stored, every reply lost
         async with running_sync(env, db, batch_size=3) as run:
             await until(lambda: backlog(db) == 0)
@@ -201,6 +209,52 @@ async def test_a_floor_stopped_mid_batch_resends_it_after_restart_and_nothing_is
         async with running_sync(env, db) as run:
             await until(lambda: backlog(db) == 0)
             assert sum(e.fields["duplicates"] for e in run.batches("ok")) == 6
+    assert len(stored_once(env)) == 6
+    assert set(stored_once(env).values()) == {1}
+    db.close()
+
+
+_SYNC_PROCESS = """
+import sys, trio, datetime as dt
+from platform_client.settings import SyncSettings
+from platform_client.sync import PlatformSync
+from supervisor.runtime import EventBus
+from supervisor.station.floor import FloorState
+from supervisor.storage import open_database
+url, unit, key, floor_db = sys.argv[1:]
+db = open_database(floor_db)
+settings = SyncSettings(url, unit, key, sync_interval_s=0.2, backoff_first_s=0.05, backoff_max_s=0.4)
+sync = PlatformSync(settings, db, FloorState(unit, dt.date.today), EventBus())
+trio.run(sync.run)
+"""
+
+
+async def test_a_floor_killed_mid_batch_loses_nothing_and_doubles_nothing(tmp_path: Path) -> None:
+    """SIGKILL, not a clean stop: the process dies with the batch stored and its reply unread."""
+    floor_url = f"sqlite:///{tmp_path / 'floor.db'}"
+    _floor_db(tmp_path, records=3).close()
+    async with platform_env(f"sqlite:///{tmp_path / 'p.db'}") as env:
+        env.app.faults.set("slow")
+        env.app.faults.slow_s = 5.0
+        command = [sys.executable, "-c", _SYNC_PROCESS, env.url, UNIT, env.keys[UNIT], floor_url]
+        proc = await trio.lowlevel.open_process(command, cwd=ROOT)
+        try:
+            await until(lambda: len(env.events) == 6)  # stored at the platform, the reply on its way
+            proc.kill()
+            await proc.wait()
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+        db = open_database(floor_url)
+        assert backlog(db) == 6, "killed before the reply: nothing was marked sent"
+        env.app.faults.set("up")
+        proc = await trio.lowlevel.open_process(command, cwd=ROOT)
+        try:
+            await until(lambda: backlog(db) == 0)
+        finally:
+            proc.kill()
+            await proc.wait()
+    assert [status for _r, _k, status in env.events].count("duplicate") == 6
     assert len(stored_once(env)) == 6
     assert set(stored_once(env).values()) == {1}
     db.close()
