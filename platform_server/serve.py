@@ -27,6 +27,7 @@ def hypercorn_config(host: str, port: int, certfile: str | None = None, keyfile:
     host = host.strip("[]")
     config.bind = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
     config.accesslog = None
+    config.loglevel = "WARNING"  # not "Running on ..." into a scenario's or a test's output
     config.graceful_timeout = 2.0
     config.certfile, config.keyfile = certfile, keyfile
     return config

@@ -5,6 +5,8 @@ and RTU), a refusal now and then with its reasons (inspection overdue, scrapped,
 label, an unregistered code), a scale that drops off the line for a few seconds (an alarm that
 comes and clears), and a scanner actor that keeps crashing for a while, so that the supervisor
 gives up on it and the station goes out of service until maintenance restarts it from the console.
+The city platform runs embedded (SCENARIOS.md `[platform]`) and is out of reach now and then: the
+console's shift screen shows the records waiting, then going up.
 
 It is an ordinary scenario (SCENARIOS.md), built here as data rather than written out by hand
 because it is long: `rounds` rounds of about 20 s each.
@@ -92,6 +94,8 @@ def _doc(stations: int, rounds: int) -> dict[str, Any]:
         if r % 3 == 2:  # a scale drops off the line while its station is idle: an alarm, then clear
             steps.append({"do": "fault", "station": ids[(r // 3) % stations], "device": "scale",
                           "kind": "disconnect", "seconds": 4})  # fmt: skip
+        if r % 6 == 1:  # the city platform out of reach for a while: the backlog grows, then drains
+            steps.append({"do": "platform", "mode": "down", "seconds": 30})
         if r % 12 == 4:  # a scanner actor that crashes at every start: given up on → out of service
             steps.append({"do": "fault", "station": ids[-1], "device": "scanner", "kind": "crash",
                           "seconds": 30})  # fmt: skip
@@ -104,6 +108,7 @@ def _doc(stations: int, rounds: int) -> dict[str, Any]:
             {"id": op, "name": name, "certificate_expires": "2028-06-30"} for op, name in _OPERATORS
         ],
         "station": station_tables,
+        "platform": {"embedded": True, "sync_interval_s": 2.0},
         "step": steps,
     }
 
