@@ -6,10 +6,11 @@ Two loops share one signed HTTP client:
   `duplicate` is marked sent; one it `rejected` is dead-lettered with the platform's reason (shown
   in the console, never retried blindly). No usable answer (down, timeout, lost reply, 429, 5xx)
   leaves the batch pending and waits — exponential backoff with jitter, at least `Retry-After` —
-  then sends it again: the platform keys on record ids, so a batch stored before its reply was lost
-  comes back `duplicate` and is stored once. A record is marked only after the platform answered
-  for it, so killing the floor at any moment loses nothing and duplicates nothing at the platform.
-  New records wake the loop at once (`nudge`); otherwise it looks every `sync_interval_s`.
+  then sends it again (halving the batch while requests time out): the platform keys on record ids,
+  so a batch stored before its reply was lost comes back `duplicate` and is stored once. A record is
+  marked only after the platform answered for it, so killing the floor at any moment loses nothing
+  and duplicates nothing at the platform. New records wake the loop at once (`nudge`); otherwise it
+  looks every `sync_interval_s`.
 - **down**: registry changes by cursor every `sync_interval_s`, a page at a time: applied to the
   database with the cursor in one transaction, then to the interlock's `FloorState`, so a
   regulator's disable stops permits within one interval and an inspection pass makes an overdue
@@ -72,7 +73,9 @@ class PlatformSync:
         self._wall = wall_clock
         self._wake = trio.Event()
         self._pull_now = trio.Event()
-        self.batch_size = settings.batch_size  # halved if the platform says a batch is too large
+        # Halved when the platform says a batch is too large (413, for good) or a request times out
+        # (a slow link: doubled back after each full batch that goes through).
+        self.batch_size = settings.batch_size
         # What the console shows (`figures`):
         self.outbox = OutboxFigures(0, 0, ())
         self.status = "starting"  # of the last upload: ok, or why not (unreachable, http_503, ...)
@@ -154,6 +157,9 @@ class PlatformSync:
             outcomes = await api.upload(items)
         except Unavailable as exc:
             delay = backoff.failed(exc.retry_after_s)
+            if exc.status == "timeout" and self.batch_size > 1:
+                # A link too slow for the batch would time out on it forever: send less at a time.
+                self.batch_size = max(1, self.batch_size // 2)
             self.outbox = await self.store.failed(ids, self._wall_iso(delay))
             self._batch_event(len(items), 0, 0, exc.status, exc.detail)
             return delay
@@ -171,6 +177,8 @@ class PlatformSync:
                               f"{unanswered} record(s) not answered", duplicates)  # fmt: skip
             return backoff.failed()
         backoff.succeeded()
+        if len(items) == self.batch_size:  # a full batch went through: back towards the setting
+            self.batch_size = min(self.settings.batch_size, self.batch_size * 2)
         self._batch_event(len(items), len(accepted), len(rejected), "ok", "", duplicates)
         return 0.0
 

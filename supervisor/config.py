@@ -118,7 +118,7 @@ class PlatformConfig:
     sync_interval_s: float = 30.0
     verify_tls: bool = True
     ca_file: str = ""  # the plant's own CA bundle for the platform's certificate (default: the system's)
-    batch_size: int = 200  # records per upload (the platform takes at most 1000)
+    batch_size: int = 500  # records per upload (the platform takes at most 1000)
 
 
 @frozen
@@ -394,7 +394,7 @@ def _platform(t: Table | None) -> PlatformConfig | None:
         sync_interval_s=t.number("sync_interval_s", 30.0, positive=True),
         verify_tls=t.bool("verify_tls", True),
         ca_file=t.str("ca_file", ""),
-        batch_size=t.int("batch_size", 200, lo=1, hi=1000),  # the platform takes at most 1000
+        batch_size=t.int("batch_size", 500, lo=1, hi=1000),  # the platform takes at most 1000
     )
     if p.ca_file and not Path(p.ca_file).is_file():
         raise t.error("ca_file", f"no such file: {p.ca_file}")

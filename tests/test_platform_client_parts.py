@@ -138,6 +138,6 @@ def test_serve_takes_the_platform_key_from_the_environment_only(tmp_path: Path) 
         UNIT,
         "ffk_abc",
         True,
-        200,
+        500,
     )
     assert "ffk_abc" not in repr(settings), "the key is never printed"

@@ -380,3 +380,24 @@ def _self_signed(directory: Path) -> tuple[Path, Path]:
         check=True, capture_output=True,
     )  # fmt: skip
     return cert, key
+
+
+async def test_a_link_too_slow_for_the_batch_gets_smaller_batches_then_full_ones_again(
+    tmp_path: Path,
+) -> None:
+    db = _floor_db(tmp_path, records=13)  # 16 records
+    async with platform_env(f"sqlite:///{tmp_path / 'p.db'}") as env:
+        env.app.faults.set("slow")
+        env.app.faults.slow_s = 1.0  # every reply comes after the client gave up on it
+        async with running_sync(env, db, batch_size=8, timeout_s=0.3) as run:
+            await until(lambda: run.sync.batch_size == 1)
+            env.app.faults.set("up")
+            await until(lambda: backlog(db) == 0)
+            timeouts = [e.fields["sent"] for e in run.batches("timeout")]
+            sizes = [e.fields["sent"] for e in run.batches("ok")]
+            assert run.sync.batch_size == 8
+    assert timeouts == [8, 4, 2]  # then 1: the platform is back by the time it is sent
+    assert sizes[:4] == [1, 2, 4, 8], "doubled back after each full batch"
+    assert len(stored_once(env)) == 16
+    assert set(stored_once(env).values()) == {1}
+    db.close()
