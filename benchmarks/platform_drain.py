@@ -222,12 +222,14 @@ NOTES = """\
 Both ends run in one process on one trio loop, so the drain rate is bounded by one core's worth of
 Python shared by the floor's sync (reading the outbox, signing, marking rows sent) and the platform
 (parsing, checking every record, including each fill's content hash and chain hash, storing it).
-The platform alone stores records 2-3 times faster than the drain: HTTP, JSON and the floor's
+The platform alone stores records about twice as fast as the drain: HTTP, JSON and the floor's
 bookkeeping are the rest. Bigger batches drain faster all the way to the platform's limit (1000);
 the default is 500: most of that gain with half the body (~0.7 MB) to push through a slow link
 before the request times out (a timeout halves the batch; full batches that get through double it
 back). Days offline are seconds of draining either way: a busy floor makes a few thousand records a
-day."""
+day. The outbox's counting indexes (migration 0005) halved the 100,000-record drain: before them the
+console's figures after each batch (pending and dead-letter counts) scanned the table, 50 ms a
+batch; the same run before the change took 21.4 s (SQLite platform) and 22.9 s (PostgreSQL)."""
 
 
 if __name__ == "__main__":

@@ -94,12 +94,13 @@ class ChangesPage:
 
 
 def tls_context(settings: SyncSettings) -> ssl.SSLContext | bool:
-    """How the platform's certificate is checked: the system's CAs, a plant's own CA bundle, or
-    (`verify_tls = false`, for a lab only) not at all. A CA file that cannot be read raises
-    `OSError`/`ssl.SSLError` here, at start-up, not at the first upload."""
+    """How the platform's certificate is checked: the public CAs (httpx's default, certifi's
+    bundle), a plant's own CA bundle, or (`verify_tls = false`, for a lab only) not at all. A CA
+    file that cannot be read raises `OSError`/`ssl.SSLError` here, at start-up, not at the first
+    upload."""
     if isinstance(settings.verify, str):
         return ssl.create_default_context(cafile=settings.verify)
-    return ssl.create_default_context() if settings.verify else False
+    return settings.verify
 
 
 def open_client(settings: SyncSettings, tls: ssl.SSLContext | bool) -> httpx.AsyncClient:

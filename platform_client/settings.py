@@ -17,7 +17,7 @@ class SyncSettings:
     # drain): 500 drains at ~1.4x the rate of 200 and within ~25 % of 1000, with half of 1000's
     # body (~0.7 MB) to push through a slow link before the timeout. Timeouts halve it anyway.
     batch_size: int = 500
-    verify: bool | str = True  # TLS: verify with the system's CAs (True) or this CA bundle (a path)
+    verify: bool | str = True  # TLS: verify with the public CAs (True) or this CA bundle (a path)
     timeout_s: float = 15.0  # per request: connect, each read, each write
     backoff_first_s: float = 1.0
     backoff_max_s: float = 300.0  # a platform down for days is asked every 5 minutes at most

@@ -64,11 +64,12 @@ class OutboxFigures:
 
 
 def _figures(conn: Connection) -> OutboxFigures:
+    dead = dead_letter_count(conn)
     recent = tuple(
         DeadLetter(d.record_id, d.kind, d.dead_letter or "")
-        for d in dead_letters(conn, _SHOWN_DEAD_LETTERS, newest_first=True)
+        for d in (dead_letters(conn, _SHOWN_DEAD_LETTERS, newest_first=True) if dead else ())
     )
-    return OutboxFigures(outbox_backlog(conn), dead_letter_count(conn), recent)
+    return OutboxFigures(outbox_backlog(conn), dead, recent)
 
 
 def _apply(conn: Connection, updates: Iterable[RegistryUpdate]) -> None:
