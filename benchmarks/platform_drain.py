@@ -31,6 +31,7 @@ from typing import Any
 
 import trio
 
+from benchmarks.pg_schema import pg_schema_url, pg_unavailable
 from platform_client.settings import SyncSettings
 from platform_client.sync import PlatformSync
 from platform_server import PlatformApp, open_store, running_platform
@@ -47,8 +48,6 @@ from supervisor.storage.repository import store_all
 __all__ = ["NOTES", "run"]
 
 UNIT = "HY0012"
-PG_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=test"
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 BATCHES = (50, 100, 200, 500, 1000)
 DEFAULT_BATCH = SyncSettings.__attrs_attrs__.batch_size.default  # what a floor uses
 
@@ -90,26 +89,8 @@ def _platform_url(kind: str, directory: Path) -> Iterator[str]:
     if kind == "sqlite":
         yield f"sqlite:///{directory / f'platform-{uuid.uuid4().hex[:6]}.db'}"
         return
-    import psycopg
-
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_DSN, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield f"{PG_URL}?options=-csearch_path%3D{schema}"
-    finally:
-        with psycopg.connect(PG_DSN, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
-
-
-def _pg_available() -> bool:
-    try:
-        import psycopg
-
-        with psycopg.connect(PG_DSN, connect_timeout=3):
-            return True
-    except Exception:
-        return False
+    with pg_schema_url("bench") as url:
+        yield url
 
 
 async def _drain(db: Database, platform_db: str, batch: int) -> tuple[float, int]:
@@ -196,7 +177,7 @@ def run(records: int = 100_000, choose: int = 10_000) -> list[dict[str, Any]]:
             rows.append({"name": f"choose: {choose:,} records, batch {batch}", "value": round(rates[batch]),
                          "unit": "records/s", "ratio": rates[batch] / rates[DEFAULT_BATCH],
                          "note": note})  # fmt: skip
-        kinds = ["sqlite", *(["postgresql"] if _pg_available() else [])]
+        kinds = ["sqlite", *(["postgresql"] if pg_unavailable() is None else [])]
         for kind in kinds:
             db = _floor(directory, records)
             items = _pending(db)

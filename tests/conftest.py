@@ -7,23 +7,13 @@ variant is skipped with the reason.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-
-
-def _pg_unavailable() -> str | None:
-    try:
-        import psycopg
-
-        with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=test", connect_timeout=3):
-            return None
-    except Exception as exc:
-        return f"PostgreSQL not reachable at 127.0.0.1:5432 (database test): {exc}".strip()
+from benchmarks.pg_schema import pg_schema_url
+from benchmarks.pg_schema import pg_unavailable as _pg_unavailable
 
 
 @pytest.fixture(scope="session")
@@ -36,17 +26,8 @@ def pg_url(pg_unavailable: str | None) -> Iterator[str]:
     """A PostgreSQL URL whose search_path is a schema of its own."""
     if pg_unavailable:
         pytest.skip(pg_unavailable)
-    import psycopg
-
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    dsn = "host=127.0.0.1 port=5432 user=postgres dbname=test"
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield f"{PG_SERVER}?options=-csearch_path%3D{schema}"
-    finally:
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    with pg_schema_url() as url:
+        yield url
 
 
 @pytest.fixture

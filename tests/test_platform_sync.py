@@ -93,6 +93,13 @@ def backlog(db: Database) -> int:
         return outbox_backlog(conn)
 
 
+def assert_each_stored_once(env: Env, records: int) -> None:
+    """The platform stored `records` records, none of them twice."""
+    counts = stored_once(env)
+    assert len(counts) == records
+    assert set(counts.values()) == {1}
+
+
 def stored_once(env: Env) -> dict[str, int]:
     counts: dict[str, int] = {}
     for record_id, _kind, status in env.events:
@@ -142,8 +149,7 @@ async def test_lost_replies_are_resent_and_the_platform_keeps_one_copy(
             assert run.batches("lost_reply"), "the lost replies were seen as such"
             duplicates = [rid for rid, _k, status in env.events if status == "duplicate"]
     assert duplicates, "the resent batch came back as duplicates"
-    assert len(stored_once(env)) == 9
-    assert set(stored_once(env).values()) == {1}
+    assert_each_stored_once(env, 9)
     db.close()
 
 
@@ -159,8 +165,7 @@ async def test_a_5xx_storm_is_waited_out_and_nothing_is_lost(tmp_path: Path) -> 
     assert set(failed) <= {"http_500", "http_502", "http_503"}
     with db.reading() as conn:
         assert not dead_letters(conn), "a 5xx never dead-letters a record"
-    assert len(stored_once(env)) == 7
-    assert set(stored_once(env).values()) == {1}
+    assert_each_stored_once(env, 7)
     db.close()
 
 
@@ -209,8 +214,7 @@ async def test_a_floor_stopped_mid_batch_resends_it_after_restart_and_nothing_is
         async with running_sync(env, db) as run:
             await until(lambda: backlog(db) == 0)
             assert sum(e.fields["duplicates"] for e in run.batches("ok")) == 6
-    assert len(stored_once(env)) == 6
-    assert set(stored_once(env).values()) == {1}
+    assert_each_stored_once(env, 6)
     db.close()
 
 
@@ -255,8 +259,7 @@ async def test_a_floor_killed_mid_batch_loses_nothing_and_doubles_nothing(tmp_pa
             proc.kill()
             await proc.wait()
     assert [status for _r, _k, status in env.events].count("duplicate") == 6
-    assert len(stored_once(env)) == 6
-    assert set(stored_once(env).values()) == {1}
+    assert_each_stored_once(env, 6)
     db.close()
 
 
@@ -398,6 +401,5 @@ async def test_a_link_too_slow_for_the_batch_gets_smaller_batches_then_full_ones
             assert run.sync.batch_size == 8
     assert timeouts == [8, 4, 2]  # then 1: the platform is back by the time it is sent
     assert sizes[:4] == [1, 2, 4, 8], "doubled back after each full batch"
-    assert len(stored_once(env)) == 16
-    assert set(stored_once(env).values()) == {1}
+    assert_each_stored_once(env, 16)
     db.close()
