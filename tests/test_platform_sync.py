@@ -64,21 +64,31 @@ async def running_sync(env: Env, db: Database, key: str | None = None, **setting
     settings.setdefault("backoff_first_s", 0.05)
     settings.setdefault("backoff_max_s", 0.4)
     settings.setdefault("timeout_s", 5.0)
-    bus = EventBus()
-    events: list[Event] = []
+    bus = RecordingBus()
     state = FloorState(UNIT, lambda: TODAY, [archive(CODE)])
     sync = PlatformSync(SyncSettings(env.url, UNIT, key or env.keys[UNIT], **settings), db, state, bus)
-
-    async def collect() -> None:
-        sub = bus.subscribe("test", coalesce=False)
-        while True:
-            events.append(await sub.receive())
-
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(collect)
         await nursery.start(sync.run)
-        yield Run(sync, events, state)
+        yield Run(sync, bus.seen, state)
         nursery.cancel_scope.cancel()
+
+
+class RecordingBus(EventBus):
+    """Keeps every event as it is published (a subscriber task would see it a moment later)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[Event] = []
+
+    def publish(self, event: Event) -> None:
+        self.seen.append(event)
+        super().publish(event)
+
+
+def drained(run: Run, db: Database) -> bool:
+    """Every record answered, and the sync done with its last batch (its figures and events are
+    updated right after the database: both must say so, or a test reads them half-way)."""
+    return run.sync.outbox.backlog == 0 and backlog(db) == 0
 
 
 async def until(condition: Callable[[], bool], timeout_s: float = 15.0) -> None:
@@ -145,7 +155,7 @@ async def test_lost_replies_are_resent_and_the_platform_keeps_one_copy(
     async with platform_env(url) as env:
         env.app.faults.set("drop_response", 0.6)  # every batch stored, every reply lost
         async with running_sync(env, db, batch_size=3) as run:
-            await until(lambda: backlog(db) == 0)
+            await until(lambda: drained(run, db))
             assert run.batches("lost_reply"), "the lost replies were seen as such"
             duplicates = [rid for rid, _k, status in env.events if status == "duplicate"]
     assert duplicates, "the resent batch came back as duplicates"
@@ -158,7 +168,7 @@ async def test_a_5xx_storm_is_waited_out_and_nothing_is_lost(tmp_path: Path) -> 
     async with platform_env(f"sqlite:///{tmp_path / 'p.db'}") as env:
         env.app.faults.set("error_5xx", 1.0)
         async with running_sync(env, db) as run:
-            await until(lambda: backlog(db) == 0)
+            await until(lambda: drained(run, db))
             failed = [e.fields["status"] for e in run.batches() if e.fields["status"] != "ok"]
     # (The registry pulls draw from the same 500, 502, 503 rotation.)
     assert len(failed) >= 2
@@ -174,7 +184,7 @@ async def test_retry_after_is_honoured(tmp_path: Path) -> None:
     async with platform_env(f"sqlite:///{tmp_path / 'p.db'}") as env:
         env.app.faults.set("throttle", 0.5)  # 429 with Retry-After: 2
         async with running_sync(env, db) as run:
-            await until(lambda: backlog(db) == 0)
+            await until(lambda: drained(run, db))
             attempts = [e.at for e in run.batches()]
             assert [e.fields["status"] for e in run.batches()] == ["http_429", "ok"]
     # The backoff alone would have retried within 0.05-0.1 s: the platform asked for 2 s.
@@ -189,7 +199,7 @@ async def test_a_rejected_record_is_dead_lettered_with_its_reason_and_the_rest_g
     with db.transaction() as conn:
         enqueue(conn, "chk-bad", "check", _check_payload(phase="sideways"))
     async with platform_env(f"sqlite:///{tmp_path / 'p.db'}") as env, running_sync(env, db) as run:
-        await until(lambda: backlog(db) == 0)
+        await until(lambda: drained(run, db))
         figures = run.sync.figures()
     assert figures["dead_letters"] == 1
     assert figures["recent_dead_letters"][0]["record_id"] == "chk-bad"
@@ -212,7 +222,7 @@ async def test_a_floor_stopped_mid_batch_resends_it_after_restart_and_nothing_is
         assert backlog(db) == 6, "stopped before the reply: nothing was marked sent"
         env.app.faults.set("up")
         async with running_sync(env, db) as run:
-            await until(lambda: backlog(db) == 0)
+            await until(lambda: drained(run, db))
             assert sum(e.fields["duplicates"] for e in run.batches("ok")) == 6
     assert_each_stored_once(env, 6)
     db.close()
@@ -274,7 +284,7 @@ async def test_days_of_backlog_drain_in_batches(tmp_path: Path) -> None:
             await until(lambda: len(run.batches("lost_reply")) >= 2)
             assert backlog(db) == 1200
             env.app.faults.set("up")  # ... until the link is back
-            await until(lambda: backlog(db) == 0, timeout_s=60)
+            await until(lambda: drained(run, db), timeout_s=60)
             sizes = [e.fields["sent"] for e in run.batches("ok")]
     assert sizes == [250, 250, 250, 250, 200]
     assert len(stored_once(env)) == 1200
@@ -367,7 +377,7 @@ async def test_tls_is_verified(tmp_path: Path, verify: str) -> None:
         ca = str(cert) if verify == "ca" else True
         async with running_sync(env, db, verify=ca) as run:
             if verify == "ca":
-                await until(lambda: backlog(db) == 0)
+                await until(lambda: drained(run, db))
             else:
                 await until(lambda: bool(run.batches("unreachable")))
                 assert "CERTIFICATE_VERIFY_FAILED" in run.sync.detail
@@ -395,7 +405,7 @@ async def test_a_link_too_slow_for_the_batch_gets_smaller_batches_then_full_ones
         async with running_sync(env, db, batch_size=8, timeout_s=0.3) as run:
             await until(lambda: run.sync.batch_size == 1)
             env.app.faults.set("up")
-            await until(lambda: backlog(db) == 0)
+            await until(lambda: drained(run, db))
             timeouts = [e.fields["sent"] for e in run.batches("timeout")]
             sizes = [e.fields["sent"] for e in run.batches("ok")]
             assert run.sync.batch_size == 8
