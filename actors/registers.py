@@ -117,14 +117,17 @@ _RANGES = {"u16": (0, 0xFFFF), "i16": (-(1 << 15), (1 << 15) - 1), "u32": (0, 0x
            "i32": (-(1 << 31), (1 << 31) - 1)}  # fmt: skip
 
 
-def encode(reg: Register, value: Decimal) -> list[int]:
-    """Words to write for `value` (rounded to the register's resolution); ValueError out of range."""
+def encode(reg: Register, value: Decimal, *, clamp: bool = False) -> list[int]:
+    """Words to write for `value` (rounded to the register's resolution); ValueError out of range, or
+    with `clamp` the nearest value the register holds (as an indicator pins its display at its limits)."""
     if reg.type == "f32":
         raw32 = int.from_bytes(struct.pack(">f", float(value / reg.scale)), "big")
     else:
         raw = int((value / reg.scale).to_integral_value())
         lo_limit, hi_limit = _RANGES[reg.type]
-        if not lo_limit <= raw <= hi_limit:
+        if clamp:
+            raw = min(max(raw, lo_limit), hi_limit)
+        elif not lo_limit <= raw <= hi_limit:
             raise ValueError(f"{value} does not fit a {reg.type} register")
         if reg.width == 1:
             return [raw & 0xFFFF]

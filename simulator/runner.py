@@ -249,21 +249,4 @@ class StepRunner:
         if device == "scanner" and kind != "crash":
             # Scanner faults act on the simulated scanner itself, for their duration, meanwhile.
             assert self._nursery is not None
-            self._nursery.start_soon(self._scanner_fault, sd, kind, seconds)
-
-    async def _scanner_fault(self, sd: SimulatedStationDevices, kind: str, seconds: float) -> None:
-        scanner = sd.scanner
-        if kind == "disconnect":
-            scanner.hang_up()
-            await trio.sleep(seconds)
-            scanner.plug_in()
-        elif kind == "freeze":
-            scanner.frozen = True
-            await trio.sleep(seconds)
-            scanner.frozen = False
-        elif kind == "garbage":
-            with trio.move_on_after(seconds):
-                while True:
-                    await scanner.send_garbage()
-                    await scanner.send_overlong()
-                    await trio.sleep(0.2)
+            self._nursery.start_soon(sd.scanner.fault, kind, seconds)

@@ -6,7 +6,8 @@ setting of most scanners), and here it can also send raw bytes, garbage and over
 unplugged (the reader sees a hang-up) and plugged in again. With `link_path` the scanner keeps a
 symlink pointing at its current pty, like udev's /dev/serial/by-id/ names, so that the floor can
 reopen the same path after a re-plug (a new pty gets a new number). While `frozen` the scanner is
-silent but stays connected (SCENARIOS.md, "Faults").
+silent but stays connected. `fault(kind, seconds)` acts out a scanner fault of SCENARIOS.md
+("Faults") for its duration: the scenario runner's and `fillfloor simulate-devices`' way to do it.
 
 All sending is async (trio): a full pty or socket buffer makes the sender wait, never the loop.
 """
@@ -21,6 +22,8 @@ import tty
 from pathlib import Path
 
 import trio
+
+from simulator.pty_links import point_link, remove_link
 
 __all__ = ["PtyScanner", "TcpScanner", "garbage_bytes"]
 
@@ -41,6 +44,32 @@ class _Payloads:
 
     async def _deliver(self, data: bytes) -> None:
         raise NotImplementedError
+
+    async def _unplug(self) -> None:
+        raise NotImplementedError
+
+    async def _plug_in(self) -> None:
+        raise NotImplementedError
+
+    async def fault(self, kind: str, seconds: float) -> None:
+        """Be unplugged (`disconnect`), silent (`freeze`) or send garbage and over-long lines
+        (`garbage`) for `seconds`, then behave again."""
+        if kind == "disconnect":
+            await self._unplug()
+            await trio.sleep(seconds)
+            await self._plug_in()
+        elif kind == "freeze":
+            self.frozen = True
+            await trio.sleep(seconds)
+            self.frozen = False
+        elif kind == "garbage":
+            with trio.move_on_after(seconds):
+                while True:
+                    await self.send_garbage()
+                    await self.send_overlong()
+                    await trio.sleep(0.2)
+        else:
+            raise ValueError(f"a scanner cannot be {kind}")
 
     async def send_raw(self, data: bytes) -> None:
         if not self.frozen:
@@ -101,11 +130,7 @@ class PtyScanner(_Payloads):
         # pty rather than failing, as they would wait in a USB adapter's buffer.
         self._master, self._slave = master, slave
         if self._link is not None:
-            tmp = self._link.with_name(self._link.name + ".new")
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
-            tmp.symlink_to(os.ttyname(slave))
-            tmp.replace(self._link)
+            point_link(self._link, os.ttyname(slave))
 
     def hang_up(self) -> None:
         """Unplug: close the pty, so a reader of the slave sees a hang-up (EIO or an empty read)."""
@@ -118,8 +143,13 @@ class PtyScanner(_Payloads):
     def close(self) -> None:
         self.hang_up()
         if self._link is not None:
-            with contextlib.suppress(FileNotFoundError):
-                self._link.unlink()
+            remove_link(self._link)
+
+    async def _unplug(self) -> None:
+        self.hang_up()
+
+    async def _plug_in(self) -> None:
+        self.plug_in()
 
     async def _deliver(self, data: bytes) -> None:
         view = memoryview(data)
@@ -140,20 +170,20 @@ class PtyScanner(_Payloads):
 
 
 class TcpScanner(_Payloads):
-    """A network scanner in server mode: the floor connects to 127.0.0.1:`port` and receives lines.
+    """A network scanner in server mode: the floor connects to `host`:`port` and receives lines.
 
     `run()` serves until cancelled (start it with `nursery.start`, which returns the port).
     `unplug()` closes the listener and every connection; `plug_in()` listens again on the same port.
     """
 
     def __init__(
-        self, *, terminator: bytes = DEFAULT_TERMINATOR, host: str = "127.0.0.1", seed: int = 0
+        self, *, terminator: bytes = DEFAULT_TERMINATOR, host: str = "127.0.0.1", port: int = 0, seed: int = 0
     ) -> None:
         self.terminator = terminator
         self.frozen = False
         self._rng = random.Random(seed)
         self._host = host
-        self.port = 0
+        self.port = port  # 0: a free port, chosen by `run`
         self._clients: set[trio.SocketStream] = set()
         self._nursery: trio.Nursery | None = None
         self._serving: trio.CancelScope | None = None
@@ -219,6 +249,17 @@ class TcpScanner(_Payloads):
     async def plug_in(self) -> None:
         if self._serving is None:
             await self._listen()
+
+    async def _unplug(self) -> None:
+        await self.unplug()
+
+    async def _plug_in(self) -> None:
+        await self.plug_in()
+
+    @property
+    def clients(self) -> int:
+        """How many hosts are connected now (a scan with none goes nowhere)."""
+        return len(self._clients)
 
     async def _deliver(self, data: bytes) -> None:
         for stream in list(self._clients):

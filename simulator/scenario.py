@@ -16,7 +16,8 @@ from domain.archive import CylinderArchive, Operator
 from domain.rows import FieldError, archive_from_row, operator_from_row
 from supervisor.tomlcheck import Table, TomlError, load_toml
 
-__all__ = ["STATES", "Scenario", "ScenarioError", "SimStation", "Step", "load_scenario", "parse_scenario"]
+__all__ = ["STATES", "Scenario", "ScenarioError", "SimStation", "Step", "load_scenario", "parse_scenario",
+           "parse_step"]  # fmt: skip
 
 ScenarioError = TomlError
 
@@ -263,3 +264,9 @@ def _step(index: int, t: Table, ctx: _Context) -> Step:
         )
     t.done()
     return Step(index, do, station, args)
+
+
+def parse_step(index: int, t: Table, stations: set[str]) -> Step:
+    """One step outside a scenario file (`fillfloor simulate-devices` reads them from stdin), with the
+    same checks; there are no platform steps there."""
+    return _step(index, t, _Context(stations, set(), False, "", set()))

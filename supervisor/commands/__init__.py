@@ -12,6 +12,7 @@ _COMMAND_MODULES = (
     "demo",
     "sim",
     "serve",
+    "simulate_devices",
     "console_cmd",
     "config_cmd",
     "registry",

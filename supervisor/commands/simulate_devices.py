@@ -1,0 +1,178 @@
+"""`fillfloor simulate-devices --config fillfloor.toml`: simulators in place of a floor's devices.
+
+For commissioning before the hardware arrives: every scale, valve and scanner of the config is
+simulated at the config's own address (`simulator.config_devices`), so that `fillfloor serve
+--config` in another terminal runs on them as on the real devices. People and devices act by line
+commands on stdin (`simulator.device_commands`; `help` lists them). Exit status 2 for a bad config
+(the messages of `fillfloor config check`) or an address that cannot be served (the device and the
+address named); SIGINT/SIGTERM (or `quit`) stop it and remove every link it made.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import trio
+
+from simulator.config_devices import ConfigDevices, ListingRow, PhysicsSettings, open_config_devices
+from simulator.device_commands import HELP, CommandError, Meta, carry_out, parse_line, status_lines
+from simulator.ground_truth import SimMass, SimValve, TrioGroundTruth
+from supervisor.config import FloorConfig, load_config
+from supervisor.errors import BadInput
+
+__all__ = ["register"]
+
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "simulate-devices",
+        help="simulated scales, valves and scanners at a config's own addresses (commissioning)",
+        description="Stand simulators in for every device of the config file, where the floor will "
+        "look for them (Modbus TCP listeners, RS-485 buses and serial scanners on ptys linked at the "
+        "configured paths, TCP scanners), then take line commands on stdin (help lists them).",
+    )
+    parser.add_argument("--config", type=Path, default=Path("fillfloor.toml"), metavar="FILE")
+    parser.add_argument("--flow-kg-s", type=float, default=1.0, metavar="KG_S",
+                        help="filling flow while a valve is open (default 1.0)")  # fmt: skip
+    parser.add_argument("--valve-delay-ms", type=float, default=150.0, metavar="MS",
+                        help="the valves' actuation delay (default 150)")  # fmt: skip
+    parser.add_argument("--noise-g", type=float, default=2.0, metavar="G",
+                        help="the scales' reading noise, standard deviation (default 2)")  # fmt: skip
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    config = load_config(args.config)  # a bad config raises BadInput: exit 2
+    try:
+        physics = PhysicsSettings(args.flow_kg_s, args.valve_delay_ms, args.noise_g)
+    except ValueError as exc:
+        raise BadInput(f"simulate-devices: {exc}") from None
+    try:
+        signum = trio.run(_simulate, config, physics)
+    except BaseExceptionGroup as group:
+        # trio's nurseries wrap what passes through them: a BadInput alone is still the user's to fix.
+        bad = group.subgroup(BadInput)
+        if bad is not None and group.split(BadInput)[1] is None:
+            raise _first(bad) from None
+        raise
+    print(f"fillfloor: simulated devices stopped (signal {signum})" if signum else
+          "fillfloor: simulated devices stopped", file=sys.stderr)  # fmt: skip
+    return 0
+
+
+def _first(group: BaseExceptionGroup[BadInput]) -> BadInput:
+    first = group.exceptions[0]
+    return first if isinstance(first, BadInput) else _first(first)
+
+
+class _Printer:
+    """Lines to stdout from one task, written off the loop: a slow terminal or a full pipe never
+    stalls the scanners or the commands."""
+
+    def __init__(self) -> None:
+        self._send, self._receive = trio.open_memory_channel[tuple[str, bool]](float("inf"))
+
+    def say(self, line: str) -> None:
+        self._send.send_nowait((line, False))
+
+    def error(self, line: str) -> None:
+        """To stderr, as `fillfloor: ...`."""
+        self._send.send_nowait((f"fillfloor: {line}", True))
+
+    async def run(self) -> None:
+        async for line, to_stderr in self._receive:
+            await trio.to_thread.run_sync(_write, line, to_stderr)
+
+
+def _write(line: str, to_stderr: bool) -> None:
+    stream = sys.stderr if to_stderr else sys.stdout
+    stream.write(line + "\n")
+    stream.flush()
+
+
+def _table(rows: list[ListingRow]) -> list[str]:
+    header = ListingRow("station", "device", "protocol", "address", "unit")
+    cells = [(r.station, r.device, r.protocol, r.unit, r.where) for r in [header, *rows]]
+    widths = [max(len(c[i]) for c in cells) for i in range(4)]
+    return ["  ".join([*(c[i].ljust(widths[i]) for i in range(4)), c[4]]).rstrip() for c in cells]
+
+
+async def _simulate(config: FloorConfig, physics: PhysicsSettings) -> int | None:
+    received: int | None = None
+    printer = _Printer()
+    with trio.open_signal_receiver(*SIGNALS) as signals:
+        truth = TrioGroundTruth()
+        async with open_config_devices(config, physics, truth) as devices, trio.open_nursery() as nursery:
+            nursery.start_soon(printer.run)
+            for line in _table(list(devices.listing())):
+                printer.say(line)
+            printer.say(f"fillfloor: simulated devices ready for {len(config.stations)} station(s); "
+                        "commands on stdin (help), Ctrl-C stops")  # fmt: skip
+            nursery.start_soon(_report, truth, printer)
+            nursery.start_soon(_commands, devices, printer, nursery.cancel_scope)
+            async for signum in signals:
+                received = signum
+                break
+            nursery.cancel_scope.cancel()
+    return received
+
+
+async def _report(truth: TrioGroundTruth, printer: _Printer) -> None:
+    """The ground truth as it happens: what the valves and the cylinders really did."""
+    async for event in truth.receive:
+        if isinstance(event, SimValve):
+            printer.say(f"{event.station}: valve {'opened' if event.open else 'closed'}")
+        elif isinstance(event, SimMass) and event.cylinder is not None:
+            printer.say(f"{event.station}: {event.cylinder} weighs {event.gross_kg:.3f} kg after the close")
+
+
+async def _stdin_lines() -> AsyncIterator[bytes]:
+    """Lines of stdin, the last one also without its newline. Read from the fd in a worker thread
+    (a read of stdin blocks), abandoned when cancelled: the thread is a daemon. Not through
+    `sys.stdin`, whose buffer lock a thread blocked in it would hold at exit (Python then aborts)."""
+    pending = b""
+    while True:
+        chunk = await trio.to_thread.run_sync(os.read, 0, 4096, abandon_on_cancel=True)
+        if not chunk:
+            if pending:
+                yield pending
+            return
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        for line in lines:
+            yield line
+
+
+async def _commands(devices: ConfigDevices, printer: _Printer, stop: trio.CancelScope) -> None:
+    stations = set(devices.station_ids)
+    async with trio.open_nursery() as faults, contextlib.aclosing(_stdin_lines()) as lines:
+        # (faults that last a while run in their own nursery)
+        lineno = 0
+        async for raw in lines:
+            lineno += 1
+            try:
+                command = parse_line(raw.decode("utf-8", "replace"), lineno, stations)
+            except CommandError as exc:
+                printer.error(str(exc))
+                continue
+            if isinstance(command, Meta):
+                if command.name == "quit":
+                    stop.cancel()
+                    return
+                for line in HELP.splitlines() if command.name == "help" else status_lines(devices):
+                    printer.say(line)
+            elif command is not None:
+                try:
+                    await carry_out(command, devices, faults, printer.say)
+                except Exception as exc:  # a command that fails must not end the session; say why
+                    printer.error(f"line {lineno}: {type(exc).__name__}: {exc}")
+        printer.say("fillfloor: end of the commands (stdin closed); the devices run on until Ctrl-C")
+        await trio.sleep_forever()
