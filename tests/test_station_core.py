@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -480,3 +481,30 @@ def test_an_indicator_cut_off_left_over_from_before_does_not_end_a_new_fill() ->
         is None
     )
     assert run.on_sample(WeightSample(Decimal("29.4"), False, 7.0, fill_state=stale)) == CUT_OFF
+
+
+def test_a_cleared_alarm_is_recorded_with_what_cleared_and_the_platform_takes_it(tmp_path: Path) -> None:
+    from platform_server.fields import Fields
+    from platform_server.records import Checked, check_record
+    from supervisor.storage import open_database
+    from supervisor.storage.repository import pending_outbox, store
+
+    rig = Rig()
+    rig.link("scale", up=False)
+    rig.step(0.2)
+    rig.link("scale", up=True)
+    rig.step(0.2)
+    alarms = [r for r in rig.records if isinstance(r, AlarmRecord) and r.alarm_id == "S1.scale_lost"]
+    assert [a.event for a in alarms] == ["raised", "cleared"]
+    raised, cleared = alarms
+    assert cleared.kind
+    assert (cleared.kind, cleared.severity, cleared.message) == (raised.kind, raised.severity, raised.message)
+    # What the floor uploads for it is a record the platform stores (it refuses an alarm without a kind).
+    db = open_database(f"sqlite:///{tmp_path / 'floor.db'}")
+    with db.transaction() as conn:
+        store(conn, cleared)
+    with db.reading() as conn:
+        (item,) = pending_outbox(conn)
+    db.close()
+    upload = {"record_id": item.record_id, "kind": item.kind, "payload": dict(item.payload)}
+    assert isinstance(check_record(item.record_id, Fields(upload, "records[0]")), Checked)

@@ -146,6 +146,9 @@ class StationCore:
         self.permit = False  # what the valve was last ordered
         self.paused_by: str | None = None
         self.faults: dict[str, str] = {}  # cause -> alarm id
+        # cause -> (kind, severity, message) as raised: a cleared alarm's record says what cleared
+        # (the platform refuses an alarm record without its kind).
+        self._fault_details: dict[str, tuple[str, str, str]] = {}
         self.storage_ok = True
         self.scanner_lost = False
         self.deadline = float("inf")  # of the phase's wait (stable reading, pre-check, re-weigh)
@@ -708,12 +711,14 @@ class StationCore:
             return
         alarm_id = f"{self.ctx.station}.{cause}"
         self.faults[cause] = alarm_id
+        self._fault_details[cause] = (kind, severity, message)
         self._alarm("raised", alarm_id, kind, severity, message)
 
     def _clear_fault(self, cause: str) -> None:
         alarm_id = self.faults.pop(cause, None)
+        kind, severity, message = self._fault_details.pop(cause, ("", "", ""))
         if alarm_id is not None:
-            self._alarm("cleared", alarm_id, "", "", "")
+            self._alarm("cleared", alarm_id, kind, severity, message)
 
     def _fail_closed(self, exc: Exception) -> None:
         self._out = [e for e in self._out if not (isinstance(e, PermitOrder) and e.open)]
