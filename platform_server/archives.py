@@ -31,6 +31,7 @@ from platform_server import schema as t
 from platform_server.changes import append_change, json_value
 from platform_server.errors import Invalid
 from platform_server.fields import Fields
+from supervisor.storage.registry import archive_from_db_row
 
 __all__ = [
     "DEFECTS",
@@ -56,14 +57,7 @@ def archive_json(a: CylinderArchive) -> dict[str, Any]:
 
 
 def _from_row(r: Mapping[str, Any]) -> CylinderArchive:
-    return CylinderArchive(
-        code=r["code"], owner=r["owner"], model=r["model"], tare_kg=r["tare_kg"],
-        manufactured=r["manufactured"], last_inspection=r["last_inspection"],
-        next_inspection=r["next_inspection"], scrap_date=r["scrap_date"],
-        status=CylinderStatus(r["status"]), blocked=bool(r["blocked"]), manufacturer=r["manufacturer"],
-        serial=r["serial"], property_no=r["property_no"], volume_l=r["volume_l"],
-        inspection_unit=r["inspection_unit"], photos=tuple(r["photos"] or ()),
-    )  # fmt: skip
+    return archive_from_db_row(r, tuple(r["photos"] or ()))
 
 
 def load_archive(conn: Connection, code: str) -> CylinderArchive | None:

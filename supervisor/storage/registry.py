@@ -18,6 +18,7 @@ from supervisor.storage import schema as t
 from supervisor.storage.times import utc_now
 
 __all__ = [
+    "archive_from_db_row",
     "get_cursor",
     "get_unit",
     "load_archive",
@@ -56,7 +57,9 @@ def _archive_values(a: CylinderArchive) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _to_archive(r: Any, photos: tuple[str, ...]) -> CylinderArchive:
+def archive_from_db_row(r: Any, photos: tuple[str, ...]) -> CylinderArchive:
+    """An archive from a row of a table with the archive's columns (the floor's `cylinder`, the
+    platform's `archive`), with its photos' content hashes."""
     return CylinderArchive(
         code=r["code"], owner=r["owner"], model=r["model"], tare_kg=r["tare_kg"],
         manufactured=r["manufactured"], last_inspection=r["last_inspection"],
@@ -104,13 +107,13 @@ def upsert_archives(conn: Connection, archives: Iterable[CylinderArchive]) -> in
 
 def load_archive(conn: Connection, code: str) -> CylinderArchive | None:
     row = conn.execute(select(t.cylinder).where(t.cylinder.c.code == code)).mappings().first()
-    return None if row is None else _to_archive(row, _photos(conn, code).get(code, ()))
+    return None if row is None else archive_from_db_row(row, _photos(conn, code).get(code, ()))
 
 
 def load_archives(conn: Connection) -> dict[str, CylinderArchive]:
     photos = _photos(conn)
     return {
-        r["code"]: _to_archive(r, photos.get(r["code"], ()))
+        r["code"]: archive_from_db_row(r, photos.get(r["code"], ()))
         for r in conn.execute(select(t.cylinder)).mappings()
     }
 
