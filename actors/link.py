@@ -249,6 +249,15 @@ class RtuBus:
             self._close_now()
 
 
+def _bits(reply: ModbusPDU, count: int) -> list[bool]:
+    # pymodbus unpacks whatever bytes follow the byte count: a reply with fewer bytes than asked
+    # (byte count 0, a cut frame) would give fewer bits, and the valve actor's `[0]` an IndexError
+    # out of its loop. It is a malformed reply, as a short register read is (found by fuzzing).
+    if len(reply.bits) < count:
+        raise ModbusMalformed(f"{len(reply.bits)} bits in the reply, {count} asked")
+    return [bool(b) for b in reply.bits[:count]]
+
+
 class ModbusDevice:
     """One device (unit id) on a transport."""
 
@@ -288,11 +297,11 @@ class ModbusDevice:
 
     async def read_coils(self, address: int, count: int = 1) -> list[bool]:
         reply = await self._call(ReadCoilsRequest(address=address, count=count, dev_id=self.unit))
-        return [bool(b) for b in reply.bits[:count]]
+        return _bits(reply, count)
 
     async def read_discrete(self, address: int, count: int = 1) -> list[bool]:
         reply = await self._call(ReadDiscreteInputsRequest(address=address, count=count, dev_id=self.unit))
-        return [bool(b) for b in reply.bits[:count]]
+        return _bits(reply, count)
 
     async def write_register(self, address: int, value: int) -> None:
         await self._call(WriteSingleRegisterRequest(address=address, registers=[value], dev_id=self.unit))

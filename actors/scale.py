@@ -17,7 +17,7 @@ from decimal import Decimal
 import trio
 
 from actors.device_link import LinkHealth, Teller
-from actors.link import ModbusDevice, ModbusError, Transport
+from actors.link import ModbusDevice, ModbusError, ModbusMalformed, Transport
 from actors.registers import Register, decode, encode, register_map
 from supervisor.config import DeviceConfig
 from supervisor.runtime.mailbox import Latest
@@ -72,12 +72,12 @@ class ScaleActor:
             words = await self.device.read_words(kind, start, count)
 
             def value(reg: Register) -> Decimal:
-                return decode(reg, words[reg.address - start : reg.address - start + reg.width])
+                return _decoded(reg, words[reg.address - start : reg.address - start + reg.width])
         else:
             values = {}
             for name in ("gross", "status", "fill_state"):
                 reg = self.map[name]
-                values[name] = decode(reg, await self.device.read_words(reg.kind, reg.address, reg.width))
+                values[name] = _decoded(reg, await self.device.read_words(reg.kind, reg.address, reg.width))
 
             def value(reg: Register) -> Decimal:
                 return next(v for n, v in values.items() if self.map[n] is reg)
@@ -130,6 +130,16 @@ class ScaleActor:
             if await self.device.read_holding(reg.address, reg.width) == words:
                 return
         raise ModbusError(f"register {reg.address} does not take the value {value}")
+
+
+def _decoded(reg: Register, words: list[int]) -> Decimal:
+    # A float register holding NaN or an infinity (an indicator's A/D fault) is a bad reply like any
+    # other: counted, the device lost after `lost_after` of them. Raised as ValueError, it left the
+    # actor's loop, a crash and restart per poll until the station went out of service (fuzzing).
+    try:
+        return decode(reg, words)
+    except ValueError as exc:
+        raise ModbusMalformed(f"register {reg.address}: {exc}") from None
 
 
 def _block(regs: list[Register]) -> tuple[str, int, int] | None:

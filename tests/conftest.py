@@ -7,13 +7,22 @@ variant is skipped with the reason.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from benchmarks.pg_schema import pg_schema_url
 from benchmarks.pg_schema import pg_unavailable as _pg_unavailable
+
+# Hypothesis: the default profile in `make test` (or "ci", which Hypothesis loads by itself where the
+# CI variable is set); `HYPOTHESIS_PROFILE=long` (`make fuzz`) runs every property with 20 times the
+# examples. The fuzz properties size their own budgets from it (`tests/strategies.py: examples`).
+settings.register_profile("long", max_examples=2000, deadline=None)
+if os.environ.get("HYPOTHESIS_PROFILE"):
+    settings.load_profile(os.environ["HYPOTHESIS_PROFILE"])
 
 
 @pytest.fixture(scope="session")
