@@ -8,12 +8,13 @@ silently. A `Table` wraps one table and hands out typed values, remembering whic
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 import tomllib
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeGuard, TypeVar
 
 from domain.dates import as_date
 from supervisor.errors import BadInput
@@ -43,8 +44,25 @@ def load_toml(path: Path) -> dict[str, Any]:
         raise TomlError(str(path), "", "not UTF-8 text") from None
     try:
         return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+    except ValueError as exc:
+        # TOMLDecodeError, and (found by fuzzing) the plain ValueError of an integer of more than
+        # 4300 digits, which tomllib hands to int() unchecked.
         raise TomlError(str(path), "", f"invalid TOML: {exc}") from None
+    except RecursionError:  # tomllib parses nested arrays and inline tables recursively (fuzzing)
+        raise TomlError(str(path), "", "invalid TOML: arrays or tables nested too deeply") from None
+
+
+def _real(value: object) -> TypeGuard[int | float]:
+    """A number a setting can hold. nan and inf are TOML floats, but no setting means them: an
+    infinite time limit, rate or max fill would switch a supervision or the hard cap off, a NaN
+    compares false to every bound (and a Decimal NaN raises InvalidOperation), and an integer
+    beyond a float's range raised OverflowError (all three found by fuzzing)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def _show(value: object) -> str:
@@ -116,9 +134,7 @@ class Table:
 
     def number(self, key: str, default: object = _MISSING, *, positive: bool = False) -> float:
         def check(v: object) -> float | None:
-            if isinstance(v, bool) or not isinstance(v, int | float):
-                return None
-            if positive and not v > 0:
+            if not _real(v) or (positive and not v > 0):
                 return None
             return float(v)
 
@@ -126,7 +142,7 @@ class Table:
 
     def decimal(self, key: str, default: object = _MISSING, *, positive: bool = False) -> Decimal:
         def check(v: object) -> Decimal | None:
-            if isinstance(v, bool) or not isinstance(v, int | float):
+            if not _real(v):
                 return None
             d = Decimal(str(v))
             return None if (positive and not d > 0) or d < 0 else d
