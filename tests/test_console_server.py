@@ -4,48 +4,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 import trio
 import trio.lowlevel
 from sqlalchemy import select
-from trio_websocket import ConnectionClosed, WebSocketConnection, connect_websocket, open_websocket_url
+from trio_websocket import ConnectionClosed, connect_websocket, open_websocket_url
 
 from simulator.in_process_floor import running_floor
 from supervisor.console.server import ConsoleServer
 from supervisor.storage import schema as t
-from supervisor.storage.users import add_user
-
-
-async def _user(db: Any, name: str, role: str, station: str | None = None) -> str:
-    def add() -> str:
-        with db.transaction() as conn:
-            return add_user(conn, name, role, station)
-
-    return await trio.to_thread.run_sync(add)
-
-
-async def _recv(ws: WebSocketConnection, type_: str, timeout: float = 10) -> dict[str, Any]:
-    with trio.fail_after(timeout):
-        while True:
-            message = json.loads(await ws.get_message())
-            if message["type"] == type_:
-                return message
-
-
-async def _hello(ws: WebSocketConnection, token: str) -> dict[str, Any]:
-    await ws.send_message(json.dumps({"type": "hello", "v": 1, "token": token}))
-    return await _recv(ws, "welcome")
-
-
-async def _command(ws: WebSocketConnection, cid: int, command: str, **args: Any) -> dict[str, Any]:
-    await ws.send_message(json.dumps({"type": "command", "id": cid, "command": command, "args": args}))
-    with trio.fail_after(10):
-        while True:
-            message = json.loads(await ws.get_message())
-            if message["type"] == "reply" and message["id"] == cid:
-                return message
+from tests.console_client import command, hello, receive, user
 
 
 @pytest.fixture
@@ -59,14 +28,14 @@ async def console(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 async def test_a_console_gets_a_snapshot_then_events_and_a_supervisor_can_pause(console) -> None:  # type: ignore[no-untyped-def]
     _, db, url, _ = console
-    token = await _user(db, "王班长", "supervisor")
+    token = await user(db, "王班长", "supervisor")
     async with open_websocket_url(url) as ws:
-        welcome = await _hello(ws, token)
+        welcome = await hello(ws, token)
         assert (welcome["user"], welcome["role"]) == ("王班长", "supervisor")
-        snap = (await _recv(ws, "snapshot"))["snapshot"]
+        snap = (await receive(ws, "snapshot"))["snapshot"]
         assert [s["id"] for s in snap["stations"]] == ["S1"]
         assert {"S1.coordinator", "storage"} <= {a["actor"] for a in snap["actors"]}
-        reply = await _command(ws, 1, "pause", station="S1")
+        reply = await command(ws, 1, "pause", station="S1")
         assert reply["ok"] is True
         with trio.fail_after(10):
             while True:
@@ -78,13 +47,13 @@ async def test_a_console_gets_a_snapshot_then_events_and_a_supervisor_can_pause(
 
 async def test_a_command_outside_the_role_is_refused_and_audited(console) -> None:  # type: ignore[no-untyped-def]
     _, db, url, _ = console
-    token = await _user(db, "viewer1", "viewer")
+    token = await user(db, "viewer1", "viewer")
     async with open_websocket_url(url) as ws:
-        await _hello(ws, token)
-        reply = await _command(ws, "a", "pause", station="S1")
+        await hello(ws, token)
+        reply = await command(ws, "a", "pause", station="S1")
         assert reply["ok"] is False
         assert "may not pause" in reply["message"]
-        reply = await _command(ws, "b", "restart", target="S1.scale")
+        reply = await command(ws, "b", "restart", target="S1.scale")
         assert reply["ok"] is False
     with trio.fail_after(10):
         while True:
@@ -99,10 +68,10 @@ async def test_a_command_outside_the_role_is_refused_and_audited(console) -> Non
 
 async def test_an_operator_may_stop_only_their_own_station(console) -> None:  # type: ignore[no-untyped-def]
     _, db, url, _ = console
-    token = await _user(db, "op-s2", "operator", station="S2")
+    token = await user(db, "op-s2", "operator", station="S2")
     async with open_websocket_url(url) as ws:
-        await _hello(ws, token)
-        reply = await _command(ws, 1, "stop", station="S1")
+        await hello(ws, token)
+        reply = await command(ws, 1, "stop", station="S1")
         assert reply["ok"] is False
         assert "own station" in reply["message"]
 
@@ -112,7 +81,7 @@ async def test_a_bad_token_is_refused_and_the_connection_closed(console, token: 
     _, _, url, _ = console
     async with open_websocket_url(url) as ws:
         await ws.send_message(json.dumps({"type": "hello", "v": 1, "token": token}))
-        error = await _recv(ws, "error")
+        error = await receive(ws, "error")
         assert error["code"] in ("auth.invalid_token", "protocol.field")
         with pytest.raises(ConnectionClosed), trio.fail_after(10):
             await ws.get_message()
@@ -123,27 +92,27 @@ async def test_a_bad_token_is_refused_and_the_connection_closed(console, token: 
 
 async def test_malformed_and_oversized_messages_get_an_error_and_the_session_goes_on(console) -> None:  # type: ignore[no-untyped-def]
     _, db, url, _ = console
-    token = await _user(db, "chk", "checker")
+    token = await user(db, "chk", "checker")
     async with open_websocket_url(url) as ws:
-        await _hello(ws, token)
+        await hello(ws, token)
         bad_id = '{"type": "command", "id": true, "command": "ack"}'
         for bad, code in [("{", "protocol.not_json"), ("[1]", "protocol.not_object"),
                           ('{"type": "nope"}', "protocol.type"), ("x" * 70_000, "protocol.too_big"),
                           (bad_id, "protocol.field")]:  # fmt: skip
             await ws.send_message(bad)
-            assert (await _recv(ws, "error"))["code"] == code
-        reply = await _command(ws, 9, "check", cylinder="HY00120000123", phase="pre", result="pass",
+            assert (await receive(ws, "error"))["code"] == code
+        reply = await command(ws, 9, "check", cylinder="HY00120000123", phase="pre", result="pass",
                                items={"valve": "ok", "appearance": "<b>ok</b>"})  # fmt: skip
         assert reply["ok"] is True
-        reply = await _command(ws, 10, "check", cylinder="HY00120000123", phase="during", result="pass")
+        reply = await command(ws, 10, "check", cylinder="HY00120000123", phase="during", result="pass")
         assert reply["ok"] is False
 
 
 async def test_a_console_that_stops_reading_is_dropped_and_the_floor_goes_on(console) -> None:  # type: ignore[no-untyped-def]
     server, db, url, _ = console
-    token = await _user(db, "slow", "viewer")
+    token = await user(db, "slow", "viewer")
     async with open_websocket_url(url, message_queue_size=1) as ws:
-        await _hello(ws, token)
+        await hello(ws, token)
         # Stop reading; flood the bus with records-kind events (lossless for consoles).
         for i in range(500):
             server.floor.bus.emit(
@@ -158,13 +127,13 @@ async def test_a_console_that_stops_reading_is_dropped_and_the_floor_goes_on(con
 
 async def test_a_console_whose_network_drops_is_let_go_quietly(console, caplog) -> None:  # type: ignore[no-untyped-def]
     server, db, url, _physics = console
-    token = await _user(db, "王班长", "supervisor")
+    token = await user(db, "王班长", "supervisor")
     port = int(url.rsplit(":", 1)[1])
     for _ in range(3):  # no close handshake: the TCP connection just ends (a cable, a closed laptop)
         async with trio.open_nursery() as nursery:
             ws = await connect_websocket(nursery, "127.0.0.1", port, "/", use_ssl=False)
-            await _hello(ws, token)
-            await _recv(ws, "snapshot")
+            await hello(ws, token)
+            await receive(ws, "snapshot")
             await ws._stream.aclose()
             nursery.cancel_scope.cancel()
     with trio.fail_after(5):
@@ -172,5 +141,5 @@ async def test_a_console_whose_network_drops_is_let_go_quietly(console, caplog) 
             await trio.sleep(0.02)
     assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == []
     async with open_websocket_url(url) as ws:  # and the server serves the next one as before
-        await _hello(ws, token)
-        assert (await _recv(ws, "snapshot"))["snapshot"]["stations"][0]["id"] == "S1"
+        await hello(ws, token)
+        assert (await receive(ws, "snapshot"))["snapshot"]["stations"][0]["id"] == "S1"

@@ -51,6 +51,13 @@ def parse(text: str | bytes) -> Hello | Command:
         obj = json.loads(text)
     except ValueError as exc:
         raise ProtocolError("protocol.not_json", f"not JSON: {exc}") from None
+    except RecursionError:  # `[[[[…` within the size limit: json recurses per level (fuzzing)
+        raise ProtocolError("protocol.not_json", "not JSON: nested too deeply") from None
+    if _unpaired_surrogate(obj):
+        # JSON lets `"\ud800"` through, but it is no character: a reply echoing it (the id) could
+        # not be sent, killing the session, and an audit row holding it was refused by the
+        # database, a console command left unrecorded (found by fuzzing).
+        raise ProtocolError("protocol.not_json", "not JSON text: an unpaired surrogate escape (\\udXXX)")
     if not isinstance(obj, dict):
         raise ProtocolError("protocol.not_object", "a message is a JSON object")
     kind = obj.get("type")
@@ -71,6 +78,23 @@ def parse(text: str | bytes) -> Hello | Command:
             raise ProtocolError("protocol.field", "command: args must be an object")
         return Command(cid, name, args)
     raise ProtocolError("protocol.type", f"unknown message type {kind!r} (hello, command)")
+
+
+def _unpaired_surrogate(value: object) -> bool:
+    stack = [value]
+    while stack:  # (not recursive: the document is as deep as json.loads allowed)
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def _default(value: object) -> object:
