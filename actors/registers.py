@@ -113,6 +113,7 @@ def decode(reg: Register, words: list[int]) -> Decimal:
     return raw * reg.scale
 
 
+_F32_MAX = struct.unpack(">f", b"\x7f\x7f\xff\xff")[0]  # the largest finite float32
 _RANGES = {"u16": (0, 0xFFFF), "i16": (-(1 << 15), (1 << 15) - 1), "u32": (0, 0xFFFFFFFF),
            "i32": (-(1 << 31), (1 << 31) - 1)}  # fmt: skip
 
@@ -121,7 +122,13 @@ def encode(reg: Register, value: Decimal, *, clamp: bool = False) -> list[int]:
     """Words to write for `value` (rounded to the register's resolution); ValueError out of range, or
     with `clamp` the nearest value the register holds (as an indicator pins its display at its limits)."""
     if reg.type == "f32":
-        raw32 = int.from_bytes(struct.pack(">f", float(value / reg.scale)), "big")
+        # Beyond a float32 struct.pack raised OverflowError, clamp or not (found by fuzzing).
+        raw_f = float(value / reg.scale)
+        if not abs(raw_f) <= _F32_MAX:
+            if not clamp:
+                raise ValueError(f"{value} does not fit a f32 register")
+            raw_f = math.copysign(_F32_MAX, raw_f)
+        raw32 = int.from_bytes(struct.pack(">f", raw_f), "big")
     else:
         raw = int((value / reg.scale).to_integral_value())
         lo_limit, hi_limit = _RANGES[reg.type]

@@ -138,11 +138,18 @@ json_leaves = st.one_of(
     st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=20),
     st.sampled_from(["S1", "S9", "", "x" * 70, "\ud800", "HY00120000123", "OP01", "<b>[red]x[/red]</b>"]),
 )  # fmt: skip
-json_values = st.recursive(
-    json_leaves, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
-                                                                           max_size=4),
-    max_leaves=16,
-)  # fmt: skip
+
+
+def nested(leaves: st.SearchStrategy[object], size: int, max_leaves: int) -> st.SearchStrategy[object]:
+    """Lists and tables of `leaves`, nested."""
+
+    def extend(inner: st.SearchStrategy[object]) -> st.SearchStrategy[object]:
+        return st.lists(inner, max_size=size) | st.dictionaries(st.text(max_size=8), inner, max_size=size)
+
+    return st.recursive(leaves, extend, max_leaves=max_leaves)
+
+
+json_values = nested(json_leaves, 4, 16)
 COMMAND_NAMES = ("pause", "resume", "stop", "start", "check", "ack", "shelve", "restart", "out_of_service",
                  "return_to_service", "snapshot", "nope", "")  # fmt: skip
 ARG_NAMES = ("station", "cylinder", "phase", "result", "items", "alarm_id", "minutes", "target")
@@ -187,11 +194,7 @@ toml_leaves = st.one_of(
     st.integers(), st.integers(-2, 70000), st.floats(), st.sampled_from([0.0, -0.0, 1e-400, 1e308, 0.5]),
     st.booleans(), st.dates(), st.datetimes(), st.times(),
 )  # fmt: skip
-toml_values = st.recursive(
-    toml_leaves, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
-                                                                           max_size=3),
-    max_leaves=8,
-)  # fmt: skip
+toml_values = nested(toml_leaves, 3, 8)
 
 
 def _paths(doc: object, prefix: tuple[object, ...] = ()) -> list[tuple[object, ...]]:

@@ -10,20 +10,23 @@ import contextlib
 import io
 import math
 import tomllib
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
+from typing import Any, TypeVar
 
 import attrs
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from simulator.scenario import Scenario, parse_scenario
+from simulator.scenario import parse_scenario
 from supervisor.cli import main
-from supervisor.config import FloorConfig, parse_config
+from supervisor.config import parse_config
 from supervisor.tomlcheck import TomlError, load_toml
 from tests.strategies import examples, mutated, toml_values
 
+T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_TEXT = (ROOT / "docs" / "fillfloor.example.toml").read_text("utf-8")
 MODEL = {"name": "YSP50", "water_volume_l": 118, "max_fill_kg": 49.5, "rated_net_kg": 48.5, "tolerance_kg": 1}
@@ -41,6 +44,15 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def assert_names_the_file(error: TomlError, file: str, entry: str = "") -> None:
     assert str(error).startswith(f"{file}: {entry}")
     assert error.problem
+
+
+def loaded(load: Callable[[dict[str, Any], str], T], doc: dict[str, Any], file: str) -> T | None:
+    """What `load` makes of the document, or None when it is a TomlError naming the file."""
+    try:
+        return load(doc, file)
+    except TomlError as exc:
+        assert_names_the_file(exc, file)
+        return None
 
 
 def finite_numbers(value: object, where: str = "config") -> None:
@@ -67,13 +79,9 @@ def finite_numbers(value: object, where: str = "config") -> None:
 @example({**CONFIG, "station": [{**CONFIG["station"][0], "fill": {"max_fill_time_s": math.inf}}]})
 @example({**CONFIG, "station": [{**CONFIG["station"][0], "fill": {"settle_timeout_s": 10**400}}]})
 def test_any_config_gives_a_config_or_a_toml_error_naming_the_entry(doc: dict[str, object]) -> None:
-    try:
-        config = parse_config(doc, "f.toml")
-    except TomlError as exc:
-        assert_names_the_file(exc, "f.toml")
-        return
-    assert isinstance(config, FloorConfig)
-    finite_numbers(config)
+    config = loaded(parse_config, doc, "f.toml")
+    if config is not None:
+        finite_numbers(config)
 
 
 def with_step(doc: dict[str, object], **step: object) -> dict[str, object]:
@@ -86,15 +94,11 @@ def with_step(doc: dict[str, object], **step: object) -> dict[str, object]:
 @example(with_step(SCENARIOS[0], do="place", station="S1", cylinder="C", gross_kg=math.nan))
 @example({**SCENARIOS[0], "station": [{"id": "S1", "flow_kg_s": 2.0, "valve_delay_ms": math.inf}]})
 def test_any_scenario_gives_a_scenario_or_a_toml_error_naming_the_entry(doc: dict[str, object]) -> None:
-    try:
-        scenario = parse_scenario(doc, "s.toml")
-    except TomlError as exc:
-        assert_names_the_file(exc, "s.toml")
-        return
-    assert isinstance(scenario, Scenario)
-    for step in scenario.steps:
-        finite_numbers(step.args, f"step[{step.index}]")
-    finite_numbers(scenario.stations)
+    scenario = loaded(parse_scenario, doc, "s.toml")
+    if scenario is not None:
+        for step in scenario.steps:
+            finite_numbers(step.args, f"step[{step.index}]")
+        finite_numbers(scenario.stations)
 
 
 @settings(max_examples=examples(200))
