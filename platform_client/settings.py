@@ -14,8 +14,9 @@ class SyncSettings:
     key: str = field(repr=False)  # the unit's signing key: never printed
     sync_interval_s: float = 30.0  # registry pulls; also the longest an idle outbox waits
     # Records per upload (the platform takes at most 1000). Measured (docs/benchmarks.md, platform
-    # drain): 500 drains at ~1.4x the rate of 200 and within ~25 % of 1000, with half of 1000's
-    # body (~0.7 MB) to push through a slow link before the timeout. Timeouts halve it anyway.
+    # drain): 500 drained 1.19x as fast as 200 and 1000 only 1.07x as fast as 500; a smaller body to
+    # push through a slow link before the timeout (a record is 0.2-1.1 KB of JSON: 250-540 KB for
+    # 500). Timeouts halve it anyway.
     batch_size: int = 500
     verify: bool | str = True  # TLS: verify with the public CAs (True) or this CA bundle (a path)
     timeout_s: float = 15.0  # per request: connect, each read, each write

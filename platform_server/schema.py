@@ -21,7 +21,7 @@ from sqlalchemy import (
     Text,
 )
 
-from supervisor.storage.schema import KG, NAMING_CONVENTION
+from supervisor.storage.schema import NAMING_CONVENTION, archive_columns
 
 __all__ = ["metadata"]
 
@@ -92,21 +92,7 @@ record = Table(
 archive = Table(
     "archive",
     metadata,
-    Column("code", String(64), primary_key=True),  # 钢瓶条码号
-    Column("owner", String(32), nullable=False, index=True),
-    Column("model", String(16), nullable=False),
-    Column("tare_kg", KG),
-    Column("manufactured", Date),
-    Column("last_inspection", Date),
-    Column("next_inspection", Date),
-    Column("scrap_date", Date),
-    Column("status", String(16), nullable=False),
-    Column("blocked", Boolean, nullable=False),
-    Column("manufacturer", String(128), nullable=False, server_default=""),
-    Column("serial", String(64), nullable=False, server_default=""),
-    Column("property_no", String(64), nullable=False, server_default=""),
-    Column("volume_l", KG),
-    Column("inspection_unit", String(128), nullable=False, server_default=""),
+    *archive_columns(index_owner=True),
     Column("photos", JSON, nullable=False),  # content hashes, in archive order
     Column("registered_at", String(40), nullable=False),
     Column("updated_at", String(40), nullable=False),

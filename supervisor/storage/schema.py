@@ -6,6 +6,8 @@ fill chain's hashes, is the same on SQLite and PostgreSQL. Masses are exact deci
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -21,7 +23,7 @@ from sqlalchemy import (
     Text,
 )
 
-__all__ = ["KG", "NAMING_CONVENTION", "metadata"]
+__all__ = ["KG", "NAMING_CONVENTION", "archive_columns", "metadata"]
 
 # Constraint names that are the same on SQLite and PostgreSQL (migrations can name them).
 NAMING_CONVENTION = {
@@ -40,26 +42,30 @@ filling_unit = Table(
     Column("short_name", String(64), nullable=False, server_default=""),
 )
 
-cylinder = Table(
-    "cylinder",
-    metadata,
-    Column("code", String(64), primary_key=True),
-    Column("owner", String(32), nullable=False),
-    Column("model", String(16), nullable=False),
-    Column("tare_kg", KG),
-    Column("manufactured", Date),
-    Column("last_inspection", Date),
-    Column("next_inspection", Date),
-    Column("scrap_date", Date),
-    Column("status", String(16), nullable=False),
-    Column("blocked", Boolean, nullable=False, server_default="0"),
-    Column("manufacturer", String(128), nullable=False, server_default=""),
-    Column("serial", String(64), nullable=False, server_default=""),
-    Column("property_no", String(64), nullable=False, server_default=""),
-    Column("volume_l", KG),
-    Column("inspection_unit", String(128), nullable=False, server_default=""),
-    Column("updated_at", String(40), nullable=False),
-)
+
+def archive_columns(*, index_owner: bool = False) -> list[Column[Any]]:
+    """The cylinder archive's columns (DOMAIN.md), fresh for each table that holds archives: the
+    floor's `cylinder` here and the platform's `archive` (platform_server/schema.py)."""
+    return [
+        Column("code", String(64), primary_key=True),  # 钢瓶条码号
+        Column("owner", String(32), nullable=False, index=index_owner),
+        Column("model", String(16), nullable=False),
+        Column("tare_kg", KG),
+        Column("manufactured", Date),
+        Column("last_inspection", Date),
+        Column("next_inspection", Date),
+        Column("scrap_date", Date),
+        Column("status", String(16), nullable=False),
+        Column("blocked", Boolean, nullable=False, server_default="0"),
+        Column("manufacturer", String(128), nullable=False, server_default=""),
+        Column("serial", String(64), nullable=False, server_default=""),
+        Column("property_no", String(64), nullable=False, server_default=""),
+        Column("volume_l", KG),
+        Column("inspection_unit", String(128), nullable=False, server_default=""),
+    ]
+
+
+cylinder = Table("cylinder", metadata, *archive_columns(), Column("updated_at", String(40), nullable=False))
 
 # The archive's photos (stamped marks, label, inspection ring) as content hashes, in archive order.
 cylinder_photo = Table(
