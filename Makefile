@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-long fuzz lint bench clean
+.PHONY: demo test test-long fuzz soak lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ test-long: $(STAMP)
 # The fuzzing properties (tests/test_fuzz_*.py) with 20 times their `make test` examples.
 fuzz: $(STAMP)
 	HYPOTHESIS_PROFILE=long $(BIN)/python -m pytest -q tests/test_fuzz_*.py
+
+# The soak run: 32 stations for an hour, memory and loop latency sampled; exit 1 on growth or drift.
+soak: $(STAMP)
+	$(BIN)/fillfloor demo --headless --stations 32 --duration 1h --data-dir data/soak
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -31,6 +31,7 @@ MODULES = (
     "benchmarks.rtu_utilisation",
     "benchmarks.console_latency",
     "benchmarks.platform_drain",
+    "benchmarks.soak",
 )
 OUT = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 _HEAD = (

@@ -22,13 +22,16 @@ __all__ = ["live_demo_scenario"]
 
 _UNIT = "HY0012"
 _TODAY = "2026-11-23"
-_OPERATORS = [("OP01", "张三"), ("OP02", "李四"), ("OP03", "王五"), ("OP04", "赵六"), ("OP05", "钱七"),
-              ("OP06", "孙八")]  # fmt: skip
-# Cylinders the interlock must refuse, one per round in turn, with what they show.
+_NAMED = [("OP01", "张三"), ("OP02", "李四"), ("OP03", "王五"), ("OP04", "赵六"), ("OP05", "钱七"),
+          ("OP06", "孙八")]  # fmt: skip
+MAX_STATIONS = 64  # the soak run's floor; the console's live demo shows up to six
+_OPERATORS = _NAMED + [(f"OP{i + 1:02d}", f"操作员{i + 1}") for i in range(len(_NAMED), MAX_STATIONS)]
+# Cylinders the interlock must refuse, one per round in turn, with what they show (numbered 9000…:
+# the stations' own cylinders are numbered by station, 0001…0064).
 _REFUSED: list[tuple[str, dict[str, Any] | None]] = [
-    ("HY00120009001", {"tare_kg": 15.0, "manufactured": "2017-03-01", "last_inspection": "2021-03-01"}),
+    ("HY00129000001", {"tare_kg": 15.0, "manufactured": "2017-03-01", "last_inspection": "2021-03-01"}),
     (
-        "HY00120009002",
+        "HY00129000002",
         {
             "tare_kg": 15.1,
             "manufactured": "2012-01-01",
@@ -37,7 +40,7 @@ _REFUSED: list[tuple[str, dict[str, Any] | None]] = [
         },
     ),
     ("HY00330000077", None),  # another unit's label
-    ("HY00120009999", None),  # a code nobody registered
+    ("HY00129000999", None),  # a code nobody registered
 ]
 
 
@@ -46,7 +49,7 @@ def _cylinder(code: str, **fields: Any) -> dict[str, Any]:
             "last_inspection": "2025-05-01", **fields}  # fmt: skip
 
 
-def _doc(stations: int, rounds: int) -> dict[str, Any]:
+def _doc(stations: int, rounds: int, maintenance: bool) -> dict[str, Any]:
     ids = [f"S{i + 1}" for i in range(stations)]
     cylinders = [
         _cylinder(f"HY0012{i + 1:04d}{k:03d}", tare_kg=round(14.8 + 0.1 * ((i + k) % 8), 1))
@@ -99,13 +102,16 @@ def _doc(stations: int, rounds: int) -> dict[str, Any]:
         if r % 12 == 4:  # a scanner actor that crashes at every start: given up on → out of service
             steps.append({"do": "fault", "station": ids[-1], "device": "scanner", "kind": "crash",
                           "seconds": 30})  # fmt: skip
+        if maintenance and r % 12 == 6:  # (the crashes have stopped) maintenance restarts it
+            steps.append({"do": "restart", "actor": ids[-1]})
         steps.append({"do": "sleep", "seconds": 3})
     return {
         "today": _TODAY,
         "unit": {"code": _UNIT, "short_name": "衡阳燃气"},
         "cylinder": cylinders,
         "operator": [
-            {"id": op, "name": name, "certificate_expires": "2028-06-30"} for op, name in _OPERATORS
+            {"id": op, "name": name, "certificate_expires": "2028-06-30"}
+            for op, name in _OPERATORS[: max(stations, len(_NAMED))]
         ],
         "station": station_tables,
         "platform": {"embedded": True, "sync_interval_s": 2.0},
@@ -113,8 +119,10 @@ def _doc(stations: int, rounds: int) -> dict[str, Any]:
     }
 
 
-def live_demo_scenario(stations: int = 4, rounds: int = 360) -> Scenario:
-    """About two hours of a live floor with `stations` stations (1–6)."""
-    if not 1 <= stations <= len(_OPERATORS):
-        raise ValueError(f"the live demo has 1 to {len(_OPERATORS)} stations, not {stations}")
-    return parse_scenario(_doc(stations, rounds), "<live demo>")
+def live_demo_scenario(stations: int = 4, rounds: int = 360, *, maintenance: bool = False) -> Scenario:
+    """About two hours of a live floor with `stations` stations (1–64; rounds of ~20 s).
+    `maintenance`: the script also restarts the station whose scanner kept crashing, as maintenance
+    would from the console (the soak run has nobody at a console)."""
+    if not 1 <= stations <= MAX_STATIONS:
+        raise ValueError(f"the live demo has 1 to {MAX_STATIONS} stations, not {stations}")
+    return parse_scenario(_doc(stations, rounds, maintenance), "<live demo>")

@@ -11,6 +11,7 @@ check comes in as a check terminal's message, a pause or restart as a console co
 from __future__ import annotations
 
 import datetime as dt
+import math
 import tempfile
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
@@ -68,10 +69,12 @@ async def run_scenario(
     tee: Tee | None = None,
     attach: Attach | None = None,
     platform_db_url: str | None = None,
+    stop_after_s: float | None = None,
 ) -> None:
     """Run the scenario to its end (exit 0 whatever the supervisor decided). The database is
     `db_url`, else SQLite in `data_dir`, else a fresh SQLite file in a temporary folder; the
-    embedded platform's (`[platform]`) is `platform_db_url`, else a fresh SQLite file there."""
+    embedded platform's (`[platform]`) is `platform_db_url`, else a fresh SQLite file there.
+    `stop_after_s` ends the script early, after the step under way (the soak run's duration)."""
     events = EventFile.open(events_path, tee)
     try:
         with tempfile.TemporaryDirectory(prefix="fillfloor-sim-db-") as tmp:
@@ -80,7 +83,7 @@ async def run_scenario(
             try:
                 await trio.to_thread.run_sync(_register, db, scenario)
                 async with scenario_platform(scenario, events, platform_db_url, Path(tmp)) as platform:
-                    await _run(scenario, events, db, device_actors, attach, platform)
+                    await _run(scenario, events, db, device_actors, attach, platform, stop_after_s)
             finally:
                 await trio.to_thread.run_sync(db.close)
     finally:
@@ -88,7 +91,8 @@ async def run_scenario(
 
 
 async def _run(scenario: Scenario, events: EventFile, db: Database, device_actors: DeviceActors,
-               attach: Attach | None, platform: ScenarioPlatform | None) -> None:  # fmt: skip
+               attach: Attach | None, platform: ScenarioPlatform | None,
+               stop_after_s: float | None = None) -> None:  # fmt: skip
     bus = EventBus()
     feed = BusFeed(bus)
     async with open_simulated_devices(scenario) as sim, trio.open_nursery() as nursery:
@@ -103,7 +107,7 @@ async def _run(scenario: Scenario, events: EventFile, db: Database, device_actor
         if attach is not None:
             await nursery.start(attach, floor, db)
         steps = StepRunner(scenario, floor, sim, bus, events, feed, db, platform)
-        await steps.run()
+        await steps.run(None if stop_after_s is None else trio.current_time() + stop_after_s)
         floor.close_valves()
         await trio.sleep(0.2)  # the closing events and last records reach the file and the writer
         await _drain(floor)
@@ -159,12 +163,13 @@ class StepRunner:
         self.feed = feed
         self._nursery: trio.Nursery | None = None
 
-    async def run(self) -> None:
+    async def run(self, deadline: float | None = None) -> None:
         async with trio.open_nursery() as nursery:  # faults that last a while run in it
             self._nursery = nursery
-            for step in self.scenario.steps:
-                self._progress("scenario.step", step.index, step.do)
-                await self._do(step)
+            with trio.move_on_at(math.inf if deadline is None else deadline):
+                for step in self.scenario.steps:
+                    self._progress("scenario.step", step.index, step.do)
+                    await self._do(step)
             await self._settle()
             self._progress("scenario.done", len(self.scenario.steps), "done")
             nursery.cancel_scope.cancel()

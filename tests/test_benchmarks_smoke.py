@@ -67,3 +67,14 @@ def test_platform_drain_runs_tiny_and_checks_exactly_once() -> None:
     assert sum("batch" in n and n.startswith("choose") for n in names) == len(platform_drain.BATCHES)
     assert any(n.startswith("drain 300 records to a sqlite platform") for n in names)
     assert [r for r in rows if "the default" in r.get("note", "")], "the default batch size is marked"
+
+
+def test_the_soak_benchmark_compares_early_and_late_windows() -> None:
+    from benchmarks import soak
+
+    rows = soak.run(stations=1, duration_s=12)
+    names = [r["name"] for r in rows]
+    assert "RSS (median), second quarter (baseline)" in names
+    assert "loop lateness p99 (median of windows), last quarter" in names
+    assert all(set(r) >= {"name", "value", "unit"} for r in rows)
+    assert "fill chain intact" in rows[-1]["note"]

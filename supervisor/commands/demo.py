@@ -12,11 +12,18 @@ chain; the exit status is 0 when all of that went well.
 operator's language what the floor decides as it happens — fills with their net mass and error,
 refusals with their reasons in words, alarms — and at the end the shift's figures and the state
 of the fill chain. The events go to `--events` (JSON lines).
+
+`--headless --duration 1h [--stations 32]`: the soak run (`simulator.soak`): the live floor's
+script for that long, memory and loop latency sampled, a line per sample, then the verdict (growth,
+drift) and a JSON report; exit 1 when the chain is broken or the verdict finds growth or drift.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
+import re
+import sys
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
@@ -43,6 +50,16 @@ _TEXTS = {
         "summary": "共充装 {fills} 瓶，中止 {aborted} 次，拒绝 {refused} 次；充装记录链完整（{chain} 条）。",
         "broken": "充装记录链损坏：{problem}",
         "files": "事件：{events}；数据库：{db}",
+        "soak": "耐久运行：{n} 个工位，{duration:.0f} 秒，每 {every:.0f} 秒采样"
+        "（内存、事件循环延迟、充装误差）",
+        "window": "  {t:>7.0f} s  内存 {rss:6.1f} MB  任务 {tasks:4d}  "
+        "循环延迟 p99 {p99:5.2f} ms（最大 {max:6.2f}）  充装 {fills:3d} 瓶  平均误差 {err} g  "
+        "待写入 {wb}  待上传 {pb}",
+        "verdict_ok": "耐久结论：无增长、无漂移（内存 {r0:.1f} → {r1:.1f} MB，"
+        "循环延迟 p99 {l0:.2f} → {l1:.2f} ms，任务 {t0} → {t1:.0f}）。",
+        "verdict_bad": "耐久结论：发现问题 — {problems}",
+        "verdict_short": "运行太短（{n} 个采样窗口），不作增长与漂移结论。",
+        "report": "耐久报告：{path}",
     },
     "en": {
         "title": "Demo: {file} ({unit} {name}, date {today}) — simulated scales and valves over Modbus "
@@ -56,6 +73,15 @@ _TEXTS = {
         "fill chain intact ({chain} records).",
         "broken": "fill chain BROKEN: {problem}",
         "files": "events: {events}; database: {db}",
+        "soak": "soak run: {n} stations, {duration:.0f} s, a sample every {every:.0f} s "
+        "(memory, loop latency, fill error)",
+        "window": "  {t:>7.0f} s  RSS {rss:6.1f} MB  tasks {tasks:4d}  loop lateness p99 {p99:5.2f} ms "
+        "(max {max:6.2f})  fills {fills:3d}  mean error {err} g  to write {wb}  to upload {pb}",
+        "verdict_ok": "soak verdict: no growth, no drift (RSS {r0:.1f} → {r1:.1f} MB, loop p99 {l0:.2f} → "
+        "{l1:.2f} ms, tasks {t0} → {t1:.0f}).",
+        "verdict_bad": "soak verdict: PROBLEMS — {problems}",
+        "verdict_short": "run too short ({n} sample windows) for a growth and drift verdict.",
+        "report": "soak report: {path}",
     },
 }
 
@@ -70,8 +96,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         help="where the events go (default: demo-events.jsonl in --data-dir)")  # fmt: skip
     parser.add_argument("--headless", action="store_true",
                         help="no console: the short scripted demo, printing its decisions")  # fmt: skip
-    parser.add_argument("--stations", type=int, default=4, choices=range(1, 7), metavar="N",
-                        help="stations on the live floor (1-6, default 4)")  # fmt: skip
+    parser.add_argument("--stations", type=int, default=None, metavar="N",
+                        help="stations on the live floor (1-6, default 4; with --duration 1-64)")  # fmt: skip
+    parser.add_argument("--duration", type=_duration, metavar="TIME",
+                        help="with --headless: the soak run for TIME (e.g. 1h, 10m, 90s)")  # fmt: skip
     # The live floor's own process (started by `fillfloor demo`, not by people).
     parser.add_argument("--serve-console", metavar="HOST:PORT", help=argparse.SUPPRESS)
     parser.add_argument("--ready-file", type=Path, help=argparse.SUPPRESS)
@@ -81,8 +109,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 class _Summary:
     """Prints what matters to a person as the events come."""
 
-    def __init__(self, lang: str) -> None:
+    def __init__(self, lang: str, *, quiet: bool = False) -> None:
         self.lang = lang
+        self.quiet = quiet  # counts only (the soak run prints its samples instead)
         self.text = _TEXTS[lang]
         self.counts = {"fill.completed": 0, "fill.aborted": 0, "interlock.refused": 0}
 
@@ -90,6 +119,8 @@ class _Summary:
         t, station, cylinder = self.text, e.get("station", "-"), e.get("cylinder") or "-"
         if event_type in self.counts:
             self.counts[event_type] += 1
+        if self.quiet:
+            return
         if event_type == "fill.completed":
             flags = "".join(f"（{describe(f, self.lang)}）" for f in e.get("flags", []))
             print(t["fill"].format(station=station, cylinder=cylinder, net=e["net_kg"], error=e["error_g"],
@@ -106,13 +137,37 @@ class _Summary:
             )
 
 
+_UNITS_S = {"": 1, "s": 1, "m": 60, "h": 3600}
+_LIVE_STATIONS = 6
+_SOAK_STATIONS = 64
+
+
+def _duration(text: str) -> float:
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*", text)
+    if match is None or float(match.group(1)) <= 0:
+        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (e.g. 1h, 10m, 90s)")
+    return float(match.group(1)) * _UNITS_S[match.group(2)]
+
+
 def run(args: argparse.Namespace) -> int:
     from supervisor.commands.demo_live import run_live, serve_live_floor
 
+    most = _SOAK_STATIONS if args.duration is not None else _LIVE_STATIONS
+    if args.stations is None:
+        args.stations = 4
+    elif not 1 <= args.stations <= most:
+        more = "" if args.duration else f" (1-{_SOAK_STATIONS} with --duration)"
+        print(f"fillfloor demo: --stations must be 1 to {most}{more}", file=sys.stderr)
+        return 2
+    if args.duration is not None and not args.headless:
+        print("fillfloor demo: --duration is for the headless soak run (add --headless)", file=sys.stderr)
+        return 2
     if args.serve_console:
         return serve_live_floor(args)
     if not args.headless:
         return run_live(args)
+    if args.duration is not None:
+        return run_soak(args)
     return run_headless(args)
 
 
@@ -135,16 +190,69 @@ def run_headless(args: argparse.Namespace) -> int:
     trio.run(
         lambda: run_scenario(scenario, events, args.db, DeviceActorFactory(), data_dir=data_dir, tee=summary)
     )
+    chain_ok = _chain_line(args, t, summary.counts)
+    print(t["files"].format(events=events, db=args.db or data_dir / "fillfloor.db"))
+    return 0 if chain_ok else 1
+
+
+def _chain_line(args: argparse.Namespace, t: Mapping[str, str], counts: Mapping[str, int]) -> bool:
     db = open_for(args)
     try:
         chain = verify_chain(db.engine)
     finally:
         db.close()
-    counts = summary.counts
     if chain.ok:
         print(t["summary"].format(fills=counts["fill.completed"], aborted=counts["fill.aborted"],
                                   refused=counts["interlock.refused"], chain=chain.count))  # fmt: skip
     else:
         print(t["broken"].format(problem=chain.problem))
+    return chain.ok
+
+
+def run_soak(args: argparse.Namespace) -> int:
+    from actors.floor_devices import DeviceActorFactory
+    from simulator.live_demo import live_demo_scenario
+    from simulator.soak import SoakSampler, Window
+
+    duration: float = args.duration
+    every = min(60.0, max(2.0, duration / 40))
+    # Rounds of the live script take 15-25 s; more than enough of them, the run stops at `duration`.
+    scenario = live_demo_scenario(args.stations, rounds=math.ceil(duration / 10) + 2, maintenance=True)
+    data_dir = Path(args.data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    open_for(args).close()
+    events = args.events or data_dir / "soak-events.jsonl"
+    report = data_dir / "soak-report.json"
+    summary = _Summary(args.lang, quiet=True)
+    t = summary.text
+    print(t["soak"].format(n=args.stations, duration=duration, every=every), flush=True)
+
+    def show(w: Window) -> None:
+        err = "-" if w.mean_abs_error_g is None else f"{w.mean_abs_error_g:.1f}"
+        pb = "-" if w.platform_backlog is None else w.platform_backlog
+        print(t["window"].format(t=w.t_s, rss=w.rss_mb, tasks=w.tasks, p99=w.lag_p99_ms, max=w.lag_max_ms,
+                                 fills=w.fills, err=err, wb=w.writer_backlog, pb=pb), flush=True)  # fmt: skip
+
+    sampler = SoakSampler(every, report, on_window=show)
+
+    def tee(event_type: str, e: Mapping[str, Any]) -> None:
+        summary(event_type, e)
+        sampler.observe(event_type, e)
+
+    async def soak() -> None:
+        await run_scenario(scenario, events, args.db, DeviceActorFactory(), data_dir=data_dir, tee=tee,
+                           attach=sampler.attach, stop_after_s=duration)  # fmt: skip
+
+    trio.run(soak)
+    chain_ok = _chain_line(args, t, summary.counts)
+    verdict = sampler.summary()["verdict"]
+    if verdict is None:
+        print(t["verdict_short"].format(n=len(sampler.windows)))
+    elif verdict["ok"]:
+        (r0, r1), (l0, l1), (t0, t1) = verdict["rss_mb"], verdict["lag_p99_ms"], verdict["tasks"]
+        print(t["verdict_ok"].format(r0=r0, r1=r1, l0=l0, l1=l1, t0=t0, t1=t1))
+    else:
+        print(t["verdict_bad"].format(problems=t["sep"].join(verdict["problems"])))
+    print(t["report"].format(path=report))
     print(t["files"].format(events=events, db=args.db or data_dir / "fillfloor.db"))
-    return 0 if chain.ok else 1
+    return 0 if chain_ok and (verdict is None or verdict["ok"]) else 1
