@@ -12,10 +12,10 @@ import datetime as dt
 import email.utils
 import random
 
-__all__ = ["RetryBackoff", "parse_retry_after"]
+__all__ = ["MAX_RETRY_AFTER_S", "RetryBackoff", "parse_retry_after"]
 
 # A Retry-After beyond this is a misconfigured server, not a plan: the floor still asks hourly.
-_MAX_RETRY_AFTER_S = 3600.0
+MAX_RETRY_AFTER_S = 3600.0
 
 
 class RetryBackoff:
@@ -31,7 +31,7 @@ class RetryBackoff:
         self.failures += 1
         delay = step / 2 + self._rng.uniform(0, step / 2)
         if retry_after_s is not None:
-            delay = max(delay, min(retry_after_s, _MAX_RETRY_AFTER_S))
+            delay = max(delay, min(retry_after_s, MAX_RETRY_AFTER_S))
         return delay
 
     def succeeded(self) -> None:
@@ -39,16 +39,17 @@ class RetryBackoff:
 
 
 def parse_retry_after(value: str | None, now: dt.datetime | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header; None when absent or unreadable."""
+    """Seconds to wait from a Retry-After header, at most `MAX_RETRY_AFTER_S`; None when absent or
+    unreadable. (Every wait the sync takes from the platform goes through here, so none is forever.)"""
     if value is None:
         return None
     text = value.strip()
-    if text.isdigit():
-        return float(text)
+    if text.isascii() and text.isdigit():  # ("²" is a digit to isdigit, not to float)
+        return min(float(text), MAX_RETRY_AFTER_S)
     try:
         when = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.UTC)
-    return max(0.0, (when - (now or dt.datetime.now(dt.UTC))).total_seconds())
+    return min(MAX_RETRY_AFTER_S, max(0.0, (when - (now or dt.datetime.now(dt.UTC))).total_seconds()))
