@@ -19,6 +19,7 @@ _COMMAND_MODULES = (
     "operators",
     "trace",
     "verify_chain",
+    "db_cmd",
     "users_cmd",
     "platform_cmd",
 )

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import trio
 
+from domain.alarm_kinds import AlarmKind
 from supervisor.runtime.bus import EventBus
 from supervisor.runtime.health import HealthState
 from supervisor.runtime.permit import PermitGate
@@ -95,7 +96,7 @@ class StationRuntime:
         self._bus.emit(
             event,
             alarm_id=f"{self.station}.out_of_service",
-            kind="station.out_of_service",
+            kind=AlarmKind.STATION_OUT_OF_SERVICE,
             severity="high",
             station=self.station,
             message=message,

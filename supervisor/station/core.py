@@ -25,6 +25,7 @@ from typing import Any
 
 from attrs import frozen
 
+from domain.alarm_kinds import AlarmKind
 from domain.archive import CylinderArchive
 from domain.eligibility import eligibility_reasons
 from domain.filling import adapt_preact, fill_flags, fill_target
@@ -148,7 +149,7 @@ class StationCore:
         self.faults: dict[str, str] = {}  # cause -> alarm id
         # cause -> (kind, severity, message) as raised: a cleared alarm's record says what cleared
         # (the platform refuses an alarm record without its kind).
-        self._fault_details: dict[str, tuple[str, str, str]] = {}
+        self._fault_details: dict[str, tuple[AlarmKind, str, str]] = {}
         self.storage_ok = True
         self.scanner_lost = False
         self.deadline = float("inf")  # of the phase's wait (stable reading, pre-check, re-weigh)
@@ -267,7 +268,7 @@ class StationCore:
             self._close(Reason.VALVE_FEEDBACK_MISMATCH)
         elif "stuck_open" not in self.faults:
             text = self._t("阀门未按指令关闭（卡开）", "valve stuck open: it did not close on command")
-            self._raise_fault("stuck_open", "valve.stuck_open", "critical", text)
+            self._raise_fault("stuck_open", AlarmKind.VALVE_STUCK_OPEN, "critical", text)
 
     def _on_scan(self, msg: Scanned) -> None:
         if msg.badge:
@@ -329,7 +330,7 @@ class StationCore:
                 # A leak, a bulge, a hot wall: the cylinder is held until it is handled.
                 floor.post_check_failed.add(msg.cylinder)
                 text = self._t("充装后检查不合格：", "post-fill check failed: ") + msg.cylinder
-                self._alarm("raised", f"post_check.{msg.cylinder}", "check.post_failed", "high", text)
+                self._alarm("raised", f"post_check.{msg.cylinder}", AlarmKind.CHECK_POST_FAILED, "high", text)
             if self.phase == Phase.AWAITING_POSTCHECK and self._code() == msg.cylinder:
                 self._enter(Phase.DONE)
 
@@ -361,24 +362,26 @@ class StationCore:
             self.scanner_lost = not msg.up
             text = "" if msg.up else self._t("扫码枪断开：", "scanner lost: ") + safe_text(msg.detail)
             event = "cleared" if msg.up else "raised"
-            self._alarm(event, f"{self.ctx.station}.scanner_lost", "device.scanner_lost", "medium", text)
+            alarm_id = f"{self.ctx.station}.scanner_lost"
+            self._alarm(event, alarm_id, AlarmKind.DEVICE_SCANNER_LOST, "medium", text)
             return
         if msg.up:
             self._clear_fault(cause)
             return
         if self.phase == Phase.FILLING:
             self._close(Reason.DEVICE_SCALE_LOST if msg.device == "scale" else Reason.DEVICE_VALVE_LOST)
-        kind = f"device.{msg.device}_lost"
+        kind = AlarmKind.DEVICE_SCALE_LOST if msg.device == "scale" else AlarmKind.DEVICE_VALVE_LOST
         self._raise_fault(cause, kind, "high", f"{describe(kind, self.ctx.lang)}: {safe_text(msg.detail)}")
 
     def _on_storage(self, msg: StorageHealth) -> None:
         was, self.storage_ok = self.storage_ok, msg.ok
         if was and not msg.ok:
             text = self._t("记录无法写入，停止发放充装许可：", "records cannot be written; no permits: ")
-            self._alarm("raised", f"{self.ctx.station}.storage", "storage.unavailable", "critical",
+            self._alarm("raised", f"{self.ctx.station}.storage", AlarmKind.STORAGE_UNAVAILABLE, "critical",
                         text + safe_text(msg.detail))  # fmt: skip
         elif msg.ok and not was:
-            self._alarm("cleared", f"{self.ctx.station}.storage", "storage.unavailable", "critical", "")
+            alarm_id = f"{self.ctx.station}.storage"
+            self._alarm("cleared", alarm_id, AlarmKind.STORAGE_UNAVAILABLE, "critical", "")
 
     def _on_time(self) -> None:
         """Timeouts: silent devices, max fill time, the re-weigh's wait. Judged on every message at
@@ -390,7 +393,8 @@ class StationCore:
                 continue
             lost = Reason.DEVICE_SCALE_LOST if device == "scale" else Reason.DEVICE_VALVE_LOST
             self._close(lost)  # a silent device cannot be trusted with a fill
-            self._raise_fault(f"{device}_silent", str(lost), "high", describe(lost, self.ctx.lang))
+            kind = AlarmKind.DEVICE_SCALE_LOST if device == "scale" else AlarmKind.DEVICE_VALVE_LOST
+            self._raise_fault(f"{device}_silent", kind, "high", describe(lost, self.ctx.lang))
         if self.phase == Phase.FILLING and self.fill is not None:
             verdict = self.fill.on_time(now)
             if isinstance(verdict, Reason):
@@ -533,7 +537,8 @@ class StationCore:
         gross = self.sample.gross_kg if self.sample is not None and self._present() else None
         if not settled and gross is not None and self.abort is None:
             text = self._t("复称未稳定，按最后读数记录", "re-weigh not stable: last reading recorded")
-            self._alarm("raised", f"{self.ctx.station}.reweigh", "fill.reweigh_unstable", "medium", text)
+            alarm_id = f"{self.ctx.station}.reweigh"
+            self._alarm("raised", alarm_id, AlarmKind.FILL_REWEIGH_UNSTABLE, "medium", text)
         self._record_fill(gross, outcome="completed" if self.abort is None else "aborted")
         if not self._present():
             self._removed()
@@ -581,12 +586,12 @@ class StationCore:
     def _flag_alarms(self, code: str, flags: frozenset[str]) -> None:
         zh = self.ctx.lang == "zh"
         if FillFlag.OVER_MAX in flags:
-            self._alarm("raised", f"over_max.{code}", "fill.over_max", "critical",
+            self._alarm("raised", f"over_max.{code}", AlarmKind.FILL_OVER_MAX, "critical",
                         (f"超过最大充装量：{code}" if zh else f"above the maximum fill: {code}"))  # fmt: skip
         if FillFlag.OVERFILL in flags:
             # Must not leave the station until the excess is removed (DOMAIN.md).
             self.ctx.floor.overfill_unresolved.add(code)
-            self._alarm("raised", f"overfill.{code}", "fill.overfill", "high",
+            self._alarm("raised", f"overfill.{code}", AlarmKind.FILL_OVERFILL, "high",
                         describe(FillFlag.OVERFILL, self.ctx.lang) + f"：{code}")  # fmt: skip
 
     def _resolve_overfill(self) -> None:
@@ -601,7 +606,7 @@ class StationCore:
             return
         if FillFlag.OVERFILL not in fill_flags(target, s.gross_kg):
             floor.overfill_unresolved.discard(code or "")
-            self._alarm("cleared", f"overfill.{code}", "fill.overfill", "high", "")
+            self._alarm("cleared", f"overfill.{code}", AlarmKind.FILL_OVERFILL, "high", "")
 
     def _removed(self) -> None:
         self._release()
@@ -699,14 +704,14 @@ class StationCore:
             at=self.ctx.wall_now(), cylinder=cylinder, raw=raw, operator=self.badge,
         ))  # fmt: skip
 
-    def _alarm(self, event: str, alarm_id: str, kind: str, severity: str, message: str) -> None:
+    def _alarm(self, event: str, alarm_id: str, kind: AlarmKind, severity: str, message: str) -> None:
         self._store(AlarmRecord(
             record_id=self.ctx.new_id("alarm"), alarm_id=alarm_id, kind=kind, severity=severity,
             message=message, event=event, at=self.ctx.wall_now(), station=self.ctx.station,
         ))  # fmt: skip
         self._emit(f"alarm.{event}", alarm_id=alarm_id, kind=kind, severity=severity, message=message)
 
-    def _raise_fault(self, cause: str, kind: str, severity: str, message: str) -> None:
+    def _raise_fault(self, cause: str, kind: AlarmKind, severity: str, message: str) -> None:
         if cause in self.faults:
             return
         alarm_id = f"{self.ctx.station}.{cause}"
@@ -716,9 +721,9 @@ class StationCore:
 
     def _clear_fault(self, cause: str) -> None:
         alarm_id = self.faults.pop(cause, None)
-        kind, severity, message = self._fault_details.pop(cause, ("", "", ""))
-        if alarm_id is not None:
-            self._alarm("cleared", alarm_id, kind, severity, message)
+        details = self._fault_details.pop(cause, None)
+        if alarm_id is not None and details is not None:
+            self._alarm("cleared", alarm_id, *details)
 
     def _fail_closed(self, exc: Exception) -> None:
         self._out = [e for e in self._out if not (isinstance(e, PermitOrder) and e.open)]
@@ -738,4 +743,4 @@ class StationCore:
             self.phase, self.deadline = Phase.AWAITING_POSTCHECK, float("inf")
         self.faults.pop("internal", None)
         text = f"{describe(Reason.INTERNAL_ERROR, self.ctx.lang)}: {type(exc).__name__}: {exc}"
-        self._raise_fault("internal", "internal.error", "critical", text)
+        self._raise_fault("internal", AlarmKind.INTERNAL_ERROR, "critical", text)
