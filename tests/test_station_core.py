@@ -418,6 +418,19 @@ def test_a_failed_post_fill_check_raises_an_alarm_and_holds_the_cylinder() -> No
     rig.step(0.5)
     rig.ready_to_fill()
     assert "cylinder.blocked" in rig.refusals()[-1]
+    assert not rig.of_type("alarm.cleared")  # held until it is checked again
+
+
+def test_a_passing_post_fill_check_after_a_failed_one_clears_its_alarm_and_the_hold() -> None:
+    rig = Rig()
+    rig.ready_to_fill()
+    rig.until(lambda: rig.fills())
+    rig.check(CheckPhase.POST, passed=False)
+    raised = [a for a in rig.of_type("alarm.raised") if a["kind"] == "check.post_failed"]
+    rig.check(CheckPhase.POST, passed=True)  # the leak was handled and the checker passed it
+    cleared = [a for a in rig.of_type("alarm.cleared") if a["kind"] == "check.post_failed"]
+    assert [a["alarm_id"] for a in cleared] == [raised[0]["alarm_id"]]
+    assert GOOD not in rig.floor.post_check_failed
 
 
 @pytest.mark.parametrize("cutoff", CUTOFFS)

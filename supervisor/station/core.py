@@ -325,7 +325,12 @@ class StationCore:
                    result="pass" if msg.passed else "fail")  # fmt: skip
         if msg.phase == CheckPhase.POST:
             if msg.passed:
-                floor.post_check_failed.discard(msg.cylinder)
+                if msg.cylinder in floor.post_check_failed:  # handled and checked again: the hold ends
+                    floor.post_check_failed.discard(msg.cylinder)
+                    text = self._t("充装后复检合格：", "post-fill check passed again: ") + msg.cylinder
+                    self._alarm(
+                        "cleared", f"post_check.{msg.cylinder}", AlarmKind.CHECK_POST_FAILED, "high", text
+                    )
             else:
                 # A leak, a bulge, a hot wall: the cylinder is held until it is handled.
                 floor.post_check_failed.add(msg.cylinder)
