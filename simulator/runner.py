@@ -104,6 +104,7 @@ async def _run(scenario: Scenario, events: EventFile, db: Database, device_actor
         floor = Floor(config, db, state, bus, _with_faults(sim, device_actors), preacts=preacts, lang="zh",
                       platform=platform.sync_settings if platform else None)  # fmt: skip
         await nursery.start(floor.run)
+        await sim.scanners_connected(timeout_s=10)  # (a network scanner's first scan is not lost)
         if attach is not None:
             await nursery.start(attach, floor, db)
         steps = StepRunner(scenario, floor, sim, bus, events, feed, db, platform)

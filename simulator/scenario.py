@@ -44,6 +44,7 @@ class SimStation:
     scale_noise_g: float = 0.0
     cutoff: str = "indicator"
     protocol: str = "tcp"
+    scanner: str = "serial"  # serial (a pty pair) | tcp (a network scanner the floor connects to)
 
 
 @frozen
@@ -123,6 +124,7 @@ def parse_scenario(doc: dict[str, Any], file: str) -> Scenario:
             scale_noise_g=t.number("scale_noise_g", 0.0),
             cutoff=t.choice("cutoff", ("indicator", "host"), "indicator"),
             protocol=t.choice("protocol", ("tcp", "rtu"), "tcp"),
+            scanner=t.choice("scanner", ("serial", "tcp"), "serial"),
         )
         if st.valve_delay_ms < 0 or st.scale_noise_g < 0:
             raise t.error("valve_delay_ms" if st.valve_delay_ms < 0 else "scale_noise_g", "must be ≥ 0")

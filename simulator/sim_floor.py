@@ -2,7 +2,8 @@
 
 For each scenario station: the station physics, its scale and valve as Modbus devices (TCP on free
 loopback ports, or RTU over a pty pair) and its scanner on a pty pair (with a stable link, as
-udev's /dev/serial/by-id names are, so the actor reopens it after a re-plug). Then the floor's
+udev's /dev/serial/by-id names are, so the actor reopens it after a re-plug) or, with
+`scanner = "tcp"`, as a network scanner listening on a free loopback port. Then the floor's
 configuration is written for those addresses, exactly as a plant's would be for its hardware,
 and the real `Floor` runs on it with the real device actors.
 
@@ -26,7 +27,7 @@ from domain.settings import DomainSettings
 from simulator.faults import FaultBoard
 from simulator.ground_truth import TrioGroundTruth
 from simulator.modbus_devices import SCALE_UNIT, VALVE_UNIT, StationDevices, open_station_devices
-from simulator.scanner_sim import PtyScanner
+from simulator.scanner_sim import PtyScanner, TcpScanner
 from simulator.scenario import Scenario, SimStation
 from simulator.station_physics import SimulatedStation
 from supervisor.config import (
@@ -51,15 +52,25 @@ class SimulatedStationDevices:
     spec: SimStation
     physics: SimulatedStation
     devices: StationDevices
-    scanner: PtyScanner
+    scanner: PtyScanner | TcpScanner
     faults: FaultBoard
-    scanner_link: Path
 
 
 @define
 class SimulatedFloor:
     stations: dict[str, SimulatedStationDevices] = field(factory=dict)
     ground_truth: TrioGroundTruth | None = None
+
+    async def scanners_connected(self, timeout_s: float) -> bool:
+        """Wait until the floor is connected to every network scanner (a network scanner sends a
+        scan to whoever is connected at that moment: one read before the floor connects is lost,
+        as on a plant; a script's first login must not be)."""
+        with trio.move_on_after(timeout_s):
+            for sd in self.stations.values():
+                if isinstance(sd.scanner, TcpScanner):
+                    await sd.scanner.connected.wait()
+            return True
+        return False
 
     def config(self, scenario: Scenario, data_dir: str) -> FloorConfig:
         """The floor's configuration for these devices, as a plant's file would give it."""
@@ -77,8 +88,12 @@ class SimulatedFloor:
                 port = dev.serial_port or ""
                 scale = DeviceConfig(protocol="rtu", serial_port=port, unit_id=SCALE_UNIT)
                 valve = DeviceConfig(protocol="rtu", serial_port=port, unit_id=VALVE_UNIT)
-            scanner = ScannerConfig(kind="serial", serial_port=str(sd.scanner_link),
-                                    badge_pattern=_badge_pattern(scenario))  # fmt: skip
+            badges = _badge_pattern(scenario)
+            if isinstance(sd.scanner, TcpScanner):
+                port = sd.scanner.port
+                scanner = ScannerConfig(kind="tcp", host="127.0.0.1", port=port, badge_pattern=badges)
+            else:
+                scanner = ScannerConfig(kind="serial", serial_port=sd.scanner.path, badge_pattern=badges)
             stations.append(StationConfig(id=sid, scale=scale, valve=valve, scanner=scanner,
                                           cutoff=sd.spec.cutoff, fill=FillSettings()))  # fmt: skip
         return FloorConfig(
@@ -96,6 +111,8 @@ async def open_simulated_devices(scenario: Scenario) -> AsyncIterator[SimulatedF
     floor = SimulatedFloor(ground_truth=TrioGroundTruth())
     with tempfile.TemporaryDirectory(prefix="fillfloor-sim-") as tmp:
         async with contextlib.AsyncExitStack() as stack:
+            nursery = await stack.enter_async_context(trio.open_nursery())  # the network scanners
+            stack.callback(nursery.cancel_scope.cancel)  # (runs first, so the nursery can end)
             for i, spec in enumerate(scenario.stations):
                 physics = SimulatedStation(
                     spec.id, flow_kg_s=spec.flow_kg_s, valve_delay_ms=spec.valve_delay_ms,
@@ -105,10 +122,14 @@ async def open_simulated_devices(scenario: Scenario) -> AsyncIterator[SimulatedF
                 devices = await stack.enter_async_context(
                     open_station_devices(physics, spec.protocol, faults=faults, seed=i, tick_hz=100.0)  # type: ignore[arg-type]
                 )
-                link = Path(tmp) / f"scanner-{spec.id}"
-                scanner = PtyScanner(link_path=link, seed=i)
-                stack.callback(scanner.close)
-                sd = SimulatedStationDevices(spec, physics, devices, scanner, faults, link)
+                scanner: PtyScanner | TcpScanner
+                if spec.scanner == "tcp":
+                    scanner = TcpScanner(seed=i)
+                    await nursery.start(scanner.run)
+                else:
+                    scanner = PtyScanner(link_path=Path(tmp) / f"scanner-{spec.id}", seed=i)
+                    stack.callback(scanner.close)
+                sd = SimulatedStationDevices(spec, physics, devices, scanner, faults)
                 floor.stations[spec.id] = sd
             yield floor
 

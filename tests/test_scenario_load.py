@@ -143,6 +143,7 @@ def test_every_step_kind_loads(tmp_path: Path) -> None:
          "unknown key"),
         ('[[step]]\ndo = "platform"\nmode = "down"\n', 'step[0] (do = "platform").do', "needs a [platform]"),
         ("[extras]\nx = 1\n", "extras", "unknown key"),
+        ('scanner = "usb"\n', "station[0].scanner", "must be one of serial, tcp, got 'usb'"),
         ('[platform]\nembedded = false\n', "platform.embedded", "embedded platform only"),
         ('[platform]\n[[step]]\ndo = "inspect"\ncylinder = "HY00129999999"\nnext_inspection = 2030-01-01\n'
          'result = "pass"\n', 'step[0] (do = "inspect").cylinder', "registered cylinders only"),

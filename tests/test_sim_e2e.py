@@ -179,6 +179,29 @@ def test_no_fault_lets_a_cylinder_be_filled_above_its_maximum_except_a_valve_stu
     assert of(events, "scenario.timeout") == []
 
 
+@pytest.fixture(scope="module")
+def network_scanners(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, str, list[dict[str, Any]]]:
+    return run_sim(SCENARIOS / "network_scanners.toml", tmp_path_factory.mktemp("network_scanners"))
+
+
+def test_network_scanners_scan_and_a_lost_one_is_reported_reconnected_and_scans_again(
+    network_scanners: Any,
+) -> None:
+    code, err, events = network_scanners
+    assert code == 0, err
+    assert sorted(e["station"] for e in of(events, "fill.completed")) == ["S1", "S2", "S3"]
+    [lost] = of(events, "alarm.raised", "S2")
+    assert lost["kind"] == "device.scanner_lost"
+    assert "connection closed by the scanner" in lost["message"]  # a TCP scanner, not a pty
+    assert [a["alarm_id"] for a in of(events, "alarm.cleared", "S2")] == ["S2.scanner_lost"]
+    # Its garbage and over-long lines were read and refused as labels; nothing opened for them.
+    garbage = [r for r in of(events, "interlock.refused", "S2") if "label.unreadable" in r["reasons"]]
+    assert len(garbage) >= 2
+    login = next(i for i, e in enumerate(events) if e["type"] == "scan" and e.get("raw") == "OP02")
+    assert not [e for e in events[:login] if e["type"] == "sim.valve" and e["station"] == "S2"]
+    assert of(events, "scenario.timeout") == []
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [('today = "2026-11-23"\n[unit]\ncode = "HY0012"\n[[station]]\nid = "S1"\nflow_kg_s = 2\n'
