@@ -120,3 +120,9 @@ def test_platform_sync_figures_follow_the_upload_attempts() -> None:
                     backlog=3, dead_letters=1, last_success=None))  # fmt: skip
     assert m.sync["status"] == "unreachable"
     assert m.sync["last_success"] == T0 + 5, "a failure does not forget the last success"
+
+
+def test_an_empty_scales_noise_shows_as_zero_not_minus_zero() -> None:
+    from tui.widgets import _kg
+
+    assert [_kg(-0.004), _kg(-0.006), _kg(14.5), _kg(None)] == ["0.00", "-0.01", "14.50", "—"]

@@ -27,7 +27,8 @@ def weight_bar(gross_kg: float | None, target_kg: float | None, width: int = 20)
 
 
 def _kg(value: float | None) -> str:
-    return "—" if value is None else f"{value:.2f}"
+    # An empty scale's noise rounds to 0.00, never to "-0.00".
+    return "—" if value is None else f"{value:.2f}".replace("-0.00", "0.00")
 
 
 class StatusLine(Static):
