@@ -6,7 +6,7 @@ kill is still there, a fill under way is recorded as interrupted, the fill chain
 station fills again, the outbox drains and the platform holds each record exactly once.
 
 `make test` runs one run per kill moment (fixed seeds); `make crash-long` runs CRASH_RUNS (50) runs
-with random moments; `CRASH_SEED=N` reproduces one run (`-k seeded`). A summary of each run is
+with random moments; `CRASH_SEED=N` reproduces one run (`-k one_seed`). A summary of each run is
 printed (`-s`) and appended to $CRASH_REPORT when that is set.
 """
 
@@ -53,7 +53,7 @@ async def test_a_kill_at_each_moment_loses_nothing(tmp_path: Path, moment: str) 
 
 
 @pytest.mark.skipif("CRASH_SEED" not in os.environ, reason="set CRASH_SEED=N to reproduce one run")
-async def test_seeded(tmp_path: Path) -> None:
+async def test_one_seed(tmp_path: Path) -> None:
     _check(await crash_run(tmp_path, seed=int(os.environ["CRASH_SEED"])))
 
 
