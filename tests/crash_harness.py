@@ -22,7 +22,6 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -39,6 +38,7 @@ from supervisor.cli import main
 from supervisor.storage import open_database
 from supervisor.storage import schema as t
 from supervisor.storage.users import add_user
+from tests.test_simulate_devices import free_port
 
 __all__ = ["MOMENTS", "CrashFloor", "CrashResult", "crash_run"]
 
@@ -62,12 +62,6 @@ class CrashResult:
     records_after: int
     interrupted: int  # fills recorded as interrupted by the restart
     uploaded: int  # records the platform holds, each once
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _cli(*args: str) -> str:
@@ -118,7 +112,7 @@ class CrashFloor:
         self.platform_db = f"sqlite:///{tmp / 'platform.db'}"
         self.events_file = tmp / "truth.jsonl"
         self.cylinders = [f"{UNIT}{n:07d}" for n in range(100, 112)]
-        self.console_port = _free_port()
+        self.console_port = free_port()
         self.serve: _Proc | None = None
         self.sim: _Proc | None = None
         self.platform: _Proc | None = None
@@ -156,7 +150,7 @@ class CrashFloor:
             database.close()
 
     def _write_config(self, platform_url: str) -> Path:
-        modbus = _free_port()
+        modbus = free_port()
         path = self.tmp / "fillfloor.toml"
         path.write_text(f"""
 [unit]
