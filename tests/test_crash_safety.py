@@ -21,8 +21,9 @@ import pytest
 
 from tests.crash_harness import MOMENTS, VALVE_DELAY_S, WATCHDOG_S, CrashResult, crash_run
 
-# Past the watchdog period and the actuator's delay: the simulator's step and the events' delivery,
-# measured at most ~60 ms over 50 runs here (docs/runtime.md, "Crash safety"); CI is slower.
+# Past the watchdog period and the actuator's delay (0.55 s): the simulator's step, the events'
+# delivery and a loaded machine. Measured here: shut 0.47-0.55 s after the kill in 6 kills while open
+# (docs/runtime.md, "Crash safety"); the margin is for CI on a busy machine.
 CLOSE_TOLERANCE_S = 0.35
 
 
