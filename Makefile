@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-long fuzz soak lint bench clean
+.PHONY: demo test test-long crash-long fuzz soak lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,12 @@ test: $(STAMP)
 
 test-long: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# The crash suite (tests/test_crash_safety.py): CRASH_RUNS seeded SIGKILLs of a running supervisor,
+# each run's summary appended to crash-report.jsonl.
+CRASH_RUNS ?= 50
+crash-long: $(STAMP)
+	CRASH_RUNS=$(CRASH_RUNS) CRASH_REPORT=crash-report.jsonl $(BIN)/python -m pytest -q tests/test_crash_safety.py -k many
 
 # The fuzzing properties (tests/test_fuzz_*.py) with 20 times their `make test` examples.
 fuzz: $(STAMP)

@@ -7,6 +7,7 @@ stalled database can be shown not to hold up a cut-off.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 
 import trio
@@ -29,7 +30,7 @@ from supervisor.station.messages import (
     WeightSample,
 )
 from supervisor.station.records_sink import RecordSink
-from supervisor.storage.records import FillRecord, Record
+from supervisor.storage.records import FillOpened, FillRecord, Record
 
 
 class SlowWriter:
@@ -37,12 +38,15 @@ class SlowWriter:
 
     def __init__(self, delay: float = 0.0) -> None:
         self.delay = delay
+        self.delay_after_marker = 0.0  # the database stalls once a fill's open marker is written
         self.retrying: str | None = None
         self.records: list[Record] = []
 
     async def write(self, record: Record) -> None:
         await trio.sleep(self.delay)
         self.records.append(record)
+        if isinstance(record, FillOpened) and self.delay_after_marker:
+            self.delay = self.delay_after_marker
 
 
 async def pump(rig: Rig, inbox: Mailbox[StationInput], permit: Latest[PermitOrder],
@@ -68,7 +72,10 @@ async def pump(rig: Rig, inbox: Mailbox[StationInput], permit: Latest[PermitOrde
 
 
 async def _fill_once(
-    writer: SlowWriter, cutoff: str = "host", stall_from_start: float = 0.0
+    writer: SlowWriter,
+    cutoff: str = "host",
+    stall_from_start: float = 0.0,
+    watch: Callable[[Latest[PermitOrder]], Awaitable[None]] | None = None,
 ) -> tuple[Rig, list[str], RecordSink, list[bool]]:
     """One fill through the actor; returns what was seen, and the station's storage health at the
     fill's end, 2 s later and after the stall (if the database stalls once the fill is under way)."""
@@ -83,10 +90,14 @@ async def _fill_once(
     coordinator = Coordinator(rig.core, inbox, bus=bus, sink=sink, permit=permit, indicator=indicator)
     seen: list[str] = []
     health: list[bool] = []
+    # The database stalls once the fill is under way: its valve opens once its marker is durable.
+    writer.delay_after_marker = stall_from_start
     async with trio.open_nursery() as nursery:
         await nursery.start(sink.run)
         await nursery.start(coordinator.run)
         nursery.start_soon(pump, rig, inbox, permit, indicator)
+        if watch is not None:
+            nursery.start_soon(watch, permit)
         now = trio.current_time()
         await inbox.send(Scanned("OP01", badge=True, at=now))
         await inbox.send(CheckSubmitted(GOOD, CheckPhase.PRE, True, "CK01", at=now))
@@ -96,8 +107,6 @@ async def _fill_once(
         with trio.fail_after(120):
             async for event in events:
                 seen.append(event.type)
-                if event.type == "valve.command" and stall_from_start:
-                    writer.delay = stall_from_start  # the database stalls once the fill is under way
                 if event.type in ("fill.completed", "fill.aborted"):
                     break
         health.append(rig.core.storage_ok)
@@ -132,3 +141,41 @@ async def test_a_stalled_database_never_delays_the_cut_off(autojump_clock: trio.
     assert health == [True, False, True]
     assert sink.backlog == 0
     assert any(isinstance(r, FillRecord) for r in writer.records)
+
+
+class MarkerSlowWriter(SlowWriter):
+    """A fill's open marker takes `marker_s` to become durable; every other record is quick."""
+
+    def __init__(self, marker_s: float) -> None:
+        super().__init__()
+        self.marker_s = marker_s
+        self.marker_durable_at: float | None = None
+
+    async def write(self, record: Record) -> None:
+        if isinstance(record, FillOpened):
+            await trio.sleep(self.marker_s)
+            self.marker_durable_at = trio.current_time()
+        self.records.append(record)
+
+
+async def test_the_valve_opens_only_once_the_fills_marker_is_durable(autojump_clock: trio.abc.Clock) -> None:
+    """A supervisor killed during a fill must leave its marker (then recorded as interrupted): no
+    permit is energised before it is durable, however slow the database, and the fill goes on."""
+    writer = MarkerSlowWriter(marker_s=0.8)
+    opened_at: list[float] = []
+
+    async def watch(permit: Latest[PermitOrder]) -> None:
+        while True:
+            order = await permit.next()
+            if order.open:
+                opened_at.append(trio.current_time())
+
+    rig, seen, _, _ = await _fill_once(writer, watch=watch)
+    assert "fill.completed" in seen
+    assert 29.5 < rig.max_mass < 29.9
+    assert writer.marker_durable_at is not None
+    assert opened_at
+    assert opened_at[0] >= writer.marker_durable_at
+    marker = next(r for r in writer.records if isinstance(r, FillOpened))
+    fill = next(r for r in writer.records if isinstance(r, FillRecord))
+    assert marker.record_id == fill.record_id

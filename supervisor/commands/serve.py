@@ -5,7 +5,8 @@ database (import it first: `fillfloor registry import`, `fillfloor operators imp
 `[platform]` the sync keeps it current), the console server on `[console] listen` (loopback by
 default), and the platform sync when `[platform]` is configured (its key from the environment).
 SIGINT/SIGTERM: every valve closed first, a fill under way recorded as interrupted, then the tree
-stopped in order.
+stopped in order. After a stop that left no chance for that (SIGKILL, a power cut), the start
+records the fills left open as interrupted (supervisor/storage/interrupted.py) before any new one.
 """
 
 from __future__ import annotations
@@ -30,8 +31,9 @@ from supervisor.floor import Floor
 from supervisor.runtime import EventBus, run_until_signalled
 from supervisor.station.floor import FloorState
 from supervisor.storage import open_database
+from supervisor.storage.interrupted import record_interrupted_fills
 from supervisor.storage.registry import regulator_disables
-from supervisor.storage.repository import get_preact, load_archives, load_operators
+from supervisor.storage.repository import get_preact, load_archives, load_operators, utc_now
 
 __all__ = ["register"]
 
@@ -84,6 +86,11 @@ def run(args: argparse.Namespace) -> int:
         db = open_database(args.db or config.db or None, data_dir)
     except Exception as exc:
         raise BadInput(f"cannot open the database: {exc}") from None
+    with db.transaction() as conn:  # before any new fill: the fills a killed supervisor left open
+        interrupted = record_interrupted_fills(conn, utc_now())
+    for link in interrupted:
+        print(f"fillfloor: fill {link.record_id} (#{link.seq}) was under way when the supervisor last "
+              "stopped without closing it: recorded as interrupted", file=sys.stderr)  # fmt: skip
     with db.reading() as conn:
         archives, operators = load_archives(conn), load_operators(conn)
         preacts = {s.id: get_preact(conn, s.id) for s in config.stations}

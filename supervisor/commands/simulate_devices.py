@@ -12,17 +12,20 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import signal
 import sys
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import TextIO
 
 import trio
 
 from simulator.config_devices import ConfigDevices, ListingRow, PhysicsSettings, open_config_devices
 from simulator.device_commands import HELP, CommandError, Meta, carry_out, parse_line, status_lines
-from simulator.ground_truth import SimMass, SimValve, TrioGroundTruth
+from simulator.ground_truth import GroundTruthEvent, SimMass, SimValve, TrioGroundTruth
 from supervisor.config import FloorConfig, load_config
 from supervisor.errors import BadInput
 
@@ -46,6 +49,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         help="the valves' actuation delay (default 150)")  # fmt: skip
     parser.add_argument("--noise-g", type=float, default=2.0, metavar="G",
                         help="the scales' reading noise, standard deviation (default 2)")  # fmt: skip
+    parser.add_argument("--events", type=Path, metavar="FILE",
+                        help="also append the ground truth to FILE as JSON lines, each with its "
+                        "wall time (`wall`, seconds since the epoch): when a valve really shut")  # fmt: skip
     parser.set_defaults(func=run)
 
 
@@ -56,13 +62,20 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise BadInput(f"simulate-devices: {exc}") from None
     try:
-        signum = trio.run(_simulate, config, physics)
+        events = args.events.open("a", encoding="utf-8") if args.events else None
+    except OSError as exc:
+        raise BadInput(f"simulate-devices: --events: {exc}") from None
+    try:
+        signum = trio.run(_simulate, config, physics, _Printer(events))
     except BaseExceptionGroup as group:
         # trio's nurseries wrap what passes through them: a BadInput alone is still the user's to fix.
         bad = group.subgroup(BadInput)
         if bad is not None and group.split(BadInput)[1] is None:
             raise _first(bad) from None
         raise
+    finally:
+        if events is not None:
+            events.close()
     print(f"fillfloor: simulated devices stopped (signal {signum})" if signum else
           "fillfloor: simulated devices stopped", file=sys.stderr)  # fmt: skip
     return 0
@@ -74,26 +87,33 @@ def _first(group: BaseExceptionGroup[BadInput]) -> BadInput:
 
 
 class _Printer:
-    """Lines to stdout from one task, written off the loop: a slow terminal or a full pipe never
-    stalls the scanners or the commands."""
+    """Lines to stdout (and the events file) from one task, written off the loop: a slow terminal,
+    a full pipe or a slow disk never stalls the scanners or the commands."""
 
-    def __init__(self) -> None:
-        self._send, self._receive = trio.open_memory_channel[tuple[str, bool]](float("inf"))
+    def __init__(self, events: TextIO | None = None) -> None:
+        self._send, self._receive = trio.open_memory_channel[tuple[str, TextIO | None]](float("inf"))
+        self._events = events
 
     def say(self, line: str) -> None:
-        self._send.send_nowait((line, False))
+        self._send.send_nowait((line, sys.stdout))
 
     def error(self, line: str) -> None:
         """To stderr, as `fillfloor: ...`."""
-        self._send.send_nowait((f"fillfloor: {line}", True))
+        self._send.send_nowait((f"fillfloor: {line}", sys.stderr))
+
+    def record(self, event: GroundTruthEvent) -> None:
+        """To the events file, if any, stamped with the wall time it is seen at (here, not later)."""
+        if self._events is not None:
+            line = json.dumps({"wall": time.time(), "t": event.t, "type": event.event_type, **event.fields()})
+            self._send.send_nowait((line, self._events))
 
     async def run(self) -> None:
-        async for line, to_stderr in self._receive:
-            await trio.to_thread.run_sync(_write, line, to_stderr)
+        async for line, stream in self._receive:
+            if stream is not None:
+                await trio.to_thread.run_sync(_write, line, stream)
 
 
-def _write(line: str, to_stderr: bool) -> None:
-    stream = sys.stderr if to_stderr else sys.stdout
+def _write(line: str, stream: TextIO) -> None:
     stream.write(line + "\n")
     stream.flush()
 
@@ -105,9 +125,8 @@ def _table(rows: list[ListingRow]) -> list[str]:
     return ["  ".join([*(c[i].ljust(widths[i]) for i in range(4)), c[4]]).rstrip() for c in cells]
 
 
-async def _simulate(config: FloorConfig, physics: PhysicsSettings) -> int | None:
+async def _simulate(config: FloorConfig, physics: PhysicsSettings, printer: _Printer) -> int | None:
     received: int | None = None
-    printer = _Printer()
     with trio.open_signal_receiver(*SIGNALS) as signals:
         truth = TrioGroundTruth()
         async with open_config_devices(config, physics, truth) as devices, trio.open_nursery() as nursery:
@@ -128,6 +147,7 @@ async def _simulate(config: FloorConfig, physics: PhysicsSettings) -> int | None
 async def _report(truth: TrioGroundTruth, printer: _Printer) -> None:
     """The ground truth as it happens: what the valves and the cylinders really did."""
     async for event in truth.receive:
+        printer.record(event)
         if isinstance(event, SimValve):
             printer.say(f"{event.station}: valve {'opened' if event.open else 'closed'}")
         elif isinstance(event, SimMass) and event.cylinder is not None:

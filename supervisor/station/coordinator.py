@@ -7,6 +7,11 @@ scale actors apply the newest), events go to the bus (which never blocks), recor
 sink (which never blocks). So a slow console, a slow database or a full subscriber can never hold
 up a cut-off.
 
+A permit to open serves a fill, and its valve is energised only once the fill's open marker
+(`FillOpened`, emitted by the core just before) is durable: until then the order is held here and
+the valve stays closed, so a supervisor killed during a fill always leaves a marker from which the
+next start records it as interrupted. Orders to close are never held.
+
 The core outlives the actor: a coordinator restarted by its supervisor carries on with the same
 station state (a fill under way included), and on every start it first re-asserts the permit the
 core holds, which is closed unless a fill is running.
@@ -15,6 +20,7 @@ core holds, which is closed unless a fill is running.
 from __future__ import annotations
 
 import contextlib
+import functools
 
 import trio
 
@@ -23,6 +29,7 @@ from supervisor.runtime.mailbox import Latest, Mailbox, MailboxFull
 from supervisor.station.core import Effect, Emit, StationCore, Store
 from supervisor.station.messages import IndicatorOrder, PermitOrder, StationInput, Tick, WeightSample
 from supervisor.station.records_sink import RecordSink
+from supervisor.storage.records import FillOpened
 
 __all__ = ["Coordinator"]
 
@@ -50,6 +57,8 @@ class Coordinator:
         self._tick_s = tick_s
         self.handled = 0
         self._weight_shown_at = float("-inf")
+        self._held: PermitOrder | None = None  # an open order waiting for its fill's marker
+        self._marked: set[str] = set()  # fills whose open marker is durable
 
     async def run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         permit = self.permit_orders.peek()
@@ -101,10 +110,28 @@ class Coordinator:
         for effect in effects:
             match effect:
                 case PermitOrder():
-                    self.permit_orders.set(effect)
+                    self._order(effect)
                 case IndicatorOrder():
                     self.indicator_orders.set(effect)
                 case Emit():
                     self._bus.emit(effect.type, **effect.fields)
+                case Store(record=FillOpened() as marker):
+                    self._sink.put(marker, functools.partial(self._marker_durable, marker.record_id))
                 case Store():
                     self._sink.put(effect.record)
+
+    def _order(self, order: PermitOrder) -> None:
+        if order.open and order.fill is not None and order.fill not in self._marked:
+            self._held = order  # the valve stays as it is (closed) until the marker is durable
+            return
+        self._held = None
+        self._marked.intersection_update({order.fill} if order.open else set())
+        self.permit_orders.set(order)
+
+    def _marker_durable(self, record_id: str) -> None:
+        self._marked.add(record_id)
+        held, fill = self._held, self.core.fill
+        # Still wanted: the core may have closed (a stop, a lost device) while the marker was written.
+        if held is not None and held.fill == record_id and self.core.permit and fill is not None \
+                and fill.record_id == record_id:  # fmt: skip
+            self._order(held)

@@ -54,6 +54,7 @@ from supervisor.station.messages import (
 from supervisor.storage.records import (
     AlarmRecord,
     CheckRecord,
+    FillOpened,
     FillRecord,
     PreactRecord,
     Record,
@@ -471,6 +472,14 @@ class StationCore:
         )  # fmt: skip
         self.fill_operator, self.fill_started_wall, self.abort = self.badge, self.ctx.wall_now(), None
         self._registry_seen = self.ctx.floor.registry_version
+        # The fill's open marker goes to storage first: the coordinator energises the permit only
+        # once it is durable, so a supervisor killed during the fill leaves a fill to record.
+        self._store(FillOpened(
+            record_id=self.fill.record_id, cylinder=self._code() or "", station=self.ctx.station,
+            operator=self.fill_operator, started_at=self.fill_started_wall, tare_kg=target.tare_kg,
+            target_kg=target.target_gross_kg, gross_before_kg=s.gross_kg, preact_kg=self.preact_kg,
+            precheck_id=self.precheck.record_id if self.precheck else None,
+        ))  # fmt: skip
         self._enter(Phase.FILLING)
         if self.ctx.cutoff == "indicator":
             self._out.append(

@@ -39,6 +39,7 @@ class RecordSink:
         self._wake = trio.Event()
         self._listeners: list[HealthListener] = []
         self._written_callbacks: list[Callable[[], None]] = []
+        self._durable_callbacks: dict[int, Callable[[], None]] = {}  # id(record) -> its own callback
         self._stall_s = stall_s
         self.healthy = True
         self.written = 0
@@ -52,8 +53,11 @@ class RecordSink:
         sync uploads at once instead of at its next interval."""
         self._written_callbacks.append(callback)
 
-    def put(self, record: Record) -> None:
+    def put(self, record: Record, on_durable: Callable[[], None] | None = None) -> None:
+        """Queue `record`; `on_durable` (it must not block) is called once it is durable."""
         self._queue.append(record)
+        if on_durable is not None:
+            self._durable_callbacks[id(record)] = on_durable
         self._wake.set()
 
     @property
@@ -68,11 +72,14 @@ class RecordSink:
                 await self._wake.wait()
                 continue
             record = self._queue[0]
-            await self._write(record)
+            durable = await self._write(record)
             self._queue.popleft()
+            callback = self._durable_callbacks.pop(id(record), None)
+            if durable and callback is not None:
+                callback()
 
-    async def _write(self, record: Record) -> None:
-        """Until the record is durable (or refused for good); health reported on the way."""
+    async def _write(self, record: Record) -> bool:
+        """Until the record is durable (True) or refused for good; health reported on the way."""
         done = trio.Event()
         outcome: list[BaseException | None] = []
 
@@ -97,12 +104,13 @@ class RecordSink:
             self._report(True, "")
             for callback in self._written_callbacks:
                 callback()
-            return
+            return True
         # The writer waits out an unavailable database itself; what reaches here is a record the
         # database refuses for its content, which no retry mends: counted, alarmed, not retried.
         self.failed += 1
         record_id = getattr(record, "record_id", "?")
         self._report(False, f"record {record_id} refused: {type(error).__name__}: {error}")
+        return False
 
     def _report(self, ok: bool, detail: str) -> None:
         if ok == self.healthy:

@@ -6,7 +6,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from attrs import frozen
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 
 from supervisor.storage import schema as t
 from supervisor.storage.chain import GENESIS, canonical_content, content_hash, link_hash
@@ -77,6 +77,9 @@ class ChainAppender:
             return
         self._conn.execute(insert(t.fill), self._fills)
         self._conn.execute(insert(t.outbox), self._outbox)
+        # The fill is recorded: its open marker (written before its valve opened) is closed with it.
+        done = [f["record_id"] for f in self._fills]
+        self._conn.execute(delete(t.fill_open).where(t.fill_open.c.record_id.in_(done)))
         self._fills, self._outbox = [], []
         values = {"seq": self._seq, "hash": self._hash}
         if self._had_head:

@@ -16,6 +16,7 @@ __all__ = [
     "AlarmRecord",
     "AuditRecord",
     "CheckRecord",
+    "FillOpened",
     "FillRecord",
     "PreactRecord",
     "Record",
@@ -42,6 +43,25 @@ class FillRecord:
     gross_before_kg: Decimal | None = None  # the stable reading before the permit
     preact_kg: Decimal | None = None  # the preact the cut-off used
     precheck_id: str | None = None  # the passing pre-fill check (record id) the permit relied on
+
+
+@frozen
+class FillOpened:
+    """A fill about to open its valve: made durable before the permit is energised, and closed by
+    the fill's own record (same `record_id`) in that record's transaction. One still open when the
+    floor starts is a fill the supervisor died during (SIGKILL, power cut): it is recorded then as
+    interrupted (`supervisor.storage.interrupted`). Kept locally, not sent to the platform."""
+
+    record_id: str
+    cylinder: str
+    station: str
+    operator: str | None
+    started_at: str
+    tare_kg: Decimal | None = None
+    target_kg: Decimal | None = None
+    gross_before_kg: Decimal | None = None
+    preact_kg: Decimal | None = None
+    precheck_id: str | None = None
 
 
 @frozen
@@ -99,4 +119,4 @@ class PreactRecord:
     preact_kg: Decimal
 
 
-Record = FillRecord | CheckRecord | RefusalRecord | AlarmRecord | AuditRecord | PreactRecord
+Record = FillRecord | FillOpened | CheckRecord | RefusalRecord | AlarmRecord | AuditRecord | PreactRecord

@@ -30,6 +30,7 @@ from supervisor.storage.records import (
     AlarmRecord,
     AuditRecord,
     CheckRecord,
+    FillOpened,
     FillRecord,
     PreactRecord,
     Record,
@@ -70,6 +71,7 @@ __all__ = [
     "record_alarm",
     "record_audit",
     "record_check",
+    "record_fill_opened",
     "record_inspection",
     "record_refusal",
     "set_cursor",
@@ -113,6 +115,21 @@ def record_alarm(conn: Connection, record: AlarmRecord) -> None:
     enqueue(conn, record.record_id, "alarm", row)
 
 
+def record_fill_opened(conn: Connection, record: FillOpened) -> None:
+    """The marker of a fill about to open its valve (see `FillOpened`); local only."""
+    row = {
+        "record_id": record.record_id, "station": record.station, "cylinder_code": record.cylinder,
+        "operator_id": record.operator, "started_at": record.started_at, "tare_kg": record.tare_kg,
+        "target_kg": record.target_kg, "gross_before_kg": record.gross_before_kg,
+        "preact_kg": record.preact_kg, "precheck_id": record.precheck_id,
+    }  # fmt: skip
+    # Offered again after a cancelled write that did commit (records_sink.py): the same marker.
+    marker = t.fill_open.c.record_id
+    if conn.execute(select(marker).where(marker == record.record_id)).first() is not None:
+        return
+    conn.execute(insert(t.fill_open), [row])
+
+
 def record_audit(conn: Connection, record: AuditRecord) -> None:
     """A console command, refused ones included; kept locally (not sent to the platform)."""
     row = {
@@ -127,6 +144,7 @@ _STORE: dict[type, Any] = {
     RefusalRecord: record_refusal,
     AlarmRecord: record_alarm,
     AuditRecord: record_audit,
+    FillOpened: record_fill_opened,
     PreactRecord: lambda conn, r: set_preact(conn, r.station, r.preact_kg),
 }
 

@@ -141,6 +141,23 @@ fill = Table(
     Column("hash", String(64), nullable=False),
 )
 
+# Fills whose valve may be open: written (durably) before the permit, deleted in the transaction of
+# the fill's record. A row left at start-up is a fill the supervisor died during (interrupted.py).
+fill_open = Table(
+    "fill_open",
+    metadata,
+    Column("record_id", String(64), primary_key=True),
+    Column("station", String(32), nullable=False),
+    Column("cylinder_code", String(64), nullable=False),
+    Column("operator_id", String(64)),
+    Column("started_at", String(40), nullable=False),
+    Column("tare_kg", KG),
+    Column("target_kg", KG),
+    Column("gross_before_kg", KG),
+    Column("preact_kg", KG),
+    Column("precheck_id", String(64)),
+)
+
 # The newest link of the chain, updated in the fill's transaction: deleting the last fill row is
 # then as detectable as deleting any other.
 chain_head = Table(

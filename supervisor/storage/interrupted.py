@@ -1,0 +1,42 @@
+"""Fills the supervisor died during, recorded as interrupted when the floor starts again.
+
+Every fill's open marker (`FillOpened`, table `fill_open`) is durable before its valve's permit is
+energised, and is deleted in the transaction that stores the fill's own record. So after a SIGKILL
+or a power cut, a marker without its fill is exactly a fill that may have run and has no record:
+it becomes a fill record with outcome `interrupted` (reason `supervisor.shutdown`; the gross after
+is unknown, nobody re-weighed it), chained and queued for the platform like any other, and its
+marker goes in the same transaction. A fill whose record was committed is never recorded twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from domain.reasons import Reason
+from supervisor.storage import schema as t
+from supervisor.storage.fills import FillLink
+from supervisor.storage.records import FillRecord
+from supervisor.storage.repository import store_all
+
+__all__ = ["record_interrupted_fills"]
+
+
+def _interrupted(row: Mapping[str, Any], now: str) -> FillRecord:
+    return FillRecord(
+        record_id=row["record_id"], cylinder=row["cylinder_code"], station=row["station"],
+        operator=row["operator_id"], outcome="interrupted", started_at=row["started_at"], ended_at=now,
+        reason=str(Reason.SUPERVISOR_SHUTDOWN), tare_kg=row["tare_kg"], target_kg=row["target_kg"],
+        gross_before_kg=row["gross_before_kg"], preact_kg=row["preact_kg"], precheck_id=row["precheck_id"],
+    )  # fmt: skip
+
+
+def record_interrupted_fills(conn: Connection, now: str) -> list[FillLink]:
+    """Record every fill left open by a supervisor that died, in the caller's transaction; `now`
+    (ISO 8601 UTC) is the record's end: the moment it was found, the true end being unknown."""
+    orphans = select(t.fill_open).where(~t.fill_open.c.record_id.in_(select(t.fill.c.record_id)))
+    rows = conn.execute(orphans.order_by(t.fill_open.c.started_at)).mappings()
+    records = [_interrupted(row, now) for row in rows]
+    return [link for link in store_all(conn, records) if link is not None]
