@@ -27,6 +27,7 @@ from supervisor.station.messages import (
     CheckSubmitted,
     ConsoleOrder,
     DeviceLink,
+    FillMarked,
     IndicatorFillState,
     IndicatorOrder,
     PermitOrder,
@@ -36,7 +37,7 @@ from supervisor.station.messages import (
     ValveStatus,
     WeightSample,
 )
-from supervisor.storage.records import FillRecord, RefusalRecord
+from supervisor.storage.records import FillOpened, FillRecord, RefusalRecord
 
 TODAY = dt.date(2026, 11, 23)
 UNIT = "HY0012"
@@ -102,8 +103,13 @@ class Rig:
 
     # --- the world ---
     def send(self, msg: StationInput) -> None:
+        marked = []
         for effect in self.core.handle(msg):
             self._apply(effect)
+            if isinstance(effect, Store) and isinstance(effect.record, FillOpened):
+                marked.append(effect.record.record_id)  # (durable at once: storage is not modelled here)
+        for record_id in marked:
+            self.send(FillMarked(record_id, self.now))
 
     def _apply(self, effect: object) -> None:
         match effect:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 
+import pytest
 import trio
 import trio.testing
 
@@ -158,10 +159,18 @@ class MarkerSlowWriter(SlowWriter):
         self.records.append(record)
 
 
-async def test_the_valve_opens_only_once_the_fills_marker_is_durable(autojump_clock: trio.abc.Clock) -> None:
+@pytest.mark.parametrize(
+    ("marker_s", "cutoff"),
+    # Beyond the valve's feedback timeout (1 s) and the no-flow window (5 s): a busy database
+    # delays the fill, it must not abort it (it did, as valve.feedback_mismatch, under 32 stations).
+    [(0.8, "host"), (3.0, "indicator"), (3.0, "host"), (8.0, "indicator")],
+)
+async def test_the_valve_opens_only_once_the_fills_marker_is_durable(
+    autojump_clock: trio.abc.Clock, marker_s: float, cutoff: str
+) -> None:
     """A supervisor killed during a fill must leave its marker (then recorded as interrupted): no
     permit is energised before it is durable, however slow the database, and the fill goes on."""
-    writer = MarkerSlowWriter(marker_s=0.8)
+    writer = MarkerSlowWriter(marker_s=marker_s)
     opened_at: list[float] = []
 
     async def watch(permit: Latest[PermitOrder]) -> None:
@@ -170,7 +179,8 @@ async def test_the_valve_opens_only_once_the_fills_marker_is_durable(autojump_cl
             if order.open:
                 opened_at.append(trio.current_time())
 
-    rig, seen, _, _ = await _fill_once(writer, watch=watch)
+    rig, seen, _, _ = await _fill_once(writer, cutoff=cutoff, watch=watch)
+    assert "fill.aborted" not in seen
     assert "fill.completed" in seen
     assert 29.5 < rig.max_mass < 29.9
     assert writer.marker_durable_at is not None

@@ -7,10 +7,11 @@ scale actors apply the newest), events go to the bus (which never blocks), recor
 sink (which never blocks). So a slow console, a slow database or a full subscriber can never hold
 up a cut-off.
 
-A permit to open serves a fill, and its valve is energised only once the fill's open marker
-(`FillOpened`, emitted by the core just before) is durable: until then the order is held here and
-the valve stays closed, so a supervisor killed during a fill always leaves a marker from which the
-next start records it as interrupted. Orders to close are never held.
+A fill's valve opens only once the fill's open marker (`FillOpened`, stored by the core when it
+decides to fill) is durable: the sink tells this actor, which tells the core (`FillMarked`, through
+the inbox like any input), which then orders the permit. Until then the valve stays closed, so a
+supervisor killed during a fill always leaves a marker from which the next start records it as
+interrupted. Orders to close never wait for anything.
 
 The core outlives the actor: a coordinator restarted by its supervisor carries on with the same
 station state (a fill under way included), and on every start it first re-asserts the permit the
@@ -27,7 +28,14 @@ import trio
 from supervisor.runtime.bus import EventBus
 from supervisor.runtime.mailbox import Latest, Mailbox, MailboxFull
 from supervisor.station.core import Effect, Emit, StationCore, Store
-from supervisor.station.messages import IndicatorOrder, PermitOrder, StationInput, Tick, WeightSample
+from supervisor.station.messages import (
+    FillMarked,
+    IndicatorOrder,
+    PermitOrder,
+    StationInput,
+    Tick,
+    WeightSample,
+)
 from supervisor.station.records_sink import RecordSink
 from supervisor.storage.records import FillOpened
 
@@ -57,8 +65,6 @@ class Coordinator:
         self._tick_s = tick_s
         self.handled = 0
         self._weight_shown_at = float("-inf")
-        self._held: PermitOrder | None = None  # an open order waiting for its fill's marker
-        self._marked: set[str] = set()  # fills whose open marker is durable
 
     async def run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         permit = self.permit_orders.peek()
@@ -110,7 +116,7 @@ class Coordinator:
         for effect in effects:
             match effect:
                 case PermitOrder():
-                    self._order(effect)
+                    self.permit_orders.set(effect)
                 case IndicatorOrder():
                     self.indicator_orders.set(effect)
                 case Emit():
@@ -120,18 +126,9 @@ class Coordinator:
                 case Store():
                     self._sink.put(effect.record)
 
-    def _order(self, order: PermitOrder) -> None:
-        if order.open and order.fill is not None and order.fill not in self._marked:
-            self._held = order  # the valve stays as it is (closed) until the marker is durable
-            return
-        self._held = None
-        self._marked.intersection_update({order.fill} if order.open else set())
-        self.permit_orders.set(order)
-
     def _marker_durable(self, record_id: str) -> None:
-        self._marked.add(record_id)
-        held, fill = self._held, self.core.fill
-        # Still wanted: the core may have closed (a stop, a lost device) while the marker was written.
-        if held is not None and held.fill == record_id and self.core.permit and fill is not None \
-                and fill.record_id == record_id:  # fmt: skip
-            self._order(held)
+        marked = FillMarked(record_id, trio.current_time())
+        try:
+            self.inbox.send_nowait(marked)
+        except MailboxFull:  # (a flooded inbox must not cost the fill: the core takes it now)
+            self._take(marked)

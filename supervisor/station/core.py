@@ -42,6 +42,7 @@ from supervisor.station.messages import (
     CheckSubmitted,
     ConsoleOrder,
     DeviceLink,
+    FillMarked,
     IndicatorOrder,
     PermitOrder,
     Scanned,
@@ -159,6 +160,7 @@ class StationCore:
         self._entered_at = 0.0
         self._time_judged_at = float("-inf")
         self._mismatch_since: float | None = None  # valve feedback disagreeing with the order
+        self._awaiting_marker: str | None = None  # a fill decided whose open marker is not yet durable
         self._registry_seen = ctx.floor.registry_version
         self._out: list[Effect] = []
 
@@ -229,13 +231,18 @@ class StationCore:
                 self._on_link(msg)
             case StorageHealth():
                 self._on_storage(msg)
+            case FillMarked():
+                self._on_marked(msg)
             case Tick():
                 pass  # time is judged below, for every message
 
     def _on_sample(self, s: WeightSample) -> None:
         self.sample = s
         self._clear_fault("scale_silent")
-        if self.phase == Phase.FILLING and self.fill is not None:
+        if self.phase == Phase.FILLING and self.fill is not None and self._awaiting_marker is not None:
+            if s.gross_kg < self.ctx.fill.empty_below_kg:  # (the valve is still closed)
+                self._close(Reason.FILL_CYLINDER_REMOVED)
+        elif self.phase == Phase.FILLING and self.fill is not None:
             verdict = self.fill.on_sample(s)
             if verdict == CUT_OFF:
                 self._close(None)
@@ -481,13 +488,24 @@ class StationCore:
             precheck_id=self.precheck.record_id if self.precheck else None,
         ))  # fmt: skip
         self._enter(Phase.FILLING)
+        self._awaiting_marker = self.fill.record_id  # the valve opens on `FillMarked`
+
+    def _on_marked(self, msg: FillMarked) -> None:
+        """The fill's marker is durable: open, unless the fill ended meanwhile (a stop, a pause, a
+        lost device or a failed recheck closed it; those are judged on every message)."""
+        fill = self.fill
+        if self._awaiting_marker != msg.record_id or fill is None or fill.record_id != msg.record_id:
+            return
+        self._awaiting_marker = None
+        if self.phase != Phase.FILLING or self.abort is not None:
+            return
+        fill.valve_released(self.now, self.sample.gross_kg if self.sample else fill.gross_before_kg)
         if self.ctx.cutoff == "indicator":
-            self._out.append(
-                IndicatorOrder(True, target.target_gross_kg, self.preact_kg, self.fill.record_id)
-            )
+            target_kg = fill.target.target_gross_kg
+            self._out.append(IndicatorOrder(True, target_kg, fill.preact_kg, fill.record_id))
         self.permit = True
         self._mismatch_since = None
-        self._out.append(PermitOrder(True, "fill", self.fill.record_id))
+        self._out.append(PermitOrder(True, "fill", fill.record_id))
         self._emit("valve.command", open=True, cause="fill")
 
     def _recheck_during_fill(self) -> None:
@@ -513,6 +531,7 @@ class StationCore:
         """End the fill: the valve closes at once; re-weigh once the reading settles."""
         if self.phase != Phase.FILLING:
             return
+        self._awaiting_marker = None  # (a fill closed before its valve was released never opens)
         self.abort = abort
         self.closed_at = self.now
         self._order_closed("cut_off" if abort is None else str(abort))

@@ -53,6 +53,12 @@ class FillRun:
         self.indicator_started = False
         self._half_net_kg = target.rated_net_kg / 2
 
+    def valve_released(self, now: float, gross_kg: Decimal) -> None:
+        """The valve may open only now (its marker took a while to be durable): the fill's time
+        limits count from here, not from the decision to fill."""
+        self.started_at = now
+        self._history = deque([(now, gross_kg)])
+
     def on_sample(self, s: WeightSample) -> Verdict:
         gross = s.gross_kg
         if gross < self.settings.empty_below_kg:

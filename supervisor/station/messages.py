@@ -131,6 +131,16 @@ class StorageHealth:
 
 
 @frozen
+class FillMarked:
+    """The fill's open marker is durable (its coordinator heard from storage): its valve may open.
+    Until then the fill waits with the valve closed, so a supervisor killed during a fill always
+    leaves a marker the next start records as an interrupted fill."""
+
+    record_id: str
+    at: float
+
+
+@frozen
 class Tick:
     """Time passes: timeouts (pre-check wait, settling, no flow, max fill time) are checked on it."""
 
@@ -138,7 +148,15 @@ class Tick:
 
 
 StationInput = (
-    WeightSample | ValveStatus | DeviceLink | Scanned | CheckSubmitted | ConsoleOrder | StorageHealth | Tick
+    WeightSample
+    | ValveStatus
+    | DeviceLink
+    | Scanned
+    | CheckSubmitted
+    | ConsoleOrder
+    | StorageHealth
+    | FillMarked
+    | Tick
 )
 
 
