@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-long fuzz lint bench clean
+.PHONY: demo test test-long fuzz faults-long lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ test-long: $(STAMP)
 # The fuzzing properties (tests/test_fuzz_*.py) with 20 times their `make test` examples.
 fuzz: $(STAMP)
 	HYPOTHESIS_PROFILE=long $(BIN)/python -m pytest -q tests/test_fuzz_*.py
+
+# The device fault matrix over FAULT_SEEDS seeds, over Modbus TCP and over RTU (docs/fault-matrix.md).
+FAULT_SEEDS ?= 20
+faults-long: $(STAMP)
+	FAULT_SEEDS=$(FAULT_SEEDS) $(BIN)/python -m pytest -q -m slow tests/test_fault_matrix.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
