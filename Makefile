@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-long crash-long fuzz soak lint bench clean
+.PHONY: demo test test-long crash-long faults-long fuzz soak lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,11 @@ fuzz: $(STAMP)
 # The soak run: 32 stations for an hour, memory and loop latency sampled; exit 1 on growth or drift.
 soak: $(STAMP)
 	$(BIN)/fillfloor demo --headless --stations 32 --duration 1h --data-dir data/soak
+
+# The device fault matrix over FAULT_SEEDS seeds, over Modbus TCP and over RTU (docs/fault-matrix.md).
+FAULT_SEEDS ?= 20
+faults-long: $(STAMP)
+	FAULT_SEEDS=$(FAULT_SEEDS) $(BIN)/python -m pytest -q -m slow tests/test_fault_matrix.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -12,6 +12,7 @@ after the read-back shows it did not take), then the fill command is set; `run=F
 
 from __future__ import annotations
 
+import contextlib
 from decimal import Decimal
 
 import trio
@@ -98,6 +99,12 @@ class ScaleActor:
 
     async def _carry_out_orders(self) -> None:
         assert self._orders is not None
+        # A fill command left set by an actor that stopped mid-fill (a crash, its station given up)
+        # keeps the indicator in fill mode: the next fill's first samples would read that fill's
+        # state as its own (found by the fault matrix: a scanner crash during a fill, then the next
+        # fill aborted at once, internal.error). Cleared before any order; the next order sets it.
+        with contextlib.suppress(ModbusError):
+            await self._write_checked(self.map["fill_cmd"], Decimal(0))
         while True:
             order = await self._orders.next()
             while True:  # until the newest order took (an order that failed is tried again)

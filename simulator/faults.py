@@ -14,12 +14,13 @@ from collections.abc import Callable
 
 from attrs import frozen
 
-__all__ = ["DEVICES", "FAULT_KINDS", "Fault", "FaultBoard", "check_fault"]
+__all__ = ["APPLICABLE", "DEVICES", "FAULT_KINDS", "Fault", "FaultBoard", "check_fault"]
 
 DEVICES = ("scale", "valve", "scanner")
 FAULT_KINDS = ("disconnect", "freeze", "garbage", "stuck_open", "crash")
 
-_VALID = {
+# Which fault kinds apply to which device (SCENARIOS.md, the fault table).
+APPLICABLE = {
     "scale": frozenset({"disconnect", "freeze", "garbage", "crash"}),
     "valve": frozenset({"disconnect", "freeze", "garbage", "stuck_open", "crash"}),
     "scanner": frozenset({"disconnect", "freeze", "garbage", "crash"}),
@@ -28,11 +29,11 @@ _VALID = {
 
 def check_fault(device: str, kind: str, seconds: float) -> None:
     """Raise ValueError naming the problem if `kind` on `device` for `seconds` is not a valid fault."""
-    if device not in _VALID:
+    if device not in APPLICABLE:
         raise ValueError(f"device must be one of {', '.join(DEVICES)}, not {device!r}")
     if kind not in FAULT_KINDS:
         raise ValueError(f"kind must be one of {', '.join(FAULT_KINDS)}, not {kind!r}")
-    if kind not in _VALID[device]:
+    if kind not in APPLICABLE[device]:
         raise ValueError(f"a {device} cannot be {kind}")
     if not seconds > 0:
         raise ValueError(f"seconds must be > 0, not {seconds!r}")

@@ -133,7 +133,12 @@ class PtyScanner(_Payloads):
             point_link(self._link, os.ttyname(slave))
 
     def hang_up(self) -> None:
-        """Unplug: close the pty, so a reader of the slave sees a hang-up (EIO or an empty read)."""
+        """Unplug: close the pty, so a reader of the slave sees a hang-up (EIO or an empty read).
+        The link goes too, as udev removes a /dev/serial/by-id/ link on unplug: left in place it
+        would point at a pty number the kernel hands to the next pty opened on the machine, and a
+        floor reopening the path would read someone else's scanner."""
+        if self._link is not None:
+            remove_link(self._link)
         for fd in (self._master, self._slave):
             if fd is not None:
                 with contextlib.suppress(OSError):
@@ -142,8 +147,6 @@ class PtyScanner(_Payloads):
 
     def close(self) -> None:
         self.hang_up()
-        if self._link is not None:
-            remove_link(self._link)
 
     async def _unplug(self) -> None:
         self.hang_up()

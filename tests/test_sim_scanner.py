@@ -112,6 +112,30 @@ async def test_pty_scanner_hang_up_and_replug_on_the_same_link(scanner: PtyScann
         reader.close()
 
 
+def test_an_unplugged_pty_scanner_leaves_no_link_to_a_pty_another_gets(tmp_path: Path) -> None:
+    # Found by the fault matrix: the link kept pointing at the closed /dev/pts/N; the kernel gave
+    # that number to the next pty opened on the machine (another run's scanner), and the floor,
+    # reopening the link, read that scanner's badges and labels (a login toggled, its own scans
+    # lost). Unplugged, the path is gone, as udev removes /dev/serial/by-id/ links on unplug.
+    link = tmp_path / "scanner-S1"
+    scanner = PtyScanner(link_path=link)
+    try:
+        scanner.hang_up()
+        other_master, other_slave = os.openpty()  # Linux hands out the lowest free number: often ours
+        try:
+            assert not link.is_symlink()
+            with pytest.raises(FileNotFoundError):
+                os.open(link, os.O_RDONLY | os.O_NOCTTY | os.O_NONBLOCK)
+        finally:
+            os.close(other_master)
+            os.close(other_slave)
+        scanner.plug_in()
+        assert os.readlink(link) == scanner.tty_path
+    finally:
+        scanner.close()
+    assert not link.is_symlink()
+
+
 async def test_tcp_scanner_sends_hangs_up_and_reopens_on_the_same_port() -> None:
     scanner = TcpScanner(seed=1)
     async with trio.open_nursery() as nursery:

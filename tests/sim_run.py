@@ -1,0 +1,83 @@
+"""Running `fillfloor sim` as a real process from the tests, one scenario or several side by side.
+
+`run_sim` runs one and returns its exit status, its stderr and its events; `run_sims` runs many,
+at most `jobs` at once (the machine's cores: more at once starve the simulated devices' polls and
+the runs would measure the machine, not the floor), each writing its events beside its scenario.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from attrs import frozen
+
+from simulator.event_log import Event, of, read_events
+
+__all__ = ["ROOT", "SCENARIOS", "SimRun", "of", "run_sim", "run_sims", "valve_opened"]
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIOS = ROOT / "simulator" / "scenarios"
+
+
+@frozen
+class SimRun:
+    scenario: Path
+    events_path: Path
+    code: int
+    stderr: str
+    events: list[Event]
+
+
+def _command(scenario: Path, events: Path, extra: Sequence[str]) -> list[str]:
+    return [sys.executable, "-m", "supervisor.cli", "sim", str(scenario), "--events", str(events), *extra]
+
+
+def run_sim(
+    scenario: Path, tmp: Path, timeout: float = 240, extra: list[str] | None = None
+) -> tuple[int, str, list[dict[str, Any]]]:
+    events = tmp / f"{scenario.stem}.jsonl"
+    proc = subprocess.run(
+        _command(scenario, events, extra or []),
+        cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False,
+    )  # fmt: skip
+    return proc.returncode, proc.stderr, read_events(events)
+
+
+def run_sims(scenarios: Sequence[Path], jobs: int | None = None, timeout: float = 600) -> list[SimRun]:
+    """Run every scenario, `jobs` at a time (default: the cores), longest-named order kept."""
+    jobs = jobs or os.cpu_count() or 1
+    waiting = list(scenarios)
+    running: dict[Path, tuple[subprocess.Popen[str], float]] = {}
+    done: dict[Path, SimRun] = {}
+    while waiting or running:
+        while waiting and len(running) < jobs:
+            scenario = waiting.pop(0)
+            events = scenario.with_suffix(".jsonl")
+            proc = subprocess.Popen(_command(scenario, events, []), cwd=ROOT, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.PIPE, text=True)  # fmt: skip
+            running[scenario] = (proc, time.monotonic())
+        for scenario, (proc, started) in list(running.items()):
+            if proc.poll() is None and time.monotonic() - started < timeout:
+                continue
+            if proc.poll() is None:
+                proc.kill()
+            _, stderr = proc.communicate()
+            events = scenario.with_suffix(".jsonl")
+            done[scenario] = SimRun(scenario, events, proc.returncode, stderr, read_events(events))
+            del running[scenario]
+        time.sleep(0.1)
+    return [done[s] for s in scenarios]
+
+
+def valve_opened(events: list[dict[str, Any]]) -> dict[str, int]:
+    opened: dict[str, int] = defaultdict(int)
+    for e in of(events, "sim.valve"):
+        opened[e["station"]] += e["open"]
+    return opened
