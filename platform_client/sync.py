@@ -23,6 +23,7 @@ and tried again later. Filling never waits on it: records are durable in the out
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import random
 import time
@@ -133,6 +134,9 @@ class PlatformSync:
 
     async def _upload_loop(self, api: PlatformApi) -> None:
         backoff = RetryBackoff(self.settings.backoff_first_s, self.settings.backoff_max_s, self._rng)
+        with contextlib.suppress(Exception):  # (a busy database: the first batch reads them anyway)
+            # What waits, before the first batch: not "0 waiting" while a backlog of days is read.
+            self.outbox = await self.store.figures()
         while True:
             self._wake = trio.Event()  # before reading: a record stored meanwhile still wakes us
             try:
