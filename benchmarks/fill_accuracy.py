@@ -68,7 +68,7 @@ def run(fills: int = 25) -> list[dict[str, object]]:
                 errs = [abs(e) for e in _errors(cutoff, flow, strategy, fills)]
                 p95[strategy] = _p95(errs)
                 row: dict[str, object] = {
-                    "name": f"fill error {cutoff} {flow} kg/s, {strategy} preact: p95 |error|",
+                    "name": f"fill error {cutoff} {flow} kg/s, {strategy} preact: p95 absolute error",
                     "value": p95[strategy],
                     "unit": "g",
                     "note": f"p50 {statistics.median(errs):.0f} g over {len(errs)} fills",
