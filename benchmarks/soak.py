@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -35,12 +36,6 @@ NOTES = """\
   start with its permit, so it is not aborted). Handing the writer every waiting record at once,
   in order, is the known next step.
 """
-
-
-def _median(values: list[float]) -> float:
-    ordered = sorted(values)
-    mid = len(ordered) // 2
-    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
 
 
 def _soak(stations: int, duration_s: float, data: Path) -> dict[str, Any]:
@@ -67,7 +62,7 @@ def run(stations: int = 32, duration_s: float = 600) -> list[dict[str, Any]]:
     where = f"{stations} stations, {duration_s:g} s, {len(windows)} windows"
     rows: list[dict[str, Any]] = []
 
-    def pair(name: str, field: str, unit: str, fold: Any = _median) -> None:
+    def pair(name: str, field: str, unit: str, fold: Any = statistics.median) -> None:
         a = fold([w[field] for w in early if w[field] is not None] or [0.0])
         b = fold([w[field] for w in late if w[field] is not None] or [0.0])
         rows.append({"name": f"{name}, second quarter (baseline)", "value": a, "unit": unit, "note": where})

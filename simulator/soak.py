@@ -111,6 +111,9 @@ class SoakSampler:
             while True:
                 await trio.sleep(self.interval_s)
                 self._sample(floor)
+                if self.report is not None:  # (a file write: off the loop the stations run on)
+                    text = json.dumps(self.summary(), ensure_ascii=False, indent=1)
+                    await trio.to_thread.run_sync(self.report.write_text, text, "utf-8")
 
     async def _measure_lag(self) -> None:
         while True:
@@ -137,8 +140,6 @@ class SoakSampler:
         self.windows.append(window)
         if self._on_window is not None:
             self._on_window(window)
-        if self.report is not None:
-            self.report.write_text(json.dumps(self.summary(), ensure_ascii=False, indent=1), encoding="utf-8")
 
     def summary(self) -> dict[str, Any]:
         return {"windows": [attrs.asdict(w) for w in self.windows], "verdict": judge(self.windows)}

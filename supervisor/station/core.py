@@ -160,7 +160,6 @@ class StationCore:
         self._entered_at = 0.0
         self._time_judged_at = float("-inf")
         self._mismatch_since: float | None = None  # valve feedback disagreeing with the order
-        self._awaiting_marker: str | None = None  # a fill decided whose open marker is not yet durable
         self._registry_seen = ctx.floor.registry_version
         self._out: list[Effect] = []
 
@@ -239,7 +238,7 @@ class StationCore:
     def _on_sample(self, s: WeightSample) -> None:
         self.sample = s
         self._clear_fault("scale_silent")
-        if self.phase == Phase.FILLING and self.fill is not None and self._awaiting_marker is not None:
+        if self._awaiting_marker:
             if s.gross_kg < self.ctx.fill.empty_below_kg:  # (the valve is still closed)
                 self._close(Reason.FILL_CYLINDER_REMOVED)
         elif self.phase == Phase.FILLING and self.fill is not None:
@@ -487,17 +486,19 @@ class StationCore:
             target_kg=target.target_gross_kg, gross_before_kg=s.gross_kg, preact_kg=self.preact_kg,
             precheck_id=self.precheck.record_id if self.precheck else None,
         ))  # fmt: skip
-        self._enter(Phase.FILLING)
-        self._awaiting_marker = self.fill.record_id  # the valve opens on `FillMarked`
+        self._enter(Phase.FILLING)  # the valve opens on `FillMarked`
+
+    @property
+    def _awaiting_marker(self) -> bool:
+        """A fill decided, its valve not yet ordered open: its open marker is not durable yet."""
+        filling = self.phase == Phase.FILLING and self.fill is not None
+        return filling and not self.permit and self.abort is None
 
     def _on_marked(self, msg: FillMarked) -> None:
         """The fill's marker is durable: open, unless the fill ended meanwhile (a stop, a pause, a
         lost device or a failed recheck closed it; those are judged on every message)."""
         fill = self.fill
-        if self._awaiting_marker != msg.record_id or fill is None or fill.record_id != msg.record_id:
-            return
-        self._awaiting_marker = None
-        if self.phase != Phase.FILLING or self.abort is not None:
+        if not self._awaiting_marker or fill is None or fill.record_id != msg.record_id:
             return
         fill.valve_released(self.now, self.sample.gross_kg if self.sample else fill.gross_before_kg)
         if self.ctx.cutoff == "indicator":
@@ -531,7 +532,6 @@ class StationCore:
         """End the fill: the valve closes at once; re-weigh once the reading settles."""
         if self.phase != Phase.FILLING:
             return
-        self._awaiting_marker = None  # (a fill closed before its valve was released never opens)
         self.abort = abort
         self.closed_at = self.now
         self._order_closed("cut_off" if abort is None else str(abort))
