@@ -67,8 +67,8 @@ Where the time goes (found with `--profile N` and `gc.callbacks`):
   collection of the ~90,000 tracked objects (most of them from the imports: pymodbus, SQLAlchemy,
   trio) took 25–35 ms here, which alone pushes the p99 period past 55 ms from ~192 scales, and at
   256 sets off a spiral of late polls. `gc.freeze()` once start-up is done (what is alive then is
-  never scanned again) cut those pauses to ~3 ms: the `gc.freeze()` rows. The supervisor does
-  not do this yet (its entry point is not in `actors/`; proposed, not changed).
+  never scanned again) cut those pauses to ~3 ms: the `gc.freeze()` rows. `fillfloor serve`
+  does this once its floor has started (`supervisor/commands/serve.py`).
 - **Scales in phase.** Scale actors that stay in phase poll in one burst every period, each poll
   late by its place in the burst: with every actor's first poll at one instant against one shared
   server, the worst p99 period was 57 ms at 64 scales and 58–62 ms at 128 (`gc.freeze()`), against

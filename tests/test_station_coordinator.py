@@ -7,7 +7,7 @@ stalled database can be shown not to hold up a cut-off.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from decimal import Decimal
 
 import pytest
@@ -48,6 +48,11 @@ class SlowWriter:
         self.records.append(record)
         if isinstance(record, FillOpened) and self.delay_after_marker:
             self.delay = self.delay_after_marker
+
+    async def write_many(self, records: Sequence[Record]) -> list[None]:
+        for record in records:
+            await self.write(record)
+        return [None] * len(records)
 
 
 async def pump(rig: Rig, inbox: Mailbox[StationInput], permit: Latest[PermitOrder],

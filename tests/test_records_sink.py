@@ -1,0 +1,76 @@
+"""The record sink over the real storage writer: a backlog shares commits, in order, and a record
+the database refuses fails alone (counted, reported) while the others become durable."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import attrs
+import trio
+from sqlalchemy import text
+
+from supervisor.station.records_sink import RecordSink
+from supervisor.storage import StorageWriter, open_database, verify_chain
+from tests.test_storage_writer import fill
+
+
+async def test_a_backlog_is_committed_in_a_few_groups_in_the_order_it_was_put(db_url: str) -> None:
+    db = await trio.to_thread.run_sync(open_database, db_url)
+    writer = StorageWriter(db)
+    sink = RecordSink(writer)
+    durable: list[str] = []
+    wakes: list[None] = []
+    sink.on_written(lambda: wakes.append(None))
+    # 300 records queued while nothing drains them: a station's backlog behind a busy database.
+    last_durable = trio.Event()
+    for n in range(300):
+        record = fill(n)
+        sink.put(record, on_durable=lambda rid=record.record_id: durable.append(rid))
+    sink.put(fill(300), on_durable=last_durable.set)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(writer.run)
+        await nursery.start(sink.run)
+        with trio.fail_after(30):
+            await last_durable.wait()
+        nursery.cancel_scope.cancel()
+    assert sink.backlog == 0
+    assert durable == [f"fill-{n:04d}" for n in range(300)]  # each callback, in order
+    assert (sink.written, sink.failed, sink.healthy) == (301, 0, True)
+    # One commit per record before; a backlog now shares its commits (512 per batch at most).
+    assert writer.batches <= 3
+    assert 1 <= len(wakes) <= 3
+    with db.reading() as conn:
+        order = [r for (r,) in conn.execute(text("SELECT record_id FROM fill ORDER BY seq"))]
+    assert order == [*durable, "fill-0300"]
+    report = await trio.to_thread.run_sync(verify_chain, db.engine)
+    assert (report.ok, report.count) == (True, 301)
+    db.close()
+
+
+async def test_a_refused_record_in_a_batch_fails_alone(db_url: str) -> None:
+    db = await trio.to_thread.run_sync(open_database, db_url)
+    writer = StorageWriter(db)
+    sink = RecordSink(writer)
+    health: list[tuple[bool, str]] = []
+    sink.listen(lambda ok, detail: health.append((ok, detail)))
+    durable: list[str] = []
+    conflicting = attrs.evolve(fill(1), net_kg=Decimal("9.9"))  # fill-0001 again, different content
+    for record in (fill(0), fill(1), conflicting):
+        sink.put(record, on_durable=lambda rid=record.record_id: durable.append(rid))
+    last_durable = trio.Event()
+    sink.put(fill(2), on_durable=last_durable.set)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(writer.run)
+        await nursery.start(sink.run)
+        with trio.fail_after(30):
+            await last_durable.wait()
+        nursery.cancel_scope.cancel()
+    assert sink.backlog == 0
+    assert durable == ["fill-0000", "fill-0001"]  # and fill-0002, which set last_durable
+    assert (sink.written, sink.failed) == (3, 1)
+    # Told unhealthy for the refused record (named), healthy again with the record after it.
+    assert [ok for ok, _ in health] == [False, True]
+    assert "fill-0001 refused" in health[0][1]
+    report = await trio.to_thread.run_sync(verify_chain, db.engine)
+    assert (report.ok, report.count) == (True, 3)
+    db.close()
