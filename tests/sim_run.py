@@ -51,8 +51,9 @@ def run_sim(
 
 
 def run_sims(scenarios: Sequence[Path], jobs: int | None = None, timeout: float = 600) -> list[SimRun]:
-    """Run every scenario, `jobs` at a time (default: the cores), longest-named order kept."""
-    jobs = jobs or os.cpu_count() or 1
+    """Run every scenario, `jobs` at a time (default: the cores this process may use: a run pinned
+    with `taskset` beside a benchmark gets as many at once as it has cores), longest-named order kept."""
+    jobs = jobs or len(os.sched_getaffinity(0)) or 1
     waiting = list(scenarios)
     running: dict[Path, tuple[subprocess.Popen[str], float]] = {}
     done: dict[Path, SimRun] = {}
