@@ -91,6 +91,9 @@ class FillSettings:
     sample_timeout_s: float = 1.0
     # Start as soon as the interlock holds (True), or wait for the station's start button.
     auto_start: bool = True
+    # A fill's valve opens once its open marker is durable: a marker not durable within this (the
+    # database down, not just busy) ends the fill, valve never opened, as station.fault.
+    marker_timeout_s: float = 15.0
 
 
 @frozen
@@ -318,6 +321,7 @@ def _fill(t: Table | None) -> FillSettings:
         stable_timeout_s=t.number("stable_timeout_s", 5.0, positive=True),
         sample_timeout_s=t.number("sample_timeout_s", 1.0, positive=True),
         auto_start=t.bool("auto_start", True),
+        marker_timeout_s=t.number("marker_timeout_s", 15.0, positive=True),
     )
     t.done()
     return fs

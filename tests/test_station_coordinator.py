@@ -7,6 +7,7 @@ stalled database can be shown not to hold up a cut-off.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from decimal import Decimal
 
@@ -16,7 +17,7 @@ import trio.testing
 
 from simulator.model_rig import GOOD, Rig
 from supervisor.runtime.bus import EventBus
-from supervisor.runtime.mailbox import Latest, Mailbox
+from supervisor.runtime.mailbox import Latest, Mailbox, MailboxFull
 from supervisor.station.coordinator import Coordinator
 from supervisor.station.messages import (
     CheckPhase,
@@ -82,6 +83,7 @@ async def _fill_once(
     cutoff: str = "host",
     stall_from_start: float = 0.0,
     watch: Callable[[Latest[PermitOrder]], Awaitable[None]] | None = None,
+    fields: list[dict[str, object]] | None = None,
 ) -> tuple[Rig, list[str], RecordSink, list[bool]]:
     """One fill through the actor; returns what was seen, and the station's storage health at the
     fill's end, 2 s later and after the stall (if the database stalls once the fill is under way)."""
@@ -113,6 +115,8 @@ async def _fill_once(
         with trio.fail_after(120):
             async for event in events:
                 seen.append(event.type)
+                if fields is not None:
+                    fields.append(event.to_json_dict())
                 if event.type in ("fill.completed", "fill.aborted"):
                     break
         health.append(rig.core.storage_ok)
@@ -194,3 +198,75 @@ async def test_the_valve_opens_only_once_the_fills_marker_is_durable(
     marker = next(r for r in writer.records if isinstance(r, FillOpened))
     fill = next(r for r in writer.records if isinstance(r, FillRecord))
     assert marker.record_id == fill.record_id
+
+
+async def test_a_marker_that_never_becomes_durable_ends_the_fill_before_its_valve_opens(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    """The database down once a fill is decided: the station does not show a fill for two minutes
+    and then call it too long; past `marker_timeout_s` it ends it as station.fault, valve closed."""
+    writer = MarkerSlowWriter(marker_s=600.0)
+    events: list[dict[str, object]] = []
+    t0 = trio.current_time()
+    rig, seen, _, _ = await _fill_once(writer, fields=events)
+    aborted = next(e for e in events if e["type"] == "fill.aborted")
+    assert aborted["reason"] == "station.fault"
+    assert "valve.command" not in seen  # never ordered open
+    assert rig.max_mass < 15.6  # ground truth: no gas went in
+    assert trio.current_time() - t0 < 1.5 + 15 + 1 + 5  # the scan, the timeout, and _fill_once's own waits
+
+
+async def test_a_marker_durable_behind_a_full_inbox_does_not_overtake_what_is_queued(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    """The inbox is full when a fill's marker becomes durable, with the cylinder's removal in it: the
+    marker must be taken after the removal (the fill ends, valve never opened), not ahead of it."""
+    rig = Rig(cutoff="host")
+    bus = EventBus()
+    events = bus.subscribe("test", capacity=10_000)
+    inbox: Mailbox[StationInput] = Mailbox("S1.coordinator", 16)
+    permit: Latest[PermitOrder] = Latest()
+    indicator: Latest[IndicatorOrder] = Latest()
+    markers: list[Callable[[], None]] = []
+
+    class MarkerHoldingSink(RecordSink):
+        """Records stay queued (nobody drains it); the test says when the marker is durable."""
+
+        def put(self, record: Record, on_durable: Callable[[], None] | None = None) -> None:
+            super().put(record, on_durable)
+            if isinstance(record, FillOpened) and on_durable is not None:
+                markers.append(on_durable)
+
+    sink = MarkerHoldingSink(SlowWriter())
+    coordinator = Coordinator(rig.core, inbox, bus=bus, sink=sink, permit=permit, indicator=indicator)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(coordinator.run)
+        nursery.start_soon(pump, rig, inbox, permit, indicator)
+        now = trio.current_time()
+        await inbox.send(Scanned("OP01", badge=True, at=now))
+        await inbox.send(CheckSubmitted(GOOD, CheckPhase.PRE, True, "CK01", at=now))
+        rig.sim.place(GOOD, 15.5)
+        await trio.sleep(1.5)
+        await inbox.send(Scanned(GOOD, badge=False, at=trio.current_time()))
+        await trio.sleep(2)
+        assert markers  # the fill decided, its marker waiting, its valve closed
+        assert (rig.core.phase.value, rig.core.permit) == ("filling", False)
+        # All at once, without a checkpoint: the cylinder lifted off, the inbox filled with what
+        # the scale says, then the marker durable.
+        rig.sim.remove()
+        lifted = WeightSample(Decimal("0.00"), True, trio.current_time())
+        with contextlib.suppress(MailboxFull):
+            for _ in range(100):
+                inbox.send_nowait(lifted)
+        assert inbox.pending() == 16
+        markers[0]()
+        assert not (permit.peek() or PermitOrder(False, "")).open
+        await trio.sleep(1)
+        nursery.cancel_scope.cancel()
+    seen = []
+    while (event := events.receive_nowait_or_none()) is not None:
+        seen.append(event.to_json_dict())
+    assert not [e for e in seen if e["type"] == "valve.command" and e.get("open")]
+    aborted = next(e for e in seen if e["type"] == "fill.aborted")
+    assert aborted["reason"] == "fill.cylinder_removed"
+    assert rig.max_mass < 15.6

@@ -65,6 +65,7 @@ class Coordinator:
         self._tick_s = tick_s
         self.handled = 0
         self._weight_shown_at = float("-inf")
+        self._marked_late: list[str] = []  # markers durable while the inbox was full (record ids)
 
     async def run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         permit = self.permit_orders.peek()
@@ -82,6 +83,7 @@ class Coordinator:
                         try:
                             message = self.inbox.receive_nowait()
                         except trio.WouldBlock:
+                            self._take_marked_late()
                             break
                         self._take(message)
         finally:
@@ -127,8 +129,14 @@ class Coordinator:
                     self._sink.put(effect.record)
 
     def _marker_durable(self, record_id: str) -> None:
-        marked = FillMarked(record_id, trio.current_time())
         try:
-            self.inbox.send_nowait(marked)
-        except MailboxFull:  # (a flooded inbox must not cost the fill: the core takes it now)
-            self._take(marked)
+            self.inbox.send_nowait(FillMarked(record_id, trio.current_time()))
+        except MailboxFull:
+            # A flooded inbox must not cost the fill, nor may the marker overtake what is queued
+            # (a stop, the cylinder lifted off, a lost device): it is taken once the queue has
+            # been worked through, never from this (the sink's) task.
+            self._marked_late.append(record_id)
+
+    def _take_marked_late(self) -> None:
+        while self._marked_late:
+            self._take(FillMarked(self._marked_late.pop(0), trio.current_time()))

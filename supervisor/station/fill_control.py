@@ -52,11 +52,13 @@ class FillRun:
         self._history: deque[tuple[float, Decimal]] = deque([(started_at, gross_before_kg)])
         self.indicator_started = False
         self._half_net_kg = target.rated_net_kg / 2
+        self.released = False  # the valve may open: its marker is durable
 
     def valve_released(self, now: float, gross_kg: Decimal) -> None:
         """The valve may open only now (its marker took a while to be durable): the fill's time
         limits count from here, not from the decision to fill."""
         self.started_at = now
+        self.released = True
         self._history = deque([(now, gross_kg)])
 
     def on_sample(self, s: WeightSample) -> Verdict:
@@ -87,6 +89,10 @@ class FillRun:
         return None
 
     def on_time(self, now: float) -> Verdict:
+        if not self.released:  # waiting for its marker: a busy database delays it, a dead one ends it
+            if now - self.started_at >= self.settings.marker_timeout_s:
+                return Reason.STATION_FAULT
+            return None
         if now - self.started_at >= self.settings.max_fill_time_s:
             return Reason.FILL_MAX_TIME
         return None
