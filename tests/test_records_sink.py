@@ -9,6 +9,7 @@ import attrs
 import trio
 from sqlalchemy import text
 
+from supervisor.runtime import ChildSpec, EventBus, Supervisor
 from supervisor.station.records_sink import RecordSink
 from supervisor.storage import StorageWriter, open_database, verify_chain
 from tests.test_storage_writer import fill
@@ -73,4 +74,23 @@ async def test_a_refused_record_in_a_batch_fails_alone(db_url: str) -> None:
     assert "fill-0001 refused" in health[0][1]
     report = await trio.to_thread.run_sync(verify_chain, db.engine)
     assert (report.ok, report.count) == (True, 3)
+    db.close()
+
+
+async def test_a_floor_stopping_writes_what_its_sink_still_holds(db_url: str) -> None:
+    """The stations' last records (an interrupted fill, alarms cleared, a check) are queued in the
+    sink as the floor stops: the sink is stopped before the writer, and hands them over first."""
+    db = await trio.to_thread.run_sync(open_database, db_url)
+    writer = StorageWriter(db)
+    sink = RecordSink(writer)
+    floor = Supervisor("floor", [ChildSpec("storage", writer.run), ChildSpec("records", sink.run)],
+                       bus=EventBus())  # fmt: skip
+    async with trio.open_nursery() as nursery:
+        await nursery.start(floor.run)
+        for n in range(200):
+            sink.put(fill(n))
+        nursery.cancel_scope.cancel()  # the floor stops with all 200 still queued
+    assert (sink.backlog, sink.written) == (0, 200)
+    report = await trio.to_thread.run_sync(verify_chain, db.engine)
+    assert (report.ok, report.count) == (True, 200)
     db.close()

@@ -37,7 +37,9 @@ class Writer(Protocol):
 
 
 class RecordSink:
-    def __init__(self, writer: Writer, *, stall_s: float = 2.0, max_batch: int = 512) -> None:
+    def __init__(
+        self, writer: Writer, *, stall_s: float = 2.0, max_batch: int = 512, stop_s: float = 4.0
+    ) -> None:
         self._writer = writer
         self._queue: deque[Record] = deque()
         self._wake = trio.Event()
@@ -46,6 +48,7 @@ class RecordSink:
         self._durable_callbacks: dict[int, Callable[[], None]] = {}  # id(record) -> its own callback
         self._stall_s = stall_s
         self._max_batch = max_batch
+        self._stop_s = stop_s
         self.healthy = True
         self.written = 0
         self.failed = 0  # writes refused by the database for their content (a bug: alarmed)
@@ -70,34 +73,60 @@ class RecordSink:
         return len(self._queue)
 
     async def run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        task_status.started()
-        while True:
-            if not self._queue:
-                self._wake = trio.Event()
-                await self._wake.wait()
-                continue
-            # The oldest records, in order; those put meanwhile wait for the next batch.
-            batch = list(islice(self._queue, self._max_batch))
-            errors = await self._write(batch)
-            any_written = False
-            for record, error in zip(batch, errors, strict=True):
-                self._queue.popleft()
-                callback = self._durable_callbacks.pop(id(record), None)
-                if error is None:
-                    self.written += 1
-                    any_written = True
-                    self._report(True, "")
-                    if callback is not None:
-                        callback()
-                else:
-                    # The writer waits out an unavailable database itself; what reaches here is a
-                    # record refused for its content, which no retry mends: counted, alarmed.
-                    self.failed += 1
-                    record_id = getattr(record, "record_id", "?")
-                    self._report(False, f"record {record_id} refused: {type(error).__name__}: {error}")
-            if any_written:
-                for written in self._written_callbacks:
-                    written()
+        """Write what is put, in order, until stopped; then what is still queued, within `stop_s`.
+
+        The floor stops its stations first (their last records, an interrupted fill among them,
+        are queued here) and the writer last. So a stop is not a cancel of the write under way (it
+        would be offered again: duplicates) nor of the queue (lost): the work runs shielded, and
+        the stop only sets it a deadline (within the supervisor's shutdown timeout of 5 s; a
+        database that is down then loses what it could not take, and a fill among it is recorded
+        from its marker at the next start)."""
+        work = trio.CancelScope(shield=True)
+        stopping = False
+
+        async def until_stopped() -> None:
+            nonlocal stopping
+            try:
+                await trio.sleep_forever()
+            finally:
+                stopping = True
+                work.deadline = trio.current_time() + self._stop_s
+                self._wake.set()
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(until_stopped)
+            task_status.started()
+            with work:
+                while self._queue or not stopping:
+                    if not self._queue:
+                        self._wake = trio.Event()
+                        await self._wake.wait()
+                        continue
+                    await self._write_next()
+
+    async def _write_next(self) -> None:
+        """The oldest records, in order; those put meanwhile wait for the next batch."""
+        batch = list(islice(self._queue, self._max_batch))
+        errors = await self._write(batch)
+        any_written = False
+        for record, error in zip(batch, errors, strict=True):
+            self._queue.popleft()
+            callback = self._durable_callbacks.pop(id(record), None)
+            if error is None:
+                self.written += 1
+                any_written = True
+                self._report(True, "")
+                if callback is not None:
+                    callback()
+            else:
+                # The writer waits out an unavailable database itself; what reaches here is a
+                # record refused for its content, which no retry mends: counted, alarmed.
+                self.failed += 1
+                record_id = getattr(record, "record_id", "?")
+                self._report(False, f"record {record_id} refused: {type(error).__name__}: {error}")
+        if any_written:
+            for written in self._written_callbacks:
+                written()
 
     async def _write(self, batch: list[Record]) -> Sequence[Exception | None]:
         """Until every record of `batch` is durable or refused; a stall reported on the way."""
