@@ -37,6 +37,7 @@ def test_an_open_marker_becomes_one_interrupted_fill_and_a_closed_one_nothing(db
         with db.transaction() as conn:
             store_all(conn, [_marker("fill-a"), _fill("fill-a"), _marker("fill-b")])
             store_all(conn, [_marker("fill-b")])  # offered again after a lost acknowledgement
+            store_all(conn, [_marker("fill-a")])  # offered again with its fill, which deleted it
         with db.transaction() as conn:
             links = record_interrupted_fills(conn, "2026-11-23T08:05:00.000+00:00")
         assert [(link.seq, link.record_id) for link in links] == [(2, "fill-b")]

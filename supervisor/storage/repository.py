@@ -123,10 +123,12 @@ def record_fill_opened(conn: Connection, record: FillOpened) -> None:
         "target_kg": record.target_kg, "gross_before_kg": record.gross_before_kg,
         "preact_kg": record.preact_kg, "precheck_id": record.precheck_id,
     }  # fmt: skip
-    # Offered again after a cancelled write that did commit (records_sink.py): the same marker.
-    marker = t.fill_open.c.record_id
-    if conn.execute(select(marker).where(marker == record.record_id)).first() is not None:
-        return
+    # Offered again after a cancelled write that did commit (records_sink.py): the same marker;
+    # or offered again with its fill, whose record deleted it: the fill is over, no marker again.
+    marker, fill = t.fill_open.c.record_id, t.fill.c.record_id
+    for column in (marker, fill):
+        if conn.execute(select(column).where(column == record.record_id)).first() is not None:
+            return
     conn.execute(insert(t.fill_open), [row])
 
 
