@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import attrs
 from sqlalchemy import func, select
 
 from supervisor.storage import open_database, verify_chain
@@ -38,11 +39,13 @@ def test_an_open_marker_becomes_one_interrupted_fill_and_a_closed_one_nothing(db
             store_all(conn, [_marker("fill-a"), _fill("fill-a"), _marker("fill-b")])
             store_all(conn, [_marker("fill-b")])  # offered again after a lost acknowledgement
             store_all(conn, [_marker("fill-a")])  # offered again with its fill, which deleted it
+            # Another floor's live fill (it shares the database): not this floor's to record.
+            store_all(conn, [attrs.evolve(_marker("fill-c"), station="S9")])
         with db.transaction() as conn:
-            links = record_interrupted_fills(conn, "2026-11-23T08:05:00.000+00:00")
+            links = record_interrupted_fills(conn, "2026-11-23T08:05:00.000+00:00", ["S1", "S2"])
         assert [(link.seq, link.record_id) for link in links] == [(2, "fill-b")]
         with db.transaction() as conn:  # a second start finds nothing left open
-            assert record_interrupted_fills(conn, "2026-11-23T08:06:00.000+00:00") == []
+            assert record_interrupted_fills(conn, "2026-11-23T08:06:00.000+00:00", ["S1", "S2"]) == []
         with db.reading() as conn:
             f = t.fill.c
             columns = (f.record_id, f.outcome, f.reason, f.gross_kg, f.target_kg)
@@ -54,7 +57,7 @@ def test_an_open_marker_becomes_one_interrupted_fill_and_a_closed_one_nothing(db
                 ("fill-b", "interrupted", "supervisor.shutdown", None, Decimal("29.700")),
             ]
             assert sorted(outbox) == ["fill-a", "fill-b"]
-            assert left_open == 0
+            assert left_open == 1  # fill-c, the other floor's
         assert verify_chain(db.engine).ok
     finally:
         db.close()

@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     except Exception as exc:
         raise BadInput(f"cannot open the database: {exc}") from None
     with db.transaction() as conn:  # before any new fill: the fills a killed supervisor left open
-        interrupted = record_interrupted_fills(conn, utc_now())
+        interrupted = record_interrupted_fills(conn, utc_now(), [s.id for s in config.stations])
     for link in interrupted:
         print(f"fillfloor: fill {link.record_id} (#{link.seq}) was under way when the supervisor last "
               "stopped without closing it: recorded as interrupted", file=sys.stderr)  # fmt: skip

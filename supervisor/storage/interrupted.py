@@ -10,7 +10,7 @@ marker goes in the same transaction. A fill whose record was committed is never 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -33,10 +33,13 @@ def _interrupted(row: Mapping[str, Any], now: str) -> FillRecord:
     )  # fmt: skip
 
 
-def record_interrupted_fills(conn: Connection, now: str) -> list[FillLink]:
-    """Record every fill left open by a supervisor that died, in the caller's transaction; `now`
-    (ISO 8601 UTC) is the record's end: the moment it was found, the true end being unknown."""
-    orphans = select(t.fill_open).where(~t.fill_open.c.record_id.in_(select(t.fill.c.record_id)))
-    rows = conn.execute(orphans.order_by(t.fill_open.c.started_at)).mappings()
+def record_interrupted_fills(conn: Connection, now: str, stations: Collection[str]) -> list[FillLink]:
+    """Record every fill of `stations` left open by a supervisor that died, in the caller's
+    transaction; `now` (ISO 8601 UTC) is the record's end: the moment it was found, the true end
+    being unknown. Only this floor's stations: a database shared with another running floor
+    (`ChainAppender` allows it) holds that floor's live fills' markers too."""
+    m = t.fill_open.c
+    orphans = select(t.fill_open).where(~m.record_id.in_(select(t.fill.c.record_id)), m.station.in_(stations))
+    rows = conn.execute(orphans.order_by(m.started_at)).mappings()
     records = [_interrupted(row, now) for row in rows]
     return [link for link in store_all(conn, records) if link is not None]
