@@ -255,6 +255,7 @@ def _max_fill(j: _Judge) -> None:
 
 def _records(j: _Judge) -> None:
     fills = of(j.events, "fill.completed") + of(j.events, "fill.aborted")
+    _every_open_has_its_fill(j)
     ids = Counter(e.get("record_id") for e in fills)
     for e in fills:
         rid = e.get("record_id")
@@ -273,6 +274,24 @@ def _records(j: _Judge) -> None:
         if synced and isinstance(e.get("record_id"), str) and stored[e["record_id"]] != 1:
             j.add("record", e.get("station"), f"fill record {e['record_id']} stored at the platform "
                   f"{stored[e['record_id']]} times, not once", e)  # fmt: skip
+
+
+def _every_open_has_its_fill(j: _Judge) -> None:
+    """A valve ordered open for a fill is followed, at its station, by that fill's end (completed or
+    aborted) before the valve is ordered open for another: a fill that ran has a record."""
+    opened: dict[str, Event] = {}
+    for e in j.events:
+        sid = e.get("station")
+        if not isinstance(sid, str):
+            continue
+        if e["type"] == "valve.command" and e.get("open") is True and e.get("cause") == "fill":
+            if sid in opened:
+                j.add("record", sid, "the valve was ordered open for a fill before the last one ended", e)
+            opened[sid] = e
+        elif e["type"] in ("fill.completed", "fill.aborted"):
+            opened.pop(sid, None)
+    for sid, e in opened.items():
+        j.add("record", sid, "a fill's valve was ordered open and the fill never ended (no record)", e)
 
 
 def _standing_alarms(j: _Judge, station: str) -> set[str]:

@@ -228,6 +228,13 @@ def test_an_abort_without_a_record_id_or_reported_twice_is_a_violation(tmp_path:
     assert "reported 2 times" in str(check(scenario(tmp_path), history(*right_parts(), twice)))
 
 
+def test_a_fill_whose_valve_opened_must_end_with_a_record(tmp_path: Path) -> None:
+    s2 = [e for e in fill("S2", C2, 0.0) if e["type"] != "fill.completed"]  # it ran, never reported
+    found = check(scenario(tmp_path), history(*right_parts(), s2))
+    assert "record" in rules(found)
+    assert "never ended (no record)" in str(found)
+
+
 def test_with_a_platform_every_fill_record_is_stored_there_exactly_once(tmp_path: Path) -> None:
     sc = scenario(tmp_path)
     sc = attrs.evolve(
@@ -264,7 +271,8 @@ def test_a_faulted_station_must_end_idle_or_done_or_out_of_service_with_an_alarm
 def test_a_faulted_station_the_script_fills_again_must_complete_a_fill_after_its_fault(
     tmp_path: Path,
 ) -> None:
-    events = [e for e in right() if not (e["type"] == "fill.completed" and e["ts"] > 15)]
+    gone = ("fill.completed", "valve.command", "sim.valve", "sim.mass")  # the fill after it never came
+    events = [e for e in right() if not (e["type"] in gone and e["ts"] > 15)]
     found = check(scenario(tmp_path), events)
     assert rules(found) == ["recovery"]
     assert found[0].case == "scale.disconnect@idle"
