@@ -157,7 +157,9 @@ def judge(windows: list[Window]) -> dict[str, Any] | None:
 
     rss_early, rss_late = median(early, "rss_mb"), median(late, "rss_mb")
     lag_early, lag_late = median(early, "lag_p99_ms"), median(late, "lag_p99_ms")
-    tasks_early, tasks_late = max(w.tasks for w in early), median(late, "tasks")
+    # Medians both: the early quarter's maximum (a reconnect's tasks at one sample) would hide a
+    # slow leak of as many tasks.
+    tasks_early, tasks_late = median(early, "tasks"), median(late, "tasks")
     growth_allowed = max(GROWTH_FLOOR_MB, rss_early * GROWTH_RATIO)
     drift_allowed = lag_early * DRIFT_RATIO + DRIFT_FLOOR_MS
     problems = []
@@ -166,7 +168,7 @@ def judge(windows: list[Window]) -> dict[str, Any] | None:
     if lag_late > drift_allowed:
         problems.append(f"loop p99 lateness drifted {lag_early:.2f} → {lag_late:.2f} ms")
     if tasks_late > tasks_early + TASKS_SLACK:
-        problems.append(f"tasks grew {tasks_early} → {tasks_late:.0f}")
+        problems.append(f"tasks grew {tasks_early:.0f} → {tasks_late:.0f}")
     return {
         "rss_mb": [rss_early, rss_late],
         "lag_p99_ms": [lag_early, lag_late],

@@ -55,21 +55,25 @@ def run_sims(scenarios: Sequence[Path], jobs: int | None = None, timeout: float 
     with `taskset` beside a benchmark gets as many at once as it has cores), longest-named order kept."""
     jobs = jobs or len(os.sched_getaffinity(0)) or 1
     waiting = list(scenarios)
-    running: dict[Path, tuple[subprocess.Popen[str], float]] = {}
+    running: dict[Path, tuple[subprocess.Popen[bytes], float]] = {}
     done: dict[Path, SimRun] = {}
     while waiting or running:
         while waiting and len(running) < jobs:
             scenario = waiting.pop(0)
             events = scenario.with_suffix(".jsonl")
-            proc = subprocess.Popen(_command(scenario, events, []), cwd=ROOT, stdout=subprocess.DEVNULL,
-                                    stderr=subprocess.PIPE, text=True)  # fmt: skip
+            # stderr to a file beside the events: a pipe nobody reads until the end would block
+            # a run that writes more than the pipe holds (64 KiB), and the run would time out.
+            with scenario.with_suffix(".stderr").open("wb") as stderr_file:
+                proc = subprocess.Popen(_command(scenario, events, []), cwd=ROOT, stdout=subprocess.DEVNULL,
+                                        stderr=stderr_file)  # fmt: skip
             running[scenario] = (proc, time.monotonic())
         for scenario, (proc, started) in list(running.items()):
             if proc.poll() is None and time.monotonic() - started < timeout:
                 continue
             if proc.poll() is None:
                 proc.kill()
-            _, stderr = proc.communicate()
+            proc.wait()
+            stderr = scenario.with_suffix(".stderr").read_text(encoding="utf-8", errors="replace")
             events = scenario.with_suffix(".jsonl")
             done[scenario] = SimRun(scenario, events, proc.returncode, stderr, read_events(events))
             del running[scenario]

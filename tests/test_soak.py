@@ -48,6 +48,12 @@ def test_latency_drift_and_leaked_tasks_are_found() -> None:
     assert any(p.startswith("tasks grew 60 →") for p in problems), problems
 
 
+def test_a_slow_task_leak_is_not_hidden_by_a_spike_early_on() -> None:
+    tasks = [60, 60, 60, 60, 60, 75, 60, 60, 69, 69, 70, 70, 70, 70, 71, 71]  # a reconnect at 50 s
+    problems = judge(_windows([80] * 16, tasks=tasks))["problems"]  # type: ignore[index]
+    assert problems == ["tasks grew 60 → 70"]
+
+
 def test_a_short_run_has_no_verdict() -> None:
     assert judge(_windows([80] * 7)) is None
 
