@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -26,6 +25,7 @@ from typing import Any
 import trio
 
 from simulator.in_process_floor import running_floor
+from simulator.measure import percentile
 from simulator.model_rig import UNIT
 from simulator.station_physics import SimulatedStation
 from supervisor.console.server import ConsoleServer
@@ -149,16 +149,12 @@ async def _clients(n: int, url: str, token: str) -> None:
     print(count, flush=True)
 
 
-def _pct(values: list[float], q: int) -> float:
-    return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
-
-
 def run(stations: int = 32, seconds: float = 10.0, consoles: int = 16) -> list[dict[str, object]]:
     rows: list[dict[str, object]] = []
     base_p99 = 0.0
     for n in (0, consoles):
         latencies, received = trio.run(_measure, stations, seconds, n)
-        p50, p99 = _pct(latencies, 50), _pct(latencies, 99)
+        p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
         note = f"{len(latencies)} samples" + (f"; the consoles took {received:,} messages" if n else "")
         label = "baseline" if n == 0 else f"{n} consoles"
         rows.append({"name": f"decision latency with consoles, {stations} stations × 20 Hz, {label}: p50",

@@ -13,7 +13,6 @@ close a valve) on their own. Real time (perf_counter); the loop also runs the ti
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 from collections.abc import Sequence
 from decimal import Decimal
@@ -22,6 +21,7 @@ import trio
 
 from domain.labels import LabelRule
 from domain.settings import DomainSettings
+from simulator.measure import percentile
 from simulator.model_rig import GOOD, OPERATOR, TODAY, UNIT, archive
 from supervisor.config import FillSettings
 from supervisor.runtime import EventBus, Latest, Mailbox
@@ -125,23 +125,18 @@ async def _measure(stations: int, seconds: float) -> tuple[list[float], list[flo
     return all_ms, cut_ms
 
 
-def _pct(values: list[float], q: int) -> float:
-    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
-
-
 def run(seconds: float = 10.0) -> list[dict[str, object]]:
     rows: list[dict[str, object]] = []
     for n in (1, 32, 256):
         all_ms, cut_ms = trio.run(_measure, n, seconds)
         note = f"{len(all_ms)} samples, {len(cut_ms)} cut-offs"
-        rows.append({"name": f"decision latency, {n} station(s) × 20 Hz: p50", "value": _pct(all_ms, 50),
-                     "unit": "ms", "note": note})  # fmt: skip
-        rows.append({"name": f"decision latency, {n} station(s) × 20 Hz: p99", "value": _pct(all_ms, 99),
-                     "unit": "ms", "note": note})  # fmt: skip
+        for q in (50, 99):
+            rows.append({"name": f"decision latency, {n} station(s) × 20 Hz: p{q}",
+                         "value": percentile(all_ms, q), "unit": "ms", "note": note})  # fmt: skip
         if cut_ms:
             name = f"decision latency, {n} station(s): cut-off samples p99"
             note = f"{len(cut_ms)} cut-offs"
-            rows.append({"name": name, "value": _pct(cut_ms, 99), "unit": "ms", "note": note})
+            rows.append({"name": name, "value": percentile(cut_ms, 99), "unit": "ms", "note": note})
     return rows
 
 

@@ -27,7 +27,6 @@ import cProfile
 import gc
 import itertools
 import pstats
-import statistics
 import threading
 from collections.abc import Sequence
 from multiprocessing.connection import Connection
@@ -40,6 +39,7 @@ from actors.device_link import Teller
 from actors.link import TcpTransport
 from actors.scale import ScaleActor
 from benchmarks.sim_process import SimProcess, cpu_s, serve_control
+from simulator.measure import percentile
 from simulator.modbus_devices import SCALE_UNIT, StationDevices, _scale_device
 from simulator.station_physics import SimulatedStation
 from supervisor.config import DeviceConfig
@@ -165,12 +165,6 @@ class Step:
         return self.cpu_pct / 100 / self.polls_per_s * 1e6 if self.polls_per_s else float("nan")
 
 
-def _pct(values: Sequence[float], q: int) -> float:
-    if len(values) < 2:
-        return values[0] if values else float("nan")
-    return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
-
-
 async def _poll(
     addresses: Sequence[tuple[str, int]], sim: SimProcess, seconds: float, warmup_s: float
 ) -> Step:
@@ -205,9 +199,9 @@ async def _poll(
     return Step(
         stations=n,
         seconds=seconds,
-        worst_p99_ms=max(_pct(p, 99) for p in per_actor) if all(per_actor) else float("inf"),
-        p50_ms=_pct(every, 50),
-        p99_ms=_pct(every, 99),
+        worst_p99_ms=max(percentile(p, 99) for p in per_actor) if all(per_actor) else float("inf"),
+        p50_ms=percentile(every, 50),
+        p99_ms=percentile(every, 99),
         max_ms=max(every, default=float("inf")),
         polls_per_s=polls / wall,
         errors=sum(sum(a.health.errors.values()) for a in actors),

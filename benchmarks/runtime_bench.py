@@ -19,6 +19,7 @@ import time
 
 import trio
 
+from simulator.measure import rss_kib
 from supervisor.runtime.bus import EventBus
 from supervisor.runtime.mailbox import Mailbox
 from supervisor.runtime.spec import ChildSpec
@@ -90,14 +91,6 @@ async def _bus_throughput(n: int) -> float:
     return n / (time.perf_counter() - start)
 
 
-def _rss_kib() -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
 async def _idle_actors(count: int) -> tuple[float, float]:
     bus = EventBus()
 
@@ -111,12 +104,12 @@ async def _idle_actors(count: int) -> tuple[float, float]:
 
         return ChildSpec(name, run)
 
-    before = _rss_kib()
+    before = rss_kib()
     sups = [Supervisor(f"S{s}", [idle(f"S{s}.a{i}") for i in range(count // 50)], bus=bus) for s in range(50)]
     async with trio.open_nursery() as nursery:
         for sup in sups:
             await nursery.start(sup.run)
-        after = _rss_kib()
+        after = rss_kib()
         cpu0 = resource.getrusage(resource.RUSAGE_SELF)
         wall0 = time.perf_counter()
         await trio.sleep(2.0)

@@ -21,7 +21,6 @@ run (fewer than 8 windows) reports the figures without a verdict.
 from __future__ import annotations
 
 import json
-import math
 import statistics
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -30,10 +29,11 @@ from typing import Any
 import attrs
 import trio
 
+from simulator.measure import percentile, rss_kib
 from supervisor.floor import Floor
 from supervisor.storage.database import Database
 
-__all__ = ["SoakSampler", "Window", "judge", "read_rss_mb"]
+__all__ = ["SoakSampler", "Window", "judge"]
 
 LAG_TICK_S = 0.010
 GROWTH_FLOOR_MB = 8.0
@@ -60,14 +60,6 @@ class Window:
     platform_backlog: int | None
 
 
-def read_rss_mb() -> float:
-    """The process's resident set now (Linux /proc), in MB."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise OSError("no VmRSS in /proc/self/status")
-
-
 def _count_tasks() -> int:
     todo = [trio.lowlevel.current_root_task()]
     count = 0
@@ -77,11 +69,6 @@ def _count_tasks() -> int:
         for nursery in task.child_nurseries:
             todo.extend(nursery.child_tasks)
     return count
-
-
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, math.ceil(q / 100 * len(ordered)) - 1)] if ordered else 0.0
 
 
 class SoakSampler:
@@ -127,10 +114,10 @@ class SoakSampler:
         sync = floor.sync.figures() if floor.sync is not None else None
         window = Window(
             t_s=round(trio.current_time() - self._start, 1),
-            rss_mb=round(read_rss_mb(), 1),
+            rss_mb=round(rss_kib() / 1024, 1),
             tasks=_count_tasks(),
-            lag_p50_ms=round(_pct(lags, 50), 2),
-            lag_p99_ms=round(_pct(lags, 99), 2),
+            lag_p50_ms=round(percentile(lags, 50), 2),
+            lag_p99_ms=round(percentile(lags, 99), 2),
             lag_max_ms=round(max(lags, default=0.0), 2),
             fills=len(errors),
             mean_abs_error_g=round(statistics.fmean(errors), 1) if errors else None,
