@@ -15,12 +15,13 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import create_engine, func, make_url, select
 
 from benchmarks.pg_schema import PG_DSN
 from supervisor.cli import main
 from supervisor.storage import open_database
 from supervisor.storage import schema as t
+from supervisor.storage.backup import pg_dump_command
 from supervisor.storage.repository import store
 from tests.test_storage_chain import fill
 
@@ -119,6 +120,20 @@ def test_without_pg_dump_the_message_says_what_to_install_and_run(
     assert "pg_dump --format=custom" in err
     assert "secret" not in err
     assert not (tmp_path / "b.dump").exists()
+
+
+def test_pg_dump_connects_as_the_floor_does_and_dumps_the_floors_schema() -> None:
+    url = ("postgresql+psycopg://floor:s3cret@db.plant:5433/fillfloor?sslmode=verify-full"
+           "&sslrootcert=/etc/fillfloor/ca.pem&options=-c%20search_path%3Dfloor2,public")  # fmt: skip
+    command, env = pg_dump_command(url, Path("/backup/f.dump"))
+    assert command[:4] == ["pg_dump", "--format=custom", "--file", "/backup/f.dump"]
+    assert command[4:6] == ["--schema", "floor2"]
+    target = make_url(command[-1])
+    assert (target.drivername, target.host, target.port, target.database) == ("postgresql", "db.plant", 5433,
+                                                                             "fillfloor")  # fmt: skip
+    assert dict(target.query) == {"sslmode": "verify-full", "sslrootcert": "/etc/fillfloor/ca.pem"}
+    assert "s3cret" not in " ".join(command)  # ps shows the command line
+    assert env["PGPASSWORD"] == "s3cret"
 
 
 def test_a_postgresql_backup_restores_with_pg_restore_and_verifies(

@@ -38,9 +38,7 @@ def backup_sqlite(source: Path, dest: Path) -> BackupResult:
     """Copy the SQLite database `source` to the new file `dest`, consistently, while others write."""
     if not source.is_file():
         raise BadInput(f"no database at {source}")
-    _check_new(dest)
-    if dest.resolve() == source.resolve():
-        raise BadInput("the backup must not be the database itself")
+    _check_new(dest)  # (so never the database itself, which exists)
     partial = dest.with_name(dest.name + ".partial")
     partial.unlink(missing_ok=True)
     # Read-only: a backup must never migrate or otherwise touch the floor's database.
@@ -64,23 +62,29 @@ def backup_sqlite(source: Path, dest: Path) -> BackupResult:
         raise BadInput(f"the copy failed its integrity check: {problem}")
     _fsync(partial)
     partial.replace(dest)
+    _fsync(dest.parent)  # the rename is durable once the directory entry is
     return BackupResult(dest, dest.stat().st_size)
 
 
 def pg_dump_command(db_url: str, dest: Path) -> tuple[list[str], dict[str, str]]:
     """The pg_dump command line and environment for a SQLAlchemy PostgreSQL URL.
 
-    The password goes in PGPASSWORD, not on the command line where `ps` shows it. A URL whose
-    `options` set a search_path (a floor in its own schema) dumps that schema only.
+    The password goes in PGPASSWORD, not on the command line where `ps` shows it. The URL's other
+    connection parameters (sslmode, sslrootcert, sslcert, sslkey, host= for a socket, ...) are
+    libpq's own and go to pg_dump as they are: a backup connects as securely as the floor does. A
+    URL whose `options` set a search_path (a floor in its own schema) dumps that schema only.
     """
     url = make_url(db_url)
-    libpq = URL.create("postgresql", url.username, None, url.host, url.port, url.database)
+    params = {k: v for k, v in url.query.items() if k != "options"}
+    libpq = URL.create("postgresql", url.username, None, url.host, url.port, url.database, params)
     command = ["pg_dump", "--format=custom", "--file", str(dest)]
     options = url.query.get("options")
     for text in [options] if isinstance(options, str) else list(options or ()):
-        for part in text.split():
-            if part.startswith("-csearch_path="):
-                command += ["--schema", part.removeprefix("-csearch_path=").split(",")[0]]
+        parts = text.split()
+        for i, part in enumerate(parts):  # "-csearch_path=x" or "-c search_path=x"
+            setting = parts[i + 1] if part == "-c" and i + 1 < len(parts) else part.removeprefix("-c")
+            if part.startswith("-c") and setting.startswith("search_path="):
+                command += ["--schema", setting.removeprefix("search_path=").split(",")[0]]
     command.append(libpq.render_as_string(hide_password=False))
     env = dict(os.environ)
     if url.password:
@@ -106,6 +110,7 @@ def backup_postgresql(db_url: str, dest: Path) -> BackupResult:
         raise BadInput(f"pg_dump failed (exit {done.returncode}): {done.stderr.strip()}")
     _fsync(partial)
     partial.replace(dest)
+    _fsync(dest.parent)  # the rename is durable once the directory entry is
     return BackupResult(dest, dest.stat().st_size)
 
 
