@@ -182,7 +182,8 @@ def _interlock(j: _Judge) -> None:
         elif type_ == "scan":
             if "code" not in e and e["raw"] in badges:
                 badge[sid] = None if badge[sid] == e["raw"] else e["raw"]
-            else:
+            elif state.get(sid, ("idle", None))[0] not in ("filling", "settling"):
+                # (a label scanned during a fill is shown, and changes nothing: the core ignores it)
                 label[sid], refused[sid] = e.get("code"), False
         elif (
             type_ == "interlock.refused"

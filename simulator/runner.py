@@ -74,7 +74,8 @@ async def run_scenario(
     """Run the scenario to its end (exit 0 whatever the supervisor decided). The database is
     `db_url`, else SQLite in `data_dir`, else a fresh SQLite file in a temporary folder; the
     embedded platform's (`[platform]`) is `platform_db_url`, else a fresh SQLite file there.
-    `stop_after_s` ends the script early, after the step under way (the soak run's duration)."""
+    `stop_after_s` ends the script early, in the middle of the step under way (a wait, a sleep),
+    then the floor settles and stops as at the end of a script (the soak run's duration)."""
     events = EventFile.open(events_path, tee)
     try:
         with tempfile.TemporaryDirectory(prefix="fillfloor-sim-db-") as tmp:

@@ -228,6 +228,13 @@ def test_an_abort_without_a_record_id_or_reported_twice_is_a_violation(tmp_path:
     assert "reported 2 times" in str(check(scenario(tmp_path), history(*right_parts(), twice)))
 
 
+def test_a_label_scanned_while_a_station_fills_changes_nothing(tmp_path: Path) -> None:
+    s2 = fill("S2", C2, 0.0)
+    # Scanned once the station shows filling, before its valve's open order (its marker is slow).
+    s2.insert(5, ev(1.0, "scan", "S2", raw=C1, code=C1))
+    assert check(scenario(tmp_path), history(*right_parts(), s2)) == []
+
+
 def test_a_fill_whose_valve_opened_must_end_with_a_record(tmp_path: Path) -> None:
     s2 = [e for e in fill("S2", C2, 0.0) if e["type"] != "fill.completed"]  # it ran, never reported
     found = check(scenario(tmp_path), history(*right_parts(), s2))
