@@ -16,7 +16,6 @@ parsed by pymodbus and moved by trio: every call is cancellable, no threads, TCP
 
 from __future__ import annotations
 
-import itertools
 import os
 import termios
 from collections.abc import Sequence
@@ -107,7 +106,10 @@ class TcpTransport:
         self._connect_timeout = connect_timeout
         self._stream: trio.SocketStream | None = None
         self._framer = FramerSocket(_decoder())
-        self._tids = itertools.cycle(range(1, 0x10000))
+        # The last transaction id sent (1-65535, then round again). Not itertools.cycle: it keeps a
+        # copy of every id of its first round, 2.4 MB a connection grown over its first 65,535
+        # requests (found by the soak run: ~1 MB a minute at 32 stations for the first hour).
+        self._tid = 0
         self._lock = trio.Lock()  # one request in flight per connection
 
     async def exchange(self, request: ModbusPDU, timeout: float, *, urgent: bool = False) -> ModbusPDU:
@@ -118,7 +120,8 @@ class TcpTransport:
                     with trio.fail_after(self._connect_timeout):
                         self._stream = await trio.open_tcp_stream(self.host, self.port)
                 stream = self._stream
-                request.transaction_id = next(self._tids)
+                self._tid = self._tid % 0xFFFF + 1
+                request.transaction_id = self._tid
                 with trio.fail_after(timeout):
                     await stream.send_all(self._framer.buildFrame(request))
                     return await _read_reply(stream.receive_some, self._framer, request.dev_id,

@@ -36,6 +36,18 @@ NOTES = """\
 - The record sink hands the storage writer every waiting record at once, in order (a run of
   2026-11-25 found 10-50 records queued behind one-at-a-time writes, and fills waiting on their
   open marker behind them).
+- Found by the hour's run of 2026-12-02 (before these figures): RSS grew ~1 MB a minute, steadily
+  (126 -> 152 MB in 25 minutes). tracemalloc on an 8-station run put it on the Modbus TCP link's
+  transaction ids: `itertools.cycle(range(1, 65536))` keeps a copy of every id of its first round,
+  ~2.4 MB a connection over its first 65,535 requests (an hour at 20 Hz), 16 stations x 2 TCP
+  devices here. Now a counter; `tests/test_actors.py` checks a link keeps nothing per request.
+  The same run sat idle for minutes: a scan refused right after a scripted scale outage (or with
+  the storage stalled) left its round waiting out that station's 40 s; the script now waits for
+  the station to be back before the next round.
+- This run was pinned to one core (`taskset -c 0`) while the long fault runs used the other, so
+  the floor (32 stations and their simulators in one process) had one core: the loop's lateness
+  is that of a saturated core, and fills were aborted as `device.scale_lost` or `fill.hard_cap`
+  when polls came late (failing closed). The verdict compares the run with itself.
 """
 
 

@@ -95,8 +95,12 @@ def _doc(stations: int, rounds: int, maintenance: bool) -> dict[str, Any]:
         steps.append({"do": "sleep", "seconds": 2})
         steps += [{"do": "remove", "station": sid} for sid in ids]
         if r % 3 == 2:  # a scale drops off the line while its station is idle: an alarm, then clear
-            steps.append({"do": "fault", "station": ids[(r // 3) % stations], "device": "scale",
-                          "kind": "disconnect", "seconds": 4})  # fmt: skip
+            lost = ids[(r // 3) % stations]
+            steps += [{"do": "fault", "station": lost, "device": "scale", "kind": "disconnect", "seconds": 4},
+                      # back before the next round (else its scan is refused, station.fault, and the
+                      # round waits out that station's fill: the soak's floor sat idle for minutes)
+                      {"do": "sleep", "seconds": 6},
+                      {"do": "wait", "station": lost, "for": "state:idle", "timeout_s": 30}]  # fmt: skip
         if r % 6 == 1:  # the city platform out of reach for a while: the backlog grows, then drains
             steps.append({"do": "platform", "mode": "down", "seconds": 30})
         if r % 12 == 4:  # a scanner actor that crashes at every start: given up on → out of service

@@ -6,6 +6,7 @@ generous deadline and never assert on durations.
 
 from __future__ import annotations
 
+import tracemalloc
 from collections.abc import Callable
 from decimal import Decimal
 
@@ -201,3 +202,25 @@ async def test_the_valve_opens_only_with_the_gate_closes_on_revoke_and_the_watch
             await until(lambda: not station.valve_view().permit)
             await until(lambda: any(isinstance(m, DeviceLink) and not m.up for m in got))
             nursery.cancel_scope.cancel()
+
+
+async def test_a_tcp_link_keeps_nothing_per_request() -> None:
+    """A device connection lives for months: it must not hold on to anything per request (its
+    transaction ids came from itertools.cycle, which kept every id of its first 65,535)."""
+    station = SimulatedStation("S1", flow_kg_s=2.0, valve_delay_ms=150)
+    async with open_station_devices(station, "tcp") as devices:
+        transport = _transport(devices, "scale")
+        scale = ModbusDevice(transport, 1)
+        await scale.read_holding(0, 1)  # connected
+        link = [tracemalloc.Filter(True, "*/actors/link.py")]
+        tracemalloc.start()
+        try:
+            before = tracemalloc.take_snapshot().filter_traces(link)
+            for _ in range(1500):
+                await scale.read_holding(0, 1)
+            after = tracemalloc.take_snapshot().filter_traces(link)
+        finally:
+            tracemalloc.stop()
+        await transport.aclose()
+    grown = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
+    assert grown < 8_000, f"{grown} bytes kept by actors/link.py over 1,500 requests"
