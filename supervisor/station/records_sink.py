@@ -5,9 +5,10 @@ The sink keeps every record in memory, in order, until the writer has made it du
 leaves the queue only once written, so nothing handed over is lost. Everything queued goes to the
 writer at once (up to `max_batch`), in order, so a backlog shares commits instead of paying one
 commit per record (the 32-station soak saw 10-50 records, and fills waiting on their open marker,
-queued behind one-at-a-time writes). A drain cancelled mid-write offers those records again when
-it runs again: the writer takes a repeated fill as the same fill; a repeated check or alarm is
-refused as a duplicate id and only counted in `failed`.
+queued behind one-at-a-time writes). A stop lets the write under way finish and hands over what
+is queued (`run`). Only a sink that crashed mid-write offers those records again when restarted:
+the writer takes a repeated fill or marker as the same one; a repeated check or alarm is refused
+as a duplicate id and only counted in `failed`.
 While writes fail or stall past `stall_s`, the sink reports storage unhealthy to every station
 (they stop granting permits: no fill without a record), and healthy again once a write goes through.
 """
