@@ -44,10 +44,13 @@ NOTES = """\
   The same run sat idle for minutes: a scan refused right after a scripted scale outage (or with
   the storage stalled) left its round waiting out that station's 40 s; the script now waits for
   the station to be back before the next round.
-- This run was pinned to one core (`taskset -c 0`) while the long fault runs used the other, so
-  the floor (32 stations and their simulators in one process) had one core: the loop's lateness
-  is that of a saturated core, and fills were aborted as `device.scale_lost` or `fill.hard_cap`
-  when polls came late (failing closed). The verdict compares the run with itself.
+- Pinned to one core (`taskset -c 0`, the long fault runs on the other), the floor (32 stations
+  and their simulators in one process) saturates it: at 2026-12-02's second try, RSS stayed flat
+  (133.9 MB from minute 11 to 15) but when all 32 stations started a fill at once, polls came late,
+  scales went silent for over 1 s and their fills were aborted as `device.scale_lost` (failing
+  closed), the alarms' records stalled storage, scans were refused as `station.fault` and the
+  script waited out those stations: no fill for minutes. These figures are from the run that
+  followed, alone on the machine's 2 cores.
 """
 
 
