@@ -13,8 +13,10 @@ import attrs
 import pytest
 import trio
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 
 from supervisor.storage import AlarmRecord, FillLink, FillRecord, StorageWriter, open_database, verify_chain
+from supervisor.storage.records import CheckRecord
 
 
 def fill(n: int) -> FillRecord:
@@ -78,6 +80,32 @@ async def test_a_bad_record_fails_only_its_producer(db_url: str) -> None:
     with db.reading() as conn:
         assert conn.execute(text("select count(*) from alarm")).scalar_one() == 1
     assert verify_chain(db.engine).count == 2
+    db.close()
+
+
+async def test_a_record_offered_again_is_the_same_record_and_another_under_its_id_is_refused(
+    db_url: str,
+) -> None:
+    """A sink that crashed mid-write offers its batch again: what was stored already is answered as
+    written (no duplicate error, no storage alarm), a different record under a used id is refused."""
+    db = await trio.to_thread.run_sync(open_database, db_url)
+    writer = StorageWriter(db)
+    alarm = AlarmRecord("al1", "A1", "valve.stuck_open", "critical", "阀门未关闭", "raised",
+                        "2026-11-23T08:00:00Z", "S1")  # fmt: skip
+    check = CheckRecord("chk1", "HY00120000001", "pre", "pass", "CK01", "2026-11-23T08:00:01Z",
+                        {"valve": "ok"}, "S1")  # fmt: skip
+    other = attrs.evolve(alarm, message="另一条")
+    async with trio.open_nursery() as nursery:
+        await nursery.start(writer.run)
+        assert await writer.write_many([alarm, check]) == [None, None]
+        assert await writer.write_many([alarm, check, fill(1)]) == [None, None, None]
+        [refused] = await writer.write_many([other])
+        nursery.cancel_scope.cancel()
+    assert isinstance(refused, IntegrityError)
+    with db.reading() as conn:
+        counts = [conn.execute(text(f"select count(*) from {table}")).scalar_one()
+                  for table in ("alarm", "check_record", "outbox")]  # fmt: skip
+    assert counts == [1, 1, 3]
     db.close()
 
 

@@ -7,8 +7,8 @@ writer at once (up to `max_batch`), in order, so a backlog shares commits instea
 commit per record (the 32-station soak saw 10-50 records, and fills waiting on their open marker,
 queued behind one-at-a-time writes). A stop lets the write under way finish and hands over what
 is queued (`run`). Only a sink that crashed mid-write offers those records again when restarted:
-the writer takes a repeated fill or marker as the same one; a repeated check or alarm is refused
-as a duplicate id and only counted in `failed`.
+the writer takes a record stored already, with the same content, as written (an audit row, which
+has no id, is written twice then).
 While writes fail or stall past `stall_s`, the sink reports storage unhealthy to every station
 (they stop granting permits: no fill without a record), and healthy again once a write goes through.
 """

@@ -24,6 +24,7 @@ from supervisor.storage.outbox import (
     mark_failed,
     mark_sent,
     outbox_backlog,
+    outbox_row,
     pending_outbox,
 )
 from supervisor.storage.records import (
@@ -55,6 +56,7 @@ __all__ = [
     "ChainAppender",
     "FillLink",
     "OutboxItem",
+    "already_stored",
     "append_fill",
     "dead_letter",
     "dead_letters",
@@ -85,34 +87,68 @@ __all__ = [
 ]
 
 
-def record_check(conn: Connection, record: CheckRecord) -> None:
-    row = {
+def _check_row(record: CheckRecord) -> dict[str, Any]:
+    return {
         "record_id": record.record_id, "cylinder_code": record.cylinder, "phase": record.phase,
         "result": record.result, "items": dict(record.items), "checker": record.checker,
         "station": record.station, "at": record.at, "fill_record_id": record.fill_record_id,
     }  # fmt: skip
+
+
+def _refusal_row(record: RefusalRecord) -> dict[str, Any]:
+    return {
+        "record_id": record.record_id, "station": record.station, "cylinder_code": record.cylinder,
+        "raw": record.raw, "reasons": list(record.reasons), "operator_id": record.operator,
+        "at": record.at,
+    }  # fmt: skip
+
+
+def _alarm_row(record: AlarmRecord) -> dict[str, Any]:
+    return {
+        "record_id": record.record_id, "alarm_id": record.alarm_id, "kind": record.kind,
+        "severity": record.severity, "station": record.station, "message": record.message,
+        "event": record.event, "at": record.at,
+    }  # fmt: skip
+
+
+def record_check(conn: Connection, record: CheckRecord) -> None:
+    row = _check_row(record)
     conn.execute(insert(t.check_record), [row])
     enqueue(conn, record.record_id, "check", row)
 
 
 def record_refusal(conn: Connection, record: RefusalRecord) -> None:
-    row = {
-        "record_id": record.record_id, "station": record.station, "cylinder_code": record.cylinder,
-        "raw": record.raw, "reasons": list(record.reasons), "operator_id": record.operator,
-        "at": record.at,
-    }  # fmt: skip
+    row = _refusal_row(record)
     conn.execute(insert(t.refusal), [row])
     enqueue(conn, record.record_id, "refusal", row)
 
 
 def record_alarm(conn: Connection, record: AlarmRecord) -> None:
-    row = {
-        "record_id": record.record_id, "alarm_id": record.alarm_id, "kind": record.kind,
-        "severity": record.severity, "station": record.station, "message": record.message,
-        "event": record.event, "at": record.at,
-    }  # fmt: skip
+    row = _alarm_row(record)
     conn.execute(insert(t.alarm), [row])
     enqueue(conn, record.record_id, "alarm", row)
+
+
+# A platform-bound record's kind in the outbox and its row, to tell a record offered again (the
+# same content: already stored, a success) from another record under a used id (an error).
+_OUTBOX_ROWS: dict[type, tuple[str, Any]] = {
+    CheckRecord: ("check", _check_row),
+    RefusalRecord: ("refusal", _refusal_row),
+    AlarmRecord: ("alarm", _alarm_row),
+}
+
+
+def already_stored(conn: Connection, record: Record) -> bool:
+    """Whether this very check, refusal or alarm is stored already (its outbox row holds the same
+    content under its id): a record offered again after a lost acknowledgement or a crashed sink."""
+    kind_row = _OUTBOX_ROWS.get(type(record))
+    if kind_row is None:
+        return False
+    kind, build = kind_row
+    o = t.outbox.c
+    rid = getattr(record, "record_id", None)
+    stored = conn.execute(select(o.payload).where(o.record_id == rid, o.kind == kind)).scalar_one_or_none()
+    return stored is not None and stored == outbox_row(rid or "", kind, build(record))["payload"]
 
 
 def record_fill_opened(conn: Connection, record: FillOpened) -> None:

@@ -8,7 +8,9 @@ transaction in a worker thread (one at a time: `CapacityLimiter(1)`), then wakes
 - the database being unavailable (locked, disk full, connection lost: `OperationalError`) is waited
   out with backoff, the producers still waiting, and `retrying` says so for health;
 - a batch refused for its content is retried record by record, so one bad record fails only its
-  own producer (with the database's error) and never takes the others with it;
+  own producer (with the database's error) and never takes the others with it; a record offered
+  again that is stored already with the same content (a lost acknowledgement, a crashed sink) is
+  answered as written, another record under a used id is refused;
 - a batch not yet committed when the writer is cancelled stays with it: `run` again (a supervisor
   restart) commits it first, so its producers are still answered.
 """
@@ -23,7 +25,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, Operation
 from supervisor.storage.database import Database
 from supervisor.storage.fills import FillLink, find_fill
 from supervisor.storage.records import FillRecord, Record
-from supervisor.storage.repository import store, store_all
+from supervisor.storage.repository import already_stored, store, store_all
 
 __all__ = ["StorageWriter"]
 
@@ -155,10 +157,15 @@ class StorageWriter:
         return None
 
     def _same_fill_stored(self, record: Record, exc: Exception) -> tuple[FillLink | None, Exception | None]:
-        """A fill written again after a lost commit acknowledgement is a success, not an error."""
-        if isinstance(record, FillRecord) and isinstance(exc, IntegrityError):
-            with self._db.reading() as conn:
+        """A record written again after a lost commit acknowledgement (or a crashed sink) is a
+        success, not an error: a fill found with the same content, or a check, refusal or alarm."""
+        if not isinstance(exc, IntegrityError):
+            return None, exc
+        with self._db.reading() as conn:
+            if isinstance(record, FillRecord):
                 link = find_fill(conn, record)
-            if link is not None:
-                return link, None
+                if link is not None:
+                    return link, None
+            elif already_stored(conn, record):
+                return None, None
         return None, exc
