@@ -49,8 +49,13 @@ NOTES = """\
   (133.9 MB from minute 11 to 15) but when all 32 stations started a fill at once, polls came late,
   scales went silent for over 1 s and their fills were aborted as `device.scale_lost` (failing
   closed), the alarms' records stalled storage, scans were refused as `station.fault` and the
-  script waited out those stations: no fill for minutes. These figures are from the run that
-  followed, alone on the machine's 2 cores.
+  script waited out those stations: no fill for minutes.
+- Not pinned, the same floor does worse on 2 cores than on one: the simulators are a thread and an
+  asyncio loop per station in this process, and 30-odd threads handing the GIL to each other
+  across cores starve the trio loop (lateness p50 43-51 ms from the first minute, 2,400 scale
+  alarms raised and cleared in 2 minutes, 0 fills, 3,000 records waiting). So the run below is
+  pinned to one core (`taskset -c 0`) with the other core idle. A plant's supervisor has no
+  simulators in its process.
 """
 
 
