@@ -143,6 +143,9 @@ class TcpTransport:
                 await stream.aclose()
 
 
+_SPIN_S = 1e-3  # the part of an RTU inter-frame gap not left to the millisecond timer
+
+
 class RtuBus:
     """One RS-485 line: every device on it goes through here, one request at a time."""
 
@@ -223,7 +226,7 @@ class RtuBus:
 
     async def _exchange(self, request: ModbusPDU, timeout: float) -> ModbusPDU:
         try:
-            await trio.sleep_until(self._last_activity + self.gap_s)
+            await self._gap()
             self._flush_input()
             await self._send(self._framer.buildFrame(request))
             with trio.fail_after(timeout):
@@ -240,6 +243,16 @@ class RtuBus:
             raise LinkClosed(f"{self.port}: {exc}") from None
         finally:
             self._last_activity = trio.current_time()
+
+    async def _gap(self) -> None:
+        """Keep the inter-frame gap since the line's last activity, and not much more: trio's
+        timer wakes in whole milliseconds (epoll), so a 1.75 ms sleep takes ~2.1 ms, 10 % of a
+        read at 115,200 baud. The gap's last millisecond is waited out on the loop, yielding to
+        every other task at each turn (at most 1 ms of a core a read)."""
+        deadline = self._last_activity + self.gap_s
+        await trio.sleep_until(deadline - _SPIN_S)
+        while trio.current_time() < deadline:
+            await trio.lowlevel.checkpoint()
 
     def _close_now(self) -> None:
         if self._serial is not None:
