@@ -155,6 +155,7 @@ class RtuBus:
         self.parity = parity
         # 3.5 characters of 11 bits; above 19,200 baud the spec fixes it at 1.75 ms.
         self.gap_s = 1.75e-3 if baudrate > 19200 else 38.5 / baudrate
+        self._spin_s = _SPIN_S if baudrate > 19200 else 0.0
         self._serial: serial.Serial | None = None
         self._framer = FramerRTU(_decoder())
         self._lock = trio.Lock()
@@ -247,10 +248,12 @@ class RtuBus:
     async def _gap(self) -> None:
         """Keep the inter-frame gap since the line's last activity, and not much more: trio's
         timer wakes in whole milliseconds (epoll), so a 1.75 ms sleep takes ~2.1 ms, 10 % of a
-        read at 115,200 baud. The gap's last millisecond is waited out on the loop, yielding to
-        every other task at each turn (at most 1 ms of a core a read)."""
+        read at 115,200 baud. Above 19,200 baud the gap's last millisecond is waited out on the
+        loop, yielding to every other task at each turn: at most 1 ms of a core a read, and only
+        on a line busy enough that a request waits for the gap at all. (At 19,200 baud and below
+        the timer's excess is ~1 % of a read: not worth a core's time.)"""
         deadline = self._last_activity + self.gap_s
-        await trio.sleep_until(deadline - _SPIN_S)
+        await trio.sleep_until(deadline - self._spin_s)
         while trio.current_time() < deadline:
             await trio.lowlevel.checkpoint()
 
