@@ -162,6 +162,7 @@ class RtuBus:
         self._lock = trio.Lock()
         self._urgent = 0  # urgent requests waiting for the line
         self._last_activity = 0.0
+        self._received_at = 0.0  # when the last bytes were read off the line
 
     def _open(self) -> serial.Serial:
         if self._serial is None:
@@ -181,9 +182,12 @@ class RtuBus:
         fd = self._open().fileno()
         while True:
             try:
-                return os.read(fd, 512)
+                data = os.read(fd, 512)
             except BlockingIOError:
                 await trio.lowlevel.wait_readable(fd)
+            else:
+                self._received_at = trio.current_time()
+                return data
 
     async def _send(self, frame: bytes) -> None:
         fd = self._open().fileno()
@@ -227,12 +231,14 @@ class RtuBus:
             self._lock.release()
 
     async def _exchange(self, request: ModbusPDU, timeout: float) -> ModbusPDU:
+        replied_at: float | None = None
         try:
+            frame = self._framer.buildFrame(request)  # (before the gap: it is the line's idle time)
             await self._gap()
             self._flush_input()
-            await self._send(self._framer.buildFrame(request))
+            await self._send(frame)
             with trio.fail_after(timeout):
-                return await _read_reply(self._receive, self._framer, request.dev_id, 0)
+                reply = await _read_reply(self._receive, self._framer, request.dev_id, 0)
         except trio.TooSlowError:
             # A late reply must not be read as the next request's: wait, then discard it.
             await trio.sleep(max(self.gap_s * 4, 0.01))
@@ -243,8 +249,12 @@ class RtuBus:
         except OSError as exc:
             self._close_now()
             raise LinkClosed(f"{self.port}: {exc}") from None
+        else:
+            # The gap runs from the reply's last bytes as read, not from when it was parsed.
+            replied_at = self._received_at
+            return reply
         finally:
-            self._last_activity = trio.current_time()
+            self._last_activity = replied_at if replied_at is not None else trio.current_time()
 
     async def _gap(self) -> None:
         """Keep the inter-frame gap since the line's last activity, and not much more: trio's
