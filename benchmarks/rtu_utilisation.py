@@ -55,15 +55,17 @@ paced line. The relay also times each side's turnaround (printed by the command)
 device's (request in → reply out) and the host's (reply in → next request out, which must hold
 the 3.5-character gap, 2.0 ms at 19,200 and 1.75 ms above).
 
-What the paced line shows: the host's turnaround exceeds its gap by ~0.5–0.9 ms a read (the
-relay's own wake-up included). About 0.4 ms of it is the timer: trio waits in `epoll_wait`, whose
-timeout is whole milliseconds (CPython rounds up), so a 1.75 ms `trio.sleep` takes ~2.1 ms here
-(a 0.5 ms one, ~1.1 ms); the rest is the exchange itself (lock, frame, parse, the actor's loop).
-At 19,200 baud (a read is ~30 ms on the wire) the host's excess is ~2 % of a read and the
-simulator's ~0.4 ms turnaround ~1 %: ≥ ×0.90 holds. At 115,200 (~7.8 ms a read) the host's
-excess is ~11 % and the simulator's ~5 %: ×0.83–0.84, short of the goal. Closing that gap needs a
-gap wait finer than the loop's millisecond timer, i.e. a busy wait on the loop (most of a core
-per busy line): not done.
+What the paced line shows: trio waits in `epoll_wait`, whose timeout is whole milliseconds
+(CPython rounds up), so a 1.75 ms `trio.sleep` takes ~2.1 ms here (a 0.5 ms one, ~1.1 ms): 10 % of
+a read at 115,200 baud (~7.8 ms on the wire). So above 19,200 baud `RtuBus` sleeps all but the
+gap's last millisecond and waits that out on the loop, yielding at every turn (at most 1 ms of a
+core a read, and only while requests queue for the line); it also frames the request before the
+gap and times the gap from when the reply's last bytes were read. On 2026-12-02, with the bus and
+the simulated line pinned to one shared core, that took 115,200 baud from ×0.56–0.68 to ×0.83–0.84
+(the host's turnaround from 3.6–4.1 ms to 2.2 ms against its 1.75 ms gap). What is left of the
+host's turnaround is the exchange itself (lock, parse, the actor's loop) and the relay's own
+wake-ups, and the simulated device takes ~0.6 ms to answer. At 19,200 baud (a read is ~30 ms) the
+timer's excess is ~1 % of a read and the bus simply sleeps.
 What it does not show: a real line's device turnaround (5–60 ms for weighing indicators, far
 above the software's), a USB–RS-485 adapter's latency (FTDI's default latency timer is 16 ms),
 and line errors. The unpaced rows (a pty at memory speed) show the software alone: ~350 reads/s
