@@ -11,8 +11,21 @@ from sqlalchemy import text
 
 from supervisor.runtime import ChildSpec, EventBus, Supervisor
 from supervisor.station.records_sink import RecordSink
-from supervisor.storage import StorageWriter, open_database, verify_chain
+from supervisor.storage import Record, StorageWriter, open_database, verify_chain
 from tests.test_storage_writer import fill
+
+
+async def _sink_writes(writer: StorageWriter, sink: RecordSink, last: Record) -> None:
+    """Put `last` behind what is queued, run the writer and the sink until it is durable, stop."""
+    last_durable = trio.Event()
+    sink.put(last, on_durable=last_durable.set)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(writer.run)
+        await nursery.start(sink.run)
+        with trio.fail_after(30):
+            await last_durable.wait()
+        nursery.cancel_scope.cancel()
+    assert sink.backlog == 0
 
 
 async def test_a_backlog_is_committed_in_a_few_groups_in_the_order_it_was_put(db_url: str) -> None:
@@ -23,18 +36,10 @@ async def test_a_backlog_is_committed_in_a_few_groups_in_the_order_it_was_put(db
     wakes: list[None] = []
     sink.on_written(lambda: wakes.append(None))
     # 300 records queued while nothing drains them: a station's backlog behind a busy database.
-    last_durable = trio.Event()
     for n in range(300):
         record = fill(n)
         sink.put(record, on_durable=lambda rid=record.record_id: durable.append(rid))
-    sink.put(fill(300), on_durable=last_durable.set)
-    async with trio.open_nursery() as nursery:
-        await nursery.start(writer.run)
-        await nursery.start(sink.run)
-        with trio.fail_after(30):
-            await last_durable.wait()
-        nursery.cancel_scope.cancel()
-    assert sink.backlog == 0
+    await _sink_writes(writer, sink, fill(300))
     assert durable == [f"fill-{n:04d}" for n in range(300)]  # each callback, in order
     assert (sink.written, sink.failed, sink.healthy) == (301, 0, True)
     # One commit per record before; a backlog now shares its commits (512 per batch at most).
@@ -58,15 +63,7 @@ async def test_a_refused_record_in_a_batch_fails_alone(db_url: str) -> None:
     conflicting = attrs.evolve(fill(1), net_kg=Decimal("9.9"))  # fill-0001 again, different content
     for record in (fill(0), fill(1), conflicting):
         sink.put(record, on_durable=lambda rid=record.record_id: durable.append(rid))
-    last_durable = trio.Event()
-    sink.put(fill(2), on_durable=last_durable.set)
-    async with trio.open_nursery() as nursery:
-        await nursery.start(writer.run)
-        await nursery.start(sink.run)
-        with trio.fail_after(30):
-            await last_durable.wait()
-        nursery.cancel_scope.cancel()
-    assert sink.backlog == 0
+    await _sink_writes(writer, sink, fill(2))
     assert durable == ["fill-0000", "fill-0001"]  # and fill-0002, which set last_durable
     assert (sink.written, sink.failed) == (3, 1)
     # Told unhealthy for the refused record (named), healthy again with the record after it.

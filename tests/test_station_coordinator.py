@@ -78,6 +78,16 @@ async def pump(rig: Rig, inbox: Mailbox[StationInput], permit: Latest[PermitOrde
         await inbox.send(ValveStatus(v.permit, v.feedback_open, now))
 
 
+async def _present_a_checked_cylinder(rig: Rig, inbox: Mailbox[StationInput]) -> None:
+    """The operator's badge, the cylinder's pre-fill check, the cylinder on the scale, its label."""
+    now = trio.current_time()
+    await inbox.send(Scanned("OP01", badge=True, at=now))
+    await inbox.send(CheckSubmitted(GOOD, CheckPhase.PRE, True, "CK01", at=now))
+    rig.sim.place(GOOD, 15.5)
+    await trio.sleep(1.5)
+    await inbox.send(Scanned(GOOD, badge=False, at=trio.current_time()))
+
+
 async def _fill_once(
     writer: SlowWriter,
     cutoff: str = "host",
@@ -106,12 +116,7 @@ async def _fill_once(
         nursery.start_soon(pump, rig, inbox, permit, indicator)
         if watch is not None:
             nursery.start_soon(watch, permit)
-        now = trio.current_time()
-        await inbox.send(Scanned("OP01", badge=True, at=now))
-        await inbox.send(CheckSubmitted(GOOD, CheckPhase.PRE, True, "CK01", at=now))
-        rig.sim.place(GOOD, 15.5)
-        await trio.sleep(1.5)
-        await inbox.send(Scanned(GOOD, badge=False, at=trio.current_time()))
+        await _present_a_checked_cylinder(rig, inbox)
         with trio.fail_after(120):
             async for event in events:
                 seen.append(event.type)
@@ -242,12 +247,7 @@ async def test_a_marker_durable_behind_a_full_inbox_does_not_overtake_what_is_qu
     async with trio.open_nursery() as nursery:
         await nursery.start(coordinator.run)
         nursery.start_soon(pump, rig, inbox, permit, indicator)
-        now = trio.current_time()
-        await inbox.send(Scanned("OP01", badge=True, at=now))
-        await inbox.send(CheckSubmitted(GOOD, CheckPhase.PRE, True, "CK01", at=now))
-        rig.sim.place(GOOD, 15.5)
-        await trio.sleep(1.5)
-        await inbox.send(Scanned(GOOD, badge=False, at=trio.current_time()))
+        await _present_a_checked_cylinder(rig, inbox)
         await trio.sleep(2)
         assert markers  # the fill decided, its marker waiting, its valve closed
         assert (rig.core.phase.value, rig.core.permit) == ("filling", False)
