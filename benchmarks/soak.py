@@ -69,11 +69,12 @@ NOTES = """\
 def _soak(stations: int, duration_s: float, data: Path) -> dict[str, Any]:
     demo = ["demo", "--headless", "--lang", "en", "--stations", str(stations)]
     demo += ["--duration", f"{duration_s:g}s"]
-    command = [sys.executable, "-m", "supervisor.cli", *demo, "--data-dir", str(data)]
-    # On one core, as `make soak` runs it (docs/soak.md: the simulators' threads and the GIL).
-    one_core = {min(os.sched_getaffinity(0))}
-    proc = subprocess.run(command, capture_output=True, text=True, check=False,
-                          preexec_fn=lambda: os.sched_setaffinity(0, one_core))  # fmt: skip
+    # On one core, as `make soak` runs it (docs/soak.md: the simulators' threads and the GIL),
+    # set by the child itself before anything starts (no preexec_fn: this process may have threads).
+    pin = f"import os, runpy; os.sched_setaffinity(0, {{{min(os.sched_getaffinity(0))}}}); "
+    pin += "runpy.run_module('supervisor.cli', run_name='__main__')"
+    command = [sys.executable, "-c", pin, *demo, "--data-dir", str(data)]
+    proc = subprocess.run(command, capture_output=True, text=True, check=False)
     report = data / "soak-report.json"
     if not report.exists():
         raise RuntimeError(f"the soak run wrote no report (exit {proc.returncode}):\n{proc.stderr[-2000:]}")

@@ -131,6 +131,9 @@ class _Judge:
         self.out.append(Violation(rule, station, self.case_at(station, ts), detail, event))
 
 
+_OVERLAYS = ("paused", "fault", "out_of_service")  # shown above a station's course (SCENARIOS.md)
+
+
 def _interlock(j: _Judge) -> None:
     sc = j.scenario
     rules = DomainSettings()
@@ -140,6 +143,7 @@ def _interlock(j: _Judge) -> None:
     # The registry changes by platform sync in such scenarios: eligibility is then not judged here.
     registry_static = not any(s.do in ("inspect", "regulator") for s in sc.steps)
     state: dict[str, tuple[str, str | None]] = {}
+    phase: dict[str, str] = {}  # the course under the overlays (paused, fault, out_of_service)
     badge: dict[str, str | None] = defaultdict(lambda: None)
     label: dict[str, str | None] = defaultdict(lambda: None)
     refused: dict[str, bool] = defaultdict(bool)
@@ -179,11 +183,14 @@ def _interlock(j: _Judge) -> None:
         sid, type_ = e.get("station"), e["type"]
         if type_ == "station.state":
             state[sid] = (e["state"], e.get("cylinder"))
+            if e["state"] not in _OVERLAYS:
+                phase[sid] = e["state"]
         elif type_ == "scan":
             if "code" not in e and e["raw"] in badges:
                 badge[sid] = None if badge[sid] == e["raw"] else e["raw"]
-            elif state.get(sid, ("idle", None))[0] not in ("filling", "settling"):
-                # (a label scanned during a fill is shown, and changes nothing: the core ignores it)
+            elif phase.get(sid, "idle") not in ("filling", "settling"):
+                # (a label scanned during a fill is shown, and changes nothing: the core ignores it,
+                # also while a fault or a pause is shown over the fill's settling)
                 label[sid], refused[sid] = e.get("code"), False
         elif (
             type_ == "interlock.refused"

@@ -3,10 +3,13 @@ the database refuses fails alone (counted, reported) while the others become dur
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 
 import attrs
+import pytest
 import trio
+import trio.testing
 from sqlalchemy import text
 
 from supervisor.runtime import ChildSpec, EventBus, Supervisor
@@ -91,3 +94,39 @@ async def test_a_floor_stopping_writes_what_its_sink_still_holds(db_url: str) ->
     report = await trio.to_thread.run_sync(verify_chain, db.engine)
     assert (report.ok, report.count) == (True, 200)
     db.close()
+
+
+class _CrashOnceWriter:
+    """A writer whose first hand-over raises (a bug), then writes."""
+
+    retrying: str | None = None
+
+    def __init__(self) -> None:
+        self.crashed = False
+        self.records: list[Record] = []
+
+    async def write_many(self, records: Sequence[Record]) -> list[Exception | None]:
+        if not self.crashed:
+            self.crashed = True
+            raise RuntimeError("a bug in the writer")
+        self.records.extend(records)
+        return [None] * len(records)
+
+
+async def test_a_writer_that_raises_crashes_the_sink_with_its_records_still_queued() -> None:
+    """Answering the whole batch as refused would drop it; crashing keeps it for the restart."""
+    writer = _CrashOnceWriter()
+    sink = RecordSink(writer)
+    for n in range(3):
+        sink.put(fill(n))
+    with pytest.raises(ExceptionGroup) as crashed, trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(sink.run)
+    assert crashed.group_contains(RuntimeError, match="a bug in the writer")
+    assert (sink.backlog, sink.failed) == (3, 0)
+    async with trio.open_nursery() as nursery:  # what a supervisor's restart does
+        await nursery.start(sink.run)
+        await trio.testing.wait_all_tasks_blocked()
+        nursery.cancel_scope.cancel()
+    assert sink.backlog == 0
+    assert [r.record_id for r in writer.records] == [f"fill-{n:04d}" for n in range(3)]

@@ -6,7 +6,8 @@ leaves the queue only once written, so nothing handed over is lost. Everything q
 writer at once (up to `max_batch`), in order, so a backlog shares commits instead of paying one
 commit per record (the 32-station soak saw 10-50 records, and fills waiting on their open marker,
 queued behind one-at-a-time writes). A stop lets the write under way finish and hands over what
-is queued (`run`). Only a sink that crashed mid-write offers those records again when restarted:
+is queued (`run`, within `stop_s`). A sink that crashed mid-write, or whose stop cut a write short,
+offers those records again when it runs again:
 the writer takes a record stored already, with the same content, as written (an audit row, which
 has no id, is written twice then).
 While writes fail or stall past `stall_s`, the sink reports storage unhealthy to every station
@@ -50,6 +51,7 @@ class RecordSink:
         self._stall_s = stall_s
         self._max_batch = max_batch
         self._stop_s = stop_s
+        self._running = False
         self.healthy = True
         self.written = 0
         self.failed = 0  # writes refused by the database for their content (a bug: alarmed)
@@ -82,6 +84,9 @@ class RecordSink:
         the stop only sets it a deadline (within the supervisor's shutdown timeout of 5 s; a
         database that is down then loses what it could not take, and a fill among it is recorded
         from its marker at the next start)."""
+        if self._running:
+            raise RuntimeError("this record sink is already running: one drain, one order")
+        self._running = True
         work = trio.CancelScope(shield=True)
         stopping = False
 
@@ -94,16 +99,19 @@ class RecordSink:
                 work.deadline = trio.current_time() + self._stop_s
                 self._wake.set()
 
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(until_stopped)
-            task_status.started()
-            with work:
-                while self._queue or not stopping:
-                    if not self._queue:
-                        self._wake = trio.Event()
-                        await self._wake.wait()
-                        continue
-                    await self._write_next()
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(until_stopped)
+                task_status.started()
+                with work:
+                    while self._queue or not stopping:
+                        if not self._queue:
+                            self._wake = trio.Event()
+                            await self._wake.wait()
+                            continue
+                        await self._write_next()
+        finally:
+            self._running = False
 
     async def _write_next(self) -> None:
         """The oldest records, in order; those put meanwhile wait for the next batch."""
@@ -135,10 +143,10 @@ class RecordSink:
         outcome: list[Sequence[Exception | None]] = []
 
         async def write() -> None:
-            try:
-                outcome.append(await self._writer.write_many(batch))
-            except Exception as exc:  # a writer that refuses the whole batch at once
-                outcome.append([exc] * len(batch))
+            # A refusal is an answer (per record); an exception is a bug that crashes the sink with
+            # the batch still queued: restarted, it offers the batch again (the writer takes what
+            # it stored already as written), where answering it refused would drop 512 records.
+            outcome.append(await self._writer.write_many(batch))
             done.set()
 
         async with trio.open_nursery() as nursery:

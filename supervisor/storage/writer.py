@@ -149,7 +149,12 @@ class StorageWriter:
             except Exception as exc:
                 if _transient(exc):
                     return exc
-                p.result, p.error = self._same_fill_stored(p.record, exc)
+                try:
+                    p.result, p.error = self._same_fill_stored(p.record, exc)
+                except Exception as again:  # the database went away while it was looked up
+                    if _transient(again):
+                        return again
+                    raise
             else:
                 self.batches += 1
                 self.written += 1
