@@ -65,7 +65,10 @@ the simulated line pinned to one shared core, that took 115,200 baud from ×0.56
 (the host's turnaround from 3.6–4.1 ms to 2.2 ms against its 1.75 ms gap). What is left of the
 host's turnaround is the exchange itself (lock, parse, the actor's loop) and the relay's own
 wake-ups, and the simulated device takes ~0.6 ms to answer. At 19,200 baud (a read is ~30 ms) the
-timer's excess is ~1 % of a read and the bus simply sleeps.
+bus simply sleeps: the timer's excess (~1 ms, 3-4 % of a read) leaves it at ×0.89–0.92 on this
+machine on 2026-12-02 (×0.94–0.96 on 2026-11-25; the code from before the change measured the
+same ×0.90–0.91 that day, so the machine moved, not the bus). Spinning there too was not done: the
+simulated floors' RTU lines run at 19,200 and would spend a core's share on every busy line.
 What it does not show: a real line's device turnaround (5–60 ms for weighing indicators, far
 above the software's), a USB–RS-485 adapter's latency (FTDI's default latency timer is 16 ms),
 and line errors. The unpaced rows (a pty at memory speed) show the software alone: ~350 reads/s
