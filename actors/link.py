@@ -262,7 +262,8 @@ class RtuBus:
         read at 115,200 baud. Above 19,200 baud the gap's last millisecond is waited out on the
         loop, yielding to every other task at each turn: at most 1 ms of a core a read, and only
         on a line busy enough that a request waits for the gap at all. (At 19,200 baud and below
-        the timer's excess is ~1 % of a read: not worth a core's time.)"""
+        the timer's excess, ~1 ms, is 3-4 % of a ~30 ms read, and the simulated floors' lines run
+        there: not worth a core's share on every busy line; docs/benchmarks.md.)"""
         deadline = self._last_activity + self.gap_s
         await trio.sleep_until(deadline - self._spin_s)
         # The rest against the wall clock: it ends even under a test's virtual clock, which does

@@ -28,6 +28,7 @@ __all__ = [
     "mark_failed",
     "mark_sent",
     "outbox_backlog",
+    "outbox_payload",
     "outbox_row",
     "pending_outbox",
 ]
@@ -55,8 +56,13 @@ def _json_ready(value: Any) -> Any:
     return value
 
 
+def outbox_payload(row: Mapping[str, Any]) -> Any:
+    """A record's row as its outbox payload holds it (and reads back): masses as exact text."""
+    return _json_ready(row)
+
+
 def outbox_row(record_id: str, kind: str, payload: Mapping[str, Any]) -> dict[str, Any]:
-    return {"record_id": record_id, "kind": kind, "payload": _json_ready(payload), "created_at": utc_now()}
+    return {"record_id": record_id, "kind": kind, "payload": outbox_payload(payload), "created_at": utc_now()}
 
 
 def enqueue(conn: Connection, record_id: str, kind: str, payload: Mapping[str, Any]) -> None:

@@ -8,11 +8,11 @@ outbox functions.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, Table, insert, select
 
 from supervisor.storage import schema as t
 from supervisor.storage.fills import ChainAppender, FillLink, append_fill
@@ -24,7 +24,7 @@ from supervisor.storage.outbox import (
     mark_failed,
     mark_sent,
     outbox_backlog,
-    outbox_row,
+    outbox_payload,
     pending_outbox,
 )
 from supervisor.storage.records import (
@@ -70,12 +70,9 @@ __all__ = [
     "mark_sent",
     "outbox_backlog",
     "pending_outbox",
-    "record_alarm",
     "record_audit",
-    "record_check",
     "record_fill_opened",
     "record_inspection",
-    "record_refusal",
     "set_cursor",
     "set_preact",
     "set_unit",
@@ -111,44 +108,32 @@ def _alarm_row(record: AlarmRecord) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def record_check(conn: Connection, record: CheckRecord) -> None:
-    row = _check_row(record)
-    conn.execute(insert(t.check_record), [row])
-    enqueue(conn, record.record_id, "check", row)
-
-
-def record_refusal(conn: Connection, record: RefusalRecord) -> None:
-    row = _refusal_row(record)
-    conn.execute(insert(t.refusal), [row])
-    enqueue(conn, record.record_id, "refusal", row)
-
-
-def record_alarm(conn: Connection, record: AlarmRecord) -> None:
-    row = _alarm_row(record)
-    conn.execute(insert(t.alarm), [row])
-    enqueue(conn, record.record_id, "alarm", row)
-
-
-# A platform-bound record's kind in the outbox and its row, to tell a record offered again (the
-# same content: already stored, a success) from another record under a used id (an error).
-_OUTBOX_ROWS: dict[type, tuple[str, Any]] = {
-    CheckRecord: ("check", _check_row),
-    RefusalRecord: ("refusal", _refusal_row),
-    AlarmRecord: ("alarm", _alarm_row),
+# The records the platform takes besides fills: their table, their kind in the outbox, their row.
+_OUTBOUND: dict[type, tuple[Table, str, Callable[[Any], dict[str, Any]]]] = {
+    CheckRecord: (t.check_record, "check", _check_row),
+    RefusalRecord: (t.refusal, "refusal", _refusal_row),
+    AlarmRecord: (t.alarm, "alarm", _alarm_row),
 }
+
+
+def _record_outbound(conn: Connection, record: CheckRecord | RefusalRecord | AlarmRecord) -> None:
+    table, kind, build = _OUTBOUND[type(record)]
+    row = build(record)
+    conn.execute(insert(table), [row])
+    enqueue(conn, record.record_id, kind, row)
 
 
 def already_stored(conn: Connection, record: Record) -> bool:
     """Whether this very check, refusal or alarm is stored already (its outbox row holds the same
-    content under its id): a record offered again after a lost acknowledgement or a crashed sink."""
-    kind_row = _OUTBOX_ROWS.get(type(record))
-    if kind_row is None:
+    content under its id): a record offered again after a lost acknowledgement or a crashed sink,
+    where another record under a used id is an error."""
+    if not isinstance(record, CheckRecord | RefusalRecord | AlarmRecord):
         return False
-    kind, build = kind_row
+    _, kind, build = _OUTBOUND[type(record)]
     o = t.outbox.c
-    rid = getattr(record, "record_id", None)
-    stored = conn.execute(select(o.payload).where(o.record_id == rid, o.kind == kind)).scalar_one_or_none()
-    return stored is not None and stored == outbox_row(rid or "", kind, build(record))["payload"]
+    query = select(o.payload).where(o.record_id == record.record_id, o.kind == kind)
+    stored = conn.execute(query).scalar_one_or_none()
+    return stored is not None and stored == outbox_payload(build(record))
 
 
 def record_fill_opened(conn: Connection, record: FillOpened) -> None:
@@ -178,9 +163,9 @@ def record_audit(conn: Connection, record: AuditRecord) -> None:
 
 
 _STORE: dict[type, Any] = {
-    CheckRecord: record_check,
-    RefusalRecord: record_refusal,
-    AlarmRecord: record_alarm,
+    CheckRecord: _record_outbound,
+    RefusalRecord: _record_outbound,
+    AlarmRecord: _record_outbound,
     AuditRecord: record_audit,
     FillOpened: record_fill_opened,
     PreactRecord: lambda conn, r: set_preact(conn, r.station, r.preact_kg),
