@@ -32,6 +32,8 @@ class Reason(StrEnum):
     OPERATOR_CERTIFICATE_EXPIRED = "operator.certificate_expired"
     PRECHECK_MISSING = "precheck.missing"
     PRECHECK_FAILED = "precheck.failed"
+    PRECHECK_INCOMPLETE = "precheck.incomplete"
+    POSTCHECK_MISSING = "postcheck.missing"
     SCALE_NO_CYLINDER = "scale.no_cylinder"
     SCALE_UNSTABLE = "scale.unstable"
     TARE_BELOW_ARCHIVE = "tare.below_archive"
@@ -54,6 +56,7 @@ class Reason(StrEnum):
     OPERATOR_STOP = "operator.stop"
     SUPERVISOR_SHUTDOWN = "supervisor.shutdown"
     INTERNAL_ERROR = "internal.error"
+    FILL_READING_NOT_CREDIBLE = "fill.reading_not_credible"
 
 
 class FillFlag(StrEnum):
@@ -77,6 +80,7 @@ FILL_ABORTS: frozenset[Reason] = frozenset(
         Reason.OPERATOR_STOP,
         Reason.SUPERVISOR_SHUTDOWN,
         Reason.INTERNAL_ERROR,
+        Reason.FILL_READING_NOT_CREDIBLE,
     }
 )
 REFUSALS: frozenset[Reason] = frozenset(Reason) - FILL_ABORTS
@@ -99,6 +103,8 @@ _TEXTS: dict[str, tuple[str, str]] = {
     Reason.OPERATOR_CERTIFICATE_EXPIRED: ("充装工证书过期", "operator certificate expired"),
     Reason.PRECHECK_MISSING: ("无有效充装前检查", "no pre-fill check on record"),
     Reason.PRECHECK_FAILED: ("充装前检查不合格", "pre-fill check failed"),
+    Reason.PRECHECK_INCOMPLETE: ("充装前检查项目未全部检查合格", "pre-fill check incomplete"),
+    Reason.POSTCHECK_MISSING: ("上次充装后未做充装后检查", "post-fill check of the last fill missing"),
     Reason.SCALE_NO_CYLINDER: ("秤上无气瓶", "no cylinder on the scale"),
     Reason.SCALE_UNSTABLE: ("称重不稳定", "no stable reading"),
     Reason.TARE_BELOW_ARCHIVE: ("空瓶重量低于档案皮重", "empty weight below archived tare"),
@@ -120,6 +126,7 @@ _TEXTS: dict[str, tuple[str, str]] = {
     Reason.OPERATOR_STOP: ("操作员停止", "operator stop"),
     Reason.SUPERVISOR_SHUTDOWN: ("系统关闭", "supervisor shutdown"),
     Reason.INTERNAL_ERROR: ("内部错误，已安全关阀", "internal error: closed safe"),
+    Reason.FILL_READING_NOT_CREDIBLE: ("称重读数不可信，已关阀", "scale reading not credible: valve closed"),
     FillFlag.OVERFILL: ("超装，须抽出多余", "overfill: remove the excess"),
     FillFlag.UNDERFILL: ("欠装，可补装", "underfill: top-up allowed"),
     FillFlag.OVER_MAX: ("超过最大充装量", "above the maximum fill"),

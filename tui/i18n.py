@@ -7,6 +7,7 @@ older console. Reason codes have their words in `domain.reasons`, shared with th
 
 from __future__ import annotations
 
+from domain.checks import CHECK_ITEMS
 from domain.reasons import describe
 
 __all__ = ["CHECK_ITEMS", "Texts"]
@@ -261,26 +262,6 @@ _WORDS = {
     "pass": ("合格", "pass"),
     "fail": ("不合格", "fail"),
 }
-
-# The check items of DOMAIN.md (pre-fill refusals found in practice; post-fill checks).
-CHECK_ITEMS = {
-    "pre": (
-        ("markings", "标志与颜色", "markings and colour"),
-        ("accessories", "附件（护罩、底座、手轮）", "accessories (shroud, base, handwheel)"),
-        ("residual_pressure", "有余压", "residual pressure"),
-        ("fire_damage", "无火烤或烫伤", "no fire damage"),
-        ("body", "无严重腐蚀、凹陷、变形", "no corrosion, dents, deformation"),
-        ("valve", "瓶阀与压盖紧固、标准阀", "valve and gland tight, standard valve"),
-    ),
-    "post": (
-        ("reweigh", "复秤", "re-weighed"),
-        ("leak", "瓶阀、瓶颈、瓶体无泄漏", "no leak at valve, neck, body"),
-        ("temperature", "瓶壁温度正常", "wall temperature normal"),
-        ("bulge", "无鼓包", "no bulge"),
-        ("seal", "封口/瓶帽完好", "seal and cap in place"),
-    ),
-}
-
 
 # The platform sync's upload and registry states (platform_client.sync).
 _SYNC_STATUS: dict[str, tuple[str, str]] = {
