@@ -22,6 +22,7 @@ class AlarmKind(StrEnum):
     VALVE_STUCK_OPEN = "valve.stuck_open"  # ordered closed, the position switch still says open
     FILL_OVERFILL = "fill.overfill"  # over tolerance: must not leave until the excess is removed
     FILL_OVER_MAX = "fill.over_max"  # above the cylinder's maximum fill
+    FILL_READING_NOT_CREDIBLE = "fill.reading_not_credible"  # the fill guard closed the valve
     FILL_REWEIGH_UNSTABLE = "fill.reweigh_unstable"  # no stable re-weigh: last reading recorded
     CHECK_POST_FAILED = "check.post_failed"  # a post-fill check failed: the cylinder is held
     STORAGE_UNAVAILABLE = "storage.unavailable"  # records cannot be written: no permits

@@ -112,9 +112,11 @@ class PreactSettings:
     gain: Decimal = Decimal("0.5")
     min_kg: Decimal = Decimal("0")
     max_kg: Decimal = Decimal("1.5")
+    # An out-of-band fill moves the preact by at most this much (an odd fill must not throw it off).
+    max_step_kg: Decimal = Decimal("0.1")
 
     def __attrs_post_init__(self) -> None:
-        for name in ("initial_kg", "gain", "min_kg", "max_kg"):
+        for name in ("initial_kg", "gain", "min_kg", "max_kg", "max_step_kg"):
             _mass(f"preact {name}", getattr(self, name))
         if not Decimal(0) < self.gain < Decimal(1):
             raise ValueError("preact gain must be between 0 and 1 (exclusive)")
@@ -122,15 +124,25 @@ class PreactSettings:
             raise ValueError("preact initial value must lie within [min, max]")
 
 
-def adapt_preact(current_kg: Decimal, error_kg: Decimal, in_band: bool, p: PreactSettings) -> Decimal:
-    """The next preact after a fill whose final net missed its target by `error_kg` (+ = over).
+def adapt_preact(
+    current_kg: Decimal, error_kg: Decimal, in_band: bool, p: PreactSettings, *, learned_fills: int = 1
+) -> Decimal:
+    """The next preact after a completed fill whose final net missed its target by `error_kg`
+    (+ = over): the in-flight mass the cut-off should allow for.
 
     An overshoot means more was in flight than the preact allowed for, so the preact grows by a
-    fraction of the error; only in-band fills adapt, so one odd fill (a stall, a knocked scale)
-    cannot throw the station off.
+    fraction (the gain) of the error. The station's first fill measures its in-flight mass
+    outright (gain 1): the initial preact is a guess that may be far off (0.30 kg is ~6 times
+    what is in flight at 0.25 kg/s). After that an in-band fill moves it by gain × error, an
+    out-of-band one by at most `max_step_kg`, so a preact far off still converges while one odd
+    fill (a knocked scale) cannot throw the station off.
     """
-    if not in_band:
-        return current_kg
     _mass("preact error", error_kg)
+    if learned_fills == 0:
+        step = error_kg
+    else:
+        step = p.gain * error_kg
+        if not in_band:
+            step = max(-p.max_step_kg, min(p.max_step_kg, step))
     # To the gram, as scales read and records keep masses.
-    return max(p.min_kg, min(p.max_kg, current_kg + p.gain * error_kg)).quantize(Decimal("0.001"))
+    return max(p.min_kg, min(p.max_kg, current_kg + step)).quantize(Decimal("0.001"))

@@ -15,6 +15,8 @@ run covers many cases and shows that a fault stays with its station. The script 
 
 `platform_scenario` adds the city platform's outages (down, error_5xx, drop_response, slow), one a
 round of fills at three stations, one fill of them aborted by a device fault, then `wait_sync`.
+`frozen_scale_scenario` freezes the scale late in a fill (the indicator's own cut-off frozen too)
+in both cut-off modes, over several models and flows, at stations that learned from a first fill.
 
 The seed varies the timings reproducibly (each fault's start offset inside its phase and its
 duration, the tares); `simulator.history_check` judges a run's events. Run as
@@ -32,11 +34,23 @@ from typing import Any
 
 from attrs import frozen
 
+from domain.models import DEFAULT_MODELS
 from simulator.faults import APPLICABLE, DEVICES
 from simulator.scenario_toml import scenario_toml
 
-__all__ = ["PHASES", "PLATFORM_MODES", "PROTOCOLS", "Case", "Generated", "generate", "main", "matrix",
-           "phase_scenario", "platform_scenario"]  # fmt: skip
+__all__ = [
+    "PHASES",
+    "PLATFORM_MODES",
+    "PROTOCOLS",
+    "Case",
+    "Generated",
+    "frozen_scale_scenario",
+    "generate",
+    "main",
+    "matrix",
+    "phase_scenario",
+    "platform_scenario",
+]  # fmt: skip
 
 PHASES = ("idle", "awaiting_precheck", "filling")
 PROTOCOLS = ("tcp", "rtu", "mixed")
@@ -60,6 +74,11 @@ _STUCK_PAST_CUT_OFF_S = 4.0  # a valve stuck open in a fill must still be stuck 
 _RECOVERY_S = 2.0  # after the last fault: the devices answer again, the actors reconnect
 _WAIT_S = 20.0
 _FILL_WAIT_S = 60.0
+_TARES = {"YSP4.7": 4.6, "YSP12": 9.8, "YSP35.5": 15.0}
+# The frozen-scale file: (model, flow) at each cut-off mode, the freeze late in the second fill.
+_FROZEN = (("YSP35.5", 1.0), ("YSP35.5", 2.0), ("YSP12", 2.0), ("YSP4.7", 1.0))
+_FROZEN_AT = (0.6, 0.95)  # of the fill's time (the "filling" state begins before the valve opens)
+_FROZEN_S = 8.0  # past the no-flow window (5 s): the guard, not the last line, must end the fill
 
 
 @frozen
@@ -81,10 +100,11 @@ class Case:
 
 @frozen
 class Generated:
-    """A written scenario file and the cases it holds (none: the platform outages)."""
+    """A written scenario file, what it is (a phase, `platform` or `frozen_scale`), its cases."""
 
     path: Path
     cases: tuple[Case, ...]
+    what: str = ""
 
 
 def matrix() -> tuple[Case, ...]:
@@ -106,23 +126,22 @@ def _protocol(protocol: str, index: int) -> str:
 class _Floor:
     """The document under construction: stations with their cylinders, then the script."""
 
-    def __init__(self, rng: random.Random, base_kg: float = 15.0) -> None:
+    def __init__(self, rng: random.Random) -> None:
         self.rng = rng
-        self.base_kg = base_kg
         self.cylinders: list[dict[str, Any]] = []
         self.stations: list[dict[str, Any]] = []
         self.steps: list[dict[str, Any]] = []
         self.tare: dict[str, float] = {}
 
-    def station(self, sid: str, protocol: str, flow: float) -> None:
+    def station(self, sid: str, protocol: str, flow: float, cutoff: str = "indicator") -> None:
         self.stations.append({"id": sid, "flow_kg_s": flow, "valve_delay_ms": 150, "scale_noise_g": 5,
-                              "protocol": protocol})  # fmt: skip
+                              "protocol": protocol, "cutoff": cutoff})  # fmt: skip
 
-    def cylinder(self) -> str:
+    def cylinder(self, model: str = "YSP35.5") -> str:
         code = f"HY0012{len(self.cylinders) + 1:07d}"
-        tare = round(self.base_kg + self.rng.uniform(-0.3, 0.3), 2)
+        tare = round(_TARES[model] + self.rng.uniform(-0.3, 0.3), 2)
         self.tare[code] = tare
-        self.cylinders.append({"code": code, "owner": "HY0012", "model": "YSP35.5", "tare_kg": tare,
+        self.cylinders.append({"code": code, "owner": "HY0012", "model": model, "tare_kg": tare,
                                "manufactured": "2021-03-01", "last_inspection": "2025-03-01"})  # fmt: skip
         return code
 
@@ -263,6 +282,44 @@ def platform_scenario(*, seed: int, protocol: str) -> dict[str, Any]:
     return floor.document(platform=True)
 
 
+def frozen_scale_scenario(*, seed: int, protocol: str) -> dict[str, Any]:
+    """The scale frozen late in a fill (`fill.reading_not_credible`, never above the maximum), in
+    both cut-off modes at several models and flows: each station fills once to learn its flow, then
+    its indicator freezes at a seeded moment late in the second fill, for longer than the no-flow
+    window; once it answers again, a third fill shows the station recovered."""
+    rng = _rng(seed, "frozen_scale")
+    floor = _Floor(rng)
+    stations: dict[str, tuple[str, float]] = {}
+    for i, (cutoff, (model, flow)) in enumerate((c, mf) for c in ("indicator", "host") for mf in _FROZEN):
+        sid = f"Z{i + 1}-{cutoff[0].upper()}-{model.removeprefix('YSP').replace('.', '_')}"
+        stations[sid] = (model, flow)
+        floor.station(sid, _protocol(protocol, i), flow, cutoff)
+    floor.station(CONTROL, _protocol(protocol, len(stations)), 2.0)
+    names = [*stations, CONTROL]
+    models = {**{sid: m for sid, (m, _) in stations.items()}, CONTROL: "YSP35.5"}
+    for sid in names:
+        floor.step("login", station=sid, operator=OPERATOR)
+    for course in range(3):
+        cylinder = {sid: floor.cylinder(models[sid]) for sid in names}
+        floor.course_start(names, cylinder)
+        if course == 1:  # the freezes, each late in its station's fill
+            floor.wait_each(names, "state:filling", _WAIT_S)
+            plan = sorted(
+                (round(rng.uniform(*_FROZEN_AT) * float(DEFAULT_MODELS[m].rated_net_kg) / f, 2), sid)
+                for sid, (m, f) in stations.items()
+            )
+            at = 0.0
+            for offset, sid in plan:
+                if offset > at:
+                    floor.step("sleep", seconds=round(offset - at, 2))
+                    at = offset
+                floor.step("fault", station=sid, device="scale", kind="freeze", seconds=_FROZEN_S)
+            floor.step("sleep", seconds=round(_FROZEN_S + _RECOVERY_S, 2))
+        floor.wait_each(names, "state:awaiting_postcheck", _FILL_WAIT_S)
+        floor.course_end(names, cylinder)
+    return floor.document()
+
+
 def _header(what: str, seed: int, protocol: str) -> list[str]:
     return [
         f"Generated by simulator.fault_matrix (seed {seed}, protocol {protocol}): {what}.",
@@ -285,12 +342,18 @@ def generate(out: Path, *, seed: int = 1, protocol: str = "mixed") -> list[Gener
         header = _header(f"every device fault during {phase}, one station a case, control station {CONTROL}",
                          seed, protocol)  # fmt: skip
         path.write_text(scenario_toml(doc, header), encoding="utf-8")
-        written.append(Generated(path, cases))
+        written.append(Generated(path, cases, phase))
     path = out / f"platform-outages-s{seed}-{protocol}.toml"
     doc = platform_scenario(seed=seed, protocol=protocol)
     header = _header("platform outages during fills", seed, protocol)
     path.write_text(scenario_toml(doc, header), encoding="utf-8")
-    written.append(Generated(path, ()))
+    written.append(Generated(path, (), "platform"))
+    path = out / f"frozen-scale-s{seed}-{protocol}.toml"
+    doc = frozen_scale_scenario(seed=seed, protocol=protocol)
+    header = _header("the scale frozen late in a fill, both cut-off modes, several models and flows",
+                     seed, protocol)  # fmt: skip
+    path.write_text(scenario_toml(doc, header), encoding="utf-8")
+    written.append(Generated(path, (), "frozen_scale"))
     return written
 
 
@@ -302,7 +365,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
     for g in generate(args.out, seed=args.seed, protocol=args.protocol):
-        print(f"{g.path}\t{len(g.cases)} cases" if g.cases else f"{g.path}\tplatform outages")
+        print(f"{g.path}\t{len(g.cases)} cases" if g.cases else f"{g.path}\t{g.what}")
     return 0
 
 

@@ -12,6 +12,8 @@ fault case there (or `control`) and the event:
 - `max_fill`: no `sim.mass` above tare + the model's maximum fill (DOMAIN.md) + reading noise,
   except at a valve stuck open, which is `stuck_open`'s: a critical `valve.stuck_open` alarm and
   the station in fault or out of service.
+- `frozen_scale`: a scale frozen during a fill ends it at once (`fill.reading_not_credible`), its
+  valve's ground truth closed within `FROZEN_CLOSE_S`, unless the cut-off came first.
 - `record`: every fill has a record id, once; with a platform and a final `wait_sync`, the
   platform stored each fill record exactly once (resends answered `duplicate` are fine).
 - `end_state`: a faulted station ends idle/done, or out of service with an alarm standing.
@@ -48,6 +50,9 @@ NOISE_KG = Decimal("0.02")  # the simulated scale's noise (5 g) and rounding, as
 # (its actuation delay is 150 ms) may still open. Past this, an opening after a close is not that.
 IN_FLIGHT_S = 0.5
 STUCK_ALARM_S = 2.0  # the feedback timeout (1 s) and a poll or two: how soon a stuck valve is seen
+# A frozen reading is seen on the first poll that repeats it (a few more with a noisy, slow fill),
+# then the valve's 150 ms: well under a second even on a loaded machine; the no-flow window is 5 s.
+FROZEN_CLOSE_S = 1.5
 _FILL_WAITS = ("fill.completed", "state:awaiting_postcheck", "state:done")
 _ABNORMAL_STATES = ("fault", "out_of_service")
 _DEVICE_REASONS = ("device.", "station.fault", "station.out_of_service")
@@ -261,6 +266,27 @@ def _max_fill(j: _Judge) -> None:
                 break
 
 
+def _frozen_scale(j: _Judge) -> None:
+    """A scale frozen while its station fills: the fill guard ends the fill, not the no-flow window."""
+    for case in (c for c in j.cases if (c.device, c.kind, c.phase) == ("scale", "freeze", "filling")):
+        since = case.injected_at
+        closes = [
+            e for e in of(j.events, "valve.command", case.station) if not e["open"] and e["ts"] >= since
+        ]
+        if not closes:
+            continue  # (the valve was not open: its close came before the freeze)
+        close = closes[0]
+        if close["cause"] == "cut_off" and close["ts"] - since <= 0.3:
+            continue  # the cut-off came before the freeze could show
+        if close["cause"] != "fill.reading_not_credible":
+            j.add("frozen_scale", case.station, f"the fill was closed for {close['cause']}, not "
+                  "fill.reading_not_credible", close)  # fmt: skip
+        truth = [e for e in of(j.events, "sim.valve", case.station) if e["ts"] >= since and not e["open"]]
+        if truth and truth[0]["ts"] - since > FROZEN_CLOSE_S:
+            j.add("frozen_scale", case.station, f"the valve closed {truth[0]['ts'] - since:.2f} s after the "
+                  f"scale froze (at most {FROZEN_CLOSE_S} s)", truth[0])  # fmt: skip
+
+
 def _records(j: _Judge) -> None:
     fills = of(j.events, "fill.completed") + of(j.events, "fill.aborted")
     _every_open_has_its_fill(j)
@@ -373,7 +399,15 @@ def _script(j: _Judge) -> None:
 def check(scenario: Scenario, events: list[Event]) -> list[Violation]:
     """Every violation of the invariants in this run (empty: the run is right)."""
     j = _Judge(scenario, events)
-    for rule in (_script, _interlock, _max_fill, _records, _end_state_and_recovery, _unaffected):
+    for rule in (
+        _script,
+        _interlock,
+        _max_fill,
+        _frozen_scale,
+        _records,
+        _end_state_and_recovery,
+        _unaffected,
+    ):
         rule(j)
     return j.out
 

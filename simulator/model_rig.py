@@ -14,11 +14,14 @@ import itertools
 from decimal import Decimal
 from typing import Any
 
+import attrs
+
 from domain.archive import CylinderArchive, CylinderStatus, Operator
+from domain.fill_guard import StationLearning
 from domain.labels import LabelRule
 from domain.reasons import Reason
 from domain.settings import DomainSettings
-from simulator.station_physics import SimulatedStation
+from simulator.station_physics import DEFAULT_CAPACITY_KG, SimulatedStation, liquid_full_kg
 from supervisor.config import FillSettings
 from supervisor.station.core import Emit, StationContext, StationCore, Store
 from supervisor.station.floor import FloorState
@@ -69,9 +72,11 @@ class Rig:
         floor: FloorState | None = None,
         station: str = "S1",
         preact_kg: Decimal | None = None,
+        learning: StationLearning | None = None,
         period: float = 0.05,
         archives: tuple[CylinderArchive, ...] = (archive(),),
         blockers: list[Reason] | None = None,
+        valve_delay_ms: float = 150,
     ) -> None:
         self.floor = floor or FloorState(UNIT, lambda: TODAY, archives, [OPERATOR])
         self.blockers = blockers if blockers is not None else []
@@ -87,9 +92,11 @@ class Rig:
             wall_now=lambda: "2026-11-23T08:00:00.000+00:00",
             new_id=lambda kind: f"{kind}-{station}-{next(ids)}",
         )
-        self.core = StationCore(self.ctx, preact_kg)
-        self.sim = SimulatedStation(station, flow_kg_s=flow_kg_s, valve_delay_ms=150, noise_g=noise_g,
-                                    cutoff=cutoff, watchdog_ms=0)  # fmt: skip
+        if preact_kg is not None:
+            learning = attrs.evolve(learning or StationLearning(), preact_kg=preact_kg)
+        self.core = StationCore(self.ctx, learning)
+        self.sim = SimulatedStation(station, flow_kg_s=flow_kg_s, valve_delay_ms=valve_delay_ms,
+                                    noise_g=noise_g, cutoff=cutoff, watchdog_ms=0)  # fmt: skip
         self.period = period
         self.now = 0.0
         self.events: list[Emit] = []
@@ -163,7 +170,11 @@ class Rig:
         self.send(DeviceLink(device, up, self.now, "connection refused"))
 
     def place(self, gross_kg: float = 15.5, cylinder: str = GOOD) -> None:
-        self.sim.place(cylinder, gross_kg)
+        """Put a cylinder on the scale; it holds what its archive's model holds liquid-full."""
+        known = self.floor.archives.get(cylinder)
+        model = self.ctx.rules.models.get(known.model) if known is not None else None
+        capacity = liquid_full_kg(float(model.water_volume_l)) if model is not None else DEFAULT_CAPACITY_KG
+        self.sim.place(cylinder, gross_kg, capacity)
 
     def ready_to_fill(self, gross_kg: float = 15.5, cylinder: str = GOOD) -> None:
         """Operator logged in, check on record, cylinder placed and settled, label scanned."""

@@ -14,23 +14,25 @@ import datetime as dt
 import math
 import tempfile
 from collections.abc import Awaitable, Callable
-from decimal import Decimal
 from pathlib import Path
 
 import trio
 
+from domain.fill_guard import StationLearning
+from domain.models import DEFAULT_MODELS
 from simulator.events import EventFile, Tee
 from simulator.faults import Fault
 from simulator.scenario import EVENT_TYPES, Scenario, Step
 from simulator.scenario_platform import ScenarioPlatform, scenario_platform
 from simulator.sim_floor import SimulatedFloor, SimulatedStationDevices, crash_wrapped, open_simulated_devices
+from simulator.station_physics import DEFAULT_CAPACITY_KG, liquid_full_kg
 from supervisor.floor import DeviceActors, Floor, StationParts
 from supervisor.runtime import EventBus, StartFn
 from supervisor.station.floor import FloorState
 from supervisor.station.messages import CheckPhase, CheckSubmitted, ConsoleOrder
 from supervisor.storage import open_database
 from supervisor.storage.database import Database
-from supervisor.storage.repository import get_preact, set_unit, upsert_archives, upsert_operators
+from supervisor.storage.repository import load_learning, set_unit, upsert_archives, upsert_operators
 
 __all__ = ["Attach", "UnsupportedStep", "run_scenario"]
 
@@ -45,11 +47,10 @@ class UnsupportedStep(Exception):
     """A valid step this build cannot carry out yet (named, so the run fails clearly, not silently)."""
 
 
-def _preacts(db: Database, stations: list[str]) -> dict[str, Decimal]:
+def _learned(db: Database, stations: list[str]) -> dict[str, StationLearning]:
     """What each station learnt before (a database kept across runs)."""
     with db.reading() as conn:
-        found = {sid: get_preact(conn, sid) for sid in stations}
-    return {sid: p for sid, p in found.items() if p is not None}
+        return load_learning(conn, stations)
 
 
 def _register(db: Database, scenario: Scenario) -> None:
@@ -101,8 +102,8 @@ async def _run(scenario: Scenario, events: EventFile, db: Database, device_actor
         nursery.start_soon(_write_ground_truth, sim, events)
         state = FloorState(scenario.unit_code, lambda: scenario.today, scenario.cylinders, scenario.operators)
         config = sim.config(scenario, data_dir="")
-        preacts = await trio.to_thread.run_sync(_preacts, db, [s.id for s in scenario.stations])
-        floor = Floor(config, db, state, bus, _with_faults(sim, device_actors), preacts=preacts, lang="zh",
+        learned = await trio.to_thread.run_sync(_learned, db, [s.id for s in scenario.stations])
+        floor = Floor(config, db, state, bus, _with_faults(sim, device_actors), learned=learned, lang="zh",
                       platform=platform.sync_settings if platform else None)  # fmt: skip
         await nursery.start(floor.run)
         await sim.scanners_connected(timeout_s=10)  # (a network scanner's first scan is not lost)
@@ -188,6 +189,12 @@ class StepRunner:
         self.feed.flush(self.events)
         self.events.write(event_type, {"index": index, "do": do})
 
+    def _capacity_kg(self, code: str) -> float:
+        """What the physical cylinder holds liquid-full: by its archive's model, when it has one."""
+        archive = next((c for c in self.scenario.cylinders if c.code == code), None)
+        model = DEFAULT_MODELS.get(archive.model) if archive is not None else None
+        return liquid_full_kg(float(model.water_volume_l)) if model is not None else DEFAULT_CAPACITY_KG
+
     async def _do(self, step: Step) -> None:
         a = step.args
         sd = self.sim.stations[step.station] if step.station else None
@@ -201,7 +208,7 @@ class StepRunner:
                 await sd.scanner.send_text(a["text"])  # (with the scanner's terminator)
             case "place":
                 assert sd is not None
-                sd.devices.place(a["cylinder"], float(a["gross_kg"]))
+                sd.devices.place(a["cylinder"], float(a["gross_kg"]), self._capacity_kg(a["cylinder"]))
             case "remove":
                 assert sd is not None
                 sd.devices.remove()

@@ -42,6 +42,7 @@ __all__ = [
     "ScaleView",
     "SimulatedStation",
     "ValveView",
+    "liquid_full_kg",
 ]
 
 # Status bits of the indicator (docs/devices.md, scale register 2).
@@ -57,8 +58,18 @@ FILL_FILLING = 1
 FILL_CUT_OFF = 2
 FILL_ABORTED = 3
 
-# LPG that fits in a YSP35.5 filled liquid-full: 35.5 L x ~0.53 kg/L. Flow stops there.
-DEFAULT_CAPACITY_KG = 18.8
+# Liquid LPG weighs ~0.53 kg/L at 15-20 °C: a cylinder filled liquid-full holds its water volume
+# times that, and flow stops there (a runaway fill shows as such, whatever the model).
+LPG_LIQUID_KG_PER_L = 0.53
+
+
+def liquid_full_kg(water_volume_l: float) -> float:
+    """The LPG a cylinder of this water volume holds filled liquid-full."""
+    return round(water_volume_l * LPG_LIQUID_KG_PER_L, 3)
+
+
+# A YSP35.5's (35.5 L): for a cylinder of no known model.
+DEFAULT_CAPACITY_KG = liquid_full_kg(35.5)
 
 _EPS = 1e-9
 

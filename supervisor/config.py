@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 from attrs import field, frozen
 
 from actors.registers import KINDS, TYPES, register_map
+from domain.fill_guard import GuardSettings
 from domain.filling import PreactSettings
 from domain.labels import LabelRule
 from domain.models import DEFAULT_MODELS, CylinderModel
@@ -74,26 +75,38 @@ class ScannerConfig:
     max_frame: int = 512
 
 
+def _positive(_instance: object, attribute: attrs.Attribute[Any], value: float | Decimal) -> None:
+    if not (value == value and value > 0 and value != float("inf")):  # (NaN is not equal to itself)
+        raise ValueError(f"{attribute.name} must be above zero, got {value}")
+
+
 @frozen
 class FillSettings:
-    max_fill_time_s: float = 120.0
-    no_flow_window_s: float = 5.0
-    no_flow_min_kg_s: float = 0.05
-    weight_drop_kg: Decimal = Decimal("0.2")
-    settle_timeout_s: float = 10.0
-    feedback_timeout_s: float = 1.0
+    """How a station supervises a fill (`[station.fill]`; DESIGN.md, Fill control). Defaults and
+    validators live here; the config file's keys are these names (`preact_*` and `guard_*` for the
+    nested settings)."""
+
+    # A last line (the fill guard bounds a fill first): long enough for a YSP118 at 0.1 kg/s.
+    max_fill_time_s: float = field(default=600.0, validator=_positive)
+    no_flow_window_s: float = field(default=5.0, validator=_positive)
+    no_flow_min_kg_s: float = field(default=0.05, validator=_positive)
+    weight_drop_kg: Decimal = field(default=Decimal("0.2"), validator=_positive)
+    settle_timeout_s: float = field(default=10.0, validator=_positive)
+    feedback_timeout_s: float = field(default=1.0, validator=_positive)
     preact: PreactSettings = field(factory=PreactSettings)
     # A reading below this is an empty scale (the lightest model's tare is well above it).
-    empty_below_kg: Decimal = Decimal("1.0")
+    empty_below_kg: Decimal = field(default=Decimal("1.0"), validator=_positive)
     # After a scan, how long to wait for a stable reading before refusing with scale.unstable.
-    stable_timeout_s: float = 5.0
+    stable_timeout_s: float = field(default=5.0, validator=_positive)
     # No sample for this long: the scale counts as lost (its actor also reports lost contact).
-    sample_timeout_s: float = 1.0
+    sample_timeout_s: float = field(default=1.0, validator=_positive)
     # Start as soon as the interlock holds (True), or wait for the station's start button.
     auto_start: bool = True
     # A fill's valve opens once its open marker is durable: a marker not durable within this (the
     # database down, not just busy) ends the fill, valve never opened, as station.fault.
-    marker_timeout_s: float = 15.0
+    marker_timeout_s: float = field(default=15.0, validator=_positive)
+    # The fill guard: the station's own model bounds every fill (domain/fill_guard.py).
+    guard: GuardSettings = field(factory=GuardSettings)
 
 
 @frozen
@@ -299,32 +312,35 @@ def _scanner(t: Table | None) -> ScannerConfig:
 def _fill(t: Table | None) -> FillSettings:
     if t is None:
         return FillSettings()
-    base = PreactSettings()
+    preact, guard = _evolved(t, PreactSettings(), "preact_"), _evolved(t, GuardSettings(), "guard_")
+    fill = _evolved(t, FillSettings(preact=preact, guard=guard))
+    t.done()
+    return fill
+
+
+_T = TypeVar("_T")
+
+
+def _evolved(t: Table, base: _T, prefix: str = "") -> _T:
+    """`base` with the values the table sets, one key per field (`prefix` + its name), each read as
+    its field's type; the class's validators judge the values. Nested settings are left alone."""
+    changes: dict[str, Any] = {}
+    for a in attrs.fields(type(base)):  # type: ignore[arg-type]
+        key = prefix + a.name
+        if not t.has(key):
+            continue
+        if a.type in ("Decimal", Decimal):
+            changes[a.name] = t.decimal(key)
+        elif a.type in ("bool", bool):
+            changes[a.name] = t.bool(key)
+        elif a.type in ("int", int):
+            changes[a.name] = t.int(key, lo=1, hi=1_000_000)
+        elif a.type in ("float", float):
+            changes[a.name] = t.number(key)
     try:
-        preact = PreactSettings(
-            initial_kg=t.decimal("preact_initial_kg", base.initial_kg),
-            gain=t.decimal("preact_gain", base.gain),
-            min_kg=t.decimal("preact_min_kg", base.min_kg),
-            max_kg=t.decimal("preact_max_kg", base.max_kg),
-        )
+        return attrs.evolve(base, **changes)  # type: ignore[misc]
     except ValueError as exc:
         raise t.error(None, str(exc)) from None
-    fs = FillSettings(
-        max_fill_time_s=t.number("max_fill_time_s", 120.0, positive=True),
-        no_flow_window_s=t.number("no_flow_window_s", 5.0, positive=True),
-        no_flow_min_kg_s=t.number("no_flow_min_kg_s", 0.05, positive=True),
-        weight_drop_kg=t.decimal("weight_drop_kg", Decimal("0.2"), positive=True),
-        settle_timeout_s=t.number("settle_timeout_s", 10.0, positive=True),
-        feedback_timeout_s=t.number("feedback_timeout_s", 1.0, positive=True),
-        preact=preact,
-        empty_below_kg=t.decimal("empty_below_kg", Decimal("1.0"), positive=True),
-        stable_timeout_s=t.number("stable_timeout_s", 5.0, positive=True),
-        sample_timeout_s=t.number("sample_timeout_s", 1.0, positive=True),
-        auto_start=t.bool("auto_start", True),
-        marker_timeout_s=t.number("marker_timeout_s", 15.0, positive=True),
-    )
-    t.done()
-    return fs
 
 
 def _stations(top: Table, models: dict[str, CylinderModel]) -> tuple[StationConfig, ...]:

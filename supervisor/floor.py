@@ -15,10 +15,10 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import Callable, Mapping
-from decimal import Decimal
 
 import trio
 
+from domain.fill_guard import StationLearning
 from platform_client.settings import SyncSettings
 from platform_client.sync import PlatformSync
 from supervisor.config import FloorConfig, StationConfig
@@ -85,7 +85,7 @@ class Floor:
         bus: EventBus,
         device_actors: DeviceActors,
         *,
-        preacts: Mapping[str, Decimal] | None = None,
+        learned: Mapping[str, StationLearning] | None = None,
         lang: str = "zh",
         tick_s: float = 0.1,
         platform: SyncSettings | None = None,
@@ -108,7 +108,7 @@ class Floor:
                 cutoff=sc.cutoff, gate_blockers=gate.blockers, wall_now=utc_now, new_id=new_record_id,
                 allowed_models=sc.allowed_models, lang=lang,
             )  # fmt: skip
-            core = StationCore(ctx, (preacts or {}).get(sc.id))
+            core = StationCore(ctx, (learned or {}).get(sc.id))
             orders: tuple[Latest[PermitOrder], Latest[IndicatorOrder]] = (Latest(), Latest())
             coordinator = Coordinator(core, inbox, bus=bus, sink=self.sink, permit=orders[0],
                                       indicator=orders[1], tick_s=tick_s)  # fmt: skip

@@ -69,7 +69,13 @@ def test_preact_moves_toward_the_error_and_stays_bounded(current: Decimal, error
     elif error < 0:
         assert new <= current
     assert abs(new - current) <= abs(error)  # gain below 1: never overcorrects
-    assert adapt_preact(current, error, False, p) == current
+    # An out-of-band fill moves it too, toward the error, but never by more than max_step_kg.
+    odd = adapt_preact(current, error, False, p)
+    assert abs(odd - current) <= min(abs(error), p.max_step_kg)
+    assert (odd - current) * error >= 0
+    # A station's first fill measures what is in flight: the preact becomes preact + error.
+    first = adapt_preact(current, error, False, p, learned_fills=0)
+    assert first == max(p.min_kg, min(p.max_kg, current + error))
 
 
 @pytest.mark.parametrize("gain", ["0", "1", "1.5", "-0.1"])

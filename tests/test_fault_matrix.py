@@ -28,7 +28,7 @@ LONG_SEEDS = int(os.environ.get("FAULT_SEEDS", "3"))
 def _run(out: Path, seed: int, protocol: str) -> list[tuple[Generated, SimRun]]:
     files = generate(out, seed=seed, protocol=protocol)
     # The longest runs first (measured: filling ~45 s, platform ~35 s, idle and awaiting ~27 s).
-    order = [files[2], files[3], files[0], files[1]]
+    order = [files[2], files[4], files[3], files[0], files[1]]
     runs = {r.scenario: r for r in run_sims([g.path for g in order])}
     return [(g, runs[g.path]) for g in files]
 
@@ -82,7 +82,7 @@ def test_generated_files_are_valid_scenarios_each_case_on_its_own_station(
         # Every station's course ends with its cylinder lifted off and a wait for idle.
         last = [s for s in scenario.steps if s.do == "remove"][-len(scenario.stations) :]
         assert {s.station for s in last} == {s.id for s in scenario.stations}
-    [platform] = [g for g in files if not g.cases]
+    [platform] = [g for g in files if g.what == "platform"]
     doc = tomllib.loads(platform.path.read_text(encoding="utf-8"))
     assert doc["platform"]["embedded"] is True
     assert {s["mode"] for s in doc["step"] if s["do"] == "platform"} == {
@@ -125,11 +125,11 @@ def test_every_case_of_the_matrix_was_injected_in_its_phase(fast: list[tuple[Gen
     assert not missing, f"not injected in their phase (seed {FAST_SEED}, mixed): {sorted(missing)}"
 
 
-@pytest.mark.parametrize("which", [*PHASES, "platform"])
+@pytest.mark.parametrize("which", [*PHASES, "platform", "frozen_scale"])
 def test_every_fault_fails_closed_and_the_floor_recovers(
     fast: list[tuple[Generated, SimRun]], which: str
 ) -> None:
-    [(g, run)] = [(g, r) for g, r in fast if (g.cases[0].phase if g.cases else "platform") == which]
+    [(g, run)] = [(g, r) for g, r in fast if g.what == which]
     report = _report(g, run, FAST_SEED, "mixed")
     assert not report, report
 

@@ -312,3 +312,28 @@ def test_a_wait_that_timed_out_or_a_script_that_did_not_end_is_a_violation(tmp_p
     assert "state:awaiting_postcheck timed out" in found[0].detail
     unfinished = [e for e in right() if e["type"] != "scenario.done"]
     assert rules(check(sc, unfinished)) == ["script"]
+
+
+def frozen_fill(cause: str, closed_after_s: float) -> list[dict[str, Any]]:
+    """S1's scale freezes 5 s into its fill (the fault step at 6 s); the valve is ordered closed
+    for `cause` that long after, and closes 0.15 s later."""
+    events = [e for e in fill("S1", C1, 1.0) if e["type"] not in ("valve.command", "sim.valve")
+              or e["open"]]  # fmt: skip
+    events += [ev(6.0 + closed_after_s, "valve.command", "S1", open=False, cause=cause),
+               ev(6.15 + closed_after_s, "sim.valve", "S1", open=False)]  # fmt: skip
+    return events
+
+
+@pytest.mark.parametrize(
+    ("cause", "after_s", "broken"),
+    [("fill.reading_not_credible", 0.2, False), ("fill.stalled", 5.0, True),
+     ("fill.reading_not_credible", 2.0, True), ("cut_off", 0.1, False)],
+)  # fmt: skip
+def test_a_scale_frozen_during_a_fill_must_end_it_as_not_credible_at_once(
+    tmp_path: Path, cause: str, after_s: float, broken: bool
+) -> None:
+    sc = scenario(tmp_path, "scale", "freeze")
+    events = history(frozen_fill(cause, after_s), fill("S2", C2, 0.0), fill("S1", C2, 20.0, login=False),
+                     fault_at=6.0)  # fmt: skip
+    assert fault_cases(sc, events)[0].name == "scale.freeze@filling"
+    assert ("frozen_scale" in rules(check(sc, events))) == broken

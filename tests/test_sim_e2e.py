@@ -102,7 +102,7 @@ def faults(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, str, list[dic
 
 @pytest.mark.parametrize(
     ("station", "reason"),
-    [("SD", "device.scale_lost"), ("VD", "device.valve_lost"), ("SF", "fill.stalled"),
+    [("SD", "device.scale_lost"), ("VD", "device.valve_lost"), ("SF", "fill.reading_not_credible"),
      ("SG", "device.scale_lost"), ("SC", "device.scale_lost"), ("VC", "device.valve_lost"),
      ("VG", "device.valve_lost"), ("RD", "device.scale_lost")],
 )  # fmt: skip

@@ -10,24 +10,26 @@ import pytest
 from sqlalchemy import func, select
 
 from domain.archive import CylinderArchive, Operator
+from domain.fill_guard import StationLearning
 from supervisor.storage import (
     AuditRecord,
     CheckRecord,
     Database,
     FillRecord,
-    PreactRecord,
+    LearningRecord,
     RefusalRecord,
     open_database,
     verify_chain,
 )
 from supervisor.storage import schema as t
+from supervisor.storage.registry import put_station_setting
 from supervisor.storage.repository import (
     dead_letter,
     dead_letters,
     get_cursor,
-    get_preact,
     load_archive,
     load_archives,
+    load_learning,
     load_operators,
     mark_failed,
     mark_sent,
@@ -148,14 +150,25 @@ def test_trace_lists_everything_in_time_order(db: Database) -> None:
     assert [e.kind for e in entries] == ["refusal", "check", "fill", "check"]
 
 
-def test_preact_is_kept_per_station(db: Database) -> None:
+def test_what_a_station_learned_is_kept_per_station(db: Database) -> None:
+    learned = StationLearning(Decimal("0.305"), 1.98, 2.31, Decimal("0.001"), 0.004, fills=12)
     with db.transaction() as conn:
-        assert get_preact(conn, "S1") is None
-        store(conn, PreactRecord("S1", Decimal("0.312")))
-        store(conn, PreactRecord("S1", Decimal("0.305")))
-        store(conn, PreactRecord("S2", Decimal("0.2")))
+        assert load_learning(conn, ["S1"]) == {}
+        store(conn, LearningRecord("S1", StationLearning(Decimal("0.312"), fills=1)))
+        store(conn, LearningRecord("S1", learned))
+        store(conn, LearningRecord("S2", StationLearning(Decimal("0.2"), fills=1)))
     with db.reading() as conn:
-        assert (get_preact(conn, "S1"), get_preact(conn, "S2")) == (Decimal("0.305"), Decimal("0.2"))
+        assert load_learning(conn, ["S1", "S2", "S3"]) == {
+            "S1": learned,
+            "S2": StationLearning(Decimal("0.2"), fills=1),
+        }
+
+
+def test_a_preact_stored_before_the_fill_guard_counts_as_learned_from_one_fill(db: Database) -> None:
+    with db.transaction() as conn:
+        put_station_setting(conn, "S1", "preact_kg", "0.280")
+    with db.reading() as conn:
+        assert load_learning(conn, ["S1"]) == {"S1": StationLearning(Decimal("0.280"), fills=1)}
 
 
 def test_records_refuse_values_outside_their_vocabulary() -> None:

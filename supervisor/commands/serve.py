@@ -18,7 +18,6 @@ import os
 import ssl
 import sys
 from collections.abc import Mapping
-from decimal import Decimal
 from pathlib import Path
 
 import trio
@@ -33,7 +32,7 @@ from supervisor.station.floor import FloorState
 from supervisor.storage import open_database
 from supervisor.storage.interrupted import record_interrupted_fills
 from supervisor.storage.registry import regulator_disables
-from supervisor.storage.repository import get_preact, load_archives, load_operators, utc_now
+from supervisor.storage.repository import load_archives, load_learning, load_operators, utc_now
 
 __all__ = ["register"]
 
@@ -93,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
               "stopped without closing it: recorded as interrupted", file=sys.stderr)  # fmt: skip
     with db.reading() as conn:
         archives, operators = load_archives(conn), load_operators(conn)
-        preacts = {s.id: get_preact(conn, s.id) for s in config.stations}
+        learned = load_learning(conn, [s.id for s in config.stations])
         disabled = regulator_disables(conn)
     if not archives:
         print("fillfloor: warning: no cylinder archives in the registry: every label will be refused "
@@ -101,9 +100,8 @@ def run(args: argparse.Namespace) -> int:
     state = FloorState(config.unit.code, dt.date.today, archives.values(), operators.values())
     for station in disabled:  # the regulator's last word holds while offline, across restarts
         state.set_disabled(station, True)
-    learnt: dict[str, Decimal] = {sid: p for sid, p in preacts.items() if p is not None}
     try:
-        floor = Floor(config, db, state, EventBus(), DeviceActorFactory(), preacts=learnt,
+        floor = Floor(config, db, state, EventBus(), DeviceActorFactory(), learned=learned,
                       platform=sync_settings(config, os.environ))  # fmt: skip
     except (OSError, ssl.SSLError) as exc:  # the platform's CA file
         raise BadInput(f"[platform] ca_file: {exc}") from None

@@ -23,11 +23,13 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+import attrs
 from attrs import frozen
 
 from domain.alarm_kinds import AlarmKind
 from domain.archive import CylinderArchive
 from domain.eligibility import eligibility_reasons
+from domain.fill_guard import StationLearning
 from domain.filling import adapt_preact, fill_flags, fill_target
 from domain.labels import LabelResult, LabelRule, parse_label, safe_text
 from domain.operators import operator_reasons
@@ -57,7 +59,7 @@ from supervisor.storage.records import (
     CheckRecord,
     FillOpened,
     FillRecord,
-    PreactRecord,
+    LearningRecord,
     Record,
     RefusalRecord,
 )
@@ -90,6 +92,15 @@ _DURING_FILL = {
     Reason.STATION_PAUSED: Reason.OPERATOR_STOP,
 }
 _G = Decimal(1000)
+# The fill guard's rules (domain/fill_guard.py), as the alarm says them.
+_GUARD_RULES = {
+    "dead_reckoning": ("按学习流量推算已到切断点而读数未到", "the learned flow says the cut-off is passed"),
+    "time_cap": ("按最大流量推算将超过最大充装量", "at the fastest flow the maximum fill would be passed"),
+    "stopped": ("阀门开启而读数不变", "the reading stopped while the valve is open"),
+    "rate_low": ("读数上升远慢于本工位流量", "the reading rises far slower than the station's flow"),
+    "rate_high": ("读数上升远快于本工位流量", "the reading rises far faster than the station's flow"),
+    "": ("", ""),
+}
 _JUDGE_TIME_EVERY_S = 0.1
 
 
@@ -129,9 +140,9 @@ class StationContext:
 
 
 class StationCore:
-    def __init__(self, ctx: StationContext, preact_kg: Decimal | None = None) -> None:
+    def __init__(self, ctx: StationContext, learning: StationLearning | None = None) -> None:
         self.ctx = ctx
-        self.preact_kg = ctx.fill.preact.initial_kg if preact_kg is None else preact_kg
+        self.learning = learning or StationLearning()  # preact, flow, ...: learned from its fills
         self.phase = Phase.IDLE
         self.shown: str | None = None  # the state last announced
         self.badge: str | None = None
@@ -158,9 +169,13 @@ class StationCore:
         self.now = 0.0
         self.born: float | None = None  # the first message's time: devices get a moment to report
         self._entered_at = 0.0
+        # While verifying: since when the readings polled after the scan have stayed within the band.
+        self._steady_since: float | None = None
+        self._steady_lo = self._steady_hi = Decimal(0)
         self._time_judged_at = float("-inf")
         self._mismatch_since: float | None = None  # valve feedback disagreeing with the order
         self._registry_seen = ctx.floor.registry_version
+        self._standing: dict[str, tuple[AlarmKind, str, str]] = {}  # alarms that clear on a later event
         self._out: list[Effect] = []
 
     # ------------------------------------------------------------------ entry point
@@ -201,6 +216,12 @@ class StationCore:
         return out
 
     @property
+    def preact_kg(self) -> Decimal:
+        """The in-flight mass the next cut-off allows for."""
+        learned = self.learning.preact_kg
+        return self.ctx.fill.preact.initial_kg if learned is None else learned
+
+    @property
     def state(self) -> str:
         if (
             self.ctx.floor.disabled(self.ctx.station)
@@ -238,6 +259,8 @@ class StationCore:
     def _on_sample(self, s: WeightSample) -> None:
         self.sample = s
         self._clear_fault("scale_silent")
+        if self.phase == Phase.VERIFYING:
+            self._follow_steadiness(s)
         if self._awaiting_marker:
             if s.gross_kg < self.ctx.fill.empty_below_kg:  # (the valve is still closed)
                 self._close(Reason.FILL_CYLINDER_REMOVED)
@@ -255,6 +278,8 @@ class StationCore:
     def _on_valve(self, v: ValveStatus) -> None:
         self.valve = v
         self._clear_fault("valve_silent")
+        if self.phase == Phase.FILLING and self.fill is not None:
+            self.fill.on_valve(v)  # the position switch tells the fill guard when gas may flow
         # The position switch must follow the order within the feedback timeout. In indicator mode
         # the valve opens only while the indicator's output is on as well, so "open ordered, still
         # closed" is judged only once the indicator reports it is filling (until then a slow start
@@ -435,11 +460,38 @@ class StationCore:
             self._order_closed("not filling")  # belt and braces: a permit only ever serves a fill
 
     def _verify(self) -> None:
-        """After a scan: wait (bounded) for a stable reading, then judge everything at once."""
-        s = self.sample
-        settled = s is not None and self._present() and s.stable and s.at >= self._entered_at
-        if settled or self.now >= self.deadline:
+        """After a scan: wait (bounded) for a steady reading, then judge everything at once."""
+        if self._steady() or self.now >= self.deadline:
             self._judge()
+
+    def _steady(self) -> bool:
+        """Stable as DOMAIN.md says (the indicator's own flag, and the readings taken since the
+        station began verifying within ± the band for the stable window). Only readings polled after
+        that moment count: a cylinder swapped and scanned within one poll must not be judged on the
+        previous cylinder's weight (in either direction: a full one refused, a stale empty reading
+        passing a cylinder with residue)."""
+        s, since = self.sample, self._steady_since
+        return (
+            s is not None
+            and since is not None
+            and self._present()
+            and s.stable
+            and s.at - since >= self.ctx.rules.stable_window_s
+        )
+
+    def _follow_steadiness(self, s: WeightSample) -> None:
+        if s.at <= self._entered_at:
+            return  # polled before the station began verifying: it may show the cylinder before
+        band = 2 * self.ctx.rules.stable_band_kg
+        if self._steady_since is None or not (
+            s.gross_kg - band <= self._steady_lo <= self._steady_hi <= s.gross_kg + band
+        ):
+            self._steady_since, self._steady_lo, self._steady_hi = s.at, s.gross_kg, s.gross_kg
+        else:
+            self._steady_lo, self._steady_hi = (
+                min(self._steady_lo, s.gross_kg),
+                max(self._steady_hi, s.gross_kg),
+            )
 
     def _judge(self) -> None:
         self._resolve_overfill()
@@ -474,7 +526,7 @@ class StationCore:
         target = fill_target(self.archive, self.ctx.rules)
         self.fill = FillRun(
             self.ctx.new_id("fill"), target, self.preact_kg, cutoff=self.ctx.cutoff,
-            settings=self.ctx.fill, started_at=self.now, gross_before_kg=s.gross_kg,
+            settings=self.ctx.fill, started_at=self.now, gross_before_kg=s.gross_kg, learning=self.learning,
         )  # fmt: skip
         self.fill_operator, self.fill_started_wall, self.abort = self.badge, self.ctx.wall_now(), None
         self._registry_seen = self.ctx.floor.registry_version
@@ -535,6 +587,8 @@ class StationCore:
         self.abort = abort
         self.closed_at = self.now
         self._order_closed("cut_off" if abort is None else str(abort))
+        if abort == Reason.FILL_READING_NOT_CREDIBLE:
+            self._reading_not_credible()
         self._enter(Phase.SETTLING, self.now + self.ctx.fill.settle_timeout_s)
         if abort == Reason.FILL_CYLINDER_REMOVED:
             self._finish_fill(settled=False)
@@ -604,17 +658,44 @@ class StationCore:
                        tare_kg=float(target.tare_kg), target_kg=float(target.target_gross_kg),
                        gross_kg=float(gross), net_kg=float(net or 0), error_g=error_g,
                        flags=sorted(flags))  # fmt: skip
-            new = adapt_preact(
-                self.preact_kg, gross - target.target_gross_kg, not flags, self.ctx.fill.preact
-            )
-            if new != self.preact_kg:
-                self.preact_kg = new
-                self._store(PreactRecord(self.ctx.station, new))
+            self._learn(fill, gross - target.target_gross_kg, in_band=not flags)
         else:
             self._emit("fill.aborted", cylinder=code, record_id=fill.record_id,
                        reason=str(self.abort or Reason.SUPERVISOR_SHUTDOWN))  # fmt: skip
         self._flag_alarms(code, flags)
         self.fill = None
+
+    def _learn(self, fill: FillRun, error_kg: Decimal, *, in_band: bool) -> None:
+        """A completed fill teaches the station its in-flight mass and, when its readings were
+        credible all through, its flow (stored: a restart keeps what was learned)."""
+        learning, settings = self.learning, self.ctx.fill
+        preact = adapt_preact(
+            fill.preact_kg, error_kg, in_band, settings.preact, learned_fills=learning.fills
+        )
+        measure = fill.measured()
+        if measure is not None:
+            learning = learning.with_fill(measure, preact, settings.guard.flow_gain)
+        else:
+            learning = attrs.evolve(learning, preact_kg=preact)
+        if learning != self.learning:
+            self.learning = learning
+            self._store(LearningRecord(self.ctx.station, learning))
+        alarm_id = f"{self.ctx.station}.reading_not_credible"
+        if measure is not None and alarm_id in self._standing:  # a whole fill on credible readings again
+            self._alarm("cleared", alarm_id, *self._standing.pop(alarm_id))
+
+    def _reading_not_credible(self) -> None:
+        """The fill guard closed the valve: the scale's readings stopped or disagree with the
+        station's flow. Critical: the scale must be checked; it clears after a credible fill."""
+        guard = self.fill.guard if self.fill is not None else None
+        rule = (guard.tripped if guard is not None else None) or ""
+        text = self._t("称重读数不可信（", "scale reading not credible (") + _GUARD_RULES[rule][
+            0 if self.ctx.lang == "zh" else 1
+        ] + self._t("），已关阀；请检查秤", "): valve closed; check the scale")  # fmt: skip
+        alarm_id = f"{self.ctx.station}.reading_not_credible"
+        details = (AlarmKind.FILL_READING_NOT_CREDIBLE, "critical", text)
+        self._standing[alarm_id] = details
+        self._alarm("raised", alarm_id, *details)
 
     def _flag_alarms(self, code: str, flags: frozenset[str]) -> None:
         zh = self.ctx.lang == "zh"
@@ -713,6 +794,7 @@ class StationCore:
 
     def _enter(self, phase: Phase, deadline: float = float("inf")) -> None:
         self.phase, self.deadline, self._entered_at = phase, deadline, self.now
+        self._steady_since = None
         self._announce()  # every step of the course is shown, also one passed in the same instant
 
     def _announce(self) -> None:

@@ -6,6 +6,10 @@ overweight hard cap (target + tolerance, never above tare + max fill) that the h
 cut-off modes. In `host` mode the cut-off itself is decided here, at target − preact; in
 `indicator` mode the indicator cuts off at its own A/D rate and reports it in its fill state.
 
+Every fill is bounded by the station's own model as well (`fill_guard.py`): dead reckoning from the
+learned flow, a time cap from the fastest flow seen, readings that stop or disagree with the flow.
+The no-flow window stays, as the last line.
+
 Pure: no I/O, no clock. `FillRun.on_sample` answers CUT_OFF, an abort reason, or None (go on).
 """
 
@@ -15,10 +19,11 @@ from collections import deque
 from decimal import Decimal
 from typing import Literal
 
+from domain.fill_guard import FillGuard, FlowMeasure, StationLearning
 from domain.filling import FillTarget
 from domain.reasons import Reason
 from supervisor.config import FillSettings
-from supervisor.station.messages import IndicatorFillState, WeightSample
+from supervisor.station.messages import IndicatorFillState, ValveStatus, WeightSample
 
 __all__ = ["CUT_OFF", "FillRun", "Verdict"]
 
@@ -37,6 +42,7 @@ class FillRun:
         settings: FillSettings,
         started_at: float,
         gross_before_kg: Decimal,
+        learning: StationLearning | None = None,
     ) -> None:
         self.record_id = record_id
         self.target = target
@@ -53,6 +59,8 @@ class FillRun:
         self.indicator_started = False
         self._half_net_kg = target.rated_net_kg / 2
         self.released = False  # the valve may open: its marker is durable
+        self.learning = learning or StationLearning()
+        self.guard: FillGuard | None = None  # from the moment the valve may open
 
     def valve_released(self, now: float, gross_kg: Decimal) -> None:
         """The valve may open only now (its marker took a while to be durable): the fill's time
@@ -60,6 +68,19 @@ class FillRun:
         self.started_at = now
         self.released = True
         self._history = deque([(now, gross_kg)])
+        self.guard = FillGuard(
+            cut_off_kg=self.cut_off_at_kg, max_kg=self.target.max_gross_kg, start_kg=gross_kg,
+            released_at=now, preact_kg=self.preact_kg, learning=self.learning,
+            settings=self.settings.guard,
+        )  # fmt: skip
+
+    def on_valve(self, v: ValveStatus) -> None:
+        if self.guard is not None:
+            self.guard.valve(v.at, v.feedback_open)
+
+    def measured(self) -> FlowMeasure | None:
+        """What this fill's readings showed of the station's flow (None: nothing to learn from)."""
+        return self.guard.measure() if self.guard is not None else None
 
     def on_sample(self, s: WeightSample) -> Verdict:
         gross = s.gross_kg
@@ -72,10 +93,17 @@ class FillRun:
         if gross < self.max_seen_kg - self.settings.weight_drop_kg:
             return Reason.FILL_WEIGHT_DROP
         self.max_seen_kg = max(self.max_seen_kg, gross)
-        if (verdict := self.on_time(s.at)) is not None:
+        if (verdict := self._max_time(s.at)) is not None:
+            return verdict
+        if (verdict := self._cut_off(s, gross)) is not None:
+            return verdict  # the readings show the cut-off point: the model has nothing to add
+        if self.guard is not None and (verdict := self.guard.sample(s.at, gross)) is not None:
             return verdict
         if self._stalled(s.at, gross):
-            return Reason.FILL_STALLED
+            return Reason.FILL_STALLED  # the last line: no flow over the whole window
+        return None
+
+    def _cut_off(self, s: WeightSample, gross: Decimal) -> Verdict:
         if self.cutoff == "host":
             return CUT_OFF if gross >= self.cut_off_at_kg else None
         if s.fill_state == IndicatorFillState.FILLING or gross - self.gross_before_kg >= self._half_net_kg:
@@ -89,6 +117,12 @@ class FillRun:
         return None
 
     def on_time(self, now: float) -> Verdict:
+        """Judged on every message: the fill's time limits, and the model when samples stop."""
+        if (verdict := self._max_time(now)) is not None:
+            return verdict
+        return self.guard.time(now) if self.guard is not None else None
+
+    def _max_time(self, now: float) -> Verdict:
         if not self.released:  # waiting for its marker: a busy database delays it, a dead one ends it
             if now - self.started_at >= self.settings.marker_timeout_s:
                 return Reason.STATION_FAULT

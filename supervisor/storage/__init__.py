@@ -15,7 +15,7 @@ from supervisor.storage.records import (
     AuditRecord,
     CheckRecord,
     FillRecord,
-    PreactRecord,
+    LearningRecord,
     Record,
     RefusalRecord,
 )
@@ -30,7 +30,7 @@ __all__ = [
     "Database",
     "FillLink",
     "FillRecord",
-    "PreactRecord",
+    "LearningRecord",
     "Record",
     "RefusalRecord",
     "StorageWriter",

@@ -12,13 +12,15 @@ from decimal import Decimal
 from attrs import field, frozen
 from attrs.validators import in_
 
+from domain.fill_guard import StationLearning
+
 __all__ = [
     "AlarmRecord",
     "AuditRecord",
     "CheckRecord",
     "FillOpened",
     "FillRecord",
-    "PreactRecord",
+    "LearningRecord",
     "Record",
     "RefusalRecord",
 ]
@@ -112,11 +114,12 @@ class AuditRecord:
 
 
 @frozen
-class PreactRecord:
-    """A station's adapted preact (in-flight mass), kept across restarts; not sent to the platform."""
+class LearningRecord:
+    """What a station learned from its fills (preact, flow, ...), kept across restarts; not sent
+    to the platform."""
 
     station: str
-    preact_kg: Decimal
+    learning: StationLearning
 
 
-Record = FillRecord | FillOpened | CheckRecord | RefusalRecord | AlarmRecord | AuditRecord | PreactRecord
+Record = FillRecord | FillOpened | CheckRecord | RefusalRecord | AlarmRecord | AuditRecord | LearningRecord

@@ -9,13 +9,13 @@ outbox functions.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, Table, insert, select
 
 from supervisor.storage import schema as t
 from supervisor.storage.fills import ChainAppender, FillLink, append_fill
+from supervisor.storage.learning import load_learning, set_learning
 from supervisor.storage.outbox import (
     OutboxItem,
     dead_letter,
@@ -33,7 +33,7 @@ from supervisor.storage.records import (
     CheckRecord,
     FillOpened,
     FillRecord,
-    PreactRecord,
+    LearningRecord,
     Record,
     RefusalRecord,
 )
@@ -43,7 +43,6 @@ from supervisor.storage.registry import (
     load_archive,
     load_archives,
     load_operators,
-    put_station_setting,
     record_inspection,
     set_cursor,
     set_unit,
@@ -61,10 +60,10 @@ __all__ = [
     "dead_letter",
     "dead_letters",
     "get_cursor",
-    "get_preact",
     "get_unit",
     "load_archive",
     "load_archives",
+    "load_learning",
     "load_operators",
     "mark_failed",
     "mark_sent",
@@ -74,7 +73,6 @@ __all__ = [
     "record_fill_opened",
     "record_inspection",
     "set_cursor",
-    "set_preact",
     "set_unit",
     "store",
     "store_all",
@@ -168,7 +166,7 @@ _STORE: dict[type, Any] = {
     AlarmRecord: _record_outbound,
     AuditRecord: record_audit,
     FillOpened: record_fill_opened,
-    PreactRecord: lambda conn, r: set_preact(conn, r.station, r.preact_kg),
+    LearningRecord: lambda conn, r: set_learning(conn, r.station, r.learning),
 }
 
 
@@ -195,19 +193,3 @@ def store_all(conn: Connection, records: Sequence[Record]) -> list[FillLink | No
     if chain is not None:
         chain.close()
     return results
-
-
-_PREACT = "preact_kg"
-
-
-def get_preact(conn: Connection, station: str) -> Decimal | None:
-    """The station's adapted preact (in-flight mass), if one was learnt."""
-    q = select(t.station_setting.c.value).where(
-        t.station_setting.c.station == station, t.station_setting.c.key == _PREACT
-    )
-    value = conn.execute(q).scalar_one_or_none()
-    return None if value is None else Decimal(value)
-
-
-def set_preact(conn: Connection, station: str, preact_kg: Decimal) -> None:
-    put_station_setting(conn, station, _PREACT, str(preact_kg))
