@@ -24,6 +24,7 @@ from typing import Any
 
 import trio
 
+from domain.checks import answered_in_full
 from simulator.in_process_floor import running_floor
 from simulator.measure import percentile
 from simulator.model_rig import UNIT
@@ -32,6 +33,8 @@ from supervisor.console.server import ConsoleServer
 from supervisor.floor import StationParts
 from supervisor.station.messages import CheckPhase, CheckSubmitted, Scanned, StationInput, WeightSample
 from supervisor.storage.users import add_user
+
+_ALL_OK = {phase: answered_in_full(phase.value, True, {}) for phase in CheckPhase}
 
 __all__ = ["NOTES", "run"]
 
@@ -67,14 +70,22 @@ async def _operate(parts: StationParts, sim: SimulatedStation, code: str) -> Non
     """An operator and a checker at one station, cylinder after cylinder."""
     parts.tell(Scanned("OP01", badge=True, at=trio.current_time()))
     while True:
-        parts.tell(CheckSubmitted(code, CheckPhase.PRE, True, "CK01", at=trio.current_time()))
+        parts.tell(
+            CheckSubmitted(
+                code, CheckPhase.PRE, True, "CK01", _ALL_OK[CheckPhase.PRE], at=trio.current_time()
+            )
+        )
         sim.place(code, 15.5)
         await trio.sleep(0.3)
         parts.tell(Scanned(code, badge=False, at=trio.current_time()))
         with trio.move_on_after(20):
             while parts.core.state != "awaiting_postcheck":  # noqa: ASYNC110 - the core has no event
                 await trio.sleep(0.1)
-        parts.tell(CheckSubmitted(code, CheckPhase.POST, True, "CK01", at=trio.current_time()))
+        parts.tell(
+            CheckSubmitted(
+                code, CheckPhase.POST, True, "CK01", _ALL_OK[CheckPhase.POST], at=trio.current_time()
+            )
+        )
         await trio.sleep(0.5)
         sim.remove()
         await trio.sleep(0.5)

@@ -19,6 +19,7 @@ from decimal import Decimal
 
 import trio
 
+from domain.checks import answered_in_full
 from domain.labels import LabelRule
 from domain.settings import DomainSettings
 from simulator.measure import percentile
@@ -39,6 +40,8 @@ from supervisor.station.messages import (
 )
 from supervisor.station.records_sink import RecordSink
 from supervisor.storage.records import Record
+
+_ALL_OK = {phase: answered_in_full(phase.value, True, {}) for phase in CheckPhase}
 
 __all__ = ["run"]
 
@@ -90,7 +93,9 @@ async def _measure(stations: int, seconds: float) -> tuple[list[float], list[flo
         core = coordinator.core
         now = trio.current_time()
         await inbox.send(Scanned("OP01", badge=True, at=now))
-        await inbox.send(CheckSubmitted(codes[i], CheckPhase.PRE, True, "CK01", at=now))
+        await inbox.send(
+            CheckSubmitted(codes[i], CheckPhase.PRE, True, "CK01", _ALL_OK[CheckPhase.PRE], at=now)
+        )
         gross, scan = Decimal("15.5"), True
         next_at = now + (i % 20) * 0.0025  # the stations spread over the 50 ms period
         while True:
@@ -111,7 +116,9 @@ async def _measure(stations: int, seconds: float) -> tuple[list[float], list[flo
                 await inbox.send(ValveStatus(opened, opened, now))
             if scan:
                 scan = False
-                await inbox.send(CheckSubmitted(codes[i], CheckPhase.PRE, True, "CK01", at=now))
+                await inbox.send(
+                    CheckSubmitted(codes[i], CheckPhase.PRE, True, "CK01", _ALL_OK[CheckPhase.PRE], at=now)
+                )
                 await inbox.send(Scanned(codes[i], badge=False, at=now))
 
     async with trio.open_nursery() as nursery:

@@ -29,6 +29,7 @@ from decimal import Decimal
 import attrs
 
 from domain.filling import PreactSettings
+from domain.holds import Hold
 from domain.models import DEFAULT_MODELS
 from simulator.model_rig import GOOD, Rig, archive
 from supervisor.config import FillSettings
@@ -50,8 +51,8 @@ def _fill_once(rig: Rig, gross_kg: float) -> None:
     rig.check(CheckPhase.POST)
     rig.sim.remove()
     rig.step(0.5)
-    rig.floor.overfill_unresolved.discard(GOOD)  # a bench: the excess is taken as removed
-    rig.floor.post_check_failed.discard(GOOD)
+    for hold in Hold:  # a bench: the excess is taken as removed, a failed check as handled
+        rig.floor.set_hold(GOOD, hold, False)
 
 
 def _errors(cutoff: str, flow: float, strategy: str, fills: int) -> list[float]:

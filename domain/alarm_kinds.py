@@ -25,6 +25,7 @@ class AlarmKind(StrEnum):
     FILL_READING_NOT_CREDIBLE = "fill.reading_not_credible"  # the fill guard closed the valve
     FILL_REWEIGH_UNSTABLE = "fill.reweigh_unstable"  # no stable re-weigh: last reading recorded
     CHECK_POST_FAILED = "check.post_failed"  # a post-fill check failed: the cylinder is held
+    CHECK_POST_MISSING = "check.post_missing"  # lifted off without its post-fill check: held
     STORAGE_UNAVAILABLE = "storage.unavailable"  # records cannot be written: no permits
     INTERNAL_ERROR = "internal.error"  # the station closed safe on an unexpected error
     STATION_OUT_OF_SERVICE = "station.out_of_service"  # an actor kept failing past its restart limit

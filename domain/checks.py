@@ -20,6 +20,7 @@ from enum import StrEnum
 __all__ = [
     "CHECK_ITEMS",
     "ItemState",
+    "answered_in_full",
     "check_problem",
     "counts_as_pass",
     "item_state",

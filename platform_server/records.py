@@ -94,6 +94,7 @@ def _fill(f: Fields, record_id: str) -> tuple[str | None, str | None, str, int |
     f.time("started_at")
     ended = f.time("ended_at")
     f.text("precheck_id", required=False, max_len=64)
+    f.text("topup_of", required=False, max_len=64)
     content = f.text("content", max_len=16_384)
     digest, prev, link = f.hex64("content_hash"), f.hex64("prev_hash"), f.hex64("hash")
     if canonical_content(f.obj) != content:

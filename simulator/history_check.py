@@ -178,6 +178,8 @@ def _interlock(j: _Judge) -> None:
             why.append("precheck.missing")
         elif check["result"] != "pass":
             why.append("precheck.failed")
+        elif check.get("complete") is False:
+            why.append("precheck.incomplete")
         elif e["ts"] - check["ts"] > rules.precheck_window_s:
             why.append("precheck.missing (outside the window)")
         if any(s != sid and st == ("filling", cylinder) for s, st in state.items()):

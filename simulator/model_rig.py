@@ -17,6 +17,7 @@ from typing import Any
 import attrs
 
 from domain.archive import CylinderArchive, CylinderStatus, Operator
+from domain.checks import answered_in_full
 from domain.fill_guard import StationLearning
 from domain.labels import LabelRule
 from domain.reasons import Reason
@@ -160,8 +161,18 @@ class Rig:
     def scan(self, text: str = GOOD, *, too_long: bool = False) -> None:
         self.send(Scanned(text, badge=False, at=self.now, too_long=too_long))
 
-    def check(self, phase: CheckPhase, *, cylinder: str = GOOD, passed: bool = True) -> None:
-        self.send(CheckSubmitted(cylinder, phase, passed, "CK01", {"valve": "ok"}, at=self.now))
+    def check(
+        self,
+        phase: CheckPhase,
+        *,
+        cylinder: str = GOOD,
+        passed: bool = True,
+        items: dict[str, str] | None = None,
+    ) -> None:
+        """A check terminal's check: every item checked (a fail: one failed), or the items named
+        as given over that."""
+        answered = answered_in_full(phase.value, passed, items or {})
+        self.send(CheckSubmitted(cylinder, phase, passed, "CK01", answered, at=self.now))
 
     def console(self, kind: str) -> None:
         self.send(ConsoleOrder(kind, "SUP1", self.now))

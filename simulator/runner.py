@@ -19,6 +19,7 @@ from pathlib import Path
 import trio
 
 from domain.fill_guard import StationLearning
+from domain.holds import Hold
 from domain.models import DEFAULT_MODELS
 from simulator.events import EventFile, Tee
 from simulator.faults import Fault
@@ -32,7 +33,13 @@ from supervisor.station.floor import FloorState
 from supervisor.station.messages import CheckPhase, CheckSubmitted, ConsoleOrder
 from supervisor.storage import open_database
 from supervisor.storage.database import Database
-from supervisor.storage.repository import load_learning, set_unit, upsert_archives, upsert_operators
+from supervisor.storage.repository import (
+    load_holds,
+    load_learning,
+    set_unit,
+    upsert_archives,
+    upsert_operators,
+)
 
 __all__ = ["Attach", "UnsupportedStep", "run_scenario"]
 
@@ -47,10 +54,12 @@ class UnsupportedStep(Exception):
     """A valid step this build cannot carry out yet (named, so the run fails clearly, not silently)."""
 
 
-def _learned(db: Database, stations: list[str]) -> dict[str, StationLearning]:
-    """What each station learnt before (a database kept across runs)."""
+def _remembered(
+    db: Database, stations: list[str]
+) -> tuple[dict[str, StationLearning], list[tuple[Hold, str]]]:
+    """What each station learnt before, and the cylinders held (a database kept across runs)."""
     with db.reading() as conn:
-        return load_learning(conn, stations)
+        return load_learning(conn, stations), load_holds(conn)
 
 
 def _register(db: Database, scenario: Scenario) -> None:
@@ -100,9 +109,10 @@ async def _run(scenario: Scenario, events: EventFile, db: Database, device_actor
     async with open_simulated_devices(scenario) as sim, trio.open_nursery() as nursery:
         nursery.start_soon(feed.run, events)
         nursery.start_soon(_write_ground_truth, sim, events)
-        state = FloorState(scenario.unit_code, lambda: scenario.today, scenario.cylinders, scenario.operators)
+        learned, holds = await trio.to_thread.run_sync(_remembered, db, [s.id for s in scenario.stations])
+        state = FloorState(scenario.unit_code, lambda: scenario.today, scenario.cylinders, scenario.operators,
+                           holds=holds)  # fmt: skip
         config = sim.config(scenario, data_dir="")
-        learned = await trio.to_thread.run_sync(_learned, db, [s.id for s in scenario.stations])
         floor = Floor(config, db, state, bus, _with_faults(sim, device_actors), learned=learned, lang="zh",
                       platform=platform.sync_settings if platform else None)  # fmt: skip
         await nursery.start(floor.run)

@@ -26,7 +26,8 @@ STATES = (
     "done", "rejected", "paused", "fault", "out_of_service",
 )  # fmt: skip
 EVENT_TYPES = (
-    "station.state", "scan", "interlock.refused", "check.recorded", "valve.command", "fill.completed",
+    "station.state", "scan", "interlock.refused", "check.recorded", "check.refused", "valve.command",
+    "fill.completed",
     "fill.aborted", "alarm.raised", "alarm.cleared", "actor.health", "sim.valve", "sim.mass",
     "sync.batch", "sync.registry", "platform.stored", "platform.duplicate",
 )  # fmt: skip

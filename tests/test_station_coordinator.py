@@ -15,6 +15,7 @@ import pytest
 import trio
 import trio.testing
 
+from domain.checks import answered_in_full
 from simulator.model_rig import GOOD, Rig
 from supervisor.runtime.bus import EventBus
 from supervisor.runtime.mailbox import Latest, Mailbox, MailboxFull
@@ -82,7 +83,9 @@ async def _present_a_checked_cylinder(rig: Rig, inbox: Mailbox[StationInput]) ->
     """The operator's badge, the cylinder's pre-fill check, the cylinder on the scale, its label."""
     now = trio.current_time()
     await inbox.send(Scanned("OP01", badge=True, at=now))
-    await inbox.send(CheckSubmitted(GOOD, CheckPhase.PRE, True, "CK01", at=now))
+    await inbox.send(
+        CheckSubmitted(GOOD, CheckPhase.PRE, True, "CK01", answered_in_full("pre", True, {}), at=now)
+    )
     rig.sim.place(GOOD, 15.5)
     await trio.sleep(1.5)
     await inbox.send(Scanned(GOOD, badge=False, at=trio.current_time()))
@@ -218,7 +221,8 @@ async def test_a_marker_that_never_becomes_durable_ends_the_fill_before_its_valv
     assert aborted["reason"] == "station.fault"
     assert "valve.command" not in seen  # never ordered open
     assert rig.max_mass < 15.6  # ground truth: no gas went in
-    assert aborted["at"] - t0 < 1.5 + 15 + 1  # placed, scanned and judged; the marker timeout
+    # placed, scanned, judged over the stable window (0.5 s); then the marker timeout
+    assert aborted["at"] - t0 < 1.5 + 0.5 + 15 + 1
 
 
 async def test_a_marker_durable_behind_a_full_inbox_does_not_overtake_what_is_queued(

@@ -17,6 +17,7 @@ import pytest
 from domain.archive import CylinderStatus, Operator
 from domain.fill_guard import StationLearning
 from domain.filling import fill_target
+from domain.holds import Hold
 from domain.reasons import Reason
 from domain.settings import DomainSettings
 from simulator.model_rig import GOOD, OPERATOR, TODAY, UNIT, Rig, archive
@@ -25,7 +26,7 @@ from supervisor.station.core import Phase
 from supervisor.station.fill_control import CUT_OFF, FillRun
 from supervisor.station.floor import FloorState
 from supervisor.station.messages import CheckPhase, IndicatorFillState, StorageHealth, WeightSample
-from supervisor.storage.records import AlarmRecord, CheckRecord, LearningRecord
+from supervisor.storage.records import AlarmRecord, CheckRecord, HoldRecord, LearningRecord
 
 CUTOFFS = ("host", "indicator")
 
@@ -88,7 +89,7 @@ def _other_station_holds(rig: Rig) -> None:
 
 
 def _unresolved_overfill(rig: Rig) -> None:
-    rig.floor.overfill_unresolved.add(GOOD)
+    rig.floor.set_hold(GOOD, Hold.OVERFILL, True)
     _weighs(30.4)(rig)  # back on the scale with the excess still in it
 
 
@@ -107,6 +108,16 @@ def _badge(badge: str) -> Setup:
 
 def _precheck_failed(rig: Rig) -> None:
     rig.check(CheckPhase.PRE, passed=False)
+    rig.scan()
+
+
+def _precheck_incomplete(rig: Rig) -> None:
+    rig.check(CheckPhase.PRE, items={"valve": "not_checked"})  # marked pass, one item not checked
+    rig.scan()
+
+
+def _lifted_off_without_its_post_check(rig: Rig) -> None:
+    rig.floor.set_hold(GOOD, Hold.POST_CHECK_MISSING, True)  # (how: test_a_cylinder_lifted_off_...)
     rig.scan()
 
 
@@ -189,6 +200,8 @@ REFUSALS: dict[Reason, Setup] = {
     Reason.OPERATOR_CERTIFICATE_EXPIRED: _badge("OP02"),
     Reason.PRECHECK_MISSING: _precheck_never_comes,
     Reason.PRECHECK_FAILED: _precheck_failed,
+    Reason.PRECHECK_INCOMPLETE: _precheck_incomplete,
+    Reason.POSTCHECK_MISSING: _lifted_off_without_its_post_check,
     Reason.SCALE_NO_CYLINDER: _nothing_on_scale,
     Reason.SCALE_UNSTABLE: _never_stable,
     Reason.TARE_BELOW_ARCHIVE: _weighs(14.8),
@@ -432,7 +445,7 @@ def test_an_overfill_is_flagged_held_and_released_after_the_excess_is_removed() 
     rig.until(lambda: len(rig.refusals()) == 2)
     assert "cylinder.overfill_unresolved" not in rig.refusals()[1]
     assert rig.refusals()[1] == ("tare.residual_excess",)  # and a full cylinder is not filled again
-    assert GOOD not in rig.floor.overfill_unresolved
+    assert not rig.floor.held(GOOD, Hold.OVERFILL)
 
 
 def test_a_failed_post_fill_check_raises_an_alarm_and_holds_the_cylinder() -> None:
@@ -458,7 +471,7 @@ def test_a_passing_post_fill_check_after_a_failed_one_clears_its_alarm_and_the_h
     rig.check(CheckPhase.POST, passed=True)  # the leak was handled and the checker passed it
     cleared = [a for a in rig.of_type("alarm.cleared") if a["kind"] == "check.post_failed"]
     assert [a["alarm_id"] for a in cleared] == [raised[0]["alarm_id"]]
-    assert GOOD not in rig.floor.post_check_failed
+    assert not rig.floor.held(GOOD, Hold.POST_CHECK_FAILED)
 
 
 @pytest.mark.parametrize("cutoff", CUTOFFS)
@@ -550,3 +563,138 @@ def test_a_cleared_alarm_is_recorded_with_what_cleared_and_the_platform_takes_it
     db.close()
     upload = {"record_id": item.record_id, "kind": item.kind, "payload": dict(item.payload)}
     assert isinstance(check_record(item.record_id, Fields(upload, "records[0]")), Checked)
+
+
+# --- holds, and checks that mean something -------------------------------------------------------
+
+
+def _filled(rig: Rig) -> None:
+    rig.ready_to_fill()
+    rig.until(lambda: rig.core.phase == Phase.AWAITING_POSTCHECK, limit_s=60)
+
+
+def _rescan_after_a_new_check(rig: Rig) -> tuple[str, ...]:
+    rig.check(CheckPhase.PRE)
+    rig.place(15.5)
+    rig.step(1.5)
+    rig.scan()
+    rig.until(lambda: rig.core.phase != Phase.VERIFYING)
+    return rig.refusals()[-1] if rig.refusals() else ()
+
+
+def test_a_cylinder_lifted_off_without_its_post_fill_check_is_recorded_alarmed_and_held() -> None:
+    rig = Rig()
+    _filled(rig)
+    rig.sim.remove()
+    rig.step(0.5)
+    [alarm] = [a for a in rig.of_type("alarm.raised") if a["kind"] == "check.post_missing"]
+    assert GOOD in alarm["message"]
+    [hold] = [r for r in rig.records if isinstance(r, HoldRecord)]
+    assert (hold.cylinder, hold.kind, hold.held, hold.fill_record_id) == (
+        GOOD, Hold.POST_CHECK_MISSING, True, rig.fills()[0].record_id,
+    )  # fmt: skip
+    assert _rescan_after_a_new_check(rig) == ("postcheck.missing",)
+    rig.sim.remove()
+    rig.step(0.5)
+    rig.check(CheckPhase.POST)  # recorded late, at the check terminal
+    assert [a["alarm_id"] for a in rig.of_type("alarm.cleared")] == [alarm["alarm_id"]]
+    assert not rig.floor.held(GOOD, Hold.POST_CHECK_MISSING)
+    assert [r.held for r in rig.records if isinstance(r, HoldRecord)] == [True, False]
+
+
+def test_another_cylinder_scanned_in_place_of_a_filled_one_leaves_it_held() -> None:
+    other = archive("HY00120000777")
+    rig = Rig(archives=(archive(), other))
+    _filled(rig)
+    rig.check(CheckPhase.PRE, cylinder=other.code)
+    rig.scan(other.code)  # swapped quicker than a poll shows the scale empty
+    assert rig.floor.held(GOOD, Hold.POST_CHECK_MISSING)
+    assert not rig.floor.held(other.code, Hold.POST_CHECK_MISSING)
+
+
+def test_a_post_fill_check_with_items_left_open_does_not_end_the_wait() -> None:
+    rig = Rig()
+    _filled(rig)
+    rig.check(CheckPhase.POST, items={"leak": "not_checked"})
+    rig.step(0.2)
+    assert rig.core.phase == Phase.AWAITING_POSTCHECK
+    assert rig.of_type("check.recorded")[-1]["complete"] is False
+    rig.check(CheckPhase.POST)
+    rig.step(0.2)
+    assert rig.core.phase == Phase.DONE
+
+
+def test_a_check_names_its_cylinder_by_the_label_rule_and_must_be_in_the_registry() -> None:
+    rig = Rig()
+    rig.check(CheckPhase.PRE, cylinder=f"https://trace.example.cn/c?code={GOOD}")
+    [check] = [r for r in rig.records if isinstance(r, CheckRecord)]
+    assert check.cylinder == GOOD  # recorded under the code: the scan finds it
+    rig.check(CheckPhase.PRE, cylinder="HY00129999999")
+    rig.check(CheckPhase.PRE, cylinder="XY00990000001")
+    refused = rig.of_type("check.refused")
+    assert [r["reasons"] for r in refused] == [["cylinder.unknown"], ["label.foreign_unit"]]
+    assert len([r for r in rig.records if isinstance(r, CheckRecord)]) == 1
+    assert [r.reasons for r in rig.refusal_records()] == [("cylinder.unknown",), ("label.foreign_unit",)]
+
+
+def test_holds_survive_a_restart(tmp_path: Path) -> None:
+    """Every kind of hold, stored through the real storage functions, rebuilt at start."""
+    from supervisor.storage import open_database
+    from supervisor.storage.repository import load_holds, store_all
+
+    other, third = archive("HY00120000777"), archive("HY00120000778")
+    rig = Rig(archives=(archive(), other, third), preact_kg=Decimal("0"), flow_kg_s=8.0)
+    _filled(rig)  # no preact at 8 kg/s: an overfill, held
+    rig.sim.remove()  # and lifted off without its post-fill check: held for that too
+    rig.step(0.5)
+    rig.check(CheckPhase.POST, cylinder=third.code, passed=False)  # a leak on another cylinder
+    db = open_database(f"sqlite:///{tmp_path / 'floor.db'}")
+    with db.transaction() as conn:
+        store_all(conn, rig.records)
+    with db.reading() as conn:
+        holds = load_holds(conn)
+    db.close()
+    assert sorted(holds) == sorted(
+        [(Hold.OVERFILL, GOOD), (Hold.POST_CHECK_MISSING, GOOD), (Hold.POST_CHECK_FAILED, third.code)]
+    )
+    floor = FloorState(UNIT, lambda: TODAY, (archive(), other, third), [OPERATOR], holds=holds)
+    again = Rig(floor=floor)  # the floor after a restart
+    again.login()
+    again.check(CheckPhase.PRE)
+    again.place(30.4)  # the over-filled cylinder, back on a scale
+    again.step(1.5)
+    again.scan()
+    again.until(lambda: again.refusals())
+    assert {"cylinder.overfill_unresolved", "postcheck.missing"} <= set(again.refusals()[-1])
+
+
+def test_an_under_filled_cylinder_is_topped_up_to_the_same_target_bound_to_its_first_fill() -> None:
+    rig = Rig(preact_kg=Decimal("1.2"))  # far too early a cut-off: ~0.85 kg short, an under-fill
+    _filled(rig)
+    first = rig.fills()[0]
+    assert "underfill" in first.flags
+    rig.check(CheckPhase.POST)
+    rig.scan()  # scanned again where it stands: a top-up, not a cylinder with residue
+    rig.until(lambda: len(rig.fills()) == 2, limit_s=60)
+    top_up = rig.fills()[1]
+    assert (top_up.outcome, top_up.topup_of, top_up.target_kg) == (
+        "completed",
+        first.record_id,
+        first.target_kg,
+    )
+    assert top_up.flags == ()
+    assert rig.max_mass <= 15.2 + 14.9
+    assert rig.refusals() == []
+
+
+def test_a_top_up_needs_the_weight_its_under_fill_left() -> None:
+    rig = Rig(preact_kg=Decimal("1.2"))
+    _filled(rig)
+    rig.check(CheckPhase.POST)
+    rig.sim.remove()
+    rig.step(0.5)
+    rig.place(float(rig.fills()[0].gross_kg or 0) + 1.0)  # a kilogram more than the fill left: not that
+    rig.step(1.5)
+    rig.scan()
+    rig.until(lambda: rig.refusals())
+    assert rig.refusals()[-1] == ("tare.residual_excess",)

@@ -15,6 +15,7 @@ import pytest
 import trio
 from sqlalchemy import select
 
+from domain.checks import answered_in_full
 from simulator.model_rig import GOOD, Rig
 from supervisor.runtime.bus import EventBus
 from supervisor.runtime.mailbox import Latest, Mailbox
@@ -34,6 +35,8 @@ from supervisor.storage import schema as t
 from supervisor.storage.faults import StorageFaults
 from supervisor.storage.writer import StorageWriter
 from tests.test_station_coordinator import pump
+
+ALL_OK = answered_in_full("pre", True, {})
 
 
 async def _until(events: Any, type_: str, timeout: float = 20, **fields: Any) -> None:
@@ -68,7 +71,9 @@ async def test_unwritable_storage_stops_new_fills_alarms_keeps_every_record_and_
             await inbox.send(Scanned("OP01", badge=True, at=trio.current_time()))
             rig.sim.place(GOOD, 15.5)
             faults.start(kind)  # the disk fills up: the pre-fill check cannot be written
-            await inbox.send(CheckSubmitted(GOOD, CheckPhase.PRE, True, "CK01", at=trio.current_time()))
+            await inbox.send(
+                CheckSubmitted(GOOD, CheckPhase.PRE, True, "CK01", ALL_OK, at=trio.current_time())
+            )
             await _until(events, "alarm.raised", kind="storage.unavailable")
             assert not rig.core.storage_ok
             await trio.sleep(1.0)  # the reading settles

@@ -32,7 +32,7 @@ from supervisor.station.floor import FloorState
 from supervisor.storage import open_database
 from supervisor.storage.interrupted import record_interrupted_fills
 from supervisor.storage.registry import regulator_disables
-from supervisor.storage.repository import load_archives, load_learning, load_operators, utc_now
+from supervisor.storage.repository import load_archives, load_holds, load_learning, load_operators, utc_now
 
 __all__ = ["register"]
 
@@ -93,11 +93,12 @@ def run(args: argparse.Namespace) -> int:
     with db.reading() as conn:
         archives, operators = load_archives(conn), load_operators(conn)
         learned = load_learning(conn, [s.id for s in config.stations])
+        holds = load_holds(conn)
         disabled = regulator_disables(conn)
     if not archives:
         print("fillfloor: warning: no cylinder archives in the registry: every label will be refused "
               "(fillfloor registry import FILE)", file=sys.stderr)  # fmt: skip
-    state = FloorState(config.unit.code, dt.date.today, archives.values(), operators.values())
+    state = FloorState(config.unit.code, dt.date.today, archives.values(), operators.values(), holds=holds)
     for station in disabled:  # the regulator's last word holds while offline, across restarts
         state.set_disabled(station, True)
     try:

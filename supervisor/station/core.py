@@ -28,9 +28,11 @@ from attrs import frozen
 
 from domain.alarm_kinds import AlarmKind
 from domain.archive import CylinderArchive
+from domain.checks import counts_as_pass
 from domain.eligibility import eligibility_reasons
 from domain.fill_guard import StationLearning
 from domain.filling import adapt_preact, fill_flags, fill_target
+from domain.holds import Hold
 from domain.labels import LabelResult, LabelRule, parse_label, safe_text
 from domain.operators import operator_reasons
 from domain.reasons import FillFlag, Reason, describe
@@ -38,7 +40,7 @@ from domain.settings import DomainSettings
 from supervisor.config import FillSettings
 from supervisor.station.fill_control import CUT_OFF, FillRun
 from supervisor.station.floor import CheckEntry, FloorState, LastFill
-from supervisor.station.interlock import Facts, refusal_reasons
+from supervisor.station.interlock import Facts, refusal_reasons, same_as_underfill
 from supervisor.station.messages import (
     CheckPhase,
     CheckSubmitted,
@@ -59,6 +61,7 @@ from supervisor.storage.records import (
     CheckRecord,
     FillOpened,
     FillRecord,
+    HoldRecord,
     LearningRecord,
     Record,
     RefusalRecord,
@@ -92,6 +95,12 @@ _DURING_FILL = {
     Reason.STATION_PAUSED: Reason.OPERATOR_STOP,
 }
 _G = Decimal(1000)
+# Each hold's alarm: its kind and its id (one a cylinder).
+_HOLD_ALARMS = {
+    Hold.OVERFILL: (AlarmKind.FILL_OVERFILL, "overfill.{code}"),
+    Hold.POST_CHECK_FAILED: (AlarmKind.CHECK_POST_FAILED, "post_check.{code}"),
+    Hold.POST_CHECK_MISSING: (AlarmKind.CHECK_POST_MISSING, "post_check_missing.{code}"),
+}
 # The fill guard's rules (domain/fill_guard.py), as the alarm says them.
 _GUARD_RULES = {
     "dead_reckoning": ("按学习流量推算已到切断点而读数未到", "the learned flow says the cut-off is passed"),
@@ -176,6 +185,7 @@ class StationCore:
         self._mismatch_since: float | None = None  # valve feedback disagreeing with the order
         self._registry_seen = ctx.floor.registry_version
         self._standing: dict[str, tuple[AlarmKind, str, str]] = {}  # alarms that clear on a later event
+        self._post_check_due: tuple[str, str, float] | None = None  # (code, fill, started) left unchecked
         self._out: list[Effect] = []
 
     # ------------------------------------------------------------------ entry point
@@ -315,6 +325,8 @@ class StationCore:
         self._emit("scan", raw=label.raw, **({"code": label.code} if label.code else {}))
         if self.phase not in _SCAN_ACCEPTED:
             return  # a fill is under way or done: the cylinder on the scale is not changed by a scan
+        if self._post_check_due is not None and self._post_check_due[0] != label.code:
+            self._check_left_unchecked()  # another cylinder in its place: the filled one has left
         self._release()
         self.label, self.precheck = label, None
         accepted = label.reason is None and label.code is not None
@@ -341,35 +353,50 @@ class StationCore:
                 self._emit("interlock.refused", reasons=[str(r) for r in reasons])
 
     def _on_check(self, msg: CheckSubmitted) -> None:
+        """A check terminal's check: recorded under the code its text names (a label URL read with
+        the scanner's rule), for a cylinder in the registry; a pass counts only with every item
+        checked and passed (domain/checks.py)."""
         floor = self.ctx.floor
+        label = parse_label(msg.cylinder, self.ctx.label_rule)
+        code = label.code if label.reason is None else None
+        if code is None or code not in floor.archives:
+            reason = label.reason or Reason.CYLINDER_UNKNOWN
+            self._store_refusal((reason,), raw=label.raw, cylinder=code)
+            self._emit("check.refused", phase=msg.phase.value, raw=label.raw, reasons=[str(reason)],
+                       **({"cylinder": code} if code else {}))  # fmt: skip
+            return
         record_id = self.ctx.new_id("check")
-        last = floor.last_fill.get(msg.cylinder)
+        last = floor.last_fill.get(code)
         bound = last.record_id if msg.phase == CheckPhase.POST and last is not None else None
-        entry = CheckEntry(record_id, msg.cylinder, msg.phase, msg.passed, msg.checker, msg.at)
+        complete = counts_as_pass(msg.phase.value, msg.passed, msg.items)
+        entry = CheckEntry(record_id, code, msg.phase, msg.passed, msg.checker, msg.at, complete=complete)
         floor.add_check(entry)
+        result = "pass" if msg.passed else "fail"
         self._store(CheckRecord(
-            record_id=record_id, cylinder=msg.cylinder, phase=msg.phase.value,
-            result="pass" if msg.passed else "fail", checker=msg.checker,
-            at=msg.when.isoformat() if msg.when else self.ctx.wall_now(), items=dict(msg.items),
-            station=self.ctx.station, fill_record_id=bound,
+            record_id=record_id, cylinder=code, phase=msg.phase.value, result=result,
+            checker=msg.checker, at=msg.when.isoformat() if msg.when else self.ctx.wall_now(),
+            items=dict(msg.items), station=self.ctx.station, fill_record_id=bound,
         ))  # fmt: skip
-        self._emit("check.recorded", cylinder=msg.cylinder, phase=msg.phase.value,
-                   result="pass" if msg.passed else "fail")  # fmt: skip
+        self._emit("check.recorded", cylinder=code, phase=msg.phase.value, result=result,
+                   complete=msg.passed and complete)  # fmt: skip
         if msg.phase == CheckPhase.POST:
-            if msg.passed:
-                if msg.cylinder in floor.post_check_failed:  # handled and checked again: the hold ends
-                    floor.post_check_failed.discard(msg.cylinder)
-                    text = self._t("充装后复检合格：", "post-fill check passed again: ") + msg.cylinder
-                    self._alarm(
-                        "cleared", f"post_check.{msg.cylinder}", AlarmKind.CHECK_POST_FAILED, "high", text
-                    )
-            else:
-                # A leak, a bulge, a hot wall: the cylinder is held until it is handled.
-                floor.post_check_failed.add(msg.cylinder)
-                text = self._t("充装后检查不合格：", "post-fill check failed: ") + msg.cylinder
-                self._alarm("raised", f"post_check.{msg.cylinder}", AlarmKind.CHECK_POST_FAILED, "high", text)
-            if self.phase == Phase.AWAITING_POSTCHECK and self._code() == msg.cylinder:
-                self._enter(Phase.DONE)
+            self._after_post_check(code, entry, bound)
+
+    def _after_post_check(self, code: str, check: CheckEntry, fill_record_id: str | None) -> None:
+        """A failed post-fill check holds the cylinder until it is handled and checked again; a
+        pass (every item checked) ends that hold and a missing check's."""
+        if check.passed and not check.complete:
+            return  # not a post-fill check yet: the station waits for one with every item
+        if check.passed:
+            text = self._t("充装后复检合格：", "post-fill check passed again: ") + code
+            self._hold(Hold.POST_CHECK_FAILED, code, False, text, fill_record_id)
+        else:  # a leak, a bulge, a hot wall
+            text = self._t("充装后检查不合格：", "post-fill check failed: ") + code
+            self._hold(Hold.POST_CHECK_FAILED, code, True, text, fill_record_id)
+        text = self._t("充装后检查已补录：", "post-fill check recorded: ") + code
+        self._hold(Hold.POST_CHECK_MISSING, code, False, text, fill_record_id)
+        if self.phase == Phase.AWAITING_POSTCHECK and self._code() == code:
+            self._enter(Phase.DONE)
 
     def _on_console(self, msg: ConsoleOrder) -> None:
         match msg.kind:
@@ -523,10 +550,11 @@ class StationCore:
             self._refuse(reasons)
             return
         assert self.archive is not None  # (the interlock refuses without them)
-        target = fill_target(self.archive, self.ctx.rules)
+        target = fill_target(self.archive, self.ctx.rules)  # (a top-up: the same target and maximum)
         self.fill = FillRun(
             self.ctx.new_id("fill"), target, self.preact_kg, cutoff=self.ctx.cutoff,
             settings=self.ctx.fill, started_at=self.now, gross_before_kg=s.gross_kg, learning=self.learning,
+            topup_of=self._topup_of(s.gross_kg),
         )  # fmt: skip
         self.fill_operator, self.fill_started_wall, self.abort = self.badge, self.ctx.wall_now(), None
         self._registry_seen = self.ctx.floor.registry_version
@@ -536,9 +564,17 @@ class StationCore:
             record_id=self.fill.record_id, cylinder=self._code() or "", station=self.ctx.station,
             operator=self.fill_operator, started_at=self.fill_started_wall, tare_kg=target.tare_kg,
             target_kg=target.target_gross_kg, gross_before_kg=s.gross_kg, preact_kg=self.preact_kg,
-            precheck_id=self.precheck.record_id if self.precheck else None,
+            precheck_id=self.precheck.record_id if self.precheck else None, topup_of=self.fill.topup_of,
         ))  # fmt: skip
         self._enter(Phase.FILLING)  # the valve opens on `FillMarked`
+
+    def _topup_of(self, gross_kg: Decimal) -> str | None:
+        """The under-filled fill this one tops up (DOMAIN.md: an under-fill may be topped up), if
+        the cylinder weighs what that fill left in it."""
+        last = self.ctx.floor.last_fill.get(self._code() or "")
+        if last is None or not same_as_underfill(gross_kg, last.underfill_gross_kg, self.ctx.rules):
+            return None
+        return last.record_id
 
     @property
     def _awaiting_marker(self) -> bool:
@@ -629,7 +665,7 @@ class StationCore:
         self._record_fill(gross, outcome="completed" if self.abort is None else "aborted")
         if not self._present():
             self._removed()
-        elif self.ctx.floor.latest_check(self._code() or "", CheckPhase.POST, fill.started_at) is not None:
+        elif self._post_checked(self._code() or "", fill.started_at):
             self._enter(Phase.DONE)  # the checker was quicker than the scale
         else:
             self._enter(Phase.AWAITING_POSTCHECK)
@@ -650,9 +686,12 @@ class StationCore:
             reason=None if self.abort is None else str(self.abort), tare_kg=target.tare_kg,
             target_kg=target.target_gross_kg, gross_kg=gross, net_kg=net, error_g=error_g, flags=flags,
             gross_before_kg=fill.gross_before_kg, preact_kg=fill.preact_kg,
-            precheck_id=self.precheck.record_id if self.precheck else None,
+            precheck_id=self.precheck.record_id if self.precheck else None, topup_of=fill.topup_of,
         ))  # fmt: skip
-        floor.last_fill[code] = LastFill(fill.record_id, self.ctx.station, self.now)
+        underfill = gross if FillFlag.UNDERFILL in flags else None
+        floor.last_fill[code] = LastFill(fill.record_id, self.ctx.station, self.now, underfill)
+        if fill.released:  # gas may have gone in: a post-fill check is due before it leaves
+            self._post_check_due = (code, fill.record_id, fill.started_at)
         if outcome == "completed" and gross is not None:
             self._emit("fill.completed", cylinder=code, record_id=fill.record_id,
                        tare_kg=float(target.tare_kg), target_kg=float(target.target_gross_kg),
@@ -704,28 +743,58 @@ class StationCore:
                         (f"超过最大充装量：{code}" if zh else f"above the maximum fill: {code}"))  # fmt: skip
         if FillFlag.OVERFILL in flags:
             # Must not leave the station until the excess is removed (DOMAIN.md).
-            self.ctx.floor.overfill_unresolved.add(code)
-            self._alarm("raised", f"overfill.{code}", AlarmKind.FILL_OVERFILL, "high",
-                        describe(FillFlag.OVERFILL, self.ctx.lang) + f"：{code}")  # fmt: skip
+            text = describe(FillFlag.OVERFILL, self.ctx.lang) + f"：{code}"
+            self._hold(Hold.OVERFILL, code, True, text, self._last_fill_id(code))
 
     def _resolve_overfill(self) -> None:
         """An over-filled cylinder weighed again within its band: the excess was removed."""
         code, s = self._code(), self.sample
         floor = self.ctx.floor
-        if code not in floor.overfill_unresolved or self.archive is None or s is None or not s.stable:
+        if code is None or not floor.held(code, Hold.OVERFILL) or self.archive is None or s is None:
+            return
+        if not s.stable:
             return
         try:
             target = fill_target(self.archive, self.ctx.rules)
         except ValueError:
             return
         if FillFlag.OVERFILL not in fill_flags(target, s.gross_kg):
-            floor.overfill_unresolved.discard(code or "")
-            self._alarm("cleared", f"overfill.{code}", AlarmKind.FILL_OVERFILL, "high", "")
+            self._hold(Hold.OVERFILL, code, False, "", self._last_fill_id(code))
+
+    def _hold(self, kind: Hold, code: str, on: bool, text: str, fill_record_id: str | None) -> None:
+        """Hold a cylinder or release it: stored (rebuilt at start), with its alarm raised or cleared."""
+        if not self.ctx.floor.set_hold(code, kind, on):
+            return
+        self._store(HoldRecord(code, kind, on, self.ctx.wall_now(), self.ctx.station, fill_record_id))
+        alarm_kind, alarm_id = _HOLD_ALARMS[kind]
+        self._alarm("raised" if on else "cleared", alarm_id.format(code=code), alarm_kind, "high", text)
+
+    def _post_checked(self, code: str, since: float) -> bool:
+        """A post-fill check that decides something since then: a fail, or a pass of every item."""
+        check = self.ctx.floor.latest_check(code, CheckPhase.POST, since)
+        return check is not None and (not check.passed or check.complete)
+
+    def _last_fill_id(self, code: str) -> str | None:
+        last = self.ctx.floor.last_fill.get(code)
+        return last.record_id if last is not None else None
 
     def _removed(self) -> None:
+        self._check_left_unchecked()
         self._release()
         self.label, self.archive, self.precheck = None, None, None
         self._enter(Phase.IDLE)
+
+    def _check_left_unchecked(self) -> None:
+        """A cylinder filled here leaves (lifted off, or another scanned in its place) without its
+        post-fill check: that is recorded as missing, with an alarm, and it is held until one is."""
+        due, self._post_check_due = self._post_check_due, None
+        if due is None:
+            return
+        code, fill_record_id, started_at = due
+        if self._post_checked(code, started_at):
+            return
+        text = self._t("气瓶未做充装后检查即离开工位：", "cylinder left without its post-fill check: ") + code
+        self._hold(Hold.POST_CHECK_MISSING, code, True, text, fill_record_id)
 
     def _refuse(self, reasons: tuple[Reason, ...]) -> None:
         code = self._code()
@@ -763,12 +832,12 @@ class StationCore:
             label=self.label,
             archive=self.archive,
             held_elsewhere=code is not None and floor.holder(code) not in (None, self.ctx.station),
-            overfill_unresolved=code in floor.overfill_unresolved,
-            post_check_failed=code in floor.post_check_failed,
+            holds=frozenset(h for h in Hold if code is not None and floor.held(code, h)),
             precheck=self.precheck,
             present=self._present(),
             stable=s is not None and s.stable,
             gross_kg=s.gross_kg if s is not None else None,
+            topup_from_kg=last.underfill_gross_kg if (last := floor.last_fill.get(code or "")) else None,
         )
         return refusal_reasons(facts, unit_code=floor.unit_code, today=floor.today(), rules=self.ctx.rules,
                                allowed_models=self.ctx.allowed_models)  # fmt: skip

@@ -43,6 +43,7 @@ class FillRun:
         started_at: float,
         gross_before_kg: Decimal,
         learning: StationLearning | None = None,
+        topup_of: str | None = None,
     ) -> None:
         self.record_id = record_id
         self.target = target
@@ -60,6 +61,7 @@ class FillRun:
         self._half_net_kg = target.rated_net_kg / 2
         self.released = False  # the valve may open: its marker is durable
         self.learning = learning or StationLearning()
+        self.topup_of = topup_of  # a top-up: the under-filled fill it completes
         self.guard: FillGuard | None = None  # from the moment the valve may open
 
     def valve_released(self, now: float, gross_kg: Decimal) -> None:

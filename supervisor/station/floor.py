@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable
+from decimal import Decimal
 
 from attrs import frozen
 
 from domain.archive import CylinderArchive, Operator
+from domain.holds import Hold
 from supervisor.station.messages import CheckPhase
 
-__all__ = ["CheckEntry", "FloorState", "LastFill"]
+__all__ = ["CheckEntry", "FloorState", "Hold", "LastFill"]
 
 
 @frozen
@@ -35,6 +37,7 @@ class CheckEntry:
     passed: bool
     checker: str
     at: float  # monotonic
+    complete: bool = True  # every item checked and passed (a pass without it does not count)
 
 
 @frozen
@@ -44,6 +47,7 @@ class LastFill:
     record_id: str
     station: str
     ended_at: float  # monotonic
+    underfill_gross_kg: Decimal | None = None  # its re-weigh, when it was an under-fill (a top-up may follow)
 
 
 class FloorState:
@@ -54,8 +58,7 @@ class FloorState:
         archives: Iterable[CylinderArchive] = (),
         operators: Iterable[Operator] = (),
         *,
-        overfill_unresolved: Iterable[str] = (),
-        post_check_failed: Iterable[str] = (),
+        holds: Iterable[tuple[Hold, str]] = (),
     ) -> None:
         self.unit_code = unit_code
         self.today = today
@@ -64,8 +67,9 @@ class FloorState:
         self._checks: dict[str, list[CheckEntry]] = {}
         self._claims: dict[str, str] = {}  # cylinder -> station
         self.last_fill: dict[str, LastFill] = {}
-        self.overfill_unresolved: set[str] = set(overfill_unresolved)
-        self.post_check_failed: set[str] = set(post_check_failed)  # held until handled
+        self.holds: dict[Hold, set[str]] = {kind: set() for kind in Hold}
+        for kind, cylinder in holds:
+            self.holds[kind].add(cylinder)
         self.disabled_stations: set[str] = set()  # by the regulator, via registry sync
         self.unit_disabled = False
         self.registry_version = 0  # bumps on every registry change: stations re-check a fill
@@ -92,6 +96,19 @@ class FloorState:
 
     def disabled(self, station: str) -> bool:
         return self.unit_disabled or station in self.disabled_stations
+
+    # --- holds ---
+
+    def held(self, cylinder: str, kind: Hold) -> bool:
+        return cylinder in self.holds[kind]
+
+    def set_hold(self, cylinder: str, kind: Hold, on: bool) -> bool:
+        """Hold or release; whether that changed anything."""
+        held = self.holds[kind]
+        if (cylinder in held) == on:
+            return False
+        (held.add if on else held.discard)(cylinder)
+        return True
 
     # --- checks ---
 

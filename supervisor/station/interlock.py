@@ -22,13 +22,14 @@ from attrs import frozen
 from domain.archive import CylinderArchive, Operator
 from domain.eligibility import eligibility_reasons
 from domain.filling import tare_reasons
+from domain.holds import HOLD_REASONS, Hold
 from domain.labels import LabelResult
 from domain.operators import operator_reasons
 from domain.reasons import Reason
 from domain.settings import DomainSettings
 from supervisor.station.floor import CheckEntry
 
-__all__ = ["Facts", "refusal_reasons"]
+__all__ = ["Facts", "refusal_reasons", "same_as_underfill"]
 
 
 @frozen
@@ -39,12 +40,14 @@ class Facts:
     label: LabelResult | None  # the scanned label, if any
     archive: CylinderArchive | None
     held_elsewhere: bool  # another station holds this cylinder
-    overfill_unresolved: bool
-    post_check_failed: bool  # its last post-fill check failed and was not handled since
+    holds: frozenset[Hold]  # an unresolved overfill, a failed or a missing post-fill check
     precheck: CheckEntry | None  # the newest pre-fill check within the window
     present: bool  # something is on the scale
     stable: bool
     gross_kg: Decimal | None
+    # The re-weighed gross of its last fill here when that fill was an under-fill: a top-up may
+    # start from it (not refused for residue) if the scale shows the same weight.
+    topup_from_kg: Decimal | None = None
 
 
 def refusal_reasons(
@@ -68,22 +71,35 @@ def refusal_reasons(
         reasons.append(label.reason if label is not None and label.reason else Reason.LABEL_UNREADABLE)
     else:
         reasons.extend(eligibility_reasons(facts.archive, unit_code, today, rules, allowed_models))
-        if facts.post_check_failed:
-            reasons.append(Reason.CYLINDER_BLOCKED)
+        if Hold.POST_CHECK_FAILED in facts.holds:
+            reasons.append(HOLD_REASONS[Hold.POST_CHECK_FAILED])
         if facts.held_elsewhere:
             reasons.append(Reason.CYLINDER_IN_USE)
-        if facts.overfill_unresolved:
-            reasons.append(Reason.CYLINDER_OVERFILL_UNRESOLVED)
-        # (4) the pre-fill check
+        reasons.extend(HOLD_REASONS[h] for h in (Hold.OVERFILL, Hold.POST_CHECK_MISSING) if h in facts.holds)
+        # (4) the pre-fill check: a pass counts only with every item checked and passed
         if facts.precheck is None:
             reasons.append(Reason.PRECHECK_MISSING)
         elif not facts.precheck.passed:
             reasons.append(Reason.PRECHECK_FAILED)
+        elif not facts.precheck.complete:
+            reasons.append(Reason.PRECHECK_INCOMPLETE)
     # (5) the scale
     if not facts.present:
         reasons.append(Reason.SCALE_NO_CYLINDER)
     elif not facts.stable or facts.gross_kg is None:
         reasons.append(Reason.SCALE_UNSTABLE)
-    elif facts.archive is not None:
+    elif facts.archive is not None and not _same_as_underfill(facts, rules):
         reasons.extend(tare_reasons(facts.gross_kg, facts.archive, rules))
     return tuple(dict.fromkeys(reasons))  # each once, first place kept
+
+
+def _same_as_underfill(facts: Facts, rules: DomainSettings) -> bool:
+    return same_as_underfill(facts.gross_kg, facts.topup_from_kg, rules)
+
+
+def same_as_underfill(gross_kg: Decimal | None, underfill_kg: Decimal | None, rules: DomainSettings) -> bool:
+    """An under-filled cylinder back for its top-up weighs what its fill left it (within the empty
+    weight's tolerance); anything else is judged as any cylinder is (residue, missing parts)."""
+    if gross_kg is None or underfill_kg is None:
+        return False
+    return abs(gross_kg - underfill_kg) <= rules.tare_tolerance_kg

@@ -40,7 +40,7 @@ def _fill_row(r: FillRecord) -> dict[str, Any]:
         "target_kg": _kg(r.target_kg), "gross_kg": _kg(r.gross_kg), "net_kg": _kg(r.net_kg),
         "error_g": r.error_g, "flags": list(r.flags), "started_at": r.started_at,
         "ended_at": r.ended_at, "gross_before_kg": _kg(r.gross_before_kg), "preact_kg": _kg(r.preact_kg),
-        "precheck_id": r.precheck_id,
+        "precheck_id": r.precheck_id, "topup_of": r.topup_of,
     }  # fmt: skip
 
 

@@ -30,6 +30,7 @@ def _interrupted(row: Mapping[str, Any], now: str) -> FillRecord:
         operator=row["operator_id"], outcome="interrupted", started_at=row["started_at"], ended_at=now,
         reason=str(Reason.SUPERVISOR_SHUTDOWN), tare_kg=row["tare_kg"], target_kg=row["target_kg"],
         gross_before_kg=row["gross_before_kg"], preact_kg=row["preact_kg"], precheck_id=row["precheck_id"],
+        topup_of=row["topup_of"],
     )  # fmt: skip
 
 

@@ -13,6 +13,7 @@ from attrs import field, frozen
 from attrs.validators import in_
 
 from domain.fill_guard import StationLearning
+from domain.holds import Hold
 
 __all__ = [
     "AlarmRecord",
@@ -20,6 +21,7 @@ __all__ = [
     "CheckRecord",
     "FillOpened",
     "FillRecord",
+    "HoldRecord",
     "LearningRecord",
     "Record",
     "RefusalRecord",
@@ -45,6 +47,7 @@ class FillRecord:
     gross_before_kg: Decimal | None = None  # the stable reading before the permit
     preact_kg: Decimal | None = None  # the preact the cut-off used
     precheck_id: str | None = None  # the passing pre-fill check (record id) the permit relied on
+    topup_of: str | None = None  # a top-up: the under-filled fill (record id) it completes
 
 
 @frozen
@@ -64,6 +67,7 @@ class FillOpened:
     gross_before_kg: Decimal | None = None
     preact_kg: Decimal | None = None
     precheck_id: str | None = None
+    topup_of: str | None = None
 
 
 @frozen
@@ -114,6 +118,18 @@ class AuditRecord:
 
 
 @frozen
+class HoldRecord:
+    """A cylinder held (`held`) or released, of one kind (`Hold`); kept locally, rebuilt at start."""
+
+    cylinder: str
+    kind: Hold = field(converter=Hold)
+    held: bool
+    at: str
+    station: str | None = None
+    fill_record_id: str | None = None
+
+
+@frozen
 class LearningRecord:
     """What a station learned from its fills (preact, flow, ...), kept across restarts; not sent
     to the platform."""
@@ -122,4 +138,13 @@ class LearningRecord:
     learning: StationLearning
 
 
-Record = FillRecord | FillOpened | CheckRecord | RefusalRecord | AlarmRecord | AuditRecord | LearningRecord
+Record = (
+    FillRecord
+    | FillOpened
+    | CheckRecord
+    | RefusalRecord
+    | AlarmRecord
+    | AuditRecord
+    | HoldRecord
+    | LearningRecord
+)

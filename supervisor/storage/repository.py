@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Table, insert, select
 
 from supervisor.storage import schema as t
 from supervisor.storage.fills import ChainAppender, FillLink, append_fill
+from supervisor.storage.holds import load_holds, record_hold
 from supervisor.storage.learning import load_learning, set_learning
 from supervisor.storage.outbox import (
     OutboxItem,
@@ -33,6 +34,7 @@ from supervisor.storage.records import (
     CheckRecord,
     FillOpened,
     FillRecord,
+    HoldRecord,
     LearningRecord,
     Record,
     RefusalRecord,
@@ -63,6 +65,7 @@ __all__ = [
     "get_unit",
     "load_archive",
     "load_archives",
+    "load_holds",
     "load_learning",
     "load_operators",
     "mark_failed",
@@ -140,7 +143,7 @@ def record_fill_opened(conn: Connection, record: FillOpened) -> None:
         "record_id": record.record_id, "station": record.station, "cylinder_code": record.cylinder,
         "operator_id": record.operator, "started_at": record.started_at, "tare_kg": record.tare_kg,
         "target_kg": record.target_kg, "gross_before_kg": record.gross_before_kg,
-        "preact_kg": record.preact_kg, "precheck_id": record.precheck_id,
+        "preact_kg": record.preact_kg, "precheck_id": record.precheck_id, "topup_of": record.topup_of,
     }  # fmt: skip
     # Offered again after a cancelled write that did commit (records_sink.py): the same marker;
     # or offered again with its fill, whose record deleted it: the fill is over, no marker again.
@@ -167,6 +170,7 @@ _STORE: dict[type, Any] = {
     AuditRecord: record_audit,
     FillOpened: record_fill_opened,
     LearningRecord: lambda conn, r: set_learning(conn, r.station, r.learning),
+    HoldRecord: record_hold,
 }
 
 

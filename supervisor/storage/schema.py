@@ -135,6 +135,7 @@ fill = Table(
     Column("gross_before_kg", KG),  # the stable reading the fill started from
     Column("preact_kg", KG),  # the preact (in-flight mass) the cut-off used
     Column("precheck_id", String(64)),  # the passing pre-fill check the permit relied on
+    Column("topup_of", String(64)),  # a top-up: the under-filled fill it completes
     Column("content", Text, nullable=False),
     Column("content_hash", String(64), nullable=False),
     Column("prev_hash", String(64), nullable=False),
@@ -156,6 +157,19 @@ fill_open = Table(
     Column("gross_before_kg", KG),
     Column("preact_kg", KG),
     Column("precheck_id", String(64)),
+    Column("topup_of", String(64)),
+)
+
+# A cylinder held until something is done about it (supervisor/station/floor.py `Hold`): written
+# when the hold begins, deleted when it ends, read back at start.
+cylinder_hold = Table(
+    "cylinder_hold",
+    metadata,
+    Column("cylinder_code", String(64), primary_key=True),
+    Column("kind", String(32), primary_key=True),  # overfill | post_check_failed | post_check_missing
+    Column("since", String(40), nullable=False),
+    Column("station", String(32)),
+    Column("fill_record_id", String(64)),
 )
 
 # The newest link of the chain, updated in the fill's transaction: deleting the last fill row is
