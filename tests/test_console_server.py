@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 import trio
 import trio.lowlevel
 from sqlalchemy import select
-from trio_websocket import ConnectionClosed, connect_websocket, open_websocket_url
+from trio_websocket import ConnectionClosed, WebSocketConnection, connect_websocket, open_websocket_url
 
 from domain.checks import answered_in_full, standard_items
 from simulator.in_process_floor import running_floor
@@ -173,11 +175,19 @@ async def checks_recorded(db: Database, count: int) -> list[tuple[str, str, str]
             await trio.sleep(0.05)
 
 
-async def test_a_pass_with_items_left_open_is_refused_as_incomplete_naming_them(console) -> None:  # type: ignore[no-untyped-def]
+@contextlib.asynccontextmanager
+async def checker_session(console) -> AsyncIterator[WebSocketConnection]:  # type: ignore[no-untyped-def]
+    """A checker's console session on the floor."""
     _, db, url, _ = console
     token = await user(db, "检查员甲", "checker")
     async with open_websocket_url(url) as ws:
         await hello(ws, token)
+        yield ws
+
+
+async def test_a_pass_with_items_left_open_is_refused_as_incomplete_naming_them(console) -> None:  # type: ignore[no-untyped-def]
+    db = console[1]
+    async with checker_session(console) as ws:
         items = answered_in_full("pre", True, {"valve": "not_checked", "body": "not_checked"})
         reply = await command(ws, 1, "check", cylinder="HY00120000123", phase="pre", result="pass",
                                items=items)  # fmt: skip
@@ -207,10 +217,8 @@ async def test_a_pass_with_items_left_open_is_refused_as_incomplete_naming_them(
 
 
 async def test_a_check_entered_as_a_label_url_is_recorded_under_its_code(console) -> None:  # type: ignore[no-untyped-def]
-    _, db, url, _ = console
-    token = await user(db, "检查员甲", "checker")
-    async with open_websocket_url(url) as ws:
-        await hello(ws, token)
+    db = console[1]
+    async with checker_session(console) as ws:
         label = "https://qp.example.cn/c?code=HY00120000123"
         reply = await command(ws, 1, "check", cylinder=label, phase="pre", result="pass",
                                items=answered_in_full("pre", True, {}))  # fmt: skip
@@ -234,10 +242,8 @@ async def test_a_check_entered_as_a_label_url_is_recorded_under_its_code(console
 async def test_a_check_for_a_code_the_floor_would_not_fill_is_refused_with_its_reason(  # type: ignore[no-untyped-def]
     console, cylinder: str, reason: str
 ) -> None:
-    _, db, url, _ = console
-    token = await user(db, "检查员甲", "checker")
-    async with open_websocket_url(url) as ws:
-        await hello(ws, token)
+    db = console[1]
+    async with checker_session(console) as ws:
         reply = await command(ws, 1, "check", cylinder=cylinder, phase="pre", result="pass",
                                items=answered_in_full("pre", True, {}))  # fmt: skip
         assert reply["ok"] is False

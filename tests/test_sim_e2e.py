@@ -18,6 +18,7 @@ from simulator.history_check import check
 from simulator.scenario import load_scenario
 from supervisor.storage import schema as t
 from tests.sim_run import ROOT, SCENARIOS, of, run_sim, valve_opened
+from tests.test_scenario_load import BASE
 
 SHARED_EXAMPLE = ROOT.parent / "shared" / "scenarios" / "example.toml"
 
@@ -76,43 +77,18 @@ def test_the_example_fills_one_cylinder_and_refuses_the_overdue_one(example: Any
     assert checks[1][3]["leak"] == "none"
 
 
-CHECK_STEPS = """
-today = "2026-11-23"
-[unit]
-code = "HY0012"
-[[cylinder]]
-code = "HY00120000123"
-owner = "HY0012"
-model = "YSP35.5"
-tare_kg = 15.2
-manufactured = "2019-05-01"
-[[station]]
-id = "S1"
-flow_kg_s = 2.0
-valve_delay_ms = 150
-[[step]]
-do = "precheck"
-station = "S1"
-cylinder = "HY00120000123"
-result = "pass"
-[[step]]
-do = "postcheck"
-station = "S1"
-cylinder = "HY00120000123"
-result = "fail"
-[[step]]
-do = "postcheck"
-station = "S1"
-cylinder = "HY00120000123"
-result = "fail"
-items = { leak = "failed", bulge = "not_checked" }
-[[step]]
-do = "precheck"
-station = "S1"
-cylinder = "HY00120000123"
-result = "pass"
-items = { valve = "not_checked" }
-"""
+def check_step(do: str, result: str, items: str = "") -> str:
+    """A check step of the example's cylinder at S1, as a scenario file writes it."""
+    step = f'[[step]]\ndo = "{do}"\nstation = "S1"\ncylinder = "HY00120000123"\nresult = "{result}"\n'
+    return step + (f"items = {items}\n" if items else "")
+
+
+CHECK_STEPS = BASE + "".join([
+    check_step("precheck", "pass"),
+    check_step("postcheck", "fail"),
+    check_step("postcheck", "fail", '{ leak = "failed", bulge = "not_checked" }'),
+    check_step("precheck", "pass", '{ valve = "not_checked" }'),
+])  # fmt: skip
 
 
 def test_a_check_step_answers_every_item_as_its_result_means(tmp_path: Path) -> None:
