@@ -18,6 +18,7 @@ from pathlib import Path
 
 import trio
 
+from domain.checks import answered_in_full
 from domain.fill_guard import StationLearning
 from domain.holds import Hold
 from domain.models import DEFAULT_MODELS
@@ -225,9 +226,12 @@ class StepRunner:
             case "precheck" | "postcheck":
                 assert parts is not None
                 phase = CheckPhase.PRE if step.do == "precheck" else CheckPhase.POST
-                parts.tell(CheckSubmitted(a["cylinder"], phase, a["result"] == "pass", a["checker"],
-                                          a.get("items", {}), at=trio.current_time(),
-                                          when=dt.datetime.now(dt.UTC)))  # fmt: skip
+                passed = a["result"] == "pass"
+                # As a check terminal submits it: every item answered, the ones the step names as
+                # named, so a result alone keeps its meaning (a pass: all checked and passed).
+                items = answered_in_full(phase.value, passed, a.get("items", {}))
+                parts.tell(CheckSubmitted(a["cylinder"], phase, passed, a["checker"], items,
+                                          at=trio.current_time(), when=dt.datetime.now(dt.UTC)))  # fmt: skip
             case "wait":
                 await self._wait(step)
             case "sleep":

@@ -219,8 +219,10 @@ def _step(index: int, t: Table, ctx: _Context) -> Step:
         args["cylinder"] = t.str("cylinder")
         args["result"] = t.choice("result", ("pass", "fail"))
         args["checker"] = t.str("checker", "CK01")
+        # The items a person named, as written (an answer is text: `true` would say nothing); the
+        # runner answers the others from the result (`domain.checks.answered_in_full`).
         items = t.table("items")
-        args["items"] = {} if items is None else {k: str(items.raw(k)) for k in items.names()}
+        args["items"] = {} if items is None else {k: items.str(k) for k in items.names()}
     elif do == "wait":
         station = _station(t, ctx)
         what = t.str("for")

@@ -34,6 +34,7 @@ from attrs import frozen
 from sqlalchemy import create_engine, func, select
 from trio_websocket import WebSocketConnection, open_websocket_url
 
+from domain.checks import answered_in_full
 from supervisor.cli import main
 from supervisor.storage import open_database
 from supervisor.storage import schema as t
@@ -255,13 +256,15 @@ class Shift:
             code = self.floor.cylinders[self.next_cylinder]
             self.next_cylinder += 1
             await self.floor.say(f"place S1 {code} 15.5")
-            await self._command(ws, "check", cylinder=code, phase="pre", result="pass")
+            await self._command(ws, "check", cylinder=code, phase="pre", result="pass",
+                                items=answered_in_full("pre", True, {}))  # fmt: skip
             await self._until(ws, "check.recorded")
             await trio.sleep(1.2)  # the reading settles
             await self.floor.say(f"scan S1 {code}")
             event = await self._until(ws, "fill.completed", "fill.aborted", "interlock.refused", timeout=30)
             assert event["type"] == "fill.completed", event
-            await self._command(ws, "check", cylinder=code, phase="post", result="pass")
+            await self._command(ws, "check", cylinder=code, phase="post", result="pass",
+                                items=answered_in_full("post", True, {}))  # fmt: skip
             await self._until(ws, "check.recorded")
             await self.floor.say("remove S1")
             await self._until(ws, "station.state", state="idle")

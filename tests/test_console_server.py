@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 import trio
 import trio.lowlevel
 from sqlalchemy import select
-from trio_websocket import ConnectionClosed, connect_websocket, open_websocket_url
+from trio_websocket import ConnectionClosed, WebSocketConnection, connect_websocket, open_websocket_url
 
+from domain.checks import answered_in_full, standard_items
 from simulator.in_process_floor import running_floor
 from supervisor.console.server import ConsoleServer
 from supervisor.storage import schema as t
+from supervisor.storage.database import Database
 from tests.console_client import command, hello, receive, user
 
 
@@ -101,8 +105,9 @@ async def test_malformed_and_oversized_messages_get_an_error_and_the_session_goe
                           (bad_id, "protocol.field")]:  # fmt: skip
             await ws.send_message(bad)
             assert (await receive(ws, "error"))["code"] == code
+        items = answered_in_full("pre", True, {"<b>appearance</b>": "ok"})  # a name is data, not markup
         reply = await command(ws, 9, "check", cylinder="HY00120000123", phase="pre", result="pass",
-                               items={"valve": "ok", "appearance": "<b>ok</b>"})  # fmt: skip
+                               items=items)  # fmt: skip
         assert reply["ok"] is True
         reply = await command(ws, 10, "check", cylinder="HY00120000123", phase="during", result="pass")
         assert reply["ok"] is False
@@ -143,3 +148,105 @@ async def test_a_console_whose_network_drops_is_let_go_quietly(console, caplog) 
     async with open_websocket_url(url) as ws:  # and the server serves the next one as before
         await hello(ws, token)
         assert (await receive(ws, "snapshot"))["snapshot"]["stations"][0]["id"] == "S1"
+
+
+async def audited(db: Database, count: int) -> list[tuple[str, str, str, str]]:
+    """The console audit once it holds `count` rows: (command, target, result, detail)."""
+    with trio.fail_after(10):
+        while True:
+            with db.reading() as conn:
+                rows = conn.execute(select(t.console_audit.c.command, t.console_audit.c.target,
+                                           t.console_audit.c.result, t.console_audit.c.detail)
+                                    .order_by(t.console_audit.c.id)).all()  # fmt: skip
+            if len(rows) >= count:
+                return [tuple(r) for r in rows]
+            await trio.sleep(0.05)
+
+
+async def checks_recorded(db: Database, count: int) -> list[tuple[str, str, str]]:
+    """The check records once there are `count`: (cylinder, phase, result)."""
+    with trio.fail_after(10):
+        while True:
+            with db.reading() as conn:
+                rows = conn.execute(select(t.check_record.c.cylinder_code, t.check_record.c.phase,
+                                           t.check_record.c.result)).all()  # fmt: skip
+            if len(rows) >= count:
+                return [tuple(r) for r in rows]
+            await trio.sleep(0.05)
+
+
+@contextlib.asynccontextmanager
+async def checker_session(console) -> AsyncIterator[WebSocketConnection]:  # type: ignore[no-untyped-def]
+    """A checker's console session on the floor."""
+    _, db, url, _ = console
+    token = await user(db, "检查员甲", "checker")
+    async with open_websocket_url(url) as ws:
+        await hello(ws, token)
+        yield ws
+
+
+async def test_a_pass_with_items_left_open_is_refused_as_incomplete_naming_them(console) -> None:  # type: ignore[no-untyped-def]
+    db = console[1]
+    async with checker_session(console) as ws:
+        items = answered_in_full("pre", True, {"valve": "not_checked", "body": "not_checked"})
+        reply = await command(ws, 1, "check", cylinder="HY00120000123", phase="pre", result="pass",
+                               items=items)  # fmt: skip
+        assert reply["ok"] is False
+        assert reply["message"].startswith("precheck.incomplete: ")
+        assert "body, valve" in reply["message"]
+        # A pass that answers nothing is as incomplete: every item is named.
+        reply = await command(ws, 2, "check", cylinder="HY00120000123", phase="pre", result="pass")
+        assert reply["message"].startswith("precheck.incomplete: ")
+        assert all(key in reply["message"] for key in standard_items("pre"))
+        # A fail must say what failed; an answer the floor cannot read is refused, not guessed.
+        reply = await command(ws, 3, "check", cylinder="HY00120000123", phase="post", result="fail",
+                               items=answered_in_full("post", True, {}))  # fmt: skip
+        assert (reply["ok"], "names at least one failed item" in reply["message"]) == (False, True)
+        reply = await command(ws, 4, "check", cylinder="HY00120000123", phase="post", result="fail",
+                               items={"leak": "maybe"})  # fmt: skip
+        assert (reply["ok"], "unreadable" in reply["message"]) == (False, True)
+        # The same cylinder with every item checked and passed is taken.
+        reply = await command(ws, 5, "check", cylinder="HY00120000123", phase="pre", result="pass",
+                               items=answered_in_full("pre", True, {}))  # fmt: skip
+        assert reply["ok"] is True
+    rows = await audited(db, 5)
+    assert [(r[0], r[1], r[2]) for r in rows] == [("check", "HY00120000123", "refused")] * 4 + [
+        ("check", "HY00120000123", "ok")]  # fmt: skip
+    assert rows[0][3].startswith("precheck.incomplete: ")
+    assert await checks_recorded(db, 1) == [("HY00120000123", "pre", "pass")]  # the refused ones: none
+
+
+async def test_a_check_entered_as_a_label_url_is_recorded_under_its_code(console) -> None:  # type: ignore[no-untyped-def]
+    db = console[1]
+    async with checker_session(console) as ws:
+        label = "https://qp.example.cn/c?code=HY00120000123"
+        reply = await command(ws, 1, "check", cylinder=label, phase="pre", result="pass",
+                               items=answered_in_full("pre", True, {}))  # fmt: skip
+        assert reply["ok"] is True
+        assert "HY00120000123" in reply["message"]
+    # Stored under the code the scanner reads from the same label, so the scan finds the check.
+    assert await checks_recorded(db, 1) == [("HY00120000123", "pre", "pass")]
+
+
+@pytest.mark.parametrize(
+    ("cylinder", "reason"),
+    [
+        ("ZZ00990000001", "label.foreign_unit"),  # another unit's cylinder
+        ("https://qp.example.cn/c?code=ZZ00990000001", "label.foreign_unit"),
+        ("HY0012<b>", "label.unreadable"),
+        ("HY0012", "label.unreadable"),  # the unit's code alone is no cylinder
+        pytest.param("HY0012" + "0" * 300, "label.unreadable", id="too-long"),  # past the rule's length
+        ("HY00120000999", "cylinder.unknown"),  # this unit's form, but no archive
+    ],
+)
+async def test_a_check_for_a_code_the_floor_would_not_fill_is_refused_with_its_reason(  # type: ignore[no-untyped-def]
+    console, cylinder: str, reason: str
+) -> None:
+    db = console[1]
+    async with checker_session(console) as ws:
+        reply = await command(ws, 1, "check", cylinder=cylinder, phase="pre", result="pass",
+                               items=answered_in_full("pre", True, {}))  # fmt: skip
+        assert reply["ok"] is False
+        assert reply["message"].startswith(f"{reason}: ")
+    [(name, _target, result, detail)] = await audited(db, 1)
+    assert (name, result, detail) == ("check", "refused", reply["message"])

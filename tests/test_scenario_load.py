@@ -142,6 +142,8 @@ def test_every_step_kind_loads(tmp_path: Path) -> None:
         ('[[step]]\ndo = "scan"\nstation = "S1"\ntext = "x"\ncolour = 1\n', 'step[0] (do = "scan").colour',
          "unknown key"),
         ('[[step]]\ndo = "platform"\nmode = "down"\n', 'step[0] (do = "platform").do', "needs a [platform]"),
+        ('[[step]]\ndo = "postcheck"\nstation = "S1"\ncylinder = "HY00120000123"\nresult = "pass"\n'
+         'items = { leak = false }\n', 'step[0] (do = "postcheck").items.leak', "must be text"),
         ("[extras]\nx = 1\n", "extras", "unknown key"),
         ('scanner = "usb"\n', "station[0].scanner", "must be one of serial, tcp, got 'usb'"),
         ('[platform]\nembedded = false\n', "platform.embedded", "embedded platform only"),

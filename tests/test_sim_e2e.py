@@ -11,10 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import create_engine, select
 
+from domain.checks import counts_as_pass, standard_items
 from simulator.history_check import check
 from simulator.scenario import load_scenario
+from supervisor.storage import schema as t
 from tests.sim_run import ROOT, SCENARIOS, of, run_sim, valve_opened
+from tests.test_scenario_load import BASE
 
 SHARED_EXAMPLE = ROOT.parent / "shared" / "scenarios" / "example.toml"
 
@@ -26,15 +30,29 @@ def assert_never_above_max_fill(scenario: Path, events: list[dict[str, Any]]) ->
     assert not found, "\n".join(map(str, found))
 
 
+def checks_recorded(db: Path) -> list[tuple[str, str, str, dict[str, str]]]:
+    """The check records a run left in its database: (cylinder, phase, result, items)."""
+    engine = create_engine(f"sqlite:///{db}")
+    try:
+        with engine.connect() as conn:
+            c = t.check_record.c
+            rows = conn.execute(select(c.cylinder_code, c.phase, c.result, c["items"]).order_by(c.id)).all()
+    finally:
+        engine.dispose()
+    return [(row[0], row[1], row[2], dict(row[3])) for row in rows]
+
+
 @pytest.fixture(scope="module")
-def example(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int, str, list[dict[str, Any]]]:
+def example(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int, str, list[dict[str, Any]], Path]:
     # The shared example when the project sits beside ../shared (else the bundled copy of it).
     scenario = SHARED_EXAMPLE if SHARED_EXAMPLE.exists() else SCENARIOS / "demo.toml"
-    return (scenario, *run_sim(scenario, tmp_path_factory.mktemp("example")))
+    tmp = tmp_path_factory.mktemp("example")
+    db = tmp / "floor.db"
+    return (scenario, *run_sim(scenario, tmp, extra=["--db", f"sqlite:///{db}"]), db)
 
 
 def test_the_example_fills_one_cylinder_and_refuses_the_overdue_one(example: Any) -> None:
-    scenario, code, err, events = example
+    scenario, code, err, events, db = example
     assert code == 0, err
     [done] = of(events, "fill.completed", "S1")
     assert done["cylinder"] == "HY00120000123"
@@ -49,6 +67,42 @@ def test_the_example_fills_one_cylinder_and_refuses_the_overdue_one(example: Any
     assert all(isinstance(e["ts"], float) for e in events)
     assert [e["ts"] for e in events] == sorted(e["ts"] for e in events)
     assert_never_above_max_fill(scenario, events)
+    # Its checks name a few items (`ok`, `none`, `normal`, an extra `appearance`); as submitted
+    # they answer every item, and both are passes that count.
+    checks = checks_recorded(db)
+    assert [(cylinder, phase, result) for cylinder, phase, result, _ in checks] == [
+        ("HY00120000123", "pre", "pass"), ("HY00120000123", "post", "pass")]  # fmt: skip
+    assert all(counts_as_pass(phase, True, items) for _, phase, _, items in checks), checks
+    assert checks[0][3]["appearance"] == "ok"
+    assert checks[1][3]["leak"] == "none"
+
+
+def check_step(do: str, result: str, items: str = "") -> str:
+    """A check step of the example's cylinder at S1, as a scenario file writes it."""
+    step = f'[[step]]\ndo = "{do}"\nstation = "S1"\ncylinder = "HY00120000123"\nresult = "{result}"\n'
+    return step + (f"items = {items}\n" if items else "")
+
+
+CHECK_STEPS = BASE + "".join([
+    check_step("precheck", "pass"),
+    check_step("postcheck", "fail"),
+    check_step("postcheck", "fail", '{ leak = "failed", bulge = "not_checked" }'),
+    check_step("precheck", "pass", '{ valve = "not_checked" }'),
+])  # fmt: skip
+
+
+def test_a_check_step_answers_every_item_as_its_result_means(tmp_path: Path) -> None:
+    scenario, db = tmp_path / "checks.toml", tmp_path / "floor.db"
+    scenario.write_text(CHECK_STEPS, encoding="utf-8")
+    code, err, _ = run_sim(scenario, tmp_path, timeout=120, extra=["--db", f"sqlite:///{db}"])
+    assert code == 0, err
+    pre, post = dict.fromkeys(standard_items("pre"), "ok"), dict.fromkeys(standard_items("post"), "ok")
+    assert [(phase, result, items) for _, phase, result, items in checks_recorded(db)] == [
+        ("pre", "pass", pre),  # a pass alone: every item checked and passed
+        ("post", "fail", post | {"other": "failed"}),  # a fail alone: it failed on something
+        ("post", "fail", post | {"leak": "failed", "bulge": "not_checked"}),  # as named
+        ("pre", "pass", pre | {"valve": "not_checked"}),  # an incomplete pass, for the floor to refuse
+    ]
 
 
 @pytest.fixture(scope="module")

@@ -68,3 +68,10 @@ def test_restart_asks_first(snap_compare) -> None:  # type: ignore[no-untyped-de
 def test_checker_shows_the_post_fill_items(snap_compare) -> None:  # type: ignore[no-untyped-def]
     # Tab from the code to the phase, then down to "post-fill" and select it.
     assert snap_compare(app("en"), press=["f5", "tab", "down", "enter"], terminal_size=SIZE)
+
+
+def test_checker_shows_each_items_state_in_words_and_the_result_they_give(snap_compare) -> None:  # type: ignore[no-untyped-def]
+    # To the first item; passed, the next passed, the next failed, the next passed and back to not
+    # checked (Space turns the state round): the result is a fail, named by its failed item.
+    keys = ["f5", "tab", "tab", "tab", "1", "down", "space", "down", "2", "down", "1", "0"]
+    assert snap_compare(app("zh"), press=keys, terminal_size=SIZE)

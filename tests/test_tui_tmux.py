@@ -1,7 +1,8 @@
 """`fillfloor demo` as a newcomer meets it: in a real terminal (tmux), read off the screen.
 
 The live simulated floor starts in its own process, the console opens on it, fills progress, a
-check is recorded from the checker screen, and `q` stops everything with exit status 0.
+check is recorded from the checker screen (not before every item was looked at), and `q` stops
+everything with exit status 0.
 """
 
 from __future__ import annotations
@@ -65,8 +66,18 @@ def test_make_demo_shows_the_live_floor_records_a_check_and_quits_cleanly(
     # The code field has the focus once "q quit" leaves the key bar (q is a letter of a code then).
     terminal.wait_for(lambda s: "钢瓶编码" in s and "q 退出" not in s, 10, "the checker screen")
     terminal.keys("HY00120001000", literal=True)
+    terminal.keys("C-s")  # nothing checked yet: not sent, and the screen says what is still open
+    terminal.wait_for(lambda s: "未提交" in s and "瓶阀与压盖紧固、标准阀" in s, 10, "the open items named")
+    # Past the phase and the station to the first item, then each item looked at and passed, a
+    # key at a time as a person types (a burst of keys in one read is not how people type).
+    for key in ["Tab"] * 3 + ["1", "Down"] * 6:
+        terminal.keys(key)
+        time.sleep(0.1)
+    terminal.wait_for(lambda s: s.count("[✓] 合格") == 6, 10, "every item passed")
     terminal.keys("C-s")
     terminal.wait_for(lambda s: "已提交" in s, 15, "the check recorded")
+    # The next cylinder is checked afresh: the code cleared, every item back to not checked.
+    terminal.wait_for(lambda s: s.count("[ ] 未检") == 6, 10, "the items cleared")
     terminal.keys("F4")
     terminal.wait_for(lambda s: "S1.scale" in s and "运行" in s, 10, "the actor tree")
     terminal.keys("q")

@@ -4,7 +4,7 @@
 |---|---|---|
 | pause / resume | station | supervisor |
 | stop / start | station | operator (their own station), supervisor |
-| check | cylinder, phase (pre/post), result (pass/fail), items, station? | checker, supervisor |
+| check | cylinder (code/label), phase (pre/post), result (pass/fail), items, station? | checker, supervisor |
 | ack | alarm_id | supervisor |
 | shelve | alarm_id, minutes (1..480) | supervisor |
 | restart | target (S1, S1.scale, storage, ...) | maintenance, supervisor |
@@ -13,6 +13,12 @@
 Every command, refused ones included, is audited with who, role, target and result (maintenance
 commands by `Maintenance`, the others here). A refusal says why; nothing a console sends can raise
 out of here.
+
+A check is taken only when it means something (`domain.checks`): its cylinder is read with the
+floor's label rule, as the scanner reads it, so a label URL is recorded under the code the scan will
+look for; the code must be in the registry; and its items must back its result (a pass answers every
+item as checked and passed, a fail names a failed item). A refusal starts with its reason code when
+there is one (`label.unreadable`, `label.foreign_unit`, `cylinder.unknown`, `precheck.incomplete`).
 """
 
 from __future__ import annotations
@@ -23,6 +29,9 @@ from typing import Any
 
 import trio
 
+from domain.checks import check_problem
+from domain.labels import parse_label
+from domain.reasons import Reason, describe
 from supervisor.floor import Floor
 from supervisor.runtime.mailbox import MailboxFull
 from supervisor.runtime.maintenance import CommandResult
@@ -51,6 +60,11 @@ _MAINTENANCE = ("restart", "out_of_service", "return_to_service")
 
 class _Refused(Exception):
     """A command refused for its arguments or the caller's role; the message says why."""
+
+
+def _refused(reason: Reason, what: str) -> _Refused:
+    """A refusal for a reason code: the code first (consoles match on it), its words, then what."""
+    return _Refused(f"{reason}: {describe(reason, 'en')}: {what}")
 
 
 def _text(args: Mapping[str, Any], key: str, limit: int = 64) -> str:
@@ -104,7 +118,8 @@ def _do(
             floor.stations[station].tell(ConsoleOrder(name, user.name, now))
             return CommandResult(True, f"{station}: {name}")
         case "check":
-            cylinder = _text(args, "cylinder")
+            # A code or a whole label: past the rule's length parse_label refuses it, with its code.
+            cylinder = _text(args, "cylinder", 4 * floor.config.label.max_length)
             phase, result = args.get("phase"), args.get("result")
             if phase not in ("pre", "post") or result not in ("pass", "fail"):
                 raise _Refused("phase must be pre or post, result pass or fail")
@@ -118,6 +133,8 @@ def _do(
                 )
             ):
                 raise _Refused("items: an object of up to 32 text fields")
+            cylinder = _registered_code(floor, cylinder)
+            _well_formed(phase, result == "pass", items)
             station = _station(floor, user, args) if "station" in args else _where(floor, cylinder)
             floor.stations[station].tell(CheckSubmitted(
                 cylinder, CheckPhase(phase), result == "pass", user.name, items, at=now,
@@ -138,6 +155,29 @@ def _do(
                 raise _Refused(f"no alarm {alarm_id!r}")
             return CommandResult(True, f"{alarm_id} shelved for {minutes} min")
     raise _Refused(f"{name}: not handled")  # pragma: no cover - COMMAND_ROLES lists what is handled
+
+
+def _registered_code(floor: Floor, text: str) -> str:
+    """The code a check is for, read with the floor's label rule as the scanner reads a label (a
+    check stored under a label URL would never be found by the scan), and in the registry."""
+    label = parse_label(text, floor.config.label)
+    if label.reason is not None or label.code is None:
+        raise _refused(label.reason or Reason.LABEL_UNREADABLE, label.raw)
+    if label.code not in floor.state.archives:
+        raise _refused(Reason.CYLINDER_UNKNOWN, label.code)
+    return label.code
+
+
+def _well_formed(phase: str, passed: bool, items: Mapping[str, str]) -> None:
+    """The check rule of `domain.checks`: a pass answers every item as checked and passed (else a
+    pre-fill pass is refused as `precheck.incomplete`), a fail names a failed item; the refusal
+    names the items concerned."""
+    problem = check_problem(phase, passed, items)
+    if problem is None:
+        return
+    if passed and phase == "pre":
+        raise _refused(Reason.PRECHECK_INCOMPLETE, problem)
+    raise _Refused(f"{phase}-fill check: {problem}")
 
 
 def _where(floor: Floor, cylinder: str) -> str:
