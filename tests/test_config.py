@@ -44,6 +44,16 @@ def test_the_documented_example_is_valid(capsys: pytest.CaptureFixture[str]) -> 
     assert "OK" in capsys.readouterr().out
 
 
+def test_fill_settings_are_read_from_their_fields(tmp_path: Path) -> None:
+    keys = "guard_flow_max_kg_s = 4.5\npreact_max_step_kg = 0.05\nmax_fill_time_s = 900\nauto_start = false"
+    text = MINIMAL.replace("[station.scale]", f"[station.fill]\n{keys}\n[station.scale]")
+    fill = load_config(write(tmp_path, text)).stations[0].fill
+    assert (fill.guard.flow_max_kg_s, fill.preact.max_step_kg, fill.max_fill_time_s, fill.auto_start) == (
+        4.5, Decimal("0.05"), 900.0, False,
+    )  # fmt: skip
+    assert fill.guard.flow_min_kg_s == 0.1  # (the rest keep their defaults)
+
+
 def test_minimal_file_takes_the_domain_defaults(tmp_path: Path) -> None:
     cfg = load_config(write(tmp_path, MINIMAL))
     assert cfg.rules.tare_tolerance_kg == Decimal("0.3")
@@ -64,6 +74,12 @@ def test_minimal_file_takes_the_domain_defaults(tmp_path: Path) -> None:
         (("[unit]", "[rules]\ntare_tolerance_kg = -1\n[unit]"), "rules.tare_tolerance_kg", "a number ≥ 0"),
         (("[unit]", '[label]\npattern = "HY[0-9]+"\n[unit]'), "label.pattern", "(?P<code>...)"),
         (("[unit]", "[rules]\nresidual_fraction = 1.5\n[unit]"), "rules", "residual_fraction"),
+        (("[station.scale]", "[station.fill]\nguard_flow_min_kg_s = 4.0\n[station.scale]"), "station[0].fill",
+         "flow_min_kg_s must be below flow_max_kg_s"),
+        (("[station.scale]", "[station.fill]\nguard_nope = 1\n[station.scale]"), "station[0].fill.guard_nope",
+         "unknown key"),
+        (("[station.scale]", "[station.fill]\nweight_drop_kg = 0\n[station.scale]"), "station[0].fill",
+         "weight_drop_kg must be above zero"),
     ],
 )  # fmt: skip
 def test_each_mistake_is_named(tmp_path: Path, change: tuple[str, str], where: str, problem: str) -> None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 import attrs
 from attrs import frozen
@@ -96,10 +96,15 @@ _DURING_FILL = {
 }
 _G = Decimal(1000)
 # Each hold's alarm: its kind and its id (one a cylinder).
+class _HoldAlarm(NamedTuple):
+    kind: AlarmKind
+    id: str  # (a format: one alarm a cylinder)
+
+
 _HOLD_ALARMS = {
-    Hold.OVERFILL: (AlarmKind.FILL_OVERFILL, "overfill.{code}"),
-    Hold.POST_CHECK_FAILED: (AlarmKind.CHECK_POST_FAILED, "post_check.{code}"),
-    Hold.POST_CHECK_MISSING: (AlarmKind.CHECK_POST_MISSING, "post_check_missing.{code}"),
+    Hold.OVERFILL: _HoldAlarm(AlarmKind.FILL_OVERFILL, "overfill.{code}"),
+    Hold.POST_CHECK_FAILED: _HoldAlarm(AlarmKind.CHECK_POST_FAILED, "post_check.{code}"),
+    Hold.POST_CHECK_MISSING: _HoldAlarm(AlarmKind.CHECK_POST_MISSING, "post_check_missing.{code}"),
 }
 # The fill guard's rules (domain/fill_guard.py), as the alarm says them.
 _GUARD_RULES = {
@@ -766,8 +771,8 @@ class StationCore:
         if not self.ctx.floor.set_hold(code, kind, on):
             return
         self._store(HoldRecord(code, kind, on, self.ctx.wall_now(), self.ctx.station, fill_record_id))
-        alarm_kind, alarm_id = _HOLD_ALARMS[kind]
-        self._alarm("raised" if on else "cleared", alarm_id.format(code=code), alarm_kind, "high", text)
+        alarm = _HOLD_ALARMS[kind]
+        self._alarm("raised" if on else "cleared", alarm.id.format(code=code), alarm.kind, "high", text)
 
     def _post_checked(self, code: str, since: float) -> bool:
         """A post-fill check that decides something since then: a fail, or a pass of every item."""
