@@ -23,7 +23,7 @@ CHAIN_FIELDS = (
     "seq", "record_id", "cylinder_code", "station", "operator_id", "outcome", "reason",
     "tare_kg", "target_kg", "gross_kg", "net_kg", "error_g", "flags", "started_at", "ended_at",
 )  # fmt: skip
-# Fields added after the first schema (migrations 0003, 0009): part of the content when set, so
+# Fields added after the first schema (migrations 0003, 0007): part of the content when set, so
 # that fills stored before they existed keep their content and hash unchanged.
 CHAIN_FIELDS_IF_SET = ("gross_before_kg", "preact_kg", "precheck_id", "topup_of")
 
