@@ -8,10 +8,11 @@ from typing import Any
 import trio
 from trio_websocket import WebSocketConnection
 
+from domain.checks import answered_in_full
 from supervisor.storage.database import Database
 from supervisor.storage.users import add_user
 
-__all__ = ["command", "hello", "receive", "user"]
+__all__ = ["command", "hello", "passed_check", "receive", "user"]
 
 
 async def user(db: Database, name: str, role: str, station: str | None = None) -> str:
@@ -45,3 +46,15 @@ async def command(ws: WebSocketConnection, cid: int | str, name: str, **args: An
             message = json.loads(await ws.get_message())
             if message["type"] == "reply" and message["id"] == cid:
                 return message
+
+
+async def passed_check(ws: WebSocketConnection, cid: int, cylinder: str, phase: str = "pre") -> None:
+    """A checker's pass, every item checked and passed, sent without waiting for the reply (the
+    floor's events keep coming on the same connection)."""
+    args = {
+        "cylinder": cylinder,
+        "phase": phase,
+        "result": "pass",
+        "items": answered_in_full(phase, True, {}),
+    }
+    await ws.send_message(json.dumps({"type": "command", "id": cid, "command": "check", "args": args}))

@@ -23,6 +23,7 @@ from supervisor.cli import main
 from supervisor.storage import open_database
 from supervisor.storage import schema as t
 from supervisor.storage.users import add_user
+from tests.console_client import passed_check
 from tests.test_platform_helpers import platform_env
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -94,8 +95,7 @@ serial_port = "{tmp_path / 'scanner'}"
                 devices.place("HY00120000123", 15.5)
                 await trio.sleep(1.5)
                 await scanner.send_text("OP01")
-                await ws.send_message(json.dumps({"type": "command", "id": 1, "command": "check", "args": {
-                    "cylinder": "HY00120000123", "phase": "pre", "result": "pass"}}))  # fmt: skip
+                await passed_check(ws, 1, "HY00120000123")
                 await trio.sleep(0.3)
                 await scanner.send_text("HY00120000123")
                 with trio.fail_after(30):
@@ -106,12 +106,14 @@ serial_port = "{tmp_path / 'scanner'}"
                 with trio.fail_after(10):  # the platform sync uploads it at once
                     while "fill" not in [kind for _rid, kind, _status in platform.events]:  # noqa: ASYNC110
                         await trio.sleep(0.05)
-                # Now a fill that the signal interrupts: the valve closes, the fill is recorded.
+                # Checked after the fill (it may not leave without), then a fill that the signal
+                # interrupts: the valve closes, the fill is recorded.
+                await passed_check(ws, 3, "HY00120000123", "post")
+                await trio.sleep(0.3)
                 devices.remove()
                 await trio.sleep(0.5)
                 devices.place("HY00120000123", 15.5)
-                await ws.send_message(json.dumps({"type": "command", "id": 2, "command": "check", "args": {
-                    "cylinder": "HY00120000123", "phase": "pre", "result": "pass"}}))  # fmt: skip
+                await passed_check(ws, 2, "HY00120000123")
                 await trio.sleep(1.5)
                 await scanner.send_text("HY00120000123")
                 with trio.fail_after(30):

@@ -20,6 +20,7 @@ from simulator.device_commands import CommandError, Meta, parse_line
 from supervisor.cli import main
 from supervisor.storage import open_database
 from supervisor.storage import schema as t
+from tests.console_client import passed_check
 from tests.test_serve import _add_supervisor
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -138,8 +139,7 @@ async def test_serve_fills_on_simulated_devices_driven_from_stdin(tmp_path: Path
         async with open_websocket_url(f"ws://127.0.0.1:{console_port}") as ws:
             await ws.send_message(json.dumps({"type": "hello", "v": 1, "token": token}))
             for i, cylinder in enumerate((A, B), start=1):
-                await ws.send_message(json.dumps({"type": "command", "id": i, "command": "check", "args": {
-                    "cylinder": cylinder, "phase": "pre", "result": "pass"}}))  # fmt: skip
+                await passed_check(ws, i, cylinder)
             await say(f"place S1 {A} 15.5")
             await say(f"place S2 {B} 15.5")
             await say("login S1 OP01")

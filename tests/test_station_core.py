@@ -698,3 +698,26 @@ def test_a_top_up_needs_the_weight_its_under_fill_left() -> None:
     rig.scan()
     rig.until(lambda: rig.refusals())
     assert rig.refusals()[-1] == ("tare.residual_excess",)
+
+
+@pytest.mark.parametrize(
+    ("before_kg", "after_kg", "refused"), [(29.7, 15.4, ()), (15.4, 17.6, ("tare.residual_excess",))]
+)
+def test_a_cylinder_swapped_and_scanned_within_one_poll_is_judged_on_its_own_weight(
+    before_kg: float, after_kg: float, refused: tuple[str, ...]
+) -> None:
+    """Full → empty must not be refused on the full one's weight; empty → one with residue must not
+    pass on the empty one's (the dangerous direction)."""
+    rig = Rig()
+    rig.login()
+    rig.check(CheckPhase.PRE)
+    rig.place(before_kg, cylinder="HY00120000999")  # (a cylinder of another unit's archive: no matter)
+    rig.step(2.0)  # long stable on the scale
+    rig.sim.remove()
+    rig.place(after_kg)
+    rig.scan()  # in the same instant: no poll has seen the swap yet
+    rig.until(lambda: rig.core.phase != Phase.VERIFYING, limit_s=10)
+    assert (rig.refusals()[-1] if rig.refusals() else ()) == refused
+    if not refused:
+        rig.until(lambda: rig.fills())
+        assert rig.fills()[0].gross_before_kg == Decimal(str(after_kg))

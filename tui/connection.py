@@ -158,9 +158,10 @@ class ConsoleConnection:
                 self.sessions += 1
                 self.model.link, self.model.link_detail = "connected", ""
             elif kind == "error" and str(message.get("code", "")).startswith("auth."):
-                self.model.link = "refused"
+                # Both at once: a screen drawn in between would show "refused" without why.
+                self.model.link, self.model.link_detail = "refused", str(message.get("code"))
                 self.model.version += 1
-                return str(message.get("code"))
+                return self.model.link_detail
             elif kind == "bye":
                 self.model.version += 1
                 return f"bye: {message.get('reason', '')}"
