@@ -118,7 +118,7 @@ def _false_aborts(fills: int) -> list[dict[str, object]]:
     configs = [
         (m, f, c) for m in sorted(DEFAULT_MODELS) for f in (0.25, 1.0, 2.0) for c in ("indicator", "host")
     ]
-    per_config = max(1, fills // len(configs))
+    per_config = -(-fills // len(configs))  # (rounded up: at least `fills` in all)
     done = aborted = in_band = after_learning = 0
     reasons: dict[str, int] = {}
     for model, flow, cutoff in configs:

@@ -69,6 +69,9 @@ class GuardSettings:
     flow_max_kg_s: float = field(default=3.0, validator=_positive)
     # Repeats count as evidence once a live reading would show them by chance less often than this.
     evidence: float = field(default=1e-5, validator=_positive)
+    # The indicator's update period (its output rate): a value seen again within it is no repeat.
+    # A 50 Hz indicator by default; set 0.1 for one that updates its registers at 10 Hz.
+    update_s: float = field(default=0.02, validator=_positive)
     # Between two polls a flow does not fall below this fraction of what the readings just showed
     # (unless the valve closes, and its switch says so).
     steady: float = field(default=0.7, validator=_positive)
@@ -209,7 +212,8 @@ class FillGuard:
         self._seconds: deque[float] = deque(maxlen=64)  # |second differences| of moving readings
         self._interval = 0.05  # between samples (averaged)
         self._ref: tuple[float, float] = (released_at, self._still_kg)  # last change (from, kg)
-        self._repeats = 0  # samples in a row equal to the last changed value
+        self._repeats = 0  # indicator updates in a row that showed the last changed value again
+        self._counted_at = released_at  # the last sample counted (a change, or a repeat)
         self._moving: deque[tuple[float, float]] = deque(maxlen=12)  # the last samples that moved
         self._last_sample_at = released_at
         self._window: deque[tuple[float, float]] = deque()
@@ -241,9 +245,13 @@ class FillGuard:
             self._learn_reading(prev[1], gross_kg)
             if gross_kg != prev[1]:
                 self._ref, self._repeats = (prev[0], kg), 0  # moved: reached at the earliest then
+                self._counted_at = at
                 self._moving.append((at, kg))
-            else:
+            elif at - self._counted_at >= self.settings.update_s:
+                # A repeat only when the indicator has updated since: two polls within its update
+                # period may read the same update, which says nothing of the reading.
                 self._repeats += 1
+                self._counted_at = at
         if self.flowing_since is None and kg > self._still_kg + max(3 * float(self._division), 0.02):
             self.flowing_since = prev[0] if prev is not None else self.released_at
         if self.flowing_since is None:

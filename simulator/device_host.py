@@ -29,7 +29,8 @@ import random
 import socket
 import threading
 import tty
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
 
 from attrs import define, field, frozen
 from pymodbus.framer import FramerType
@@ -46,6 +47,21 @@ __all__ = ["DeviceHost", "DeviceSite", "HostedStation", "ListenError", "RtuEndpo
 # Function codes reserved for user-defined functions (Modbus Application Protocol v1.1b3, §5):
 # no standard decoder knows them, so a reply carrying one is malformed for the host.
 _UNUSED_FUNCTION_CODES = (0x41, 0x42, 0x43, 0x44, 0x45, 0x46, 0x47, 0x64, 0x65, 0x6E)
+
+
+class _FreshReads:
+    """A server's datastore whose reads first bring the physics up to the moment of the read."""
+
+    def __init__(self, inner: Any, catch_up: Callable[[], Awaitable[None]]) -> None:
+        self.inner = inner
+        self._catch_up = catch_up
+
+    async def async_getValues(self, *args: Any, **kwargs: Any) -> Any:
+        await self._catch_up()
+        return await self.inner.async_getValues(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
 
 
 @frozen
@@ -252,6 +268,8 @@ class DeviceHost:
     async def _main(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
+        self._ticking = asyncio.Lock()
+        self._last_tick = self._loop.time()
         try:
             for served in self._served:
                 if isinstance(served.endpoint, TcpEndpoint):
@@ -285,6 +303,7 @@ class DeviceHost:
             address=(endpoint.host, endpoint.port),
             trace_packet=self._tracer(served, 6),
         )
+        server.context = _FreshReads(server.context, self._catch_up)  # type: ignore[assignment]
         try:
             await server.serve_forever(background=True)
         except RuntimeError:
@@ -310,6 +329,7 @@ class DeviceHost:
             baudrate=endpoint.baudrate,
             trace_packet=self._tracer(served, 0),
         )
+        server.context = _FreshReads(server.context, self._catch_up)  # type: ignore[assignment]
         await server.serve_forever(background=True)
         self._relays.append(_Relay(asyncio.get_running_loop(), floor_master, dev_master))
         served.server, served.address = server, os.ttyname(floor_slave)
@@ -340,24 +360,38 @@ class DeviceHost:
         body = bytes(b ^ self._rng.randrange(1, 256) for b in frame[header + 1 :])
         return frame[:header] + bytes([self._rng.choice(_UNUSED_FUNCTION_CODES)]) + body
 
-    def _site(self, st: HostedStation, device: str) -> tuple[ModbusTcpServer | ModbusSerialServer, int]:
+    def _site(self, st: HostedStation, device: str) -> tuple[Any, int]:
+        """The device's datastore (as the server keeps it, not through the reads that catch up: the
+        catching up itself reads and writes it) and its unit id."""
         server = self._by_device[(st.id, device)].server
         assert server is not None
-        return server, (st.scale if device == "scale" else st.valve).unit_id
+        store = server.context
+        return (store.inner if isinstance(store, _FreshReads) else store), (
+            st.scale if device == "scale" else st.valve
+        ).unit_id
 
     async def _tick_forever(self) -> None:
         assert self._stop is not None
-        loop = asyncio.get_running_loop()
-        last = loop.time()
         while not self._stop.is_set():
             await asyncio.sleep(self._tick_s)
-            now = loop.time()
             for served in self._served:
                 if isinstance(served.endpoint, TcpEndpoint):
                     await self._follow_disconnect(served)
+            await self._catch_up()
+
+    async def _catch_up(self) -> None:
+        """Advance every station to now. Also run before every read a device answers (`_FreshReads`):
+        a real indicator answers with its latest A/D value whatever its host's CPU is doing, while
+        this thread's ticks can come late on a loaded machine (the GIL, the process descheduled),
+        and after such a stall asyncio serves the waiting request before the late tick: the floor
+        would read the same value twice, which is what a frozen indicator looks like."""
+        async with self._ticking:
+            now = asyncio.get_running_loop().time()
+            if now - self._last_tick < self._tick_s / 2:
+                return
             for st in self.stations.values():
-                await self._tick(st, now - last)
-            last = now
+                await self._tick(st, now - self._last_tick)
+            self._last_tick = now
             self.ticks += 1
 
     async def _tick(self, st: HostedStation, dt: float) -> None:

@@ -194,3 +194,30 @@ def test_a_new_station_fills_within_tolerance_by_its_third_fill(cutoff: str, mod
     *_, third = rig.fills()
     assert third.outcome == "completed"
     assert abs(third.error_g or 0) <= tolerance * 1000, [f.error_g for f in rig.fills()]
+
+
+def _polled(
+    guard: FillGuard, readings: list[str], start: float = 1.0, period: float = 0.05
+) -> list[str | None]:
+    guard.valve(start - 2 * period, feedback_open=False)  # the switch: closed until the valve opens
+    guard.valve(start - period, feedback_open=True)
+    return [
+        (guard.tripped if guard.sample(start + i * period, Decimal(r)) else None)
+        for i, r in enumerate(readings)
+    ]
+
+
+def test_an_indicator_that_updates_slower_than_it_is_polled_is_not_a_frozen_one() -> None:
+    """A 10 Hz indicator polled at 20 Hz shows each value twice while it rises at 2 kg/s."""
+    learned = StationLearning(Decimal("0.35"), flow_kg_s=2.0, peak_flow_kg_s=2.0, noise_kg=0.0, fills=3)
+
+    def guard(update_s: float) -> FillGuard:
+        return FillGuard(cut_off_kg=Decimal("29.4"), max_kg=Decimal("30.1"), start_kg=Decimal("15.5"),
+                         released_at=0.0, preact_kg=Decimal("0.35"), learning=learned,
+                         settings=GuardSettings(update_s=update_s))  # fmt: skip
+
+    rising_at_10_hz = [f"{15.5 + 0.2 * (i // 2):.3f}" for i in range(20)]
+    assert _polled(guard(0.1), rising_at_10_hz) == [None] * 20
+    assert "stopped" in _polled(guard(0.02), rising_at_10_hz)  # (taken as a 50 Hz one: repeats)
+    frozen = [*rising_at_10_hz[:8], *[rising_at_10_hz[7]] * 6]
+    assert "stopped" in _polled(guard(0.1), frozen)  # a value seen over more than an update: stopped
