@@ -94,7 +94,7 @@ class ScaleActor:
             overload=bool(status >> bits.get("overload", 1) & 1),
             error=bool(status >> bits.get("error", 2) & 1),
             fill_state=IndicatorFillState(state) if state in IndicatorFillState._value2member_map_ else
-            IndicatorFillState.ABORTED,
+            IndicatorFillState.ABORTED, received_at=trio.current_time(),
         )  # fmt: skip
 
     async def _carry_out_orders(self) -> None:

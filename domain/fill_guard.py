@@ -208,12 +208,13 @@ class FillGuard:
         self._valve_closed_seen_at = released_at
         self._valve_open: bool | None = None
         self._prev: tuple[float, Decimal] | None = None  # the previous sample (at, raw reading)
+        self._prev_received = released_at  # when its reply came
         self._step: Decimal | None = None  # the previous sample's change
         self._seconds: deque[float] = deque(maxlen=64)  # |second differences| of moving readings
         self._interval = 0.05  # between samples (averaged)
         self._ref: tuple[float, float] = (released_at, self._still_kg)  # last change (from, kg)
         self._repeats = 0  # indicator updates in a row that showed the last changed value again
-        self._counted_at = released_at  # the last sample counted (a change, or a repeat)
+        self._counted_received = released_at  # the reply of the last reading counted (a change, a repeat)
         self._moving: deque[tuple[float, float]] = deque(maxlen=12)  # the last samples that moved
         self._last_sample_at = released_at
         self._window: deque[tuple[float, float]] = deque()
@@ -235,23 +236,25 @@ class FillGuard:
         elif self.flowing_since is None:
             self.flowing_since = self._valve_closed_seen_at
 
-    def sample(self, at: float, gross_kg: Decimal) -> Reason | None:
+    def sample(self, at: float, gross_kg: Decimal, received_at: float | None = None) -> Reason | None:
+        """A poll sent at `at` whose reply came at `received_at`: the reading was taken in between."""
         kg = float(gross_kg)
         prev = self._prev
-        self._prev = (at, gross_kg)
+        self._prev, self._prev_received = (at, gross_kg), at if received_at is None else received_at
         self._last_sample_at = at
         if prev is not None:
             self._interval += 0.1 * (min(at - prev[0], 1.0) - self._interval)
             self._learn_reading(prev[1], gross_kg)
             if gross_kg != prev[1]:
                 self._ref, self._repeats = (prev[0], kg), 0  # moved: reached at the earliest then
-                self._counted_at = at
+                self._counted_received = self._prev_received
                 self._moving.append((at, kg))
-            elif at - self._counted_at >= self.settings.update_s:
-                # A repeat only when the indicator has updated since: two polls within its update
-                # period may read the same update, which says nothing of the reading.
+            elif at - self._counted_received >= self.settings.update_s:
+                # A repeat only when the indicator has surely updated since the last reading counted:
+                # from that reading's reply (a late reply may carry a reading as recent as this
+                # one's) to the sending of this poll, at least its update period.
                 self._repeats += 1
-                self._counted_at = at
+                self._counted_received = self._prev_received
         if self.flowing_since is None and kg > self._still_kg + max(3 * float(self._division), 0.02):
             self.flowing_since = prev[0] if prev is not None else self.released_at
         if self.flowing_since is None:

@@ -221,3 +221,18 @@ def test_an_indicator_that_updates_slower_than_it_is_polled_is_not_a_frozen_one(
     assert "stopped" in _polled(guard(0.02), rising_at_10_hz)  # (taken as a 50 Hz one: repeats)
     frozen = [*rising_at_10_hz[:8], *[rising_at_10_hz[7]] * 6]
     assert "stopped" in _polled(guard(0.1), frozen)  # a value seen over more than an update: stopped
+
+
+def test_a_reply_that_came_late_and_the_next_poll_may_carry_the_same_reading() -> None:
+    """A poll answered 60 ms late, the next sent at once: both may hold one indicator update."""
+    learned = StationLearning(Decimal("0.35"), flow_kg_s=2.0, peak_flow_kg_s=2.0, noise_kg=0.0, fills=3)
+    guard = FillGuard(cut_off_kg=Decimal("29.4"), max_kg=Decimal("30.1"), start_kg=Decimal("15.5"),
+                      released_at=0.0, preact_kg=Decimal("0.35"), learning=learned,
+                      settings=GuardSettings())  # fmt: skip
+    guard.valve(0.9, feedback_open=False)
+    guard.valve(0.95, feedback_open=True)
+    for i in range(10):  # rising at 20 Hz
+        assert guard.sample(1.0 + i * 0.05, Decimal(f"{15.6 + 0.1 * i:.3f}"), 1.0 + i * 0.05 + 0.005) is None
+    assert guard.sample(1.5, Decimal("16.600"), 1.56) is None  # answered 60 ms late
+    assert guard.sample(1.561, Decimal("16.600"), 1.565) is None  # sent at once: the same update
+    assert guard.sample(1.611, Decimal("16.600"), 1.615) is not None  # 46 ms on, still the same: stopped

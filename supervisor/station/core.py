@@ -95,6 +95,8 @@ _DURING_FILL = {
     Reason.STATION_PAUSED: Reason.OPERATOR_STOP,
 }
 _G = Decimal(1000)
+
+
 # Each hold's alarm: its kind and its id (one a cylinder).
 class _HoldAlarm(NamedTuple):
     kind: AlarmKind

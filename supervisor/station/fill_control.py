@@ -99,7 +99,7 @@ class FillRun:
             return verdict
         if (verdict := self._cut_off(s, gross)) is not None:
             return verdict  # the readings show the cut-off point: the model has nothing to add
-        if self.guard is not None and (verdict := self.guard.sample(s.at, gross)) is not None:
+        if self.guard is not None and (verdict := self.guard.sample(s.at, gross, s.received_at)) is not None:
             return verdict
         if self._stalled(s.at, gross):
             return Reason.FILL_STALLED  # the last line: no flow over the whole window

@@ -52,10 +52,11 @@ class WeightSample:
 
     gross_kg: Decimal
     stable: bool  # the indicator's own motion detection
-    at: float
+    at: float  # when the poll was sent: the reading was taken at or after it
     overload: bool = False
     error: bool = False  # the indicator reports an A/D fault
     fill_state: IndicatorFillState = IndicatorFillState.IDLE
+    received_at: float | None = None  # when the reply came: the reading was taken at or before it
 
 
 @frozen
