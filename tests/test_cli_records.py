@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import delete, update
 
 from supervisor.cli import main
-from supervisor.storage import CheckRecord, FillRecord, open_database
+from supervisor.storage import AuditRecord, CheckRecord, FillRecord, RefusalRecord, open_database
 from supervisor.storage import schema as t
 from supervisor.storage.repository import store
 
@@ -126,6 +126,43 @@ def test_verify_chain_names_a_deleted_record(db_url: str, capsys) -> None:
     code, out, _ = run(capsys, "verify-chain", "--db", db_url)
     assert code == 1
     assert "fill #3 is missing" in out
+
+
+def _checks_and_commands(db_url: str) -> None:
+    """Two fills, and between them what checkers and the console did: a pre-fill check, a refusal,
+    the supervisor's command."""
+    _fills(db_url, 2)
+    db = open_database(db_url)
+    with db.transaction() as conn:
+        store(conn, CheckRecord("chk-1", "HY00120000123", "pre", "pass", "CK01", "2026-11-23T07:50:00+00:00"))
+        store(conn, RefusalRecord("ref-1", "S1", ("precheck.missing",), "2026-11-23T07:52:00+00:00",
+                                  "HY00120000124"))  # fmt: skip
+        store(conn, AuditRecord("2026-11-23T07:53:00+00:00", "SV01", "supervisor", "pause", "ok", "S1"))
+    db.close()
+
+
+def test_verify_chain_passes_a_floor_with_checks_and_commands(db_url: str, capsys) -> None:
+    _checks_and_commands(db_url)
+    code, out, _ = run(capsys, "verify-chain", "--db", db_url)
+    assert code == 0
+    assert out.splitlines() == ["fill chain intact: 2 record(s)", "record chain intact: 3 record(s)"]
+
+
+def test_verify_chain_names_a_deleted_pre_fill_check_and_an_edited_command(db_url: str, capsys) -> None:
+    _checks_and_commands(db_url)
+    db = open_database(db_url)
+    with db.transaction() as conn:
+        conn.execute(delete(t.check_record).where(t.check_record.c.record_id == "chk-1"))
+        conn.execute(update(t.console_audit).values(who="CK01"))
+    db.close()
+    code, out, _ = run(capsys, "verify-chain", "--db", db_url)
+    assert code == 1
+    assert out.splitlines() == [
+        "fill chain intact: 2 record(s)",
+        "record chain BROKEN after 0 good record(s): record #1 (check_record chk-1) is missing: its row was "
+        "deleted",
+        "  record #3 (console_audit 1) was altered: its fields differ from its content (who)",
+    ]  # fmt: skip
 
 
 def test_bad_database_url_is_a_usage_error(capsys) -> None:

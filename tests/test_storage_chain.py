@@ -76,6 +76,7 @@ def test_an_altered_field_is_named(db: Database, column: str, value: object) -> 
         False, 2, 3, "fill-0003",
     )  # fmt: skip
     assert "fill #3 (fill-0003) was altered" in report.problem
+    assert report.problem.endswith(f"({column})")  # the field that was edited, named
 
 
 def test_a_fill_forged_with_recomputed_hashes_breaks_the_next_link(db: Database) -> None:

@@ -10,13 +10,14 @@ from pathlib import Path
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import insert, select, text
+from sqlalchemy import insert, select, text, update
 
 from supervisor.storage import open_database, verify_chain
 from supervisor.storage import schema as t
 from supervisor.storage.chain import GENESIS, canonical_content, link_hash
 from supervisor.storage.engine import make_engine
 from supervisor.storage.migrate import alembic_config, current_revision, head_revision
+from supervisor.storage.verify import verify_record_chain
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -53,7 +54,8 @@ def test_processes_opening_a_new_database_at_once_all_succeed(db_url: str) -> No
     db = open_database(db_url)
     assert current_revision(db.engine) == head_revision()
     with db.reading() as conn:
-        assert conn.execute(text("select count(*) from chain_head")).scalar_one() == 1
+        # One head per chain (the fills', the other records'), each made once.
+        assert conn.execute(text("select id from chain_head order by id")).scalars().all() == [1, 2]
     db.close()
 
 
@@ -88,4 +90,42 @@ def test_upgrade_keeps_an_existing_chain_valid(db_url: str) -> None:
     assert (report.ok, report.count) == (True, 3), report.problem
     with db.reading() as conn:
         assert conn.execute(select(t.fill.c.content).where(t.fill.c.seq == 2)).scalar_one().startswith("{")
+    db.close()
+
+
+def test_upgrade_chains_the_records_already_stored_in_their_time_order(db_url: str) -> None:
+    """A floor on 0007 with checks, refusals, alarms and console commands upgrades at open: they
+    join the record chain in the order of their times, and an edit made afterwards is caught."""
+    engine = make_engine(db_url)
+    command.upgrade(alembic_config(engine), "0007")
+    at = "2026-11-23T08:0{}:00.000+00:00".format
+    stored = [
+        (t.console_audit, {"at": at(3), "who": "SV01", "role": "supervisor", "command": "pause",
+                           "result": "ok"}),
+        (t.check_record, {"record_id": "chk-1", "cylinder_code": "HY00120000123", "phase": "pre",
+                          "result": "pass", "items": {"valve": "ok"}, "checker": "CK01", "at": at(0)}),
+        (t.refusal, {"record_id": "ref-1", "station": "S1", "reasons": ["precheck.missing"], "at": at(1)}),
+        (t.alarm, {"record_id": "alm-1", "alarm_id": "A1", "kind": "fill.overfill", "severity": "high",
+                   "message": "超装", "event": "raised", "at": at(2)}),
+    ]  # fmt: skip
+    with engine.begin() as conn:
+        for table, row in stored:
+            conn.execute(insert(table).values(row))
+    engine.dispose()
+
+    db = open_database(db_url)
+    report = verify_record_chain(db.engine)
+    assert (report.ok, report.count) == (True, 4), report.problem
+    with db.reading() as conn:
+        order = conn.execute(select(t.record_link.c.record_table, t.record_link.c.record_key)
+                             .order_by(t.record_link.c.seq)).all()  # fmt: skip
+    assert [tuple(row) for row in order] == [
+        ("check_record", "chk-1"),
+        ("refusal", "ref-1"),
+        ("alarm", "alm-1"),
+        ("console_audit", "1"),
+    ]
+    with db.transaction() as conn:
+        conn.execute(update(t.check_record).values(checker="CK99"))
+    assert verify_record_chain(db.engine).first_bad_record_id == "chk-1"
     db.close()

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, Table, insert, select
 
 from supervisor.storage import schema as t
-from supervisor.storage.fills import ChainAppender, FillLink, append_fill
+from supervisor.storage.fills import ChainAppender, FillLink, RecordChainAppender, append_fill
 from supervisor.storage.holds import load_holds, record_hold
 from supervisor.storage.learning import load_learning, set_learning
 from supervisor.storage.outbox import (
@@ -57,6 +57,7 @@ __all__ = [
     "ChainAppender",
     "FillLink",
     "OutboxItem",
+    "RecordChainAppender",
     "already_stored",
     "append_fill",
     "dead_letter",
@@ -72,7 +73,6 @@ __all__ = [
     "mark_sent",
     "outbox_backlog",
     "pending_outbox",
-    "record_audit",
     "record_fill_opened",
     "record_inspection",
     "set_cursor",
@@ -117,11 +117,16 @@ _OUTBOUND: dict[type, tuple[Table, str, Callable[[Any], dict[str, Any]]]] = {
 }
 
 
-def _record_outbound(conn: Connection, record: CheckRecord | RefusalRecord | AlarmRecord) -> None:
+# A stored record that joins the record chain: its table's name and its row as stored.
+_Chained = tuple[str, dict[str, Any]]
+
+
+def _record_outbound(conn: Connection, record: CheckRecord | RefusalRecord | AlarmRecord) -> _Chained:
     table, kind, build = _OUTBOUND[type(record)]
     row = build(record)
     conn.execute(insert(table), [row])
     enqueue(conn, record.record_id, kind, row)
+    return table.name, row
 
 
 def already_stored(conn: Connection, record: Record) -> bool:
@@ -154,20 +159,25 @@ def record_fill_opened(conn: Connection, record: FillOpened) -> None:
     conn.execute(insert(t.fill_open), [row])
 
 
-def record_audit(conn: Connection, record: AuditRecord) -> None:
-    """A console command, refused ones included; kept locally (not sent to the platform)."""
-    row = {
+def _record_audit(conn: Connection, record: AuditRecord) -> _Chained:
+    """A console command, refused ones included; kept locally (not sent to the platform). Its row
+    number, given by the insert, is what names it in the record chain."""
+    row: dict[str, Any] = {
         "at": record.at, "who": record.who, "role": record.role, "command": record.command,
         "target": record.target, "result": record.result, "detail": record.detail,
     }  # fmt: skip
-    conn.execute(insert(t.console_audit), [row])
+    row["id"] = conn.execute(insert(t.console_audit).values(row)).inserted_primary_key[0]
+    return t.console_audit.name, row
 
 
-_STORE: dict[type, Any] = {
+# The records that join the record chain, each stored by a function that says what it stored.
+_LINKED: dict[type, Callable[[Connection, Any], _Chained]] = {
     CheckRecord: _record_outbound,
     RefusalRecord: _record_outbound,
     AlarmRecord: _record_outbound,
-    AuditRecord: record_audit,
+    AuditRecord: _record_audit,
+}
+_STORE: dict[type, Callable[[Connection, Any], object]] = {
     FillOpened: record_fill_opened,
     LearningRecord: lambda conn, r: set_learning(conn, r.station, r.learning),
     HoldRecord: record_hold,
@@ -181,19 +191,28 @@ def store(conn: Connection, record: Record) -> FillLink | None:
 
 
 def store_all(conn: Connection, records: Sequence[Record]) -> list[FillLink | None]:
-    """Store records in order in the caller's transaction (one chain-head read for all fills)."""
-    chain: ChainAppender | None = None
+    """Store records in order in the caller's transaction: fills join the fill chain; checks,
+    refusals, alarms and console audit rows the record chain, in the order given (one head read
+    and one head write per chain for all of them)."""
+    # Both heads are locked in this order whatever the records' order, so that two writers sharing
+    # a PostgreSQL database queue on the fill chain's head and never deadlock on the two.
+    fills = ChainAppender(conn) if any(isinstance(r, FillRecord) for r in records) else None
+    links = RecordChainAppender(conn) if any(type(r) in _LINKED for r in records) else None
     results: list[FillLink | None] = []
     for record in records:
         if isinstance(record, FillRecord):
-            chain = chain or ChainAppender(conn)
-            results.append(chain.append(record))
+            assert fills is not None
+            results.append(fills.append(record))
             continue
-        fn = _STORE.get(type(record))
-        if fn is None:
+        if type(record) in _LINKED:
+            assert links is not None
+            links.append(*_LINKED[type(record)](conn, record))
+        elif type(record) in _STORE:
+            _STORE[type(record)](conn, record)
+        else:
             raise TypeError(f"not a record: {record!r}")
-        fn(conn, record)
         results.append(None)
-    if chain is not None:
-        chain.close()
+    for chain in (fills, links):
+        if chain is not None:
+            chain.close()
     return results

@@ -21,9 +21,10 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
-__all__ = ["KG", "NAMING_CONVENTION", "archive_columns", "metadata"]
+__all__ = ["FILL_CHAIN", "KG", "NAMING_CONVENTION", "RECORD_CHAIN", "archive_columns", "metadata"]
 
 # Constraint names that are the same on SQLite and PostgreSQL (migrations can name them).
 NAMING_CONVENTION = {
@@ -172,14 +173,31 @@ cylinder_hold = Table(
     Column("fill_record_id", String(64)),
 )
 
-# The newest link of the chain, updated in the fill's transaction: deleting the last fill row is
-# then as detectable as deleting any other.
+# The newest link of each chain, updated in its link's transaction: deleting the newest fill or
+# record is then as detectable as deleting any other. One row per chain, by id.
+FILL_CHAIN = 1
+RECORD_CHAIN = 2
 chain_head = Table(
     "chain_head",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("seq", Integer, nullable=False),
     Column("hash", String(64), nullable=False),
+)
+
+# The record chain (chain.py): one link per check, refusal, alarm and console audit row, in the
+# order they were written; the records stay in their own tables, named here by table and key.
+record_link = Table(
+    "record_link",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("record_table", String(32), nullable=False),
+    Column("record_key", String(64), nullable=False),
+    Column("content", Text, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    UniqueConstraint("record_table", "record_key"),  # a record is linked once
 )
 
 refusal = Table(
