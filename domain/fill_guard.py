@@ -8,7 +8,8 @@ sample against what the station knows of itself (`StationLearning`: its flow, th
 at it, its indicator's division and noise) and ends the fill, `fill.reading_not_credible`, when:
 
 1. **dead reckoning** says the cut-off point (target − preact) is reached and the readings do not
-   show it: the mass is predicted from the last reading that moved and the learned flow;
+   show it: the mass is predicted from the last reading that moved and the learned flow (when no
+   reading comes at all for `late_s`, the model cuts the fill off instead: see `time`);
 2. **the time cap** is reached: the fastest flow seen at the station, from the last reading that
    moved, would reach the legal maximum (less what is in flight when the valve closes);
 3. the reading **stopped moving** while the valve's switch shows it open;
@@ -20,7 +21,9 @@ the flow and the indicator's noise: a clean indicator at a fast flow cannot repe
 noisy one at a slow flow may repeat it several polls running by chance. So a run of repeats counts
 as evidence once the chance that a live reading at the slowest plausible flow shows it falls below
 `evidence` (one in 100,000 by default); the indicator's noise is estimated from the readings.
-Rules 1 and 2 also act when the samples stop coming (a silent scale): after `late_s` without one.
+When the samples stop coming (a silent scale, or a loaded machine's late poll), 1 and 2 say when
+the model cuts the fill off: after `late_s` without a sample, once the cut-off point or the cap is
+reached by the prediction, the valve closes as at a cut-off and the re-weigh judges the fill.
 
 The time a repeated value counts from is the poll *before* it first appeared (it may have been
 reached any time since), so the prediction is never behind the truth by a poll's age. Nothing
@@ -269,12 +272,15 @@ class FillGuard:
             return self._trip("stopped")
         return self._rate(at, kg, valve_open)
 
-    def time(self, now: float) -> Reason | None:
-        """No sample for a while: the model alone says whether the valve may stay open."""
+    def time(self, now: float) -> bool:
+        """No sample for a while: whether the model alone says the valve must close now (the cut-off
+        point or the cap reached). Not a reading that lied (none came, which a loaded machine's late
+        poll does too): the station's model cuts the fill off, and the re-weigh judges it."""
         if self.flowing_since is None or now - self._last_sample_at < self.settings.late_s:
-            return None
+            return False
         ref_at, ref_kg = self._ref
-        return self._model(ref_kg, now - max(ref_at, self.flowing_since))
+        since = now - max(ref_at, self.flowing_since)
+        return ref_kg + self.flow * since >= self.cut_off_kg or ref_kg + self.fastest * since >= self.max_kg
 
     # ------------------------------------------------------------------ what the fill taught
     def measure(self) -> FlowMeasure | None:

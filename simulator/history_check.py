@@ -12,8 +12,9 @@ fault case there (or `control`) and the event:
 - `max_fill`: no `sim.mass` above tare + the model's maximum fill (DOMAIN.md) + reading noise,
   except at a valve stuck open, which is `stuck_open`'s: a critical `valve.stuck_open` alarm and
   the station in fault or out of service.
-- `frozen_scale`: a scale frozen during a fill ends it at once (`fill.reading_not_credible`), its
-  valve's ground truth closed within `FROZEN_CLOSE_S`, unless the cut-off came first.
+- `frozen_scale`: a scale frozen during a fill ends it at once (`fill.reading_not_credible`, or the
+  model's cut-off when the samples were late as well), its valve's ground truth closed within
+  `FROZEN_CLOSE_S`, unless the cut-off came first.
 - `record`: every fill has a record id, once; with a platform and a final `wait_sync`, the
   platform stored each fill record exactly once (resends answered `duplicate` are fine).
 - `end_state`: a faulted station ends idle/done, or out of service with an alarm standing.
@@ -280,7 +281,7 @@ def _frozen_scale(j: _Judge) -> None:
         close = closes[0]
         if close["cause"] == "cut_off" and close["ts"] - since <= 0.3:
             continue  # the cut-off came before the freeze could show
-        if close["cause"] != "fill.reading_not_credible":
+        if close["cause"] not in ("fill.reading_not_credible", "model_cut_off"):
             j.add("frozen_scale", case.station, f"the fill was closed for {close['cause']}, not "
                   "fill.reading_not_credible", close)  # fmt: skip
         truth = [e for e in of(j.events, "sim.valve", case.station) if e["ts"] >= since and not e["open"]]

@@ -470,6 +470,8 @@ class StationCore:
             verdict = self.fill.on_time(now)
             if isinstance(verdict, Reason):
                 self._close(verdict)
+            elif verdict == CUT_OFF:
+                self._close(None, cause="model_cut_off")  # no reading came: the model's cut-off
         elif self.phase == Phase.SETTLING and now >= self.deadline:
             self._finish_fill(settled=False)
 
@@ -623,13 +625,13 @@ class StationCore:
             if changed:
                 self._close(changed[0])
 
-    def _close(self, abort: Reason | None) -> None:
+    def _close(self, abort: Reason | None, *, cause: str = "cut_off") -> None:
         """End the fill: the valve closes at once; re-weigh once the reading settles."""
         if self.phase != Phase.FILLING:
             return
         self.abort = abort
         self.closed_at = self.now
-        self._order_closed("cut_off" if abort is None else str(abort))
+        self._order_closed(cause if abort is None else str(abort))
         if abort == Reason.FILL_READING_NOT_CREDIBLE:
             self._reading_not_credible()
         self._enter(Phase.SETTLING, self.now + self.ctx.fill.settle_timeout_s)

@@ -63,6 +63,7 @@ class FillRun:
         self.learning = learning or StationLearning()
         self.topup_of = topup_of  # a top-up: the under-filled fill it completes
         self.guard: FillGuard | None = None  # from the moment the valve may open
+        self.cut_by_model = False  # no reading came for a while: the station's model cut it off
 
     def valve_released(self, now: float, gross_kg: Decimal) -> None:
         """The valve may open only now (its marker took a while to be durable): the fill's time
@@ -119,10 +120,14 @@ class FillRun:
         return None
 
     def on_time(self, now: float) -> Verdict:
-        """Judged on every message: the fill's time limits, and the model when samples stop."""
+        """Judged on every message: the fill's time limits, and the model when samples stop (a cut-off
+        by the model: `cut_by_model`)."""
         if (verdict := self._max_time(now)) is not None:
             return verdict
-        return self.guard.time(now) if self.guard is not None else None
+        if self.guard is not None and self.guard.time(now):
+            self.cut_by_model = True
+            return CUT_OFF
+        return None
 
     def _max_time(self, now: float) -> Verdict:
         if not self.released:  # waiting for its marker: a busy database delays it, a dead one ends it
