@@ -11,7 +11,7 @@ from supervisor.commands import add_db_options
 from supervisor.commands._db import database_for
 from supervisor.commands._rows_file import read_rows
 from supervisor.errors import BadInput
-from supervisor.storage.repository import get_unit, set_unit, upsert_archives
+from supervisor.storage.repository import get_unit, import_archives, set_unit
 
 __all__ = ["register"]
 
@@ -66,7 +66,7 @@ def run_import(args: argparse.Namespace) -> int:
             raise BadInput("which filling unit is this? give --unit CODE (stored on first import)")
         archives = validate(args.file, unit)
         set_unit(conn, unit)
-        changed = upsert_archives(conn, archives)
+        changed = import_archives(conn, archives)
     print(f"{len(archives)} cylinder(s) in {args.file}: {changed} new or changed, "
           f"{len(archives) - changed} unchanged")  # fmt: skip
     return 0
