@@ -35,7 +35,7 @@ class CylinderArchive:
     next_inspection: dt.date | None = None  # None: derived from the inspection interval
     scrap_date: dt.date | None = None  # 报废日期; wins over the service-life rule
     status: CylinderStatus = CylinderStatus.IN_SERVICE
-    blocked: bool = False  # blocked by the unit or the regulator, whatever the status
+    blocked: bool = False  # blocked by the regulator (the platform's), whatever the status
     manufacturer: str = ""  # 制造单位名称
     serial: str = ""  # 出厂编号
     property_no: str = ""  # 自有产权编号

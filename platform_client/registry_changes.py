@@ -33,6 +33,9 @@ __all__ = [
 
 @frozen
 class ArchiveUpdate:
+    """The whole archive as the platform holds it. Its `blocked` is the regulator's block: applied,
+    it is kept through the unit's re-imports, and only a later platform change lifts it."""
+
     archive: CylinderArchive
 
 

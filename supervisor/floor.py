@@ -117,7 +117,8 @@ class Floor:
             devices = device_actors(parts)
             specs = [ChildSpec(f"{sc.id}.{name}", start) for name, start in devices.items()]
             specs.append(ChildSpec(f"{sc.id}.coordinator", coordinator.run))
-            parts.runtime = StationRuntime(sc.id, specs, bus=bus, gate=gate)
+            parts.runtime = StationRuntime(sc.id, specs, bus=bus, gate=gate, record=self.sink.put,
+                                           new_id=new_record_id)  # fmt: skip
             self.stations[sc.id] = parts
         runtimes = {sid: p.runtime for sid, p in self.stations.items() if p.runtime is not None}
         services = [ChildSpec("storage", self.writer.run), ChildSpec("records", self.sink.run)]

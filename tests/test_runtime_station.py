@@ -1,21 +1,28 @@
 """The safety hook, out of service on give-up, maintenance with roles and audit; and the property
-that no crash schedule leaves a permit granted while the station's scale or valve actor is down."""
+that no crash schedule leaves a permit granted while the station's scale or valve actor is down;
+on a whole floor, the out-of-service alarm stored as every alarm is."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import trio
 import trio.lowlevel
 import trio.testing
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sqlalchemy import create_engine, select
 
 from supervisor.runtime.bus import EventBus
 from supervisor.runtime.health import HealthState
 from supervisor.runtime.maintenance import Maintenance
 from supervisor.runtime.spec import Intensity
 from supervisor.runtime.supervisor import Supervisor
+from supervisor.storage import schema as t
 from supervisor.storage.records import AuditRecord
 from tests.runtime_fakes import FakeStation, SafetyWatch, floor_of
+from tests.sim_run import of, run_sim
+from tests.test_scenario_load import BASE
 
 
 def running(st: FakeStation, dev: str) -> bool:
@@ -263,3 +270,54 @@ async def test_out_of_service_by_maintenance_is_not_an_alarm_and_outlives_restar
     while (e := sub.receive_nowait_or_none()) is not None:
         events.append(e.to_json_dict())
     assert events == [{"type": "station.state", "station": "S1", "state": "out_of_service"}]
+
+
+# The scale actor raises at every start for 4 s: past its restart limit at once, the station is
+# out of service; once the fault is over, maintenance restarts the station and it comes back.
+KEEPS_CRASHING = """
+[[step]]
+do = "fault"
+station = "S1"
+device = "scale"
+kind = "crash"
+seconds = 4
+[[step]]
+do = "wait"
+station = "S1"
+for = "state:out_of_service"
+timeout_s = 30
+[[step]]
+do = "sleep"
+seconds = 5
+[[step]]
+do = "restart"
+actor = "S1"
+[[step]]
+do = "wait"
+station = "S1"
+for = "state:idle"
+timeout_s = 30
+"""
+
+
+def test_the_out_of_service_alarm_is_stored_when_raised_and_when_cleared(tmp_path: Path) -> None:
+    scenario, db = tmp_path / "crashing.toml", tmp_path / "floor.db"
+    scenario.write_text(BASE + KEEPS_CRASHING, encoding="utf-8")
+    code, err, events = run_sim(scenario, tmp_path, timeout=120, extra=["--db", f"sqlite:///{db}"])
+    assert code == 0, err
+    assert of(events, "scenario.timeout") == []
+    engine = create_engine(f"sqlite:///{db}")
+    try:
+        with engine.connect() as conn:
+            a, o = t.alarm.c, t.outbox.c
+            q = select(a.record_id, a.kind, a.severity, a.station, a.event, a.message)
+            rows = conn.execute(q.where(a.alarm_id == "S1.out_of_service").order_by(a.id)).all()
+            queued = set(conn.execute(select(o.record_id).where(o.kind == "alarm")).scalars())
+    finally:
+        engine.dispose()
+    assert [tuple(r[1:5]) for r in rows] == [
+        ("station.out_of_service", "high", "S1", "raised"),
+        ("station.out_of_service", "high", "S1", "cleared"),
+    ]
+    assert "S1.scale keeps failing" in rows[0].message
+    assert {r.record_id for r in rows} <= queued  # both go to the platform, as every stored alarm does

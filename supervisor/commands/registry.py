@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import NoReturn
 
 from domain.archive import CylinderArchive
 from domain.rows import FieldError, archive_from_row
@@ -11,7 +12,12 @@ from supervisor.commands import add_db_options
 from supervisor.commands._db import database_for
 from supervisor.commands._rows_file import read_rows
 from supervisor.errors import BadInput
-from supervisor.storage.repository import get_unit, set_unit, upsert_archives
+from supervisor.storage.archive_changes import (
+    FillTargetChange,
+    fill_target_changes,
+    record_fill_target_changes,
+)
+from supervisor.storage.repository import get_unit, import_archives, set_unit
 
 __all__ = ["register"]
 
@@ -24,10 +30,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="import cylinder archives from CSV or TOML",
         description="Import cylinder archives. CSV: a header line with the [[cylinder]] field names "
         "of the scenario format; TOML: [[cylinder]] tables. Every row is checked first: any bad row "
-        "and nothing is imported. Importing the same file again changes nothing.",
+        "and nothing is imported. Importing the same file again changes nothing; a regulator's block "
+        "from the platform is kept. A changed tare or model of a cylinder already filled (its fill "
+        "target) is refused unless accepted with --accept-changes --by NAME --why TEXT (recorded).",
     )
     imp.add_argument("file", type=Path, metavar="FILE")
     imp.add_argument("--unit", metavar="CODE", help="this filling unit's code (stored on first import)")
+    imp.add_argument("--accept-changes", action="store_true",
+                     help="accept the changed tares and models of cylinders already filled")  # fmt: skip
+    imp.add_argument("--by", metavar="NAME", help="who accepts them (with --accept-changes)")
+    imp.add_argument("--why", metavar="TEXT", help="why, e.g. tare re-stamped (with --accept-changes)")
     add_db_options(imp)
     imp.set_defaults(func=run_import)
 
@@ -56,7 +68,37 @@ def validate(path: Path, unit: str) -> list[CylinderArchive]:
     return archives
 
 
+def _acceptance(args: argparse.Namespace) -> tuple[str, str] | None:
+    """Who accepts changed fill targets and why, when --accept-changes is given: both required."""
+    if not args.accept_changes:
+        if args.by is not None or args.why is not None:
+            raise BadInput("--by and --why go with --accept-changes")
+        return None
+    for option, value, longest in (("--by", args.by, 64), ("--why", args.why, 1000)):
+        if value is None or not value.strip():
+            raise BadInput("--accept-changes needs --by NAME and --why TEXT: who accepts the changes and why")
+        if not value.isprintable() or len(value) > longest:
+            raise BadInput(f"{option}: printable text of at most {longest} characters, please")
+    return args.by.strip(), args.why.strip()
+
+
+def refuse_fill_target_changes(changes: list[FillTargetChange]) -> NoReturn:
+    """A filled cylinder's tare or model is not changed without someone accepting it: its fill
+    target (fill by weight against its own stamped tare: tare + the model's rated net) would move
+    for every later fill."""
+    by_cylinder: dict[str, list[str]] = {}
+    for change in changes:
+        by_cylinder.setdefault(change.cylinder, []).append(str(change))
+    lines = [f"{code}: {', '.join(fields)}" for code, fields in by_cylinder.items()]
+    raise BadInput(
+        f"{len(lines)} cylinder(s) already filled would get another fill target, nothing imported:\n  "
+        + "\n  ".join(lines)
+        + "\nCheck the stamped marks; to accept: --accept-changes --by NAME --why TEXT (recorded)"
+    )
+
+
 def run_import(args: argparse.Namespace) -> int:
+    acceptance = _acceptance(args)
     with database_for(args) as db, db.transaction() as conn:
         stored = get_unit(conn)
         if stored is not None and args.unit and args.unit != stored[0]:
@@ -65,8 +107,16 @@ def run_import(args: argparse.Namespace) -> int:
         if unit is None:
             raise BadInput("which filling unit is this? give --unit CODE (stored on first import)")
         archives = validate(args.file, unit)
+        changes = fill_target_changes(conn, archives)
+        if changes:
+            if acceptance is None:
+                refuse_fill_target_changes(changes)
+            record_fill_target_changes(conn, changes, *acceptance)
         set_unit(conn, unit)
-        changed = upsert_archives(conn, archives)
+        changed = import_archives(conn, archives)
     print(f"{len(archives)} cylinder(s) in {args.file}: {changed} new or changed, "
           f"{len(archives) - changed} unchanged")  # fmt: skip
+    if changes and acceptance is not None:
+        print(f"{len(changes)} change(s) of filled cylinders' tare or model accepted by {acceptance[0]}, "
+              f"recorded (fillfloor trace CODE shows them)")  # fmt: skip
     return 0

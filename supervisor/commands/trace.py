@@ -16,7 +16,8 @@ __all__ = ["register"]
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "trace",
-        help="one cylinder's archive, inspections, checks, fills and refusals in time order",
+        help="one cylinder's archive, inspections, checks, fills, refusals and accepted archive changes "
+        "in time order",
     )
     parser.add_argument("code", metavar="CODE", help="the cylinder code (钢瓶条码号)")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
@@ -42,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"{a['code']}  {a['model']}  owner {a['owner']}  tare {a['tare_kg']} kg  "
             f"status {a['status']}  next inspection {a['next_inspection'] or '-'}"
+            + ("  blocked by the regulator" if a["blocked"] else "")
         )
     for e in entries:
         print(f"  {e.at:<32} {e.kind:<10} {e.summary}")

@@ -3,13 +3,14 @@ station's permit gate, taking the station out of service with an alarm when it g
 
 The floor runs each station as a temporary child: a station that gives up stays down (its valve
 closed, out of service, an alarm raised) while every other station keeps filling, until
-maintenance restarts it.
+maintenance restarts it. The alarm is stored like every other alarm (an `AlarmRecord` for the record
+sink, so it reaches the `alarm` table and the platform), its raise and its clear.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import trio
 
@@ -19,8 +20,12 @@ from supervisor.runtime.health import HealthState
 from supervisor.runtime.permit import PermitGate
 from supervisor.runtime.spec import Backoff, ChildSpec, Intensity, Restart, Strategy
 from supervisor.runtime.supervisor import Supervisor
+from supervisor.storage.records import AlarmRecord
+from supervisor.storage.times import utc_now
 
 __all__ = ["StationRuntime"]
+
+_SEVERITY = "high"
 
 
 class StationRuntime:
@@ -34,10 +39,17 @@ class StationRuntime:
         intensity: Intensity = Intensity(3, 30.0),
         backoff: Backoff = Backoff(initial_s=0.2, max_s=5.0),
         rng: random.Random | None = None,
+        record: Callable[[AlarmRecord], None] | None = None,
+        new_id: Callable[[str], str] | None = None,
     ) -> None:
+        """`record` stores the out-of-service alarm (the floor's record sink), `new_id` names its
+        records; without them the alarm is only published (runtime tests without storage)."""
         self.station = station
         self.gate = gate or PermitGate(station)
         self._bus = bus
+        self._record = record
+        self._new_id = new_id
+        self._alarm_message = ""
         self.supervisor = Supervisor(
             station,
             children,
@@ -70,7 +82,7 @@ class StationRuntime:
         ):
             # Once all of a station's actors run again, it returns to service (SCENARIOS.md).
             self.gate.set_out_of_service("failed", False)
-            self._alarm("alarm.cleared", "")
+            self._alarm("cleared", self._alarm_message)
 
     def _on_down(self, actor: str) -> None:
         station, _, device = actor.partition(".")
@@ -90,14 +102,18 @@ class StationRuntime:
 
     def _on_give_up(self, actor: str, error: BaseException) -> None:
         self.set_out_of_service(True, "failed")
-        self._alarm("alarm.raised", f"{actor} keeps failing ({type(error).__name__}); station out of service")
+        self._alarm_message = f"{actor} keeps failing ({type(error).__name__}); station out of service"
+        self._alarm("raised", self._alarm_message)
 
     def _alarm(self, event: str, message: str) -> None:
-        self._bus.emit(
-            event,
-            alarm_id=f"{self.station}.out_of_service",
-            kind=AlarmKind.STATION_OUT_OF_SERVICE,
-            severity="high",
-            station=self.station,
-            message=message,
-        )
+        """Raised or cleared as the station core's alarms are: stored, then published; the clear
+        repeats the raise's kind, severity and message (ISA-18.2: one alarm, two records)."""
+        alarm_id = f"{self.station}.out_of_service"
+        kind = AlarmKind.STATION_OUT_OF_SERVICE
+        if self._record is not None and self._new_id is not None:
+            self._record(AlarmRecord(
+                record_id=self._new_id("alarm"), alarm_id=alarm_id, kind=kind, severity=_SEVERITY,
+                message=message, event=event, at=utc_now(), station=self.station,
+            ))  # fmt: skip
+        self._bus.emit(f"alarm.{event}", alarm_id=alarm_id, kind=kind, severity=_SEVERITY,
+                       station=self.station, message=message)  # fmt: skip

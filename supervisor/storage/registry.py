@@ -3,6 +3,11 @@ the platform sync's cursor. What the interlock decides from while offline.
 
 Plain functions on a connection, inside a transaction the caller opens; upserts are idempotent, so
 importing or syncing the same data again changes nothing.
+
+An archive has two writers: the platform (`upsert_archives`, the whole archive as the platform holds
+it) and the unit's own file (`import_archives`). A block has two sources, kept apart: the regulator's
+is the archive's `blocked` column, which only the platform sets and lifts; the unit's own is its
+file's status `blocked`. The interlock refuses either (`cylinder.blocked`).
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
+import attrs
 from sqlalchemy import Connection, delete, insert, select, update
 
 from domain.archive import CylinderArchive, CylinderStatus, Operator
@@ -21,6 +27,7 @@ __all__ = [
     "archive_from_db_row",
     "get_cursor",
     "get_unit",
+    "import_archives",
     "load_archive",
     "load_archives",
     "load_operators",
@@ -81,28 +88,44 @@ def _photos(conn: Connection, code: str | None = None) -> dict[str, tuple[str, .
 
 
 def upsert_archives(conn: Connection, archives: Iterable[CylinderArchive]) -> int:
-    """Store archives by code; returns how many were new or changed (0 on a re-import)."""
+    """Store archives by code as they are (the platform's, a scenario's); returns how many were new
+    or changed (0 on a re-import)."""
+    return sum(_store_archive(conn, archive, load_archive(conn, archive.code)) for archive in archives)
+
+
+def import_archives(conn: Connection, archives: Iterable[CylinderArchive]) -> int:
+    """Store the unit's own archives (`fillfloor registry import`); returns how many were new or
+    changed. A file carries no block and no photos (`domain.rows`): those stored, the regulator's
+    block and the platform's photos, are kept, so that a re-import never lifts a regulator's block
+    (only the platform's unblock does) nor drops a photo."""
     changed = 0
     for archive in archives:
-        values = _archive_values(archive)
         current = load_archive(conn, archive.code)
-        if current == archive:
-            continue
-        if current is None:
-            conn.execute(insert(t.cylinder).values(**values, updated_at=utc_now()))
-        else:
-            where = t.cylinder.c.code == archive.code
-            conn.execute(update(t.cylinder).where(where).values(**values, updated_at=utc_now()))
-        if current is None or current.photos != archive.photos:
-            conn.execute(delete(t.cylinder_photo).where(t.cylinder_photo.c.cylinder_code == archive.code))
-            for position, digest in enumerate(archive.photos):
-                conn.execute(
-                    insert(t.cylinder_photo).values(
-                        cylinder_code=archive.code, position=position, content_hash=digest
-                    )
-                )
-        changed += 1
+        if current is not None:
+            archive = attrs.evolve(archive, blocked=current.blocked, photos=current.photos)
+        changed += _store_archive(conn, archive, current)
     return changed
+
+
+def _store_archive(conn: Connection, archive: CylinderArchive, current: CylinderArchive | None) -> bool:
+    """Write `archive` over `current` (None: a new cylinder); False when they are the same."""
+    if current == archive:
+        return False
+    values = _archive_values(archive)
+    if current is None:
+        conn.execute(insert(t.cylinder).values(**values, updated_at=utc_now()))
+    else:
+        where = t.cylinder.c.code == archive.code
+        conn.execute(update(t.cylinder).where(where).values(**values, updated_at=utc_now()))
+    if current is None or current.photos != archive.photos:
+        conn.execute(delete(t.cylinder_photo).where(t.cylinder_photo.c.cylinder_code == archive.code))
+        for position, digest in enumerate(archive.photos):
+            conn.execute(
+                insert(t.cylinder_photo).values(
+                    cylinder_code=archive.code, position=position, content_hash=digest
+                )
+            )
+    return True
 
 
 def load_archive(conn: Connection, code: str) -> CylinderArchive | None:

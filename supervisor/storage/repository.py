@@ -42,6 +42,7 @@ from supervisor.storage.records import (
 from supervisor.storage.registry import (
     get_cursor,
     get_unit,
+    import_archives,
     load_archive,
     load_archives,
     load_operators,
@@ -64,6 +65,7 @@ __all__ = [
     "dead_letters",
     "get_cursor",
     "get_unit",
+    "import_archives",
     "load_archive",
     "load_archives",
     "load_holds",

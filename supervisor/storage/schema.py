@@ -173,6 +173,21 @@ cylinder_hold = Table(
     Column("fill_record_id", String(64)),
 )
 
+# A filled cylinder's tare or model (what sets its fill target) changed by an import, accepted by
+# someone with a reason (`fillfloor registry import --accept-changes`): one row a field, kept.
+archive_change = Table(
+    "archive_change",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("cylinder_code", String(64), nullable=False, index=True),
+    Column("field", String(32), nullable=False),  # model | tare_kg
+    Column("old_value", String(64)),  # as shown: null when there was none (an unknown tare)
+    Column("new_value", String(64)),
+    Column("who", String(64), nullable=False),
+    Column("why", Text, nullable=False),
+    Column("at", String(40), nullable=False),
+)
+
 # The newest link of each chain, updated in its link's transaction: deleting the newest fill or
 # record is then as detectable as deleting any other. One row per chain, by id.
 FILL_CHAIN = 1

@@ -9,6 +9,7 @@ from attrs import frozen
 from sqlalchemy import Connection, select
 
 from supervisor.storage import schema as t
+from supervisor.storage.archive_changes import FillTargetChange
 
 __all__ = ["TraceEntry", "trace_cylinder"]
 
@@ -16,7 +17,7 @@ __all__ = ["TraceEntry", "trace_cylinder"]
 @frozen
 class TraceEntry:
     at: str  # ISO 8601
-    kind: str  # inspection | check | fill | refusal
+    kind: str  # inspection | check | fill | refusal | change
     summary: str
     detail: dict[str, Any]
 
@@ -63,6 +64,11 @@ def trace_cylinder(conn: Connection, code: str) -> tuple[dict[str, Any] | None, 
         entries.append(
             TraceEntry(r["at"], "refusal", f"at {r['station']}: {', '.join(r['reasons'])}", _plain(r))
         )
+    # A change of the fill target accepted at import: who accepted it and why.
+    changes = select(t.archive_change).where(t.archive_change.c.cylinder_code == code)
+    for r in conn.execute(changes.order_by(t.archive_change.c.id)).mappings():
+        what = f"{FillTargetChange(code, r['field'], r['old_value'], r['new_value'])}, accepted by {r['who']}"
+        entries.append(TraceEntry(r["at"], "change", f"{what}: {r['why']}", _plain(r)))
     archive = None
     if row is not None:
         photos = select(t.cylinder_photo.c.content_hash).where(t.cylinder_photo.c.cylinder_code == code)
