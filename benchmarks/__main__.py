@@ -25,6 +25,7 @@ MODULES = (
     "benchmarks.storage_writer",
     "benchmarks.runtime_bench",
     "benchmarks.fill_accuracy",
+    "benchmarks.frozen_scale",
     "benchmarks.decision_latency",
     "benchmarks.modbus_bench",
     "benchmarks.poll_capacity",
