@@ -13,8 +13,8 @@ from collections.abc import Callable
 import trio
 
 from actors.link import ModbusError, ModbusExceptionResponse, ModbusMalformed, ModbusTimeout
+from domain.messages import DeviceLink, StationInput
 from supervisor.runtime.mailbox import MailboxFull
-from supervisor.station.messages import DeviceLink, StationInput
 
 __all__ = ["LinkHealth", "Teller"]
 

@@ -17,12 +17,12 @@ from decimal import Decimal
 
 import trio
 
+from actors.config import DeviceConfig
 from actors.device_link import LinkHealth, Teller
 from actors.link import ModbusDevice, ModbusError, ModbusMalformed, Transport
 from actors.registers import Register, decode, encode, register_map
-from supervisor.config import DeviceConfig
+from domain.messages import IndicatorFillState, IndicatorOrder, WeightSample
 from supervisor.runtime.mailbox import Latest
-from supervisor.station.messages import IndicatorFillState, IndicatorOrder, WeightSample
 
 __all__ = ["ScaleActor"]
 

@@ -42,9 +42,9 @@ import serial
 import trio
 from attrs import frozen
 
-from supervisor.config import ScannerConfig
+from actors.config import ScannerConfig
+from domain.messages import DeviceLink, Scanned, StationInput
 from supervisor.runtime.mailbox import Mailbox, MailboxFull
-from supervisor.station.messages import DeviceLink, Scanned, StationInput
 
 __all__ = ["Frame", "FrameDecoder", "Opener", "ScannerActor"]
 

@@ -17,13 +17,13 @@ import contextlib
 
 import trio
 
+from actors.config import DeviceConfig
 from actors.device_link import LinkHealth, Teller
 from actors.link import ModbusDevice, ModbusError, Transport
 from actors.registers import register_map
-from supervisor.config import DeviceConfig
+from domain.messages import PermitOrder, ValveStatus
 from supervisor.runtime.mailbox import Latest
 from supervisor.runtime.permit import PermitGate
-from supervisor.station.messages import PermitOrder, ValveStatus
 
 __all__ = ["ValveActor"]
 

@@ -25,13 +25,13 @@ from typing import Any
 import trio
 
 from domain.checks import answered_in_full
+from domain.messages import CheckPhase, CheckSubmitted, Scanned, StationInput, WeightSample
 from simulator.in_process_floor import running_floor
 from simulator.measure import percentile
 from simulator.model_rig import UNIT
 from simulator.station_physics import SimulatedStation
 from supervisor.console.server import ConsoleServer
 from supervisor.floor import StationParts
-from supervisor.station.messages import CheckPhase, CheckSubmitted, Scanned, StationInput, WeightSample
 from supervisor.storage.users import add_user
 
 _ALL_OK = {phase: answered_in_full(phase.value, True, {}) for phase in CheckPhase}

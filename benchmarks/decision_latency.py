@@ -20,16 +20,9 @@ from decimal import Decimal
 import trio
 
 from domain.checks import answered_in_full
+from domain.fill_settings import FillSettings
 from domain.labels import LabelRule
-from domain.settings import DomainSettings
-from simulator.measure import percentile
-from simulator.model_rig import GOOD, OPERATOR, TODAY, UNIT, archive
-from supervisor.config import FillSettings
-from supervisor.runtime import EventBus, Latest, Mailbox
-from supervisor.station.coordinator import Coordinator
-from supervisor.station.core import StationContext, StationCore
-from supervisor.station.floor import FloorState
-from supervisor.station.messages import (
+from domain.messages import (
     CheckPhase,
     CheckSubmitted,
     PermitOrder,
@@ -38,8 +31,15 @@ from supervisor.station.messages import (
     ValveStatus,
     WeightSample,
 )
-from supervisor.station.records_sink import RecordSink
-from supervisor.storage.records import Record
+from domain.records import Record
+from domain.settings import DomainSettings
+from simulator.measure import percentile
+from simulator.model_rig import GOOD, OPERATOR, TODAY, UNIT, archive
+from supervisor.runtime import EventBus, Latest, Mailbox
+from supervisor.station.coordinator import Coordinator
+from supervisor.station.core import StationContext, StationCore
+from supervisor.station.floor import FloorState
+from supervisor.storage.sink import RecordSink
 
 _ALL_OK = {phase: answered_in_full(phase.value, True, {}) for phase in CheckPhase}
 

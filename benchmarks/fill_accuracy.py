@@ -28,12 +28,12 @@ from decimal import Decimal
 
 import attrs
 
+from domain.fill_settings import FillSettings
 from domain.filling import PreactSettings
 from domain.holds import Hold
+from domain.messages import CheckPhase
 from domain.models import DEFAULT_MODELS
 from simulator.model_rig import GOOD, Rig, archive
-from supervisor.config import FillSettings
-from supervisor.station.messages import CheckPhase
 
 __all__ = ["run"]
 

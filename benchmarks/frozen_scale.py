@@ -18,9 +18,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from domain.fill_guard import FillGuard
+from domain.messages import CheckPhase
 from simulator.model_rig import Rig
 from supervisor.station.core import Phase
-from supervisor.station.messages import CheckPhase
 
 __all__ = ["NOTES", "run"]
 

@@ -32,6 +32,7 @@ from typing import Any
 import trio
 
 from benchmarks.pg_schema import pg_schema_url, pg_unavailable
+from domain.records import Record
 from platform_client.settings import SyncSettings
 from platform_client.sync import PlatformSync
 from platform_server import PlatformApp, open_store, running_platform
@@ -42,7 +43,6 @@ from supervisor.station.floor import FloorState
 from supervisor.storage import CheckRecord, FillRecord, RefusalRecord, open_database
 from supervisor.storage.database import Database
 from supervisor.storage.outbox import OutboxItem, outbox_backlog, pending_outbox
-from supervisor.storage.records import Record
 from supervisor.storage.repository import store_all
 
 __all__ = ["NOTES", "run"]

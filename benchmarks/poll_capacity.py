@@ -35,15 +35,15 @@ import trio
 from attrs import frozen
 from pymodbus.server import ModbusTcpServer
 
+from actors.config import DeviceConfig
 from actors.device_link import Teller
 from actors.link import TcpTransport
 from actors.scale import ScaleActor
 from benchmarks.sim_process import SimProcess, cpu_s, serve_control
+from domain.messages import StationInput, WeightSample
 from simulator.measure import percentile
 from simulator.modbus_devices import SCALE_UNIT, StationDevices, _scale_device
 from simulator.station_physics import SimulatedStation
-from supervisor.config import DeviceConfig
-from supervisor.station.messages import StationInput, WeightSample
 
 __all__ = ["NOTES", "Step", "measure", "run"]
 
@@ -68,7 +68,7 @@ Where the time goes (found with `--profile N` and `gc.callbacks`):
   trio) took 25–35 ms here, which alone pushes the p99 period past 55 ms from ~192 scales, and at
   256 sets off a spiral of late polls. `gc.freeze()` once start-up is done (what is alive then is
   never scanned again) cut those pauses to ~3 ms: the `gc.freeze()` rows. `fillfloor serve`
-  does this once its floor has started (`supervisor/commands/serve.py`).
+  does this once its floor has started (`fillfloor/commands/serve.py`).
 - **Scales in phase.** Scale actors that stay in phase poll in one burst every period, each poll
   late by its place in the burst: with every actor's first poll at one instant against one shared
   server, the worst p99 period was 57 ms at 64 scales and 58–62 ms at 128 (`gc.freeze()`), against

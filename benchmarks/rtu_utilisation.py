@@ -37,13 +37,13 @@ from attrs import frozen
 from pymodbus.framer import FramerType
 from pymodbus.server import ModbusSerialServer
 
+from actors.config import DeviceConfig
 from actors.device_link import Teller
 from actors.link import RtuBus
 from actors.scale import ScaleActor
 from benchmarks.sim_process import SimProcess, cpu_s, serve_control
+from domain.messages import StationInput, WeightSample
 from simulator.modbus_devices import _scale_device
-from supervisor.config import DeviceConfig
-from supervisor.station.messages import StationInput, WeightSample
 
 __all__ = ["NOTES", "Result", "measure", "run", "theoretical_reads_s"]
 

@@ -72,7 +72,7 @@ def _soak(stations: int, duration_s: float, data: Path) -> dict[str, Any]:
     # On one core, as `make soak` runs it (docs/soak.md: the simulators' threads and the GIL),
     # set by the child itself before anything starts (no preexec_fn: this process may have threads).
     pin = f"import os, runpy; os.sched_setaffinity(0, {{{min(os.sched_getaffinity(0))}}}); "
-    pin += "runpy.run_module('supervisor.cli', run_name='__main__')"
+    pin += "runpy.run_module('fillfloor.cli', run_name='__main__')"
     command = [sys.executable, "-c", pin, *demo, "--data-dir", str(data)]
     proc = subprocess.run(command, capture_output=True, text=True, check=False)
     report = data / "soak-report.json"

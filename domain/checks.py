@@ -17,8 +17,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from enum import StrEnum
 
+from attrs import frozen
+
+from domain.messages import CheckPhase
+
 __all__ = [
     "CHECK_ITEMS",
+    "CheckEntry",
     "ItemState",
     "answered_in_full",
     "check_problem",
@@ -109,3 +114,16 @@ def answered_in_full(phase: str, passed: bool, named: Mapping[str, str]) -> dict
     if not passed and not any(item_state(answer) == ItemState.FAILED for answer in items.values()):
         items["other"] = str(ItemState.FAILED)
     return items
+
+
+@frozen
+class CheckEntry:
+    """A check as the interlock needs it (the full record went to storage)."""
+
+    record_id: str
+    cylinder: str
+    phase: CheckPhase
+    passed: bool
+    checker: str
+    at: float  # monotonic
+    complete: bool = True  # every item checked and passed (a pass without it does not count)

@@ -32,6 +32,7 @@ from typing import Any
 
 import trio
 
+from domain.times import utc_iso
 from platform_client.api import PlatformApi, Refused, Unavailable, open_client, tls_context
 from platform_client.backoff import RetryBackoff
 from platform_client.registry_changes import (
@@ -49,7 +50,6 @@ from supervisor.runtime.bus import Event
 from supervisor.station.floor import FloorState
 from supervisor.storage.database import Database
 from supervisor.storage.outbox import OutboxItem
-from supervisor.storage.times import utc_iso
 
 __all__ = ["PlatformSync"]
 

@@ -24,6 +24,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from domain.settings import DomainSettings
+from domain.times import utc_iso
 from platform_server import schema as t
 from platform_server.archives import register_archives
 from platform_server.auth import authenticate, read_proof
@@ -42,7 +43,6 @@ from platform_server.records import check_record, read_batch, store_batch
 from platform_server.regulator import act
 from platform_server.store import PlatformStore
 from platform_server.transfers import transfer_in
-from supervisor.storage.times import utc_iso
 
 __all__ = ["OnRecord", "PlatformApp"]
 

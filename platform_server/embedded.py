@@ -20,6 +20,7 @@ from attrs import define
 
 from domain.archive import CylinderArchive, Operator
 from domain.rows import operator_to_row
+from domain.times import utc_now
 from platform_client.auth import SigningAuth
 from platform_server.app import OnRecord, PlatformApp
 from platform_server.archives import seed_archives
@@ -27,7 +28,6 @@ from platform_server.floors import register_operators, register_stations
 from platform_server.parties import add_party, add_unit
 from platform_server.serve import running_platform
 from platform_server.store import open_store
-from supervisor.storage.times import utc_now
 
 __all__ = ["EmbeddedPlatform", "PlatformRefused", "embedded_platform"]
 

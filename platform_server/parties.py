@@ -12,8 +12,8 @@ import secrets
 from attrs import frozen
 from sqlalchemy import Connection, insert, select
 
+from domain.times import utc_now
 from platform_server import schema as t
-from supervisor.storage.times import utc_now
 
 __all__ = ["KINDS", "Party", "add_party", "add_unit", "find_party", "new_key"]
 

@@ -22,13 +22,14 @@ from pathlib import Path
 import trio
 from attrs import define, field, frozen
 
+from actors.config import DeviceConfig
 from actors.registers import register_map
 from simulator.device_host import DeviceHost, DeviceSite, HostedStation, ListenError, RtuEndpoint, TcpEndpoint
 from simulator.ground_truth import GroundTruthSink
 from simulator.pty_links import claim_link, point_link, remove_link
 from simulator.scanner_sim import PtyScanner, TcpScanner
 from simulator.station_physics import DEFAULT_CAPACITY_KG, SimulatedStation
-from supervisor.config import DeviceConfig, FloorConfig, StationConfig
+from supervisor.config import FloorConfig, StationConfig
 from supervisor.errors import BadInput
 
 __all__ = ["ConfigDevices", "ListingRow", "PhysicsSettings", "open_config_devices"]

@@ -15,15 +15,16 @@ from pathlib import Path
 
 import trio
 
+from actors.config import DeviceConfig, ScannerConfig
 from domain.labels import LabelRule
+from domain.messages import IndicatorFillState, ValveStatus, WeightSample
 from domain.settings import DomainSettings
 from simulator.model_rig import GOOD, OPERATOR, TODAY, UNIT, archive
 from simulator.station_physics import SimulatedStation
-from supervisor.config import DeviceConfig, FloorConfig, ScannerConfig, StationConfig, UnitConfig
+from supervisor.config import FloorConfig, StationConfig, UnitConfig
 from supervisor.floor import Floor, StationParts
 from supervisor.runtime import EventBus, StartFn
 from supervisor.station.floor import FloorState
-from supervisor.station.messages import IndicatorFillState, ValveStatus, WeightSample
 from supervisor.storage import Database, open_database
 
 

@@ -19,14 +19,9 @@ import attrs
 from domain.archive import CylinderArchive, CylinderStatus, Operator
 from domain.checks import answered_in_full
 from domain.fill_guard import StationLearning
+from domain.fill_settings import FillSettings
 from domain.labels import LabelRule
-from domain.reasons import Reason
-from domain.settings import DomainSettings
-from simulator.station_physics import DEFAULT_CAPACITY_KG, SimulatedStation, liquid_full_kg
-from supervisor.config import FillSettings
-from supervisor.station.core import Emit, StationContext, StationCore, Store
-from supervisor.station.floor import FloorState
-from supervisor.station.messages import (
+from domain.messages import (
     CheckPhase,
     CheckSubmitted,
     ConsoleOrder,
@@ -41,7 +36,12 @@ from supervisor.station.messages import (
     ValveStatus,
     WeightSample,
 )
-from supervisor.storage.records import FillOpened, FillRecord, RefusalRecord
+from domain.reasons import Reason
+from domain.records import FillOpened, FillRecord, RefusalRecord
+from domain.settings import DomainSettings
+from simulator.station_physics import DEFAULT_CAPACITY_KG, SimulatedStation, liquid_full_kg
+from supervisor.station.core import Emit, StationContext, StationCore, Store
+from supervisor.station.floor import FloorState
 
 TODAY = dt.date(2026, 11, 23)
 UNIT = "HY0012"

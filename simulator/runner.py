@@ -21,6 +21,7 @@ import trio
 from domain.checks import answered_in_full
 from domain.fill_guard import StationLearning
 from domain.holds import Hold
+from domain.messages import CheckPhase, CheckSubmitted, ConsoleOrder
 from domain.models import DEFAULT_MODELS
 from simulator.events import EventFile, Tee
 from simulator.faults import Fault
@@ -30,8 +31,8 @@ from simulator.sim_floor import SimulatedFloor, SimulatedStationDevices, crash_w
 from simulator.station_physics import DEFAULT_CAPACITY_KG, liquid_full_kg
 from supervisor.floor import DeviceActors, Floor, StationParts
 from supervisor.runtime import EventBus, StartFn
+from supervisor.services import add_platform_sync
 from supervisor.station.floor import FloorState
-from supervisor.station.messages import CheckPhase, CheckSubmitted, ConsoleOrder
 from supervisor.storage import open_database
 from supervisor.storage.database import Database
 from supervisor.storage.repository import (
@@ -46,6 +47,8 @@ __all__ = ["Attach", "UnsupportedStep", "run_scenario"]
 
 # Started beside the floor once it runs (e.g. the live demo's console server): `await
 # nursery.start(attach, floor, db)`; it runs until the scenario ends.
+# Runs beside the floor once it started (a console server, the soak's sampler): called with the
+# floor, its database, its platform sync (or None) and a task status.
 Attach = Callable[..., Awaitable[None]]
 
 _WRITTEN = frozenset(EVENT_TYPES)
@@ -114,12 +117,14 @@ async def _run(scenario: Scenario, events: EventFile, db: Database, device_actor
         state = FloorState(scenario.unit_code, lambda: scenario.today, scenario.cylinders, scenario.operators,
                            holds=holds)  # fmt: skip
         config = sim.config(scenario, data_dir="")
-        floor = Floor(config, db, state, bus, _with_faults(sim, device_actors), learned=learned, lang="zh",
-                      platform=platform.sync_settings if platform else None)  # fmt: skip
+        floor = Floor(config, db, state, bus, _with_faults(sim, device_actors), learned=learned, lang="zh")
+        sync = add_platform_sync(floor, platform.sync_settings) if platform else None
+        if platform is not None:
+            platform.sync = sync
         await nursery.start(floor.run)
         await sim.scanners_connected(timeout_s=10)  # (a network scanner's first scan is not lost)
         if attach is not None:
-            await nursery.start(attach, floor, db)
+            await nursery.start(attach, floor, db, sync)
         steps = StepRunner(scenario, floor, sim, bus, events, feed, db, platform)
         await steps.run(None if stop_after_s is None else trio.current_time() + stop_after_s)
         floor.close_valves()

@@ -19,6 +19,7 @@ import trio
 from attrs import define
 
 from platform_client.settings import SyncSettings
+from platform_client.sync import PlatformSync
 from platform_server.changes import latest_seq
 from platform_server.embedded import EmbeddedPlatform, PlatformRefused, embedded_platform
 from simulator.events import EventFile
@@ -40,6 +41,7 @@ class ScenarioPlatform:
     platform: EmbeddedPlatform
     sync_settings: SyncSettings
     events: EventFile
+    sync: PlatformSync | None = None  # the floor's, once it runs
 
     async def do(self, step: Step, floor: Floor, db: Database) -> None:
         a = step.args
@@ -61,7 +63,7 @@ class ScenarioPlatform:
     async def _wait_sync(self, floor: Floor, db: Database, timeout_s: float) -> bool:
         """Until every record the floor made is at the platform and the floor has pulled every
         registry change there is now; False on timeout."""
-        sync = floor.sync
+        sync = self.sync
         assert sync is not None
         store, unit = self.platform.app.store, self.platform.unit_code
         latest = await store.read(lambda conn: latest_seq(conn, unit))

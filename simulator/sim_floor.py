@@ -22,6 +22,8 @@ from pathlib import Path
 import trio
 from attrs import define, field
 
+from actors.config import DeviceConfig, ScannerConfig
+from domain.fill_settings import FillSettings
 from domain.labels import LabelRule
 from domain.settings import DomainSettings
 from simulator.faults import FaultBoard
@@ -30,14 +32,7 @@ from simulator.modbus_devices import SCALE_UNIT, VALVE_UNIT, StationDevices, ope
 from simulator.scanner_sim import PtyScanner, TcpScanner
 from simulator.scenario import Scenario, SimStation
 from simulator.station_physics import SimulatedStation
-from supervisor.config import (
-    DeviceConfig,
-    FillSettings,
-    FloorConfig,
-    ScannerConfig,
-    StationConfig,
-    UnitConfig,
-)
+from supervisor.config import FloorConfig, StationConfig, UnitConfig
 from supervisor.runtime import StartFn
 
 __all__ = ["SimulatedFloor", "SimulatedStationDevices", "crash_wrapped", "open_simulated_devices"]

@@ -29,6 +29,7 @@ from typing import Any
 import attrs
 import trio
 
+from platform_client.sync import PlatformSync
 from simulator.measure import percentile, rss_kib
 from supervisor.floor import Floor
 from supervisor.storage.database import Database
@@ -90,14 +91,16 @@ class SoakSampler:
         if event_type == "fill.completed":
             self._errors.append(abs(float(fields["error_g"])))
 
-    async def attach(self, floor: Floor, db: Database, task_status: trio.TaskStatus[None]) -> None:
+    async def attach(
+        self, floor: Floor, db: Database, sync: PlatformSync | None, task_status: trio.TaskStatus[None]
+    ) -> None:
         self._start = trio.current_time()
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._measure_lag)
             task_status.started()
             while True:
                 await trio.sleep(self.interval_s)
-                self._sample(floor)
+                self._sample(floor, sync)
                 if self.report is not None:  # (a file write: off the loop the stations run on)
                     text = json.dumps(self.summary(), ensure_ascii=False, indent=1)
                     await trio.to_thread.run_sync(self.report.write_text, text, "utf-8")
@@ -108,10 +111,10 @@ class SoakSampler:
             await trio.sleep_until(due)
             self._lags.append((trio.current_time() - due) * 1000)
 
-    def _sample(self, floor: Floor) -> None:
+    def _sample(self, floor: Floor, platform: PlatformSync | None) -> None:
         lags, self._lags = self._lags, []
         errors, self._errors = self._errors, []
-        sync = floor.sync.figures() if floor.sync is not None else None
+        sync = platform.figures() if platform is not None else None
         window = Window(
             t_s=round(trio.current_time() - self._start, 1),
             rss_mb=round(rss_kib() / 1024, 1),

@@ -7,7 +7,6 @@ bad file raises `TomlError` naming the file, the key and the problem (exit statu
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
@@ -15,8 +14,10 @@ from typing import Any, TypeVar
 import attrs
 from attrs import field, frozen
 
+from actors.config import DeviceConfig, ScannerConfig
 from actors.registers import KINDS, TYPES, register_map
 from domain.fill_guard import GuardSettings
+from domain.fill_settings import FillSettings
 from domain.filling import PreactSettings
 from domain.labels import LabelRule
 from domain.models import DEFAULT_MODELS, CylinderModel
@@ -44,69 +45,6 @@ REGISTER_TYPES = TYPES
 class UnitConfig:
     code: str  # 单位代码, assigned by the platform
     short_name: str  # 单位简称
-
-
-@frozen
-class DeviceConfig:
-    """A Modbus device: over TCP (host, port) or RTU (serial_port; several may share a bus)."""
-
-    protocol: str = "tcp"
-    host: str = "127.0.0.1"
-    port: int = 502
-    serial_port: str = ""
-    baudrate: int = 19200
-    parity: str = "N"
-    unit_id: int = 1
-    poll_hz: float = 20.0
-    timeout_s: float = 0.2
-    lost_after: int = 3  # consecutive failures before the device counts as lost
-    watchdog_ms: int = 500  # valve: the device drops the permit past this without a heartbeat
-    register_map: Mapping[str, Mapping[str, Any]] = field(factory=dict)
-
-
-@frozen
-class ScannerConfig:
-    kind: str = "serial"  # serial | tcp
-    serial_port: str = ""
-    baudrate: int = 9600
-    host: str = "127.0.0.1"
-    port: int = 0
-    badge_pattern: str = r"OP[0-9A-Za-z]{1,16}"  # a full match is a badge, anything else a label
-    max_frame: int = 512
-
-
-def _positive(_instance: object, attribute: attrs.Attribute[Any], value: float | Decimal) -> None:
-    if not (value == value and value > 0 and value != float("inf")):  # (NaN is not equal to itself)
-        raise ValueError(f"{attribute.name} must be above zero, got {value}")
-
-
-@frozen
-class FillSettings:
-    """How a station supervises a fill (`[station.fill]`; DESIGN.md, Fill control). Defaults and
-    validators live here; the config file's keys are these names (`preact_*` and `guard_*` for the
-    nested settings)."""
-
-    # A last line (the fill guard bounds a fill first): long enough for a YSP118 at 0.1 kg/s.
-    max_fill_time_s: float = field(default=600.0, validator=_positive)
-    no_flow_window_s: float = field(default=5.0, validator=_positive)
-    no_flow_min_kg_s: float = field(default=0.05, validator=_positive)
-    weight_drop_kg: Decimal = field(default=Decimal("0.2"), validator=_positive)
-    settle_timeout_s: float = field(default=10.0, validator=_positive)
-    feedback_timeout_s: float = field(default=1.0, validator=_positive)
-    preact: PreactSettings = field(factory=PreactSettings)
-    # A reading below this is an empty scale (the lightest model's tare is well above it).
-    empty_below_kg: Decimal = field(default=Decimal("1.0"), validator=_positive)
-    # After a scan, how long to wait for a stable reading before refusing with scale.unstable.
-    stable_timeout_s: float = field(default=5.0, validator=_positive)
-    # No sample for this long: the scale counts as lost (its actor also reports lost contact).
-    sample_timeout_s: float = field(default=1.0, validator=_positive)
-    # Start as soon as the interlock holds (True), or wait for the station's start button.
-    auto_start: bool = True
-    # A fill's valve opens once its open marker is durable: a marker not durable within this (the
-    # database down, not just busy) ends the fill, valve never opened, as station.fault.
-    marker_timeout_s: float = field(default=15.0, validator=_positive)
-    # The fill guard: the station's own model bounds every fill (domain/fill_guard.py).
-    guard: GuardSettings = field(factory=GuardSettings)
 
 
 @frozen

@@ -1,11 +1,15 @@
 """A whole floor, assembled: storage, the record sink, and per station its device actors and
-coordinator under the station's supervisor, all under the floor supervisor (DESIGN.md, Supervision).
+coordinator under the station's supervisor, and the services under theirs, all under the floor
+supervisor (docs/runtime.md, Supervision).
 
     floor ─┬─ storage      the one writer (started first, stopped last: the last records get out)
            ├─ records      the sink between the control path and the writer
-           ├─ platform     the platform sync, when configured (outbox up, registry down)
-           └─ S1 ─┬─ S1.valve, S1.scale, S1.scanner   device actors (`DeviceActors` builds them)
-                  └─ S1.coordinator                    the interlock and fill control
+           ├─ S1 ─┬─ S1.valve, S1.scale, S1.scanner   device actors (`DeviceActors` builds them)
+           │      └─ S1.coordinator                    the interlock and fill control
+           └─ services ─┬─ platform   the platform sync, when configured (outbox up, registry down)
+                        └─ console    the console server, for `fillfloor serve`
+The services are added by the layer above (`supervisor.services`), which knows them: a service
+that keeps failing is given up by its own supervisor, and the floor fills on without it.
 The same assembly serves `fillfloor serve` (real devices) and `fillfloor sim` (simulated devices
 over the real protocols, with faults wrapped around the real actors).
 """
@@ -19,17 +23,21 @@ from collections.abc import Callable, Mapping
 import trio
 
 from domain.fill_guard import StationLearning
-from platform_client.settings import SyncSettings
-from platform_client.sync import PlatformSync
+from domain.messages import IndicatorOrder, PermitOrder, StationInput, StorageHealth
+from domain.records import AuditRecord
+from domain.times import utc_now
 from supervisor.config import FloorConfig, StationConfig
 from supervisor.runtime import (
+    Backoff,
     ChildSpec,
     EventBus,
+    Intensity,
     Latest,
     Mailbox,
     MailboxFull,
     Maintenance,
     PermitGate,
+    Restart,
     StartFn,
     StationRuntime,
     Supervisor,
@@ -37,11 +45,8 @@ from supervisor.runtime import (
 from supervisor.station.coordinator import Coordinator
 from supervisor.station.core import StationContext, StationCore
 from supervisor.station.floor import FloorState
-from supervisor.station.messages import IndicatorOrder, PermitOrder, StationInput, StorageHealth
-from supervisor.station.records_sink import RecordSink
 from supervisor.storage.database import Database
-from supervisor.storage.records import AuditRecord
-from supervisor.storage.times import utc_now
+from supervisor.storage.sink import RecordSink
 from supervisor.storage.writer import StorageWriter
 
 __all__ = ["DeviceActors", "Floor", "StationParts", "new_record_id"]
@@ -88,17 +93,13 @@ class Floor:
         learned: Mapping[str, StationLearning] | None = None,
         lang: str = "zh",
         tick_s: float = 0.1,
-        platform: SyncSettings | None = None,
     ) -> None:
         self.config = config
+        self.db = db
         self.state = state
         self.bus = bus
         self.writer = StorageWriter(db)
         self.sink = RecordSink(self.writer)
-        self.sync: PlatformSync | None = None
-        if platform is not None:
-            self.sync = PlatformSync(platform, db, state, bus)
-            self.sink.on_written(self.sync.nudge)
         self.stations: dict[str, StationParts] = {}
         for sc in config.stations:
             gate = PermitGate(sc.id)
@@ -121,12 +122,17 @@ class Floor:
                                            new_id=new_record_id)  # fmt: skip
             self.stations[sc.id] = parts
         runtimes = {sid: p.runtime for sid, p in self.stations.items() if p.runtime is not None}
-        services = [ChildSpec("storage", self.writer.run), ChildSpec("records", self.sink.run)]
-        if self.sync is not None:
-            services.append(ChildSpec("platform", self.sync.run))
-        self.root = Supervisor("floor", [*services, *(rt.spec() for rt in runtimes.values())], bus=bus)
+        # The services' own supervisor: restarts a failing one with backoff, gives up on one that
+        # keeps failing (then it stays down, the floor fills on, maintenance may restart it).
+        self.services = Supervisor("services", [], bus=bus, intensity=Intensity(5, 60.0),
+                                   backoff=Backoff(initial_s=0.5, max_s=30.0))  # fmt: skip
+        storage = [ChildSpec("storage", self.writer.run), ChildSpec("records", self.sink.run)]
+        services = ChildSpec("services", self.services.run, restart=Restart.TEMPORARY)
+        self.root = Supervisor("floor", [*storage, *(rt.spec() for rt in runtimes.values()), services],
+                               bus=bus)  # fmt: skip
         for sid, rt in runtimes.items():
             self.root.adopt(sid, rt.supervisor)
+        self.root.adopt("services", self.services)
         self.maintenance = Maintenance(self.root, runtimes, self._audit)
 
     async def run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:

@@ -35,7 +35,7 @@ from sqlalchemy import create_engine, func, select
 from trio_websocket import WebSocketConnection, open_websocket_url
 
 from domain.checks import answered_in_full
-from supervisor.cli import main
+from fillfloor.cli import main
 from supervisor.storage import open_database
 from supervisor.storage import schema as t
 from supervisor.storage.users import add_user
@@ -179,7 +179,7 @@ serial_port = "{self.tmp / 'scan1'}"
 
     async def _spawn(self, name: str, *args: str, stdin: bool = False) -> _Proc:
         proc = await trio.lowlevel.open_process(
-            [sys.executable, "-m", "supervisor.cli", *args], cwd=ROOT, stdout=subprocess.PIPE,
+            [sys.executable, "-m", "fillfloor.cli", *args], cwd=ROOT, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
             env={**os.environ, "FILLFLOOR_PLATFORM_KEY": getattr(self, "key", "").strip()},
         )  # fmt: skip

@@ -7,13 +7,13 @@ from __future__ import annotations
 import trio
 import trio.abc
 
+from domain.records import AuditRecord
 from supervisor.runtime.bus import EventBus
 from supervisor.runtime.maintenance import Maintenance
 from supervisor.runtime.permit import PermitGate
 from supervisor.runtime.spec import Backoff, ChildSpec, Intensity
 from supervisor.runtime.station import StationRuntime
 from supervisor.runtime.supervisor import Supervisor
-from supervisor.storage.records import AuditRecord
 
 DEVICES = ("scale", "valve", "scanner")
 

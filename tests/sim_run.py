@@ -36,7 +36,7 @@ class SimRun:
 
 
 def _command(scenario: Path, events: Path, extra: Sequence[str]) -> list[str]:
-    return [sys.executable, "-m", "supervisor.cli", "sim", str(scenario), "--events", str(events), *extra]
+    return [sys.executable, "-m", "fillfloor.cli", "sim", str(scenario), "--events", str(events), *extra]
 
 
 def run_sim(

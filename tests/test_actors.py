@@ -13,17 +13,13 @@ from decimal import Decimal
 import pytest
 import trio
 
+from actors.config import DeviceConfig
 from actors.device_link import Teller
 from actors.link import LinkClosed, ModbusDevice, ModbusError, ModbusMalformed, RtuBus, TcpTransport
 from actors.registers import Register, decode, encode, register_map
 from actors.scale import ScaleActor
 from actors.valve import ValveActor
-from simulator.faults import Fault
-from simulator.modbus_devices import StationDevices, open_station_devices
-from simulator.station_physics import SimulatedStation
-from supervisor.config import DeviceConfig
-from supervisor.runtime import Latest, PermitGate
-from supervisor.station.messages import (
+from domain.messages import (
     DeviceLink,
     IndicatorFillState,
     IndicatorOrder,
@@ -32,6 +28,10 @@ from supervisor.station.messages import (
     ValveStatus,
     WeightSample,
 )
+from simulator.faults import Fault
+from simulator.modbus_devices import StationDevices, open_station_devices
+from simulator.station_physics import SimulatedStation
+from supervisor.runtime import Latest, PermitGate
 
 
 async def until(pred: Callable[[], bool], timeout: float = 10.0) -> None:

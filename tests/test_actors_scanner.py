@@ -17,11 +17,11 @@ from pathlib import Path
 import pytest
 import trio
 
+from actors.config import ScannerConfig
 from actors.scanner import Frame, FrameDecoder, ScannerActor
+from domain.messages import DeviceLink, Scanned, StationInput, Tick
 from simulator.scanner_sim import PtyScanner, TcpScanner
-from supervisor.config import ScannerConfig
 from supervisor.runtime.mailbox import Mailbox
-from supervisor.station.messages import DeviceLink, Scanned, StationInput, Tick
 
 WAIT_S = 10.0  # a bound for anything to arrive: generous, never reached when things work
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import delete, update
 
-from supervisor.cli import main
+from fillfloor.cli import main
 from supervisor.storage import AuditRecord, CheckRecord, FillRecord, RefusalRecord, open_database
 from supervisor.storage import schema as t
 from supervisor.storage.repository import store

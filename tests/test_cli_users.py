@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from supervisor.cli import main
+from fillfloor.cli import main
 from supervisor.storage import open_database
 from supervisor.storage import schema as t
 from supervisor.storage.users import find_user

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from supervisor.cli import main
+from fillfloor.cli import main
 from supervisor.config import load_config, parse_config
 from supervisor.tomlcheck import TomlError
 

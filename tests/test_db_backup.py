@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import create_engine, func, make_url, select
 
 from benchmarks.pg_schema import PG_DSN
-from supervisor.cli import main
+from fillfloor.cli import main
 from supervisor.storage import open_database
 from supervisor.storage import schema as t
 from supervisor.storage.backup import pg_dump_command
@@ -26,7 +26,7 @@ from supervisor.storage.repository import store
 from tests.test_storage_chain import fill
 
 REPO = Path(__file__).resolve().parent.parent
-FILLFLOOR = [sys.executable, "-m", "supervisor.cli"]
+FILLFLOOR = [sys.executable, "-m", "fillfloor.cli"]
 
 
 def _cli(*argv: str) -> subprocess.CompletedProcess[str]:

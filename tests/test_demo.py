@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from supervisor.cli import main
+from fillfloor.cli import main
 
 
 def test_demo_fills_and_refuses_on_a_fresh_data_dir_and_runs_again(

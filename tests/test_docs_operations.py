@@ -20,7 +20,7 @@ import pytest
 
 from domain.alarm_kinds import AlarmKind
 from domain.reasons import FillFlag, Reason
-from supervisor.cli import build_parser
+from fillfloor.cli import build_parser
 
 ROOT = Path(__file__).resolve().parent.parent
 GUIDES = {lang: ROOT / "docs" / "operations" / lang / "alarms.md" for lang in ("zh", "en")}

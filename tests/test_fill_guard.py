@@ -18,12 +18,12 @@ from hypothesis import strategies as st
 
 from domain.fill_guard import FillGuard, GuardSettings, StationLearning
 from domain.filling import fill_target
+from domain.messages import CheckPhase
 from domain.models import DEFAULT_MODELS
 from domain.reasons import Reason
 from domain.settings import DomainSettings
 from simulator.model_rig import Rig, archive
 from supervisor.station.core import Phase
-from supervisor.station.messages import CheckPhase
 
 POLL_S = 0.05
 # A plausible stamped tare for each model (the rules use the archive's own).

@@ -30,6 +30,7 @@ from pymodbus.pdu.register_message import (
     WriteSingleRegisterResponse,
 )
 
+from actors.config import DeviceConfig
 from actors.device_link import Teller
 from actors.link import (
     LinkClosed,
@@ -43,9 +44,8 @@ from actors.link import (
 from actors.registers import TYPES, Register, decode, encode
 from actors.scale import ScaleActor
 from actors.valve import ValveActor
-from supervisor.config import DeviceConfig
+from domain.messages import PermitOrder, StationInput, ValveStatus, WeightSample
 from supervisor.runtime import Latest, PermitGate
-from supervisor.station.messages import PermitOrder, StationInput, ValveStatus, WeightSample
 from tests.strategies import MODBUS_TID, chunked, examples, modbus_replies
 
 UNIT_ID = 1

@@ -17,11 +17,11 @@ from hypothesis import strategies as st
 
 from actors.scanner import Frame, FrameDecoder
 from domain.labels import LabelRule, parse_label
+from domain.messages import Scanned, StationInput
 from domain.reasons import Reason
 from simulator.model_rig import Rig
 from simulator.scanner_sim import PtyScanner
 from supervisor.runtime.mailbox import Mailbox
-from supervisor.station.messages import Scanned, StationInput
 from tests.strategies import UNIT, chunked, examples, label_rules, label_texts, scanner_streams
 from tests.test_actors_scanner import receive_scans, running, serial_actor
 

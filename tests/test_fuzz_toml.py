@@ -20,8 +20,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from fillfloor.cli import main
 from simulator.scenario import parse_scenario
-from supervisor.cli import main
 from supervisor.config import parse_config
 from supervisor.tomlcheck import TomlError, load_toml
 from tests.strategies import examples, mutated, toml_values

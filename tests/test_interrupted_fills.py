@@ -11,10 +11,10 @@ from decimal import Decimal
 import attrs
 from sqlalchemy import func, select
 
+from domain.records import FillOpened, FillRecord
 from supervisor.storage import open_database, verify_chain
 from supervisor.storage import schema as t
 from supervisor.storage.interrupted import record_interrupted_fills
-from supervisor.storage.records import FillOpened, FillRecord
 from supervisor.storage.repository import store_all
 
 AT = "2026-11-23T08:00:00.000+00:00"

@@ -15,9 +15,9 @@ import httpx
 import pytest
 import trio
 
+from fillfloor.cli import main
 from platform_client.auth import SigningAuth
 from platform_server import PlatformApp, open_store, running_platform
-from supervisor.cli import main
 from tests.test_platform_helpers import floor_outbox
 
 
@@ -74,7 +74,7 @@ def test_serve_answers_until_sigterm_and_exits_cleanly(
     code, out, _ = run(capsys, "platform", "party", "add", "AG01", "--kind", "agency", "--db", db)
     agency_key = out.strip()
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    cmd = [sys.executable, "-m", "supervisor.cli", "platform", "serve", "--listen", "127.0.0.1:0", "--db", db]
+    cmd = [sys.executable, "-m", "fillfloor.cli", "platform", "serve", "--listen", "127.0.0.1:0", "--db", db]
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) as proc:
         try:
             line = proc.stdout.readline() if proc.stdout else ""

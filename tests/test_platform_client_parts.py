@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from fillfloor.commands.serve import sync_settings
 from platform_client.backoff import RetryBackoff, parse_retry_after
 from platform_client.registry_changes import (
     ArchiveUpdate,
@@ -19,7 +20,6 @@ from platform_client.registry_changes import (
     OperatorUpdate,
     read_change,
 )
-from supervisor.commands.serve import sync_settings
 from supervisor.config import parse_config
 from supervisor.errors import BadInput
 

@@ -14,12 +14,12 @@ import httpx
 from attrs import define, field
 
 from domain.archive import CylinderArchive
+from domain.records import Record
 from platform_client.auth import SigningAuth
 from platform_server import PlatformApp, open_store, running_platform
 from platform_server.archives import seed_archives
 from platform_server.parties import add_party, add_unit
 from supervisor.storage import AlarmRecord, CheckRecord, FillRecord, RefusalRecord, open_database
-from supervisor.storage.records import Record
 from supervisor.storage.repository import pending_outbox, store_all
 
 TODAY = dt.date(2026, 11, 23)

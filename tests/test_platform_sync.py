@@ -22,6 +22,7 @@ import attrs
 import pytest
 import trio
 
+from domain.times import utc_now
 from platform_client.settings import SyncSettings
 from platform_client.sync import PlatformSync
 from platform_server.changes import append_change
@@ -33,7 +34,6 @@ from supervisor.storage.database import Database
 from supervisor.storage.outbox import dead_letters, enqueue, outbox_backlog
 from supervisor.storage.registry import get_cursor, load_archive, regulator_disables
 from supervisor.storage.repository import store_all
-from supervisor.storage.times import utc_now
 from tests.test_platform_helpers import REGULATOR, TODAY, UNIT, Env, archive, floor_records, platform_env
 
 CODE = f"{UNIT}0000001"

@@ -13,8 +13,8 @@ import trio.testing
 from sqlalchemy import text
 
 from supervisor.runtime import ChildSpec, EventBus, Supervisor
-from supervisor.station.records_sink import RecordSink
 from supervisor.storage import Record, StorageWriter, open_database, verify_chain
+from supervisor.storage.sink import RecordSink
 from tests.test_storage_writer import fill
 
 

@@ -13,13 +13,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import create_engine, select
 
+from domain.records import AuditRecord
 from supervisor.runtime.bus import EventBus
 from supervisor.runtime.health import HealthState
 from supervisor.runtime.maintenance import Maintenance
 from supervisor.runtime.spec import Intensity
 from supervisor.runtime.supervisor import Supervisor
 from supervisor.storage import schema as t
-from supervisor.storage.records import AuditRecord
 from tests.runtime_fakes import FakeStation, SafetyWatch, floor_of
 from tests.sim_run import of, run_sim
 from tests.test_scenario_load import BASE

@@ -16,10 +16,10 @@ import trio
 from sqlalchemy import select
 from trio_websocket import open_websocket_url
 
+from fillfloor.cli import main
 from simulator.modbus_devices import open_station_devices
 from simulator.scanner_sim import PtyScanner
 from simulator.station_physics import SimulatedStation
-from supervisor.cli import main
 from supervisor.storage import open_database
 from supervisor.storage import schema as t
 from supervisor.storage.users import add_user
@@ -75,7 +75,7 @@ serial_port = "{tmp_path / 'scanner'}"
 """, encoding="utf-8")  # fmt: skip
         token = await trio.to_thread.run_sync(_add_supervisor, db)
         proc = await trio.lowlevel.open_process(
-            [sys.executable, "-m", "supervisor.cli", "serve", "--config", str(tmp_path / "fillfloor.toml"),
+            [sys.executable, "-m", "fillfloor.cli", "serve", "--config", str(tmp_path / "fillfloor.toml"),
              "--db", db], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             env={**os.environ, "FILLFLOOR_PLATFORM_KEY": platform.keys["HY0012"]},
         )  # fmt: skip

@@ -60,7 +60,7 @@ def test_every_record_is_stored_at_the_platform_exactly_once(run: Any) -> None:
     assert statuses & {"http_500", "http_502", "http_503"}
     # The platform's own view: the export holds each record once, and the fill chain verifies.
     export = subprocess.run(
-        [sys.executable, "-m", "supervisor.cli", "platform", "export", "--db", f"sqlite:///{platform_db}",
+        [sys.executable, "-m", "fillfloor.cli", "platform", "export", "--db", f"sqlite:///{platform_db}",
          "--unit", "HY0012"],
         cwd=ROOT, capture_output=True, text=True, check=True, timeout=60,
     )  # fmt: skip

@@ -16,8 +16,8 @@ import trio
 from sqlalchemy import select
 from trio_websocket import open_websocket_url
 
+from fillfloor.cli import main
 from simulator.device_commands import CommandError, Meta, parse_line
-from supervisor.cli import main
 from supervisor.storage import open_database
 from supervisor.storage import schema as t
 from tests.console_client import passed_check
@@ -113,7 +113,7 @@ async def test_serve_fills_on_simulated_devices_driven_from_stdin(tmp_path: Path
     config = floor_config(tmp_path, free_port(), console_port)
 
     sim = await trio.lowlevel.open_process(
-        [sys.executable, "-m", "supervisor.cli", "simulate-devices", "--config", str(config),
+        [sys.executable, "-m", "fillfloor.cli", "simulate-devices", "--config", str(config),
          "--flow-kg-s", "4"],
         cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
@@ -131,7 +131,7 @@ async def test_serve_fills_on_simulated_devices_driven_from_stdin(tmp_path: Path
         for name in ("scan1", "scan2", "scan3", "bus0"):
             assert os.readlink(tmp_path / name).startswith("/dev/pts/")
         serve = await trio.lowlevel.open_process(
-            [sys.executable, "-m", "supervisor.cli", "serve", "--config", str(config), "--db", db],
+            [sys.executable, "-m", "fillfloor.cli", "serve", "--config", str(config), "--db", db],
             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         )  # fmt: skip
         assert serve.stdout is not None

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from fillfloor.cli import main
 from simulator.soak import Window, judge
-from supervisor.cli import main
 
 
 def _windows(

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from domain.records import AlarmRecord
 from supervisor.runtime.bus import Event
 from supervisor.station.alarms import AlarmBoard, AlarmState
-from supervisor.storage.records import AlarmRecord
 
 
 def _board() -> tuple[AlarmBoard, list[AlarmRecord], list[tuple[str, dict[str, object]]]]:

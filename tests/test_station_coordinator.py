@@ -16,11 +16,7 @@ import trio
 import trio.testing
 
 from domain.checks import answered_in_full
-from simulator.model_rig import GOOD, Rig
-from supervisor.runtime.bus import EventBus
-from supervisor.runtime.mailbox import Latest, Mailbox, MailboxFull
-from supervisor.station.coordinator import Coordinator
-from supervisor.station.messages import (
+from domain.messages import (
     CheckPhase,
     CheckSubmitted,
     IndicatorFillState,
@@ -32,8 +28,12 @@ from supervisor.station.messages import (
     ValveStatus,
     WeightSample,
 )
-from supervisor.station.records_sink import RecordSink
-from supervisor.storage.records import FillOpened, FillRecord, Record
+from domain.records import FillOpened, FillRecord, Record
+from simulator.model_rig import GOOD, Rig
+from supervisor.runtime.bus import EventBus
+from supervisor.runtime.mailbox import Latest, Mailbox, MailboxFull
+from supervisor.station.coordinator import Coordinator
+from supervisor.storage.sink import RecordSink
 
 
 class SlowWriter:

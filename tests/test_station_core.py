@@ -16,17 +16,17 @@ import pytest
 
 from domain.archive import CylinderStatus, Operator
 from domain.fill_guard import StationLearning
+from domain.fill_run import CUT_OFF, FillRun
+from domain.fill_settings import FillSettings
 from domain.filling import fill_target
 from domain.holds import Hold
+from domain.messages import CheckPhase, IndicatorFillState, StorageHealth, WeightSample
 from domain.reasons import Reason
+from domain.records import AlarmRecord, CheckRecord, HoldRecord, LearningRecord
 from domain.settings import DomainSettings
 from simulator.model_rig import GOOD, OPERATOR, TODAY, UNIT, Rig, archive
-from supervisor.config import FillSettings
 from supervisor.station.core import Phase
-from supervisor.station.fill_control import CUT_OFF, FillRun
 from supervisor.station.floor import FloorState
-from supervisor.station.messages import CheckPhase, IndicatorFillState, StorageHealth, WeightSample
-from supervisor.storage.records import AlarmRecord, CheckRecord, HoldRecord, LearningRecord
 
 CUTOFFS = ("host", "indicator")
 

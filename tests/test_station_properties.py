@@ -15,12 +15,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from domain.archive import Operator
+from domain.fill_settings import FillSettings
+from domain.messages import CheckPhase, PermitOrder, StationInput
 from domain.reasons import Reason
 from simulator.model_rig import GOOD, OPERATOR, TODAY, UNIT, Rig, archive
-from supervisor.config import FillSettings
 from supervisor.station.core import StationCore
 from supervisor.station.floor import FloorState
-from supervisor.station.messages import CheckPhase, PermitOrder, StationInput
 
 OVERDUE = "HY00120000124"
 EXPIRED = Operator("OP02", "李四", TODAY - dt.timedelta(days=1))

@@ -16,11 +16,7 @@ import trio
 from sqlalchemy import select
 
 from domain.checks import answered_in_full
-from simulator.model_rig import GOOD, Rig
-from supervisor.runtime.bus import EventBus
-from supervisor.runtime.mailbox import Latest, Mailbox
-from supervisor.station.coordinator import Coordinator
-from supervisor.station.messages import (
+from domain.messages import (
     CheckPhase,
     CheckSubmitted,
     IndicatorOrder,
@@ -29,10 +25,14 @@ from supervisor.station.messages import (
     StationInput,
     StorageHealth,
 )
-from supervisor.station.records_sink import RecordSink
+from simulator.model_rig import GOOD, Rig
+from supervisor.runtime.bus import EventBus
+from supervisor.runtime.mailbox import Latest, Mailbox
+from supervisor.station.coordinator import Coordinator
 from supervisor.storage import open_database, verify_chain
 from supervisor.storage import schema as t
 from supervisor.storage.faults import StorageFaults
+from supervisor.storage.sink import RecordSink
 from supervisor.storage.writer import StorageWriter
 from tests.test_station_coordinator import pump
 

@@ -15,8 +15,8 @@ import trio
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
+from domain.records import CheckRecord
 from supervisor.storage import AlarmRecord, FillLink, FillRecord, StorageWriter, open_database, verify_chain
-from supervisor.storage.records import CheckRecord
 
 
 def fill(n: int) -> FillRecord:

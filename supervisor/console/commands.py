@@ -31,14 +31,14 @@ import trio
 
 from domain.checks import check_problem
 from domain.labels import parse_label
+from domain.messages import CheckPhase, CheckSubmitted, ConsoleOrder
 from domain.reasons import Reason, describe
+from domain.records import AuditRecord
+from domain.times import utc_now
 from supervisor.floor import Floor
 from supervisor.runtime.mailbox import MailboxFull
 from supervisor.runtime.maintenance import CommandResult
 from supervisor.station.alarms import AlarmBoard
-from supervisor.station.messages import CheckPhase, CheckSubmitted, ConsoleOrder
-from supervisor.storage.records import AuditRecord
-from supervisor.storage.times import utc_now
 from supervisor.storage.users import ConsoleUser
 
 __all__ = ["COMMAND_ROLES", "execute"]

@@ -18,14 +18,14 @@ from typing import Any
 import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection, WebSocketRequest, serve_websocket
 
+from domain.times import utc_now
 from supervisor.console.commands import execute
 from supervisor.console.protocol import VERSION, Command, Hello, ProtocolError, encode, parse
-from supervisor.console.snapshot import FloorFigures, snapshot, wall_clock
+from supervisor.console.snapshot import FloorFigures, SyncFigures, snapshot, wall_clock
 from supervisor.floor import Floor, new_record_id
 from supervisor.runtime.bus import Event, SubscriberLagged, Subscription
 from supervisor.station.alarms import AlarmBoard
 from supervisor.storage.database import Database
-from supervisor.storage.times import utc_now
 from supervisor.storage.users import ConsoleUser, find_user
 
 __all__ = ["ConsoleServer"]
@@ -49,8 +49,10 @@ class ConsoleServer:
         lag_limit: int = 2000,
         send_timeout_s: float = 10.0,
         hello_timeout_s: float = 10.0,
+        sync: SyncFigures | None = None,
     ) -> None:
         self.floor = floor
+        self.sync = sync  # the platform sync's figures for the shift screen, when there is one
         self._db = db
         self._host = host
         self._port = port
@@ -113,7 +115,7 @@ class ConsoleServer:
         return text
 
     def snapshot(self) -> dict[str, Any]:
-        return snapshot(self.floor, self.alarms, self.figures, trio.current_time())
+        return snapshot(self.floor, self.alarms, self.figures, trio.current_time(), self.sync)
 
     async def authenticate(self, token: str) -> ConsoleUser | None:
         def lookup() -> ConsoleUser | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections import Counter, deque
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Protocol
 
 from supervisor.floor import Floor
 from supervisor.runtime.bus import Event
@@ -81,7 +81,15 @@ def _stamped(items: Iterable[dict[str, Any]], now: float) -> list[dict[str, Any]
     return [{**item, "at": wall_clock(item["at"], now)} for item in items]
 
 
-def snapshot(floor: Floor, alarms: AlarmBoard, figures: FloorFigures, now: float) -> dict[str, Any]:
+class SyncFigures(Protocol):
+    """The platform sync's figures, as the console shows them (`platform_client.sync.PlatformSync`)."""
+
+    def figures(self) -> dict[str, Any]: ...
+
+
+def snapshot(
+    floor: Floor, alarms: AlarmBoard, figures: FloorFigures, now: float, sync: SyncFigures | None = None
+) -> dict[str, Any]:
     """The floor now; times (`at`, `raised_at`) are seconds since the epoch."""
     stations = []
     for sid, parts in floor.stations.items():
@@ -129,7 +137,7 @@ def snapshot(floor: Floor, alarms: AlarmBoard, figures: FloorFigures, now: float
         "unacknowledged": alarms.unacknowledged(),
         "actors": actors,
         "shift": figures.shift(now),
-        "sync": floor.sync.figures() if floor.sync is not None else None,
+        "sync": sync.figures() if sync is not None else None,
         "records_backlog": floor.sink.backlog,
         "storage_healthy": floor.sink.healthy,
     }

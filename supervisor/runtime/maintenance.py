@@ -10,10 +10,10 @@ from collections.abc import Awaitable, Callable, Mapping
 
 from attrs import frozen
 
+from domain.records import AuditRecord
 from supervisor.runtime.health import HealthState
 from supervisor.runtime.station import StationRuntime
 from supervisor.runtime.supervisor import ChildView, NotRunning, Supervisor
-from supervisor.storage.records import AuditRecord
 
 __all__ = ["MAINTENANCE_ROLES", "AuditSink", "CommandResult", "Maintenance"]
 

@@ -15,13 +15,13 @@ from collections.abc import Callable, Sequence
 import trio
 
 from domain.alarm_kinds import AlarmKind
+from domain.records import AlarmRecord
+from domain.times import utc_now
 from supervisor.runtime.bus import EventBus
 from supervisor.runtime.health import HealthState
 from supervisor.runtime.permit import PermitGate
 from supervisor.runtime.spec import Backoff, ChildSpec, Intensity, Restart, Strategy
 from supervisor.runtime.supervisor import Supervisor
-from supervisor.storage.records import AlarmRecord
-from supervisor.storage.times import utc_now
 
 __all__ = ["StationRuntime"]
 

@@ -136,6 +136,13 @@ class Supervisor:
             for n in self._order
         )
 
+    def add_child(self, spec: ChildSpec) -> None:
+        """One more child, started after the others; only before the supervisor runs."""
+        if self.running or spec.name in self._children:
+            raise ValueError(f"supervisor {self.name}: cannot add {spec.name} (running, or a duplicate)")
+        self._children[spec.name] = _Child(spec, ActorHealth(spec.name, HealthState.STOPPED))
+        self._order.append(spec.name)
+
     def adopt(self, child_name: str, sup: Supervisor) -> None:
         """Record that `child_name` is itself a supervisor, so the tree can be walked."""
         self.nested[child_name] = sup

@@ -18,8 +18,8 @@ from enum import StrEnum
 
 from attrs import evolve, frozen
 
+from domain.records import AlarmRecord
 from supervisor.runtime.bus import Event
-from supervisor.storage.records import AlarmRecord
 
 __all__ = ["Alarm", "AlarmBoard", "AlarmState"]
 

@@ -22,13 +22,12 @@ from __future__ import annotations
 
 import contextlib
 import functools
+from collections.abc import Callable
+from typing import Protocol
 
 import trio
 
-from supervisor.runtime.bus import EventBus
-from supervisor.runtime.mailbox import Latest, Mailbox, MailboxFull
-from supervisor.station.core import Effect, Emit, StationCore, Store
-from supervisor.station.messages import (
+from domain.messages import (
     FillMarked,
     IndicatorOrder,
     PermitOrder,
@@ -36,10 +35,20 @@ from supervisor.station.messages import (
     Tick,
     WeightSample,
 )
-from supervisor.station.records_sink import RecordSink
-from supervisor.storage.records import FillOpened
+from domain.records import FillOpened, Record
+from supervisor.runtime.bus import EventBus
+from supervisor.runtime.mailbox import Latest, Mailbox, MailboxFull
+from supervisor.station.core import Effect, Emit, StationCore, Store
 
-__all__ = ["Coordinator"]
+__all__ = ["Coordinator", "Records"]
+
+
+class Records(Protocol):
+    """Where a station's records go (the floor's record sink, `supervisor.storage.sink`): never
+    waiting, nothing dropped; `on_durable` (it must not block) runs once the record is durable."""
+
+    def put(self, record: Record, on_durable: Callable[[], None] | None = None) -> None: ...
+
 
 _WEIGHT_EVERY_S = 0.1  # live weight to consoles at most 10 times a second
 
@@ -51,7 +60,7 @@ class Coordinator:
         inbox: Mailbox[StationInput],
         *,
         bus: EventBus,
-        sink: RecordSink,
+        sink: Records,
         permit: Latest[PermitOrder],
         indicator: Latest[IndicatorOrder],
         tick_s: float = 0.1,

@@ -28,20 +28,16 @@ from attrs import frozen
 
 from domain.alarm_kinds import AlarmKind
 from domain.archive import CylinderArchive
-from domain.checks import counts_as_pass
+from domain.checks import CheckEntry, counts_as_pass
 from domain.eligibility import eligibility_reasons
 from domain.fill_guard import StationLearning
+from domain.fill_run import CUT_OFF, FillRun
+from domain.fill_settings import FillSettings
 from domain.filling import adapt_preact, fill_flags, fill_target
 from domain.holds import Hold
+from domain.interlock import Facts, refusal_reasons, same_as_underfill
 from domain.labels import LabelResult, LabelRule, parse_label, safe_text
-from domain.operators import operator_reasons
-from domain.reasons import FillFlag, Reason, describe
-from domain.settings import DomainSettings
-from supervisor.config import FillSettings
-from supervisor.station.fill_control import CUT_OFF, FillRun
-from supervisor.station.floor import CheckEntry, FloorState, LastFill
-from supervisor.station.interlock import Facts, refusal_reasons, same_as_underfill
-from supervisor.station.messages import (
+from domain.messages import (
     CheckPhase,
     CheckSubmitted,
     ConsoleOrder,
@@ -56,7 +52,9 @@ from supervisor.station.messages import (
     ValveStatus,
     WeightSample,
 )
-from supervisor.storage.records import (
+from domain.operators import operator_reasons
+from domain.reasons import FillFlag, Reason, describe
+from domain.records import (
     AlarmRecord,
     CheckRecord,
     FillOpened,
@@ -66,6 +64,8 @@ from supervisor.storage.records import (
     Record,
     RefusalRecord,
 )
+from domain.settings import DomainSettings
+from supervisor.station.floor import FloorState, LastFill
 
 __all__ = ["Emit", "Phase", "StationContext", "StationCore", "Store"]
 

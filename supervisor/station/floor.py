@@ -21,23 +21,11 @@ from decimal import Decimal
 from attrs import frozen
 
 from domain.archive import CylinderArchive, Operator
+from domain.checks import CheckEntry
 from domain.holds import Hold
-from supervisor.station.messages import CheckPhase
+from domain.messages import CheckPhase
 
 __all__ = ["CheckEntry", "FloorState", "Hold", "LastFill"]
-
-
-@frozen
-class CheckEntry:
-    """A check as the interlock needs it (the full record went to storage)."""
-
-    record_id: str
-    cylinder: str
-    phase: CheckPhase
-    passed: bool
-    checker: str
-    at: float  # monotonic
-    complete: bool = True  # every item checked and passed (a pass without it does not count)
 
 
 @frozen

@@ -8,9 +8,7 @@ any record; re-exports the functions of the last three), `writer` (group commit 
 `verify` (walk the chain), `trace` (one cylinder's history), `times` (ISO 8601 UTC).
 """
 
-from supervisor.storage.database import Database, open_database
-from supervisor.storage.fills import FillLink
-from supervisor.storage.records import (
+from domain.records import (
     AlarmRecord,
     AuditRecord,
     CheckRecord,
@@ -19,6 +17,8 @@ from supervisor.storage.records import (
     Record,
     RefusalRecord,
 )
+from supervisor.storage.database import Database, open_database
+from supervisor.storage.fills import FillLink
 from supervisor.storage.verify import ChainReport, verify_chain
 from supervisor.storage.writer import StorageWriter
 

@@ -16,9 +16,9 @@ from attrs import frozen
 from sqlalchemy import Connection, insert, select
 
 from domain.archive import CylinderArchive
+from domain.times import utc_now
 from supervisor.storage import schema as t
 from supervisor.storage.registry import load_archives
-from supervisor.storage.times import utc_now
 
 __all__ = ["FillTargetChange", "fill_target_changes", "record_fill_target_changes"]
 

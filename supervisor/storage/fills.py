@@ -11,10 +11,10 @@ from typing import Any
 from attrs import frozen
 from sqlalchemy import Connection, delete, insert, select, update
 
+from domain.records import FillRecord
 from supervisor.storage import schema as t
 from supervisor.storage.chain import GENESIS, canonical_content, link_columns, record_content, record_key
 from supervisor.storage.outbox import outbox_row
-from supervisor.storage.records import FillRecord
 
 __all__ = ["ChainAppender", "FillLink", "RecordChainAppender", "append_fill", "find_fill"]
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from sqlalchemy import Connection, delete, insert, select
 
 from domain.holds import Hold
+from domain.records import HoldRecord
 from supervisor.storage import schema as t
-from supervisor.storage.records import HoldRecord
 
 __all__ = ["load_holds", "record_hold"]
 

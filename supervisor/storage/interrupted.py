@@ -16,9 +16,9 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from domain.reasons import Reason
+from domain.records import FillRecord
 from supervisor.storage import schema as t
 from supervisor.storage.fills import FillLink
-from supervisor.storage.records import FillRecord
 from supervisor.storage.repository import store_all
 
 __all__ = ["record_interrupted_fills"]

@@ -4,7 +4,7 @@ stores them, read and marked by the platform sync.
 Life of a row: pending → sent (the platform accepted it) or, after a refusal the platform will
 never change its mind on, dead-lettered with the reason (shown in the console). A failed attempt
 counts up `attempts` and sets `next_try_at`; the sync chooses the backoff. Times are ISO 8601 UTC
-text as made by `supervisor.storage.times` (which sorts as text).
+text as made by `domain.times` (which sorts as text).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from typing import Any
 from attrs import frozen
 from sqlalchemy import Connection, func, insert, or_, select, update
 
+from domain.times import utc_now
 from supervisor.storage import schema as t
-from supervisor.storage.times import utc_now
 
 __all__ = [
     "OutboxItem",

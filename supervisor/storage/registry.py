@@ -20,8 +20,8 @@ import attrs
 from sqlalchemy import Connection, delete, insert, select, update
 
 from domain.archive import CylinderArchive, CylinderStatus, Operator
+from domain.times import utc_now
 from supervisor.storage import schema as t
-from supervisor.storage.times import utc_now
 
 __all__ = [
     "archive_from_db_row",

@@ -13,6 +13,18 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, insert, select
 
+from domain.records import (
+    AlarmRecord,
+    AuditRecord,
+    CheckRecord,
+    FillOpened,
+    FillRecord,
+    HoldRecord,
+    LearningRecord,
+    Record,
+    RefusalRecord,
+)
+from domain.times import utc_now
 from supervisor.storage import schema as t
 from supervisor.storage.fills import ChainAppender, FillLink, RecordChainAppender, append_fill
 from supervisor.storage.holds import load_holds, record_hold
@@ -28,17 +40,6 @@ from supervisor.storage.outbox import (
     outbox_payload,
     pending_outbox,
 )
-from supervisor.storage.records import (
-    AlarmRecord,
-    AuditRecord,
-    CheckRecord,
-    FillOpened,
-    FillRecord,
-    HoldRecord,
-    LearningRecord,
-    Record,
-    RefusalRecord,
-)
 from supervisor.storage.registry import (
     get_cursor,
     get_unit,
@@ -52,7 +53,6 @@ from supervisor.storage.registry import (
     upsert_archives,
     upsert_operators,
 )
-from supervisor.storage.times import utc_now
 
 __all__ = [
     "ChainAppender",

@@ -12,8 +12,8 @@ import secrets
 from attrs import frozen
 from sqlalchemy import Connection, insert, select, update
 
+from domain.times import utc_now
 from supervisor.storage import schema as t
-from supervisor.storage.times import utc_now
 
 __all__ = ["ROLES", "ConsoleUser", "add_user", "find_user", "list_users", "revoke_user", "token_hash"]
 

@@ -22,9 +22,9 @@ from collections.abc import Sequence
 import trio
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 
+from domain.records import FillRecord, Record
 from supervisor.storage.database import Database
 from supervisor.storage.fills import FillLink, find_fill
-from supervisor.storage.records import FillRecord, Record
 from supervisor.storage.repository import already_stored, store, store_all
 
 __all__ = ["StorageWriter"]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from supervisor.commands import add_db_options
-from supervisor.commands._db import database_for
+from fillfloor.commands import add_db_options
+from fillfloor.commands._db import database_for
 from supervisor.storage.verify import ChainReport, verify_chain, verify_record_chain
 
 __all__ = ["register"]

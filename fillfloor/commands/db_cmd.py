@@ -11,7 +11,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, make_url
 
-from supervisor.commands import add_db_options
+from fillfloor.commands import add_db_options
 from supervisor.storage.backup import BackupResult, backup_postgresql, backup_sqlite
 from supervisor.storage.engine import database_url
 from supervisor.storage.verify import ChainReport, verify_chain

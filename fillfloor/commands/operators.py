@@ -7,9 +7,9 @@ from pathlib import Path
 
 from domain.archive import Operator
 from domain.rows import FieldError, operator_from_row
-from supervisor.commands import add_db_options
-from supervisor.commands._db import database_for
-from supervisor.commands._rows_file import read_rows
+from fillfloor.commands import add_db_options
+from fillfloor.commands._db import database_for
+from fillfloor.commands._rows_file import read_rows
 from supervisor.errors import BadInput
 from supervisor.storage.repository import upsert_operators
 

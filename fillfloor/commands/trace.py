@@ -6,8 +6,8 @@ import argparse
 import json
 
 from domain.labels import safe_text
-from supervisor.commands import add_db_options
-from supervisor.commands._db import database_for
+from fillfloor.commands import add_db_options
+from fillfloor.commands._db import database_for
 from supervisor.storage.trace import trace_cylinder
 
 __all__ = ["register"]

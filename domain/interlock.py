@@ -20,6 +20,7 @@ from decimal import Decimal
 from attrs import frozen
 
 from domain.archive import CylinderArchive, Operator
+from domain.checks import CheckEntry
 from domain.eligibility import eligibility_reasons
 from domain.filling import tare_reasons
 from domain.holds import HOLD_REASONS, Hold
@@ -27,7 +28,6 @@ from domain.labels import LabelResult
 from domain.operators import operator_reasons
 from domain.reasons import Reason
 from domain.settings import DomainSettings
-from supervisor.station.floor import CheckEntry
 
 __all__ = ["Facts", "refusal_reasons", "same_as_underfill"]
 

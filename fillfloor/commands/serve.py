@@ -22,8 +22,8 @@ from pathlib import Path
 
 import trio
 
+from fillfloor.commands import add_db_options
 from platform_client.settings import SyncSettings
-from supervisor.commands import add_db_options
 from supervisor.config import FloorConfig, load_config
 from supervisor.errors import BadInput
 from supervisor.floor import Floor
@@ -75,8 +75,8 @@ def sync_settings(config: FloorConfig, environ: Mapping[str, str]) -> SyncSettin
 
 
 def run(args: argparse.Namespace) -> int:
-    from actors.floor_devices import DeviceActorFactory
-    from supervisor.console.server import ConsoleServer
+    from supervisor.devices import DeviceActorFactory
+    from supervisor.services import add_console, add_platform_sync
 
     config = load_config(args.config)
     # The command line wins over the config file's [storage] settings.
@@ -101,18 +101,18 @@ def run(args: argparse.Namespace) -> int:
     state = FloorState(config.unit.code, dt.date.today, archives.values(), operators.values(), holds=holds)
     for station in disabled:  # the regulator's last word holds while offline, across restarts
         state.set_disabled(station, True)
+    floor = Floor(config, db, state, EventBus(), DeviceActorFactory(), learned=learned)
+    platform = sync_settings(config, os.environ)
     try:
-        floor = Floor(config, db, state, EventBus(), DeviceActorFactory(), learned=learned,
-                      platform=sync_settings(config, os.environ))  # fmt: skip
+        sync = add_platform_sync(floor, platform) if platform is not None else None
     except (OSError, ssl.SSLError) as exc:  # the platform's CA file
         raise BadInput(f"[platform] ca_file: {exc}") from None
     host, port = _listen(config)
-    console = ConsoleServer(floor, db, host=host, port=port, ssl_context=_tls(config))
+    console = add_console(floor, host=host, port=port, ssl_context=_tls(config), sync=sync)
 
     async def main(task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as nursery:
             await nursery.start(floor.run)
-            await nursery.start(console.run)
             print(f"fillfloor: {len(config.stations)} station(s) running; console on {host}:{console.port}",
                   flush=True)  # fmt: skip
             # Everything made at start-up (imports, config, the floor) lives for the whole run: kept

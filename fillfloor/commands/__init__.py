@@ -42,4 +42,4 @@ def add_db_options(parser: argparse.ArgumentParser) -> None:
 
 def register_all(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     for name in _COMMAND_MODULES:
-        importlib.import_module(f"supervisor.commands.{name}").register(subparsers)
+        importlib.import_module(f"fillfloor.commands.{name}").register(subparsers)

@@ -32,9 +32,7 @@ from typing import Any
 import trio
 
 from domain.reasons import describe
-from simulator.runner import run_scenario
-from simulator.scenario import load_scenario
-from supervisor.commands._db import open_for
+from fillfloor.commands._db import open_for
 from supervisor.storage.verify import verify_chain
 
 __all__ = ["register"]
@@ -150,7 +148,7 @@ def _duration(text: str) -> float:
 
 
 def run(args: argparse.Namespace) -> int:
-    from supervisor.commands.demo_live import run_live, serve_live_floor
+    from fillfloor.commands.demo_live import run_live, serve_live_floor
 
     most = _SOAK_STATIONS if args.duration is not None else _LIVE_STATIONS
     if args.stations is None:
@@ -172,7 +170,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_headless(args: argparse.Namespace) -> int:
-    from actors.floor_devices import DeviceActorFactory
+    from simulator.runner import run_scenario
+    from simulator.scenario import load_scenario
+    from supervisor.devices import DeviceActorFactory
 
     path = args.scenario or Path(str(resources.files("simulator") / "scenarios" / "demo.toml"))
     scenario = load_scenario(path)
@@ -210,9 +210,10 @@ def _chain_line(args: argparse.Namespace, t: Mapping[str, str], counts: Mapping[
 
 
 def run_soak(args: argparse.Namespace) -> int:
-    from actors.floor_devices import DeviceActorFactory
     from simulator.live_demo import live_demo_scenario
+    from simulator.runner import run_scenario
     from simulator.soak import SoakSampler, Window
+    from supervisor.devices import DeviceActorFactory
 
     duration: float = args.duration
     every = min(60.0, max(2.0, duration / 40))

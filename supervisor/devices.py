@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from actors.config import DeviceConfig
 from actors.device_link import Teller
 from actors.link import RtuBus, TcpTransport, Transport
 from actors.scale import ScaleActor
 from actors.scanner import ScannerActor
 from actors.valve import ValveActor
-from supervisor.config import DeviceConfig
 from supervisor.floor import StationParts
 from supervisor.runtime import StartFn
 

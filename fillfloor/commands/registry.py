@@ -8,9 +8,9 @@ from typing import NoReturn
 
 from domain.archive import CylinderArchive
 from domain.rows import FieldError, archive_from_row
-from supervisor.commands import add_db_options
-from supervisor.commands._db import database_for
-from supervisor.commands._rows_file import read_rows
+from fillfloor.commands import add_db_options
+from fillfloor.commands._db import database_for
+from fillfloor.commands._rows_file import read_rows
 from supervisor.errors import BadInput
 from supervisor.storage.archive_changes import (
     FillTargetChange,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from supervisor.commands import add_db_options
-from supervisor.commands._db import database_for
+from fillfloor.commands import add_db_options
+from fillfloor.commands._db import database_for
 from supervisor.errors import BadInput
 from supervisor.storage.users import ROLES, add_user, list_users, revoke_user
 

@@ -20,10 +20,10 @@ from decimal import Decimal
 from typing import Literal
 
 from domain.fill_guard import FillGuard, FlowMeasure, StationLearning
+from domain.fill_settings import FillSettings
 from domain.filling import FillTarget
+from domain.messages import IndicatorFillState, ValveStatus, WeightSample
 from domain.reasons import Reason
-from supervisor.config import FillSettings
-from supervisor.station.messages import IndicatorFillState, ValveStatus, WeightSample
 
 __all__ = ["CUT_OFF", "FillRun", "Verdict"]
 

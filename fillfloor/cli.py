@@ -1,6 +1,6 @@
 """The `fillfloor` command tree.
 
-One argparse tree; each command lives in its own module under `supervisor/commands/` and exposes
+One argparse tree; each command lives in its own module under `fillfloor/commands/` and exposes
 `register(subparsers)`, which adds its parser and sets `func` to a callable taking the parsed
 namespace and returning the exit status. Exit status: 0 ok, 1 internal error, 2 usage or bad input
 (`BadInput`, raised anywhere below, is printed without a traceback).
@@ -21,7 +21,7 @@ __all__ = ["build_parser", "main"]
 
 def build_parser() -> argparse.ArgumentParser:
     # Imported here so that `--help` of one command never pays for importing another's stack.
-    from supervisor.commands import register_all
+    from fillfloor.commands import register_all
 
     parser = argparse.ArgumentParser(
         prog="fillfloor",

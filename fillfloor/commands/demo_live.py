@@ -20,7 +20,7 @@ from typing import Any
 
 import trio
 
-from supervisor.commands._db import open_for
+from fillfloor.commands._db import open_for
 from supervisor.errors import BadInput
 from supervisor.storage.users import add_user
 from supervisor.storage.verify import verify_chain
@@ -82,7 +82,7 @@ def _stop(child: subprocess.Popen[bytes]) -> int:
 
 
 def run_live(args: argparse.Namespace) -> int:
-    from supervisor.commands.console_cmd import run_console
+    from fillfloor.commands.console_cmd import run_console
 
     t = _TEXTS[args.lang]
     data_dir = Path(args.data_dir)
@@ -90,7 +90,7 @@ def run_live(args: argparse.Namespace) -> int:
     token = _demo_token(args)
     ready, log_path = data_dir / "demo-console.url", data_dir / "demo-floor.log"
     ready.unlink(missing_ok=True)
-    command = [sys.executable, "-m", "supervisor.cli", "demo", "--serve-console", "127.0.0.1:0",
+    command = [sys.executable, "-m", "fillfloor.cli", "demo", "--serve-console", "127.0.0.1:0",
                "--ready-file", str(ready), "--data-dir", str(data_dir),
                "--stations", str(args.stations)]  # fmt: skip
     if args.db:
@@ -125,10 +125,10 @@ def run_live(args: argparse.Namespace) -> int:
 
 def serve_live_floor(args: argparse.Namespace) -> int:
     """The floor process: the live demo scenario with a console server, until SIGTERM."""
-    from actors.floor_devices import DeviceActorFactory
     from simulator.live_demo import live_demo_scenario
     from simulator.runner import run_scenario
     from supervisor.console.server import ConsoleServer
+    from supervisor.devices import DeviceActorFactory
     from supervisor.runtime import run_until_signalled
 
     host, _, port_text = str(args.serve_console).rpartition(":")
@@ -144,10 +144,10 @@ def serve_live_floor(args: argparse.Namespace) -> int:
         tmp.write_text(url + "\n", encoding="utf-8")
         os.replace(tmp, args.ready_file)  # whole or not at all: the console never reads half
 
-    async def attach(floor: Any, db: Any, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
-                     ) -> None:  # fmt: skip
+    async def attach(floor: Any, db: Any, sync: Any,
+                     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:  # fmt: skip
         floors.append(floor)
-        server = ConsoleServer(floor, db, host=host, port=int(port_text))
+        server = ConsoleServer(floor, db, host=host, port=int(port_text), sync=sync)
         async with trio.open_nursery() as nursery:
             port = await nursery.start(server.run)
             if args.ready_file is not None:

@@ -23,7 +23,7 @@ from typing import Protocol
 
 import trio
 
-from supervisor.storage.records import Record
+from domain.records import Record
 
 __all__ = ["RecordSink"]
 

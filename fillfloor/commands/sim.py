@@ -1,6 +1,6 @@
 """`fillfloor sim SCENARIO.toml --events OUT.jsonl`: a scripted run of a whole simulated floor.
 
-The contract is ../shared/SCENARIOS.md (documented in docs/scenarios.md): exit 0 when the script
+The contract is docs/scenarios.md: exit 0 when the script
 ran to its end, 2 for an invalid scenario (file, entry, problem), 1 for an internal error.
 """
 
@@ -12,9 +12,6 @@ from functools import partial
 from pathlib import Path
 
 import trio
-
-from simulator.runner import UnsupportedStep, run_scenario
-from simulator.scenario import load_scenario
 
 __all__ = ["register"]
 
@@ -37,7 +34,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    from actors.floor_devices import DeviceActorFactory  # the real device actors
+    from simulator.runner import UnsupportedStep, run_scenario
+    from simulator.scenario import load_scenario
+    from supervisor.devices import DeviceActorFactory  # the real device actors
 
     scenario = load_scenario(args.scenario)  # an invalid scenario raises BadInput: exit 2
     try:
