@@ -16,9 +16,11 @@ from __future__ import annotations
 import resource
 import statistics
 import time
+from decimal import Decimal
 
 import trio
 
+from domain.events import StationWeight, ValveCommand
 from simulator.measure import rss_kib
 from supervisor.runtime.bus import EventBus
 from supervisor.runtime.mailbox import Mailbox
@@ -74,12 +76,15 @@ async def _bus_throughput(n: int) -> float:
     bus = EventBus()
     subs = [bus.subscribe(f"lossless{i}", capacity=n + 10, coalesce=False) for i in range(2)]
     subs += [bus.subscribe(f"console{i}") for i in range(2)]
+    weights = [StationWeight(f"S{i}", Decimal("15.0"), stable=True) for i in range(32)]
+    command = ValveCommand("S1", open=True, cause="fill")
     start = time.perf_counter()
     for i in range(n):
         if i % 4:
-            bus.emit("weight", coalesce_key=("weight", f"S{i % 32}"), gross_kg=15.0)
+            weight = weights[i % 32]
+            bus.publish(weight, coalesce_key=(StationWeight, weight.station))
         else:
-            bus.emit("valve.command", station="S1", open=True)
+            bus.publish(command)
     async with trio.open_nursery() as nursery:
         for s in subs:
 

@@ -1,6 +1,6 @@
 """Messages between a station's device actors, its coordinator, check terminals and the console.
 
-One message type, one meaning (DESIGN.md, Data flow). Inputs go into the coordinator's mailbox;
+One message type, one meaning (docs/architecture.md). Inputs go into the coordinator's mailbox;
 orders go out to the device actors as *desired states* (`Latest`): a valve actor always applies the
 newest permit order, so a close can never queue behind an older open.
 
@@ -21,9 +21,11 @@ __all__ = [
     "CheckPhase",
     "CheckSubmitted",
     "ConsoleOrder",
+    "Device",
     "DeviceLink",
     "IndicatorFillState",
     "IndicatorOrder",
+    "OrderKind",
     "PermitOrder",
     "Scanned",
     "StationInput",
@@ -68,11 +70,19 @@ class ValveStatus:
     at: float
 
 
+class Device(StrEnum):
+    """A station's devices (each run by its own actor)."""
+
+    SCALE = "scale"
+    VALVE = "valve"
+    SCANNER = "scanner"
+
+
 @frozen
 class DeviceLink:
     """Contact with a device lost (after the configured failures in a row) or regained."""
 
-    device: str  # "scale" | "valve" | "scanner"
+    device: Device = field(converter=Device)  # (an unknown device fails where it is told, not later)
     up: bool
     at: float
     detail: str = ""  # the last error, for the alarm text (device text: shown as plain text)
@@ -93,6 +103,15 @@ class Scanned:
 
 
 # --- from check terminals and the console -------------------------------------------------------
+
+
+class OrderKind(StrEnum):
+    """What a console (or a scenario) may order one station to do."""
+
+    PAUSE = "pause"  # a supervisor holds the station (a fill under way is stopped)
+    RESUME = "resume"
+    STOP = "stop"  # stop the fill under way (an operator's stop)
+    START = "start"  # start the fill of a ready cylinder (a station without automatic start)
 
 
 class CheckPhase(StrEnum):
@@ -117,7 +136,7 @@ class CheckSubmitted:
 class ConsoleOrder:
     """A console command for one station, already authorised by the console server."""
 
-    kind: str  # "pause" | "resume" | "stop" (operator stop) | "disable" | "enable" (regulator)
+    kind: OrderKind = field(converter=OrderKind)  # (an unknown kind fails where it is made)
     by: str
     at: float = 0.0
 

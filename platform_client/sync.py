@@ -32,6 +32,7 @@ from typing import Any
 
 import trio
 
+from domain.events import SyncBatch, SyncRegistry
 from domain.times import utc_iso
 from platform_client.api import PlatformApi, Refused, Unavailable, open_client, tls_context
 from platform_client.backoff import RetryBackoff
@@ -46,7 +47,6 @@ from platform_client.registry_changes import (
 from platform_client.settings import SyncSettings
 from platform_client.sync_store import OutboxFigures, SyncStore
 from supervisor.runtime import EventBus
-from supervisor.runtime.bus import Event
 from supervisor.station.floor import FloorState
 from supervisor.storage.database import Database
 from supervisor.storage.outbox import OutboxItem
@@ -207,16 +207,11 @@ class PlatformSync:
     def _batch_event(self, sent: int, accepted: int, rejected: int, status: str, detail: str,
                      duplicates: int = 0) -> None:  # fmt: skip
         self._report(status, detail)
-        self.bus.publish(
-            Event(
-                "sync.batch",
-                {
-                    "sent": sent, "accepted": accepted, "rejected": rejected, "status": status,
-                    "duplicates": duplicates, "detail": detail, "backlog": self.outbox.backlog,
-                    "dead_letters": self.outbox.dead_letters, "last_success": self.last_success,
-                },
-            )
-        )  # fmt: skip
+        self.bus.publish(SyncBatch(
+            sent=sent, accepted=accepted, rejected=rejected, status=status, duplicates=duplicates,
+            detail=detail, backlog=self.outbox.backlog, dead_letters=self.outbox.dead_letters,
+            last_success=self.last_success,
+        ))  # fmt: skip
 
     def _report(self, status: str, detail: str) -> None:
         self.status, self.detail = status, detail
@@ -279,13 +274,10 @@ class PlatformSync:
                 self.cursor = reached
             self.latest = page.latest
             if page.changes:
-                self.bus.publish(
-                    Event(
-                        "sync.registry",
-                        {"cursor": self.cursor, "changes": len(updates), "latest": page.latest,
-                         "current": self.registry_current},
-                    )
-                )  # fmt: skip
+                self.bus.publish(SyncRegistry(
+                    cursor=self.cursor, changes=len(updates), latest=page.latest,
+                    current=self.registry_current,
+                ))  # fmt: skip
             if bad is not None:
                 raise bad
             if not page.more:

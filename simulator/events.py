@@ -1,8 +1,10 @@
-"""The JSON-lines event file of `fillfloor sim` (SCENARIOS.md, "Events").
+"""The JSON-lines event file of `fillfloor sim` (docs/scenarios.md, "Events").
 
 One object per line, flushed as it happens, each with `ts` (seconds since the run's start, from the
-monotonic clock) and `type`. The supervisor's events and the simulator's ground truth share the
-file, so one writer serialises them in arrival order.
+monotonic clock) and `type`. The supervisor's events (`write_event`, in their JSON form from
+`domain.events`) and the simulator's ground truth (`write`) share the file, so one writer serialises
+them in arrival order; a watcher (a scenario's `wait` for a ground-truth type) sees each line as it
+is written.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
+
+from domain.events import FloorEvent, encode
 
 __all__ = ["EventFile", "Tee"]
 
@@ -35,6 +39,7 @@ class EventFile:
         self._stream = stream
         self._start = time.monotonic() if start is None else start
         self._tee = tee
+        self._watchers: list[Tee] = []
 
     @classmethod
     def open(cls, path: Path, tee: Tee | None = None) -> EventFile:
@@ -45,6 +50,17 @@ class EventFile:
     def start(self) -> float:
         return self._start
 
+    def watch(self, watcher: Tee) -> None:
+        """`watcher(type, line)` sees every line written from now until `unwatch`."""
+        self._watchers.append(watcher)
+
+    def unwatch(self, watcher: Tee) -> None:
+        self._watchers.remove(watcher)
+
+    def write_event(self, event: FloorEvent) -> None:
+        fields = encode(event)
+        self.write(fields.pop("type"), fields)
+
     def write(self, event_type: str, fields: Mapping[str, Any] | None = None) -> None:
         obj: dict[str, Any] = {"ts": round(time.monotonic() - self._start, 6), "type": event_type}
         if fields:
@@ -53,6 +69,8 @@ class EventFile:
         self._stream.flush()
         if self._tee is not None:
             self._tee(event_type, obj)
+        for watcher in list(self._watchers):
+            watcher(event_type, obj)
 
     def close(self) -> None:
         self._stream.close()

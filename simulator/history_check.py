@@ -39,6 +39,17 @@ from pathlib import Path
 from attrs import field, frozen
 
 from domain.eligibility import eligibility_reasons
+from domain.events import (
+    AlarmCleared,
+    AlarmRaised,
+    CheckRecorded,
+    FillAborted,
+    FillCompleted,
+    InterlockRefused,
+    Scan,
+    StationState,
+    ValveCommand,
+)
 from domain.operators import operator_reasons
 from domain.settings import DomainSettings
 from simulator.event_log import Event, of, read_events
@@ -54,7 +65,7 @@ STUCK_ALARM_S = 2.0  # the feedback timeout (1 s) and a poll or two: how soon a 
 # A frozen reading is seen on the first poll that repeats it (a few more with a noisy, slow fill),
 # then the valve's 150 ms: well under a second even on a loaded machine; the no-flow window is 5 s.
 FROZEN_CLOSE_S = 1.5
-_FILL_WAITS = ("fill.completed", "state:awaiting_postcheck", "state:done")
+_FILL_WAITS = (FillCompleted.TYPE, "state:awaiting_postcheck", "state:done")
 _ABNORMAL_STATES = ("fault", "out_of_service")
 _DEVICE_REASONS = ("device.", "station.fault", "station.out_of_service")
 
@@ -106,7 +117,7 @@ def fault_cases(scenario: Scenario, events: list[Event]) -> list[FaultCase]:
         if step.do != "fault" or step.index not in started or step.station is None:
             continue
         at = started[step.index]
-        states = [e for e in of(events, "station.state", step.station) if e["ts"] <= at]
+        states = [e for e in of(events, StationState.TYPE, step.station) if e["ts"] <= at]
         phase = states[-1]["state"] if states else "idle"
         cases.append(FaultCase(step.station, step.args["device"], step.args["kind"], step.index, phase, at,
                                float(step.args["seconds"])))  # fmt: skip
@@ -189,11 +200,11 @@ def _interlock(j: _Judge) -> None:
 
     for e in j.events:
         sid, type_ = e.get("station"), e["type"]
-        if type_ == "station.state":
+        if type_ == StationState.TYPE:
             state[sid] = (e["state"], e.get("cylinder"))
             if e["state"] not in _OVERLAYS:
                 phase[sid] = e["state"]
-        elif type_ == "scan":
+        elif type_ == Scan.TYPE:
             if "code" not in e and e["raw"] in badges:
                 badge[sid] = None if badge[sid] == e["raw"] else e["raw"]
             elif phase.get(sid, "idle") not in ("filling", "settling"):
@@ -201,17 +212,17 @@ def _interlock(j: _Judge) -> None:
                 # also while a fault or a pause is shown over the fill's settling)
                 label[sid], refused[sid] = e.get("code"), False
         elif (
-            type_ == "interlock.refused"
+            type_ == InterlockRefused.TYPE
             and e.get("cylinder") not in (None, "")
             and e["cylinder"] == label[sid]
         ):
             refused[sid] = True
-        elif type_ == "check.recorded" and e["phase"] == "pre":
+        elif type_ == CheckRecorded.TYPE and e["phase"] == "pre":
             precheck[e["cylinder"]] = e
-        elif type_ == "valve.command" and e["open"]:
+        elif type_ == ValveCommand.TYPE and e["open"]:
             order[sid] = (e, judge_open(e, sid))
             closed_at.pop(sid, None)
-        elif type_ == "valve.command":
+        elif type_ == ValveCommand.TYPE:
             closed_at.setdefault(sid, e["ts"])
         elif type_ == "sim.valve" and e["open"]:
             given = order.get(sid)
@@ -232,9 +243,9 @@ def _stuck_open_handled(j: _Judge, case: FaultCase, until: float) -> bool:
     """A critical valve.stuck_open alarm and the station in fault/out of service, since the fault."""
     since = case.injected_at
     alarm = any(a["kind"] == "valve.stuck_open" and a["severity"] == "critical" and since <= a["ts"] <= until
-                for a in of(j.events, "alarm.raised", case.station))  # fmt: skip
+                for a in of(j.events, AlarmRaised.TYPE, case.station))  # fmt: skip
     faulted = any(s["state"] in _ABNORMAL_STATES and since <= s["ts"] <= until
-                  for s in of(j.events, "station.state", case.station))  # fmt: skip
+                  for s in of(j.events, StationState.TYPE, case.station))  # fmt: skip
     return alarm and faulted
 
 
@@ -259,7 +270,7 @@ def _max_fill(j: _Judge) -> None:
     # A stuck valve that stays open after a close order must be seen, whatever the mass.
     for case in (c for c in j.cases if c.kind == "stuck_open"):
         valve = [e for e in of(j.events, "sim.valve", case.station) if e["ts"] <= case.ends_at]
-        for close in of(j.events, "valve.command", case.station):
+        for close in of(j.events, ValveCommand.TYPE, case.station):
             if close["open"] or not case.injected_at <= close["ts"] <= case.ends_at - STUCK_ALARM_S:
                 continue
             physically = [v["open"] for v in valve if v["ts"] <= close["ts"]]
@@ -274,7 +285,7 @@ def _frozen_scale(j: _Judge) -> None:
     for case in (c for c in j.cases if (c.device, c.kind, c.phase) == ("scale", "freeze", "filling")):
         since = case.injected_at
         closes = [
-            e for e in of(j.events, "valve.command", case.station) if not e["open"] and e["ts"] >= since
+            e for e in of(j.events, ValveCommand.TYPE, case.station) if not e["open"] and e["ts"] >= since
         ]
         if not closes:
             continue  # (the valve was not open: its close came before the freeze)
@@ -291,7 +302,7 @@ def _frozen_scale(j: _Judge) -> None:
 
 
 def _records(j: _Judge) -> None:
-    fills = of(j.events, "fill.completed") + of(j.events, "fill.aborted")
+    fills = of(j.events, FillCompleted.TYPE) + of(j.events, FillAborted.TYPE)
     _every_open_has_its_fill(j)
     ids = Counter(e.get("record_id") for e in fills)
     for e in fills:
@@ -321,11 +332,11 @@ def _every_open_has_its_fill(j: _Judge) -> None:
         sid = e.get("station")
         if not isinstance(sid, str):
             continue
-        if e["type"] == "valve.command" and e.get("open") is True and e.get("cause") == "fill":
+        if e["type"] == ValveCommand.TYPE and e.get("open") is True and e.get("cause") == "fill":
             if sid in opened:
                 j.add("record", sid, "the valve was ordered open for a fill before the last one ended", e)
             opened[sid] = e
-        elif e["type"] in ("fill.completed", "fill.aborted"):
+        elif e["type"] in (FillCompleted.TYPE, FillAborted.TYPE):
             opened.pop(sid, None)
     for sid, e in opened.items():
         j.add("record", sid, "a fill's valve was ordered open and the fill never ended (no record)", e)
@@ -334,14 +345,14 @@ def _every_open_has_its_fill(j: _Judge) -> None:
 def _standing_alarms(j: _Judge, station: str) -> set[str]:
     standing: set[str] = set()
     for e in j.events:
-        if e.get("station") == station and e["type"] in ("alarm.raised", "alarm.cleared"):
-            (standing.add if e["type"] == "alarm.raised" else standing.discard)(e["alarm_id"])
+        if e.get("station") == station and e["type"] in (AlarmRaised.TYPE, AlarmCleared.TYPE):
+            (standing.add if e["type"] == AlarmRaised.TYPE else standing.discard)(e["alarm_id"])
     return standing
 
 
 def _end_state_and_recovery(j: _Judge) -> None:
     for station, cases in j.by_station.items():
-        states = of(j.events, "station.state", station)
+        states = of(j.events, StationState.TYPE, station)
         last = states[-1] if states else None
         final = last["state"] if last else "idle"
         out = final == "out_of_service"
@@ -355,17 +366,17 @@ def _end_state_and_recovery(j: _Judge) -> None:
         fills_expected = any(s.do == "wait" and s.station == station and s.args["for"] in _FILL_WAITS
                              and s.index > first for s in j.scenario.steps)  # fmt: skip
         ended = max(c.ends_at for c in cases)
-        if fills_expected and not any(e["ts"] > ended for e in of(j.events, "fill.completed", station)):
+        if fills_expected and not any(e["ts"] > ended for e in of(j.events, FillCompleted.TYPE, station)):
             j.add("recovery", station, f"no fill completed after the fault ended (at {ended:.2f} s)", last)
 
 
 def _abnormal(e: Event) -> bool:
     match e["type"]:
-        case "alarm.raised" | "fill.aborted":
+        case AlarmRaised.TYPE | FillAborted.TYPE:
             return True
-        case "station.state":
+        case StationState.TYPE:
             return e["state"] in _ABNORMAL_STATES
-        case "interlock.refused":
+        case InterlockRefused.TYPE:
             return any(r.startswith(_DEVICE_REASONS) for r in e["reasons"])
     return False
 
@@ -384,7 +395,7 @@ def _unaffected(j: _Judge) -> None:
         waits = sum(
             s.do == "wait" and s.station == sid and s.args["for"] in _FILL_WAITS for s in j.scenario.steps
         )
-        done = len(of(j.events, "fill.completed", sid))
+        done = len(of(j.events, FillCompleted.TYPE, sid))
         if done < waits:
             j.add("unaffected", sid, f"{done} fills completed, the script waited for {waits}")
 

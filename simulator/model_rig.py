@@ -3,7 +3,7 @@
 The rig plays the device actors: every `step` it advances the station physics
 (`simulator.station_physics`, the same model the Modbus simulators serve), hands the core a weight
 sample, a valve status and a tick, and carries the core's orders back to the devices. Events and
-records are collected so tests assert on what a user would see: the events of SCENARIOS.md, the
+records are collected so tests assert on what a user would see: the events of docs/scenarios.md, the
 records stored, and the ground truth (was the valve physically open? what mass is in the cylinder?).
 """
 
@@ -18,6 +18,7 @@ import attrs
 
 from domain.archive import CylinderArchive, CylinderStatus, Operator
 from domain.checks import answered_in_full
+from domain.events import FloorEvent, InterlockRefused, StationState, encode
 from domain.fill_guard import StationLearning
 from domain.fill_settings import FillSettings
 from domain.labels import LabelRule
@@ -40,7 +41,7 @@ from domain.reasons import Reason
 from domain.records import FillOpened, FillRecord, RefusalRecord
 from domain.settings import DomainSettings
 from simulator.station_physics import DEFAULT_CAPACITY_KG, SimulatedStation, liquid_full_kg
-from supervisor.station.core import Emit, StationContext, StationCore, Store
+from supervisor.station.core import StationContext, StationCore, Store
 from supervisor.station.floor import FloorState
 
 TODAY = dt.date(2026, 11, 23)
@@ -100,7 +101,7 @@ class Rig:
                                     noise_g=noise_g, cutoff=cutoff, watchdog_ms=0)  # fmt: skip
         self.period = period
         self.now = 0.0
-        self.events: list[Emit] = []
+        self.events: list[FloorEvent] = []
         self.records: list[Any] = []
         self.permit_orders: list[PermitOrder] = []
         self.scale_ok = True  # False: no samples (a silent scale)
@@ -121,7 +122,7 @@ class Rig:
 
     def _apply(self, effect: object) -> None:
         match effect:
-            case Emit():
+            case FloorEvent():
                 self.events.append(effect)
             case Store():
                 self.records.append(effect.record)
@@ -204,13 +205,18 @@ class Rig:
 
     # --- what a user sees ---
     def of_type(self, type_: str) -> list[dict[str, Any]]:
-        return [e.fields for e in self.events if e.type == type_]
+        """The events of one type in their JSON form (as the event file has them: lists, not tuples)."""
+        return [
+            {k: list(v) if isinstance(v, tuple) else v for k, v in encode(e).items() if k != "type"}
+            for e in self.events
+            if type_ == e.TYPE
+        ]
 
     def states(self) -> list[str]:
-        return [f["state"] for f in self.of_type("station.state")]
+        return [f["state"] for f in self.of_type(StationState.TYPE)]
 
     def refusals(self) -> list[tuple[str, ...]]:
-        return [tuple(f["reasons"]) for f in self.of_type("interlock.refused")]
+        return [tuple(f["reasons"]) for f in self.of_type(InterlockRefused.TYPE)]
 
     def fills(self) -> list[FillRecord]:
         return [r for r in self.records if isinstance(r, FillRecord)]

@@ -13,12 +13,15 @@ from __future__ import annotations
 import datetime as dt
 import math
 import tempfile
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import trio
 
 from domain.checks import answered_in_full
+from domain.events import EVENT_TYPES as FLOOR_EVENTS
+from domain.events import FloorEvent, StationState
 from domain.fill_guard import StationLearning
 from domain.holds import Hold
 from domain.messages import CheckPhase, CheckSubmitted, ConsoleOrder
@@ -45,13 +48,14 @@ from supervisor.storage.repository import (
 
 __all__ = ["Attach", "UnsupportedStep", "run_scenario"]
 
-# Started beside the floor once it runs (e.g. the live demo's console server): `await
-# nursery.start(attach, floor, db)`; it runs until the scenario ends.
-# Runs beside the floor once it started (a console server, the soak's sampler): called with the
-# floor, its database, its platform sync (or None) and a task status.
+# Runs beside the floor once it started (the live demo's console server, the soak's sampler):
+# `await nursery.start(attach, floor, db, sync)` with the floor, its database and its platform sync
+# (or None); it runs until the scenario ends.
 Attach = Callable[..., Awaitable[None]]
 
-_WRITTEN = frozenset(EVENT_TYPES)
+# The floor's events the file has (docs/scenarios.md lists them; telemetry and console chatter
+# such as live weights, logins and acknowledgements stay on the bus).
+_WRITTEN = tuple(cls for type_, cls in FLOOR_EVENTS.items() if type_ in EVENT_TYPES)
 
 
 class UnsupportedStep(Exception):
@@ -150,15 +154,16 @@ class BusFeed:
     """The floor's events to the file, in the order they were published."""
 
     def __init__(self, bus: EventBus) -> None:
-        self.sub = bus.subscribe("event-file", capacity=1_000_000, accept=lambda e: e.type in _WRITTEN)
+        self.sub = bus.subscribe("event-file", capacity=1_000_000,
+                                 accept=lambda e: isinstance(e.payload, _WRITTEN))  # fmt: skip
 
     def flush(self, events: EventFile) -> None:
         while (event := self.sub.receive_nowait_or_none()) is not None:
-            events.write(event.type, event.fields)
+            events.write_event(event.payload)
 
     async def run(self, events: EventFile) -> None:
         async for event in self.sub:
-            events.write(event.type, event.fields)
+            events.write_event(event.payload)
             self.flush(events)
 
 
@@ -257,25 +262,52 @@ class StepRunner:
 
     async def _wait(self, step: Step) -> None:
         what, timeout, station = step.args["for"], step.args["timeout_s"], step.station
-        parts = self.floor.stations[station] if station else None
-        sub = self.bus.subscribe(f"wait-{step.index}", capacity=100_000)
+        if what.startswith("state:"):
+            wanted = what.removeprefix("state:")
+            if await self._until_floor_event(StationState, station, timeout, wanted):
+                return
+        elif what in FLOOR_EVENTS:
+            if await self._until_floor_event(FLOOR_EVENTS[what], station, timeout):
+                return
+        elif await self._until_written(what, station, timeout):
+            return
+        self._progress("scenario.timeout", step.index, step.do)
+
+    async def _until_floor_event(self, kind: type[FloorEvent], station: str | None, timeout: float,
+                                 state: str | None = None) -> bool:  # fmt: skip
+        """Whether the floor publishes `kind` (for `station`; for a state, entering it) in time."""
+        sub = self.bus.subscribe("scenario-wait", capacity=100_000,
+                                 accept=lambda e: isinstance(e.payload, kind))  # fmt: skip
         try:
-            if what.startswith("state:"):
-                name = what.removeprefix("state:")
-                if parts is not None and parts.core.state == name:
-                    return  # (it also holds if the station is already in that state)
-                what, wanted = "station.state", name
-            else:
-                wanted = None
+            parts = self.floor.stations[station] if station is not None else None
+            if state is not None and parts is not None and parts.core.state == state:
+                return True  # (it also holds if the station is already in that state)
             with trio.move_on_after(timeout):
                 async for event in sub:
-                    if event.type != what or event.fields.get("station") not in (None, station):
+                    if getattr(event.payload, "station", None) not in (None, station):
                         continue
-                    if wanted is None or event.fields.get("state") == wanted:
-                        return
-            self._progress("scenario.timeout", step.index, step.do)
+                    if state is None or getattr(event.payload, "state", None) == state:
+                        return True
+            return False
         finally:
             sub.close()
+
+    async def _until_written(self, what: str, station: str | None, timeout: float) -> bool:
+        """Whether the simulator's own ground truth (`sim.mass`, `platform.stored`, ...) says `what`
+        (for `station`) in time: those lines go straight to the event file, not over the bus."""
+        seen = trio.Event()
+
+        def watch(type_: str, line: Mapping[str, Any]) -> None:
+            if type_ == what and line.get("station") in (None, station):
+                seen.set()
+
+        self.events.watch(watch)
+        try:
+            with trio.move_on_after(timeout):
+                await seen.wait()
+            return seen.is_set()
+        finally:
+            self.events.unwatch(watch)
 
     async def _fault(self, sd: SimulatedStationDevices, device: str, kind: str, seconds: float) -> None:
         sd.faults.inject(Fault(device, kind, seconds))  # the devices' and the crash wrapper's board

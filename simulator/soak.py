@@ -29,6 +29,7 @@ from typing import Any
 import attrs
 import trio
 
+from domain.events import FillCompleted
 from platform_client.sync import PlatformSync
 from simulator.measure import percentile, rss_kib
 from supervisor.floor import Floor
@@ -88,7 +89,7 @@ class SoakSampler:
         self._start = 0.0
 
     def observe(self, event_type: str, fields: Mapping[str, Any]) -> None:
-        if event_type == "fill.completed":
+        if event_type == FillCompleted.TYPE:
             self._errors.append(abs(float(fields["error_g"])))
 
     async def attach(

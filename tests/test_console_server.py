@@ -14,6 +14,7 @@ from sqlalchemy import select
 from trio_websocket import ConnectionClosed, WebSocketConnection, connect_websocket, open_websocket_url
 
 from domain.checks import answered_in_full, standard_items
+from domain.events import CheckRecorded
 from simulator.in_process_floor import running_floor
 from supervisor.console.server import ConsoleServer
 from supervisor.storage import schema as t
@@ -120,9 +121,7 @@ async def test_a_console_that_stops_reading_is_dropped_and_the_floor_goes_on(con
         await hello(ws, token)
         # Stop reading; flood the bus with records-kind events (lossless for consoles).
         for i in range(500):
-            server.floor.bus.emit(
-                "check.recorded", station="S1", cylinder=f"C{i}", phase="pre", result="pass"
-            )
+            server.floor.bus.publish(CheckRecorded("S1", f"C{i}", phase="pre", result="pass"))
             await trio.lowlevel.checkpoint()
         with trio.fail_after(20):
             while server.sessions:  # noqa: ASYNC110 - polling the server's session count

@@ -107,7 +107,7 @@ def test_the_alarm_kind_check_catches_a_kind_written_as_a_string() -> None:
         "def f(self):\n"
         "    self._alarm('raised', 'S1.x', 'fill.new_kind', 'high', '')\n"
         "    self._raise_fault('x', AlarmKind.FILL_OVERFILL, 'high', '')\n"
-        "    bus.emit('alarm.raised', kind=f'device.{d}_lost', severity='high')\n"
+        "    bus.publish(AlarmRaised('x', kind=f'device.{d}_lost', severity='high', message=''))\n"
     )
     assert _alarm_kinds_not_from_the_enum(source, "x.py") == [
         "x.py:2: 'fill.new_kind'", "x.py:4: f'device.{d}_lost'"

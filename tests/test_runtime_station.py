@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import create_engine, select
 
+from domain.events import encode
 from domain.records import AuditRecord
 from supervisor.runtime.bus import EventBus
 from supervisor.runtime.health import HealthState
@@ -268,7 +269,7 @@ async def test_out_of_service_by_maintenance_is_not_an_alarm_and_outlives_restar
         nursery.cancel_scope.cancel()
     events = []
     while (e := sub.receive_nowait_or_none()) is not None:
-        events.append(e.to_json_dict())
+        events.append(encode(e.payload))
     assert events == [{"type": "station.state", "station": "S1", "state": "out_of_service"}]
 
 

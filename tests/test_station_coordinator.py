@@ -16,6 +16,7 @@ import trio
 import trio.testing
 
 from domain.checks import answered_in_full
+from domain.events import encode
 from domain.messages import (
     CheckPhase,
     CheckSubmitted,
@@ -124,7 +125,7 @@ async def _fill_once(
             async for event in events:
                 seen.append(event.type)
                 if fields is not None:
-                    fields.append({**event.to_json_dict(), "at": event.at})
+                    fields.append({**encode(event.payload), "at": event.at})
                 if event.type in ("fill.completed", "fill.aborted"):
                     break
         health.append(rig.core.storage_ok)
@@ -269,7 +270,7 @@ async def test_a_marker_durable_behind_a_full_inbox_does_not_overtake_what_is_qu
         nursery.cancel_scope.cancel()
     seen = []
     while (event := events.receive_nowait_or_none()) is not None:
-        seen.append(event.to_json_dict())
+        seen.append(encode(event.payload))
     assert not [e for e in seen if e["type"] == "valve.command" and e.get("open")]
     aborted = next(e for e in seen if e["type"] == "fill.aborted")
     assert aborted["reason"] == "fill.cylinder_removed"

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import trio
 
+from domain.events import AlarmRaised
 from simulator.in_process_floor import running_floor
 from supervisor.console.server import ConsoleServer
 from supervisor.storage.users import add_user
@@ -42,8 +43,7 @@ async def test_the_console_follows_the_floor_and_reconnects_when_the_server_is_b
         await _until(lambda: model.link == "connected" and "S1" in model.stations)
         assert model.user == "王班长"
         assert model.role == "supervisor"
-        floor.bus.emit("alarm.raised", alarm_id="S1.scale_lost", kind="device.scale_lost", severity="high",
-                       message="与秤失去联系", station="S1")  # fmt: skip
+        floor.bus.publish(AlarmRaised("S1.scale_lost", "device.scale_lost", "high", "与秤失去联系", "S1"))
         await _until(lambda: "S1.scale_lost" in model.alarms)
         assert model.unacknowledged == 1
 

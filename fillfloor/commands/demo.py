@@ -31,6 +31,7 @@ from typing import Any
 
 import trio
 
+from domain.events import AlarmRaised, FillAborted, FillCompleted, InterlockRefused
 from domain.reasons import describe
 from fillfloor.commands._db import open_for
 from supervisor.storage.verify import verify_chain
@@ -111,7 +112,7 @@ class _Summary:
         self.lang = lang
         self.quiet = quiet  # counts only (the soak run prints its samples instead)
         self.text = _TEXTS[lang]
-        self.counts = {"fill.completed": 0, "fill.aborted": 0, "interlock.refused": 0}
+        self.counts = {FillCompleted.TYPE: 0, FillAborted.TYPE: 0, InterlockRefused.TYPE: 0}
 
     def __call__(self, event_type: str, e: Mapping[str, Any]) -> None:
         t, station, cylinder = self.text, e.get("station", "-"), e.get("cylinder") or "-"
@@ -119,17 +120,17 @@ class _Summary:
             self.counts[event_type] += 1
         if self.quiet:
             return
-        if event_type == "fill.completed":
+        if event_type == FillCompleted.TYPE:
             flags = "".join(f"（{describe(f, self.lang)}）" for f in e.get("flags", []))
             print(t["fill"].format(station=station, cylinder=cylinder, net=e["net_kg"], error=e["error_g"],
                                    flags=flags), flush=True)  # fmt: skip
-        elif event_type == "fill.aborted":
+        elif event_type == FillAborted.TYPE:
             print(t["aborted"].format(station=station, cylinder=cylinder,
                                       reason=describe(e["reason"], self.lang)), flush=True)  # fmt: skip
-        elif event_type == "interlock.refused":
+        elif event_type == InterlockRefused.TYPE:
             reasons = t["sep"].join(describe(r, self.lang) for r in e["reasons"])
             print(t["refused"].format(station=station, cylinder=cylinder, reasons=reasons), flush=True)
-        elif event_type == "alarm.raised":
+        elif event_type == AlarmRaised.TYPE:
             print(
                 t["alarm"].format(station=station, severity=e["severity"], message=e["message"]), flush=True
             )
@@ -202,8 +203,8 @@ def _chain_line(args: argparse.Namespace, t: Mapping[str, str], counts: Mapping[
     finally:
         db.close()
     if chain.ok:
-        print(t["summary"].format(fills=counts["fill.completed"], aborted=counts["fill.aborted"],
-                                  refused=counts["interlock.refused"], chain=chain.count))  # fmt: skip
+        print(t["summary"].format(fills=counts[FillCompleted.TYPE], aborted=counts[FillAborted.TYPE],
+                                  refused=counts[InterlockRefused.TYPE], chain=chain.count))  # fmt: skip
     else:
         print(t["broken"].format(problem=chain.problem))
     return chain.ok

@@ -1,11 +1,11 @@
 """The console server (trio-websocket): loopback by default, a token first, then a snapshot and the
 floor's events; role-checked commands answered by id (docs/console-protocol.md).
 
-Each connection is one session, and a session's errors stay in it (TECH_NOTES: an exception
-escaping a trio-websocket handler takes the whole server down). A slow console gets telemetry
-coalesced (latest weight per station); one that falls `lag_limit` events behind, or cannot take a
-message within `send_timeout_s`, is told why and dropped. Nothing a console does reaches the
-control path except through the stations' mailboxes, which never block a coordinator.
+Each connection is one session, and a session's errors stay in it (an exception escaping a
+trio-websocket handler takes the whole server down). A slow console gets telemetry coalesced
+(latest weight per station); one that falls `lag_limit` events behind, or cannot take a message
+within `send_timeout_s`, is told why and dropped. Nothing a console does reaches the control path
+except through the stations' mailboxes, which never block a coordinator.
 """
 
 from __future__ import annotations
@@ -18,6 +18,15 @@ from typing import Any
 import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection, WebSocketRequest, serve_websocket
 
+from domain.events import (
+    AlarmCleared,
+    AlarmRaised,
+    CheckRecorded,
+    FillAborted,
+    FillCompleted,
+    InterlockRefused,
+)
+from domain.events import encode as encode_event
 from domain.times import utc_now
 from supervisor.console.commands import execute
 from supervisor.console.protocol import VERSION, Command, Hello, ProtocolError, encode, parse
@@ -32,8 +41,7 @@ __all__ = ["ConsoleServer"]
 
 log = logging.getLogger(__name__)
 
-_FOLLOWED = ("alarm.raised", "alarm.cleared", "fill.completed", "fill.aborted", "interlock.refused",
-             "check.recorded")  # fmt: skip
+_FOLLOWED = (AlarmRaised, AlarmCleared, FillCompleted, FillAborted, InterlockRefused, CheckRecorded)
 _ENCODED_KEPT = 512  # events whose encoding is kept for the consoles still to send them
 
 
@@ -60,7 +68,7 @@ class ConsoleServer:
         self.lag_limit = lag_limit
         self.send_timeout_s = send_timeout_s
         self.hello_timeout_s = hello_timeout_s
-        self.alarms = AlarmBoard(floor.sink.put, floor.bus.emit, utc_now, new_record_id)
+        self.alarms = AlarmBoard(floor.sink.put, floor.bus.publish, utc_now, new_record_id)
         self.figures = FloorFigures(started_at=0.0)  # (the shift starts when the server runs)
         self.port: int | None = None
         self.sessions = 0
@@ -81,13 +89,13 @@ class ConsoleServer:
     async def _follow(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """The alarm list and the shift figures, kept whether or not a console is attached."""
         sub = self.floor.bus.subscribe("console-state", coalesce=False, capacity=100_000,
-                                       accept=lambda e: e.type in _FOLLOWED)  # fmt: skip
+                                       accept=lambda e: isinstance(e.payload, _FOLLOWED))  # fmt: skip
         task_status.started()
         while True:
             with trio.move_on_after(1.0):
                 event = await sub.receive()
-                self.alarms.on_event(event, event.at)
-                self.figures.on_event(event, event.at)
+                self.alarms.on_event(event.payload, event.at)
+                self.figures.on_event(event.payload, event.at)
             self.alarms.unshelve_due(trio.current_time())
 
     async def _handle(self, request: WebSocketRequest) -> None:
@@ -108,7 +116,7 @@ class ConsoleServer:
         if hit is not None and hit[0] is event:
             return hit[1]
         at = wall_clock(event.at, trio.current_time())
-        text = encode({"type": "event", "at": at, "event": event.to_json_dict()})
+        text = encode({"type": "event", "at": at, "event": encode_event(event.payload)})
         self._encoded[id(event)] = (event, text)
         if len(self._encoded) > _ENCODED_KEPT:
             del self._encoded[next(iter(self._encoded))]  # the oldest

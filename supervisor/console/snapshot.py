@@ -13,8 +13,15 @@ from collections import Counter, deque
 from collections.abc import Iterable
 from typing import Any, Protocol
 
+from domain.events import (
+    CheckRecorded,
+    FillAborted,
+    FillCompleted,
+    FloorEvent,
+    InterlockRefused,
+    encode,
+)
 from supervisor.floor import Floor
-from supervisor.runtime.bus import Event
 from supervisor.runtime.supervisor import ChildView
 from supervisor.station.alarms import AlarmBoard
 
@@ -36,23 +43,23 @@ class FloorFigures:
         self.recent_refusals: dict[str, deque[dict[str, Any]]] = {}
         self.recent_checks: dict[str, deque[dict[str, Any]]] = {}
 
-    def on_event(self, event: Event, now: float) -> None:
-        f, station = event.fields, str(event.fields.get("station", ""))
-        if event.type == "fill.completed":
-            self.fills += 1
-            self.abs_error_g += abs(int(f.get("error_g") or 0))
-            flags = f.get("flags") or []
-            self.overfills += "overfill" in flags
-            self.underfills += "underfill" in flags
-            self._keep(self.recent_fills, station, {**f, "at": now})
-        elif event.type == "fill.aborted":
-            self.aborted += 1
-            self._keep(self.recent_fills, station, {**f, "at": now})
-        elif event.type == "interlock.refused":
-            self.refusals.update(str(r) for r in f.get("reasons") or [])
-            self._keep(self.recent_refusals, station, {**f, "at": now})
-        elif event.type == "check.recorded":
-            self._keep(self.recent_checks, station, {**f, "at": now})
+    def on_event(self, event: FloorEvent, now: float) -> None:
+        item = {k: v for k, v in encode(event).items() if k != "type"} | {"at": now}
+        match event:
+            case FillCompleted():
+                self.fills += 1
+                self.abs_error_g += abs(event.error_g or 0)
+                self.overfills += "overfill" in event.flags
+                self.underfills += "underfill" in event.flags
+                self._keep(self.recent_fills, event.station, item)
+            case FillAborted():
+                self.aborted += 1
+                self._keep(self.recent_fills, event.station, item)
+            case InterlockRefused():
+                self.refusals.update(event.reasons)
+                self._keep(self.recent_refusals, event.station, item)
+            case CheckRecorded():
+                self._keep(self.recent_checks, event.station, item)
 
     @staticmethod
     def _keep(where: dict[str, deque[dict[str, Any]]], station: str, item: dict[str, Any]) -> None:
@@ -116,7 +123,8 @@ def snapshot(
 
     def walk(views: tuple[ChildView, ...], depth: int) -> None:
         for v in views:
-            actors.append({**v.health.event_fields(), "depth": depth})
+            health = {k: value for k, value in encode(v.health.event()).items() if k != "type"}
+            actors.append({**health, "depth": depth})
             walk(v.children, depth + 1)
 
     walk(floor.maintenance.tree(), 0)

@@ -1,5 +1,8 @@
 """The event bus: actors publish, observers (console, platform sync, event file) subscribe.
 
+What travels is a typed event (`domain.events`) in an envelope with the time it was published;
+subscribers match on the event's class.
+
 Publishing never blocks and never waits on a subscriber (the control path publishes). Each
 subscription has its policy:
 - lossless (records, alarms, state changes): queued up to a bound; a subscriber that falls past the
@@ -17,6 +20,8 @@ from typing import Any
 import trio
 from attrs import field, frozen
 
+from domain.events import FloorEvent, SubscriberCutOff, encode
+
 __all__ = ["Event", "EventBus", "SubscriberLagged", "Subscription"]
 
 
@@ -29,13 +34,22 @@ def _clock() -> float:
 
 @frozen
 class Event:
-    type: str
-    fields: Mapping[str, Any] = field(factory=dict)
+    """A published event: what happened (`payload`), when it was published, and for telemetry the
+    key under which a later one replaces it."""
+
+    payload: FloorEvent
     coalesce_key: Hashable | None = None  # telemetry: later events with the same key replace earlier
     at: float = field(factory=_clock, eq=False)  # trio clock when it was published (for consoles)
 
-    def to_json_dict(self) -> dict[str, Any]:
-        return {"type": self.type, **self.fields}
+    @property
+    def type(self) -> str:
+        """The payload's type string (for logs and tests; code matches on the payload's class)."""
+        return self.payload.TYPE
+
+    @property
+    def fields(self) -> Mapping[str, Any]:
+        """The payload's fields as its JSON form has them (for logs and tests)."""
+        return {k: v for k, v in encode(self.payload).items() if k != "type"}
 
 
 class SubscriberLagged(Exception):
@@ -132,15 +146,14 @@ class EventBus:
         self._subscriptions.append(sub)
         return sub
 
-    def publish(self, event: Event) -> None:
+    def publish(self, payload: FloorEvent, *, coalesce_key: Hashable | None = None) -> None:
+        """Hand the event to every subscriber; never waits (a subscriber past its bound is cut off)."""
+        event = Event(payload, coalesce_key)
         self.published += 1
         lagging = [s for s in self._subscriptions if not s._offer(event)]
         for sub in lagging:
             self._remove(sub)
-            self.publish(Event("bus.subscriber_lagged", {"subscriber": sub.name, "capacity": sub.capacity}))
-
-    def emit(self, type: str, coalesce_key: Hashable | None = None, **fields: Any) -> None:
-        self.publish(Event(type, fields, coalesce_key))
+            self.publish(SubscriberCutOff(sub.name, sub.capacity))
 
     def _remove(self, sub: Subscription) -> None:
         if sub in self._subscriptions:

@@ -6,6 +6,8 @@ from enum import StrEnum
 
 from attrs import frozen
 
+from domain.events import ActorHealthChanged
+
 __all__ = ["ActorHealth", "HealthState"]
 
 
@@ -27,15 +29,11 @@ class ActorHealth:
     attempt: int = 0  # restarting: which attempt comes next
     next_try_in_s: float | None = None  # restarting: backoff before the next try
 
-    def event_fields(self) -> dict[str, object]:
-        fields: dict[str, object] = {
-            "actor": self.actor,
-            "state": self.state.value,
-            "restarts": self.restarts,
-        }
-        if self.error is not None:
-            fields["error"] = self.error
-        if self.state == HealthState.RESTARTING:
-            fields["attempt"] = self.attempt
-            fields["next_try_in_s"] = round(self.next_try_in_s or 0.0, 3)
-        return fields
+    def event(self) -> ActorHealthChanged:
+        """What the bus tells observers of it (a restart's attempt and wait only while restarting)."""
+        restarting = self.state == HealthState.RESTARTING
+        return ActorHealthChanged(
+            self.actor, self.state.value, self.restarts, self.error,
+            attempt=self.attempt if restarting else None,
+            next_try_in_s=round(self.next_try_in_s or 0.0, 3) if restarting else None,
+        )  # fmt: skip

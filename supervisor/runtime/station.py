@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 import trio
 
 from domain.alarm_kinds import AlarmKind
+from domain.events import AlarmCleared, AlarmRaised, StationState
 from domain.records import AlarmRecord
 from domain.times import utc_now
 from supervisor.runtime.bus import EventBus
@@ -98,7 +99,7 @@ class StationRuntime:
         was = self.gate.out_of_service
         self.gate.set_out_of_service(why, on)
         if on and not was:
-            self._bus.emit("station.state", station=self.station, state="out_of_service")
+            self._bus.publish(StationState(self.station, "out_of_service"))
 
     def _on_give_up(self, actor: str, error: BaseException) -> None:
         self.set_out_of_service(True, "failed")
@@ -115,5 +116,5 @@ class StationRuntime:
                 record_id=self._new_id("alarm"), alarm_id=alarm_id, kind=kind, severity=_SEVERITY,
                 message=message, event=event, at=utc_now(), station=self.station,
             ))  # fmt: skip
-        self._bus.emit(f"alarm.{event}", alarm_id=alarm_id, kind=kind, severity=_SEVERITY,
-                       station=self.station, message=message)  # fmt: skip
+        alarm = AlarmRaised if event == "raised" else AlarmCleared
+        self._bus.publish(alarm(alarm_id, kind, _SEVERITY, message, self.station))

@@ -381,7 +381,7 @@ class Supervisor:
         child.health = health
         if self._on_transition is not None:
             self._on_transition(health.actor, health.state)
-        self._bus.emit("actor.health", **health.event_fields())
+        self._bus.publish(health.event())
 
 
 def _describe(error: BaseException | None) -> tuple[str | None, str | None]:

@@ -18,8 +18,8 @@ from enum import StrEnum
 
 from attrs import evolve, frozen
 
+from domain.events import AlarmAcknowledged, AlarmCleared, AlarmRaised, AlarmShelved, FloorEvent
 from domain.records import AlarmRecord
-from supervisor.runtime.bus import Event
 
 __all__ = ["Alarm", "AlarmBoard", "AlarmState"]
 
@@ -47,31 +47,29 @@ class AlarmBoard:
     def __init__(
         self,
         record: Callable[[AlarmRecord], None],
-        emit: Callable[..., None],
+        publish: Callable[[FloorEvent], None],
         wall_now: Callable[[], str],
         new_id: Callable[[str], str],
     ) -> None:
         self._record = record
-        self._emit = emit
+        self._publish = publish
         self._wall_now = wall_now
         self._new_id = new_id
         self.alarms: dict[str, Alarm] = {}
 
-    def on_event(self, event: Event, now: float) -> None:
+    def on_event(self, event: FloorEvent, now: float) -> None:
         """Follow the stations' alarm events (subscribe the board to the bus, losslessly)."""
-        f = event.fields
-        alarm_id = f.get("alarm_id")
-        if not isinstance(alarm_id, str):
-            return
-        if event.type == "alarm.raised":
-            self.alarms[alarm_id] = Alarm(alarm_id, str(f.get("kind", "")), str(f.get("severity", "")),
-                                          str(f.get("message", "")), f.get("station"),
-                                          AlarmState.UNACKNOWLEDGED, now)  # fmt: skip
-        elif event.type == "alarm.cleared" and (alarm := self.alarms.get(alarm_id)) is not None:
-            if alarm.state == AlarmState.UNACKNOWLEDGED:
-                self.alarms[alarm_id] = evolve(alarm, state=AlarmState.CLEARED_UNACKNOWLEDGED)
-            else:
-                del self.alarms[alarm_id]  # acknowledged (or shelved) and back to normal
+        match event:
+            case AlarmRaised():
+                self.alarms[event.alarm_id] = Alarm(
+                    event.alarm_id, event.kind, event.severity, event.message, event.station,
+                    AlarmState.UNACKNOWLEDGED, now,
+                )  # fmt: skip
+            case AlarmCleared() if (alarm := self.alarms.get(event.alarm_id)) is not None:
+                if alarm.state == AlarmState.UNACKNOWLEDGED:
+                    self.alarms[event.alarm_id] = evolve(alarm, state=AlarmState.CLEARED_UNACKNOWLEDGED)
+                else:
+                    del self.alarms[event.alarm_id]  # acknowledged (or shelved) and back to normal
 
     def unacknowledged(self) -> int:
         """What the console's header counts."""
@@ -117,4 +115,5 @@ class AlarmBoard:
             severity=alarm.severity, message=f"{event} by {who}", event=event, at=self._wall_now(),
             station=alarm.station,
         ))  # fmt: skip
-        self._emit(f"alarm.{event}", alarm_id=alarm.alarm_id, by=who, station=alarm.station)
+        noted = AlarmAcknowledged if event == "acknowledged" else AlarmShelved
+        self._publish(noted(alarm.alarm_id, who, alarm.station))

@@ -27,6 +27,7 @@ from typing import Protocol
 
 import trio
 
+from domain.events import FloorEvent, StationWeight
 from domain.messages import (
     FillMarked,
     IndicatorOrder,
@@ -38,7 +39,7 @@ from domain.messages import (
 from domain.records import FillOpened, Record
 from supervisor.runtime.bus import EventBus
 from supervisor.runtime.mailbox import Latest, Mailbox, MailboxFull
-from supervisor.station.core import Effect, Emit, StationCore, Store
+from supervisor.station.core import Effect, StationCore, Store
 
 __all__ = ["Coordinator", "Records"]
 
@@ -105,9 +106,10 @@ class Coordinator:
             # Telemetry for consoles: coalesced (latest wins) per station, never queued up.
             self._weight_shown_at = message.at
             fill = self.core.fill
-            self._bus.emit("station.weight", coalesce_key=("station.weight", self.core.ctx.station),
-                           station=self.core.ctx.station, gross_kg=message.gross_kg, stable=message.stable,
-                           target_kg=fill.target.target_gross_kg if fill else None)  # fmt: skip
+            station = self.core.ctx.station
+            target = fill.target.target_gross_kg if fill else None
+            weight = StationWeight(station, message.gross_kg, message.stable, target)
+            self._bus.publish(weight, coalesce_key=(StationWeight, station))
 
     async def _ticks(self) -> None:
         """Time passes for the core even when no device speaks (that is when it matters most).
@@ -130,8 +132,8 @@ class Coordinator:
                     self.permit_orders.set(effect)
                 case IndicatorOrder():
                     self.indicator_orders.set(effect)
-                case Emit():
-                    self._bus.emit(effect.type, **effect.fields)
+                case FloorEvent():
+                    self._bus.publish(effect)
                 case Store(record=FillOpened() as marker):
                     self._sink.put(marker, functools.partial(self._marker_durable, marker.record_id))
                 case Store():

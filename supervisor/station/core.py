@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, NamedTuple
+from typing import NamedTuple, assert_never
 
 import attrs
 from attrs import frozen
@@ -30,6 +30,21 @@ from domain.alarm_kinds import AlarmKind
 from domain.archive import CylinderArchive
 from domain.checks import CheckEntry, counts_as_pass
 from domain.eligibility import eligibility_reasons
+from domain.events import (
+    AlarmCleared,
+    AlarmRaised,
+    CheckRecorded,
+    CheckRefused,
+    FillAborted,
+    FillCompleted,
+    FloorEvent,
+    InterlockRefused,
+    OperatorLogin,
+    OperatorLogout,
+    Scan,
+    StationState,
+    ValveCommand,
+)
 from domain.fill_guard import StationLearning
 from domain.fill_run import CUT_OFF, FillRun
 from domain.fill_settings import FillSettings
@@ -41,9 +56,11 @@ from domain.messages import (
     CheckPhase,
     CheckSubmitted,
     ConsoleOrder,
+    Device,
     DeviceLink,
     FillMarked,
     IndicatorOrder,
+    OrderKind,
     PermitOrder,
     Scanned,
     StationInput,
@@ -67,7 +84,7 @@ from domain.records import (
 from domain.settings import DomainSettings
 from supervisor.station.floor import FloorState, LastFill
 
-__all__ = ["Emit", "Phase", "StationContext", "StationCore", "Store"]
+__all__ = ["Effect", "Phase", "StationContext", "StationCore", "Store"]
 
 
 class Phase(StrEnum):
@@ -121,21 +138,14 @@ _JUDGE_TIME_EVERY_S = 0.1
 
 
 @frozen
-class Emit:
-    """An event for observers (bus → event file, console, platform sync)."""
-
-    type: str
-    fields: dict[str, Any]
-
-
-@frozen
 class Store:
     """A record for the storage writer (never dropped; the station refuses while storage fails)."""
 
     record: Record
 
 
-Effect = Emit | Store | PermitOrder | IndicatorOrder
+# What a decision asks for: an event for observers, a record to store, a desired state of a device.
+Effect = FloorEvent | Store | PermitOrder | IndicatorOrder
 
 
 @frozen
@@ -321,7 +331,7 @@ class StationCore:
 
     def _on_scan(self, msg: Scanned) -> None:
         if msg.badge:
-            self._emit("scan", raw=safe_text(msg.text))
+            self._emit(Scan(self.ctx.station, safe_text(msg.text)))
             self._on_badge(msg.text)
             return
         label = (
@@ -329,7 +339,7 @@ class StationCore:
             if msg.too_long
             else parse_label(msg.text, self.ctx.label_rule)
         )
-        self._emit("scan", raw=label.raw, **({"code": label.code} if label.code else {}))
+        self._emit(Scan(self.ctx.station, label.raw, label.code))
         if self.phase not in _SCAN_ACCEPTED:
             return  # a fill is under way or done: the cylinder on the scale is not changed by a scan
         if self._post_check_due is not None and self._post_check_due[0] != label.code:
@@ -350,14 +360,14 @@ class StationCore:
     def _on_badge(self, badge: str) -> None:
         if badge == self.badge:
             self.badge = None
-            self._emit("operator.logout", operator=badge)
+            self._emit(OperatorLogout(self.ctx.station, badge))
         else:
             self.badge = badge
-            self._emit("operator.login", operator=badge)
+            self._emit(OperatorLogin(self.ctx.station, badge))
             reasons = operator_reasons(self.ctx.floor.operators.get(badge), self.ctx.floor.today())
             if reasons:
                 self._store_refusal(reasons, raw=safe_text(badge))
-                self._emit("interlock.refused", reasons=[str(r) for r in reasons])
+                self._emit(InterlockRefused(self.ctx.station, None, reasons))
 
     def _on_check(self, msg: CheckSubmitted) -> None:
         """A check terminal's check: recorded under the code its text names (a label URL read with
@@ -369,8 +379,7 @@ class StationCore:
         if code is None or code not in floor.archives:
             reason = label.reason or Reason.CYLINDER_UNKNOWN
             self._store_refusal((reason,), raw=label.raw, cylinder=code)
-            self._emit("check.refused", phase=msg.phase.value, raw=label.raw, reasons=[str(reason)],
-                       **({"cylinder": code} if code else {}))  # fmt: skip
+            self._emit(CheckRefused(self.ctx.station, msg.phase.value, label.raw, (reason,), code))
             return
         record_id = self.ctx.new_id("check")
         last = floor.last_fill.get(code)
@@ -384,8 +393,7 @@ class StationCore:
             checker=msg.checker, at=msg.when.isoformat() if msg.when else self.ctx.wall_now(),
             items=dict(msg.items), station=self.ctx.station, fill_record_id=bound,
         ))  # fmt: skip
-        self._emit("check.recorded", cylinder=code, phase=msg.phase.value, result=result,
-                   complete=msg.passed and complete)  # fmt: skip
+        self._emit(CheckRecorded(self.ctx.station, code, msg.phase.value, result, msg.passed and complete))
         if msg.phase == CheckPhase.POST:
             self._after_post_check(code, entry, bound)
 
@@ -407,27 +415,27 @@ class StationCore:
 
     def _on_console(self, msg: ConsoleOrder) -> None:
         match msg.kind:
-            case "pause":
+            case OrderKind.PAUSE:
                 self.paused_by = msg.by
                 if self.phase == Phase.FILLING:
                     self._close(Reason.OPERATOR_STOP)
-            case "resume":
+            case OrderKind.RESUME:
                 self.paused_by = None
                 self._clear_fault("internal")
                 if self.phase in _WAITING_TO_FILL:
                     self._enter(Phase.VERIFYING, self.now + self.ctx.fill.stable_timeout_s)
-            case "stop":
+            case OrderKind.STOP:
                 if self.phase == Phase.FILLING:
                     self._close(Reason.OPERATOR_STOP)
-            case "start":  # (while paused or faulted the course holds: nothing starts)
+            case OrderKind.START:  # (while paused or faulted the course holds: nothing starts)
                 if self.phase == Phase.READY and self.state == Phase.READY.value:
                     self._try_start(manual=True)
             case _:
-                raise ValueError(f"unknown console order {msg.kind!r}")
+                assert_never(msg.kind)
 
     def _on_link(self, msg: DeviceLink) -> None:
         cause = f"{msg.device}_lost"
-        if msg.device == "scanner":  # no new scans, but a fill under way goes on
+        if msg.device == Device.SCANNER:  # no new scans, but a fill under way goes on
             if msg.up != self.scanner_lost:
                 return
             self.scanner_lost = not msg.up
@@ -440,8 +448,8 @@ class StationCore:
             self._clear_fault(cause)
             return
         if self.phase == Phase.FILLING:
-            self._close(Reason.DEVICE_SCALE_LOST if msg.device == "scale" else Reason.DEVICE_VALVE_LOST)
-        kind = AlarmKind.DEVICE_SCALE_LOST if msg.device == "scale" else AlarmKind.DEVICE_VALVE_LOST
+            self._close(Reason.DEVICE_SCALE_LOST if msg.device == Device.SCALE else Reason.DEVICE_VALVE_LOST)
+        kind = AlarmKind.DEVICE_SCALE_LOST if msg.device == Device.SCALE else AlarmKind.DEVICE_VALVE_LOST
         self._raise_fault(cause, kind, "high", f"{describe(kind, self.ctx.lang)}: {safe_text(msg.detail)}")
 
     def _on_storage(self, msg: StorageHealth) -> None:
@@ -604,7 +612,7 @@ class StationCore:
         self.permit = True
         self._mismatch_since = None
         self._out.append(PermitOrder(True, "fill", fill.record_id))
-        self._emit("valve.command", open=True, cause="fill")
+        self._emit(ValveCommand(self.ctx.station, True, "fill"))
 
     def _recheck_during_fill(self) -> None:
         """Withdraw the permit as soon as a condition fails that can fail during a fill. (A storage
@@ -646,7 +654,7 @@ class StationCore:
         if self.ctx.cutoff == "indicator":
             self._out.append(IndicatorOrder(False, fill=self.fill.record_id if self.fill else None))
         if was:
-            self._emit("valve.command", open=False, cause=cause)
+            self._emit(ValveCommand(self.ctx.station, False, cause))
 
     def _settle(self) -> None:
         s = self.sample
@@ -702,14 +710,15 @@ class StationCore:
         if fill.released:  # gas may have gone in: a post-fill check is due before it leaves
             self._post_check_due = (code, fill.record_id, fill.started_at)
         if outcome == "completed" and gross is not None:
-            self._emit("fill.completed", cylinder=code, record_id=fill.record_id,
-                       tare_kg=float(target.tare_kg), target_kg=float(target.target_gross_kg),
-                       gross_kg=float(gross), net_kg=float(net or 0), error_g=error_g,
-                       flags=sorted(flags))  # fmt: skip
+            self._emit(FillCompleted(
+                self.ctx.station, code, fill.record_id, tare_kg=float(target.tare_kg),
+                target_kg=float(target.target_gross_kg), gross_kg=float(gross), net_kg=float(net or 0),
+                error_g=error_g, flags=sorted(flags),
+            ))  # fmt: skip
             self._learn(fill, gross - target.target_gross_kg, in_band=not flags)
         else:
-            self._emit("fill.aborted", cylinder=code, record_id=fill.record_id,
-                       reason=str(self.abort or Reason.SUPERVISOR_SHUTDOWN))  # fmt: skip
+            reason = str(self.abort or Reason.SUPERVISOR_SHUTDOWN)
+            self._emit(FillAborted(self.ctx.station, code, fill.record_id, reason))
         self._flag_alarms(code, flags)
         self.fill = None
 
@@ -808,8 +817,7 @@ class StationCore:
     def _refuse(self, reasons: tuple[Reason, ...]) -> None:
         code = self._code()
         self._store_refusal(reasons, raw=self.label.raw if self.label else "", cylinder=code)
-        self._emit("interlock.refused", **({"cylinder": code} if code else {}),
-                   reasons=[str(r) for r in reasons])  # fmt: skip
+        self._emit(InterlockRefused(self.ctx.station, code, reasons))
         self._enter(Phase.REJECTED)
         if not self._present():
             self._removed()
@@ -880,13 +888,13 @@ class StationCore:
         if state != self.shown:
             self.shown = state
             code = self._code()
-            self._emit("station.state", state=state, **({"cylinder": code} if code else {}))
+            self._emit(StationState(self.ctx.station, state, code))
 
     def _t(self, zh: str, en: str) -> str:
         return zh if self.ctx.lang == "zh" else en
 
-    def _emit(self, type_: str, **fields: Any) -> None:
-        self._out.append(Emit(type_, {"station": self.ctx.station, **fields}))
+    def _emit(self, event: FloorEvent) -> None:
+        self._out.append(event)
 
     def _store(self, record: Record) -> None:
         self._out.append(Store(record))
@@ -902,7 +910,8 @@ class StationCore:
             record_id=self.ctx.new_id("alarm"), alarm_id=alarm_id, kind=kind, severity=severity,
             message=message, event=event, at=self.ctx.wall_now(), station=self.ctx.station,
         ))  # fmt: skip
-        self._emit(f"alarm.{event}", alarm_id=alarm_id, kind=kind, severity=severity, message=message)
+        alarm = AlarmRaised if event == "raised" else AlarmCleared
+        self._emit(alarm(alarm_id, kind, severity, message, self.ctx.station))
 
     def _raise_fault(self, cause: str, kind: AlarmKind, severity: str, message: str) -> None:
         if cause in self.faults:
