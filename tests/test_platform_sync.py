@@ -13,7 +13,7 @@ import datetime as dt
 import shutil
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Hashable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ import attrs
 import pytest
 import trio
 
+from domain.events import FloorEvent, SyncBatch, SyncRegistry
 from domain.times import utc_now
 from platform_client.settings import SyncSettings
 from platform_client.sync import PlatformSync
@@ -47,7 +48,8 @@ class Run:
     state: FloorState
 
     def batches(self, status: str | None = None) -> list[Event]:
-        return [e for e in self.events if e.type == "sync.batch" and status in (None, e.fields["status"])]
+        batches = [e for e in self.events if isinstance(e.payload, SyncBatch)]
+        return [e for e in batches if status in (None, e.fields["status"])]
 
 
 def _floor_db(tmp_path: Path, records: int = 3) -> Database:
@@ -80,9 +82,9 @@ class RecordingBus(EventBus):
         super().__init__()
         self.seen: list[Event] = []
 
-    def publish(self, event: Event) -> None:
-        self.seen.append(event)
-        super().publish(event)
+    def publish(self, payload: FloorEvent, *, coalesce_key: Hashable | None = None) -> None:
+        self.seen.append(Event(payload, coalesce_key))
+        super().publish(payload, coalesce_key=coalesce_key)
 
 
 def drained(run: Run, db: Database) -> bool:
@@ -334,7 +336,7 @@ async def test_regulator_and_inspection_actions_reach_the_registry_and_survive_a
             await until(lambda: run.state.archives[overdue].next_inspection == dt.date(2030, 11, 20))
             assert not run.state.disabled("S1")
             cursor = run.sync.cursor
-            assert any(e.type == "sync.registry" for e in run.events)
+            assert any(isinstance(e.payload, SyncRegistry) for e in run.events)
         with db.reading() as conn:
             assert regulator_disables(conn) == {"S2"}
             assert get_cursor(conn) == str(cursor)
@@ -344,7 +346,7 @@ async def test_regulator_and_inspection_actions_reach_the_registry_and_survive_a
         async with running_sync(env, db) as again:  # a restart: from the stored cursor, nothing replayed
             await until(lambda: again.sync.registry_current)
             assert again.sync.cursor == cursor
-            assert not [e for e in again.events if e.type == "sync.registry"]
+            assert not [e for e in again.events if isinstance(e.payload, SyncRegistry)]
     db.close()
 
 
