@@ -16,6 +16,7 @@ import trio
 from sqlalchemy import select
 
 from domain.checks import answered_in_full
+from domain.events import AlarmCleared, AlarmRaised, FillCompleted, FloorEvent, InterlockRefused
 from domain.messages import (
     CheckPhase,
     CheckSubmitted,
@@ -39,10 +40,11 @@ from tests.test_station_coordinator import pump
 ALL_OK = answered_in_full("pre", True, {})
 
 
-async def _until(events: Any, type_: str, timeout: float = 20, **fields: Any) -> None:
+async def _until(events: Any, event_class: type[FloorEvent], timeout: float = 20, **fields: Any) -> None:
     with trio.fail_after(timeout):
         async for event in events:
-            if event.type == type_ and all(event.fields.get(k) == v for k, v in fields.items()):
+            payload = event.payload
+            if isinstance(payload, event_class) and all(getattr(payload, k) == v for k, v in fields.items()):
                 return
 
 
@@ -74,23 +76,23 @@ async def test_unwritable_storage_stops_new_fills_alarms_keeps_every_record_and_
             await inbox.send(
                 CheckSubmitted(GOOD, CheckPhase.PRE, True, "CK01", ALL_OK, at=trio.current_time())
             )
-            await _until(events, "alarm.raised", kind="storage.unavailable")
+            await _until(events, AlarmRaised, kind="storage.unavailable")
             assert not rig.core.storage_ok
             await trio.sleep(1.0)  # the reading settles
             await inbox.send(Scanned(GOOD, badge=False, at=trio.current_time()))
-            await _until(events, "interlock.refused", reasons=["station.fault"])
+            await _until(events, InterlockRefused, reasons=("station.fault",))
             await trio.sleep(1.0)
             assert rig.max_mass < 15.6  # the valve never opened
             assert faults.refused > 0
             assert sink.backlog >= 3  # the check, the alarm and the refusal, kept
             faults.stop()  # space again: the writer gets through on its own
-            await _until(events, "alarm.cleared", kind="storage.unavailable", timeout=30)
+            await _until(events, AlarmCleared, kind="storage.unavailable", timeout=30)
             rig.sim.remove()  # the operator takes the cylinder off and on again, and scans
             await trio.sleep(0.5)
             rig.sim.place(GOOD, 15.5)
             await trio.sleep(1.0)
             await inbox.send(Scanned(GOOD, badge=False, at=trio.current_time()))
-            await _until(events, "fill.completed", timeout=30)
+            await _until(events, FillCompleted, timeout=30)
             with trio.fail_after(10):
                 while sink.backlog:  # noqa: ASYNC110 - the sink has no event for an empty queue
                     await trio.sleep(0.05)
