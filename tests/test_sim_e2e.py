@@ -1,5 +1,5 @@
 """End to end: `fillfloor sim` runs whole scenarios over the real protocols, and the events say
-what a user and the ground truth would see (SCENARIOS.md is the contract).
+what a user and the ground truth would see (docs/scenarios.md is the contract).
 
 Each scenario runs once (module fixtures) as a real process: simulated scales and valves on Modbus
 TCP and RTU, scanners on ptys, the real supervisor, a fresh SQLite database.
@@ -138,7 +138,7 @@ def test_a_normal_shift_over_tcp_and_rtu_in_both_cut_off_modes(shift: Any) -> No
     assert sorted((e["station"], e["cylinder"]) for e in done) == [
         ("S1", "HY00120000201"), ("S1", "HY00120000203"), ("S2", "HY00120000202"), ("S2", "HY00120000204"),
     ]  # fmt: skip
-    # In band (DOMAIN.md: ± 0.5 kg for these models); the accuracy itself is the benchmark's, on
+    # In band (docs/domain.md: ± 0.5 kg for these models); the accuracy itself is the benchmark's, on
     # a quiet machine: here the suite's other processes share the two cores.
     assert all(e["flags"] == [] and abs(e["error_g"]) <= 300 for e in done), done
     assert [e["cylinder"] for e in of(events, "interlock.refused")] == ["HY00120000205"]
