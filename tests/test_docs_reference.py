@@ -1,7 +1,8 @@
 """The repository stands alone: its reference is docs/, and what it cites there exists.
 
-- No file of the project points at a specification kept outside the repository (the names are
-  built from pieces here, so this file does not name them itself).
+- No file of the project points at a specification kept outside the repository, by name or by a
+  path to the folder beside the project that holds them (both built from pieces here, so this file
+  does not name them itself).
 - A citation of a section of a reference page in code or docs (`docs/domain.md, "Reason codes"`)
   names a heading of that page.
 - A markdown link to a heading of a page in docs/ (`domain.md#reason-codes`) finds that heading.
@@ -18,6 +19,7 @@ SUFFIXES = {".py", ".md", ".toml", ".csv", ".ini", ".mako", ".tcss", ".txt", ".c
 OUTSIDE = re.compile("(" + "|".join(("DOMAIN", "DESIGN", "SCENARIOS", "TECH" + "_NOTES", "STYLE")) + r")\.md")
 # The pages the code cites by section (other pages are cited by their endpoints and tables too).
 CITED = ("domain.md", "architecture.md", "scenarios.md", "station.md")
+OUTSIDE_FOLDER = re.compile(r'"' + "shared" + r'" /|\.\./' + "shared" + "/")
 CITATION = re.compile(r"docs/([\w/-]+\.md),? \(?\"([^\"]+)\"")
 LINK = re.compile(r"\]\(([^)\s#]*\.md)#([^)\s]+)\)")
 
@@ -50,7 +52,7 @@ def _slug(heading: str) -> str:
 
 
 def outside_references(text: str) -> list[str]:
-    return [m.group(0) for m in OUTSIDE.finditer(text)]
+    return [m.group(0) for pattern in (OUTSIDE, OUTSIDE_FOLDER) for m in pattern.finditer(text)]
 
 
 def test_no_file_points_outside_the_repository() -> None:
@@ -64,6 +66,8 @@ def test_no_file_points_outside_the_repository() -> None:
 def test_the_outside_check_catches_a_reference() -> None:
     assert outside_references("rules (" + "DOMAIN" + ".md, Tare)") == ["DOMAIN" + ".md"]
     assert outside_references("rules (docs/domain.md, Tare)") == []
+    beside = 'ROOT.parent / "' + "shared" + '" / "scenarios"'
+    assert outside_references(beside) == ['"' + "shared" + '" /']
 
 
 def test_every_cited_section_is_a_heading_of_its_page() -> None:

@@ -17,10 +17,8 @@ from domain.checks import counts_as_pass, standard_items
 from simulator.history_check import check
 from simulator.scenario import load_scenario
 from supervisor.storage import schema as t
-from tests.sim_run import ROOT, SCENARIOS, of, run_sim, valve_opened
+from tests.sim_run import SCENARIOS, of, run_sim, valve_opened
 from tests.test_scenario_load import BASE
-
-SHARED_EXAMPLE = ROOT.parent / "shared" / "scenarios" / "example.toml"
 
 
 def assert_never_above_max_fill(scenario: Path, events: list[dict[str, Any]]) -> None:
@@ -44,8 +42,8 @@ def checks_recorded(db: Path) -> list[tuple[str, str, str, dict[str, str]]]:
 
 @pytest.fixture(scope="module")
 def example(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int, str, list[dict[str, Any]], Path]:
-    # The shared example when the project sits beside ../shared (else the bundled copy of it).
-    scenario = SHARED_EXAMPLE if SHARED_EXAMPLE.exists() else SCENARIOS / "demo.toml"
+    # The example of docs/scenarios.md, "File format".
+    scenario = SCENARIOS / "demo.toml"
     tmp = tmp_path_factory.mktemp("example")
     db = tmp / "floor.db"
     return (scenario, *run_sim(scenario, tmp, extra=["--db", f"sqlite:///{db}"]), db)
