@@ -51,13 +51,13 @@ class DomainSettings:
     models: Mapping[str, CylinderModel] = field(
         factory=lambda: dict(DEFAULT_MODELS), validator=_models_by_name, hash=False
     )
-    # docs/domain.md, weighing checks: empty-weight tolerance against the archived tare; below
+    # docs/domain.md, Weighing checks: empty-weight tolerance against the archived tare; below
     # tare − this → tare.below_archive (missing parts, wrong cylinder).
     tare_tolerance_kg: Decimal = field(default=Decimal("0.3"), validator=_not_negative)
-    # docs/domain.md, weighing checks: residual limit as a fraction of the model's rated net; above
+    # docs/domain.md, Weighing checks: residual limit as a fraction of the model's rated net; above
     # tare + this → tare.residual_excess (extract the residue first).
     residual_fraction: Decimal = field(default=Decimal("0.15"), validator=_fraction)
-    # docs/domain.md, weighing checks: a reading is stable after this long within ± the band.
+    # docs/domain.md, Weighing checks: a reading is stable after this long within ± the band.
     stable_window_s: float = field(default=0.5, validator=_positive)
     stable_band_kg: Decimal = field(default=Decimal("0.020"), validator=_not_negative)
     # GB/T 8334: periodic inspection of LPG cylinders every 4 years.
