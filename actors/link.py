@@ -1,4 +1,4 @@
-"""A Modbus client on trio: pymodbus's own framers and PDUs over trio streams (TECH_NOTES.md).
+"""A Modbus client on trio: pymodbus's own framers and PDUs over trio streams (docs/architecture.md, Modbus).
 
 pymodbus's clients are asyncio-only; its framer + PDU classes are not, so the bytes are built and
 parsed by pymodbus and moved by trio: every call is cancellable, no threads, TCP and RTU alike.

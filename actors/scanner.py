@@ -11,7 +11,7 @@ Why it is built this way:
   inside a longer frame, and a cut frame is never a badge.
 - Serial scanners are opened by path (the stable /dev/serial/by-id/… name, so a re-plugged scanner
   is found again) with pyserial in a worker thread (opening a tty may block), then read on trio:
-  VMIN=1 on the non-blocking fd and a `FdStream` over a dup of it (TECH_NOTES.md, "Serial"), so
+  VMIN=1 on the non-blocking fd and a `FdStream` over a dup of it (docs/architecture.md, "Serial"), so
   "no data yet" is EAGAIN and an empty read (or EIO) is a real hang-up. The port is locked
   exclusively: a second floor process on the same scanner would otherwise steal half of the scans.
 - Network scanners are TCP servers: the actor connects as a client, with TCP keepalive, because a

@@ -1,7 +1,7 @@
 """The cylinder archive (档案) and the operator record, as plain values.
 
-Fields follow DOMAIN.md ("Archive fields") and the `[[cylinder]]` / `[[operator]]` tables of
-SCENARIOS.md, whose names are also the CSV headers of `fillfloor registry import`.
+Fields follow docs/domain.md ("Archive fields") and the `[[cylinder]]` / `[[operator]]` tables of
+docs/scenarios.md, whose names are also the CSV headers of `fillfloor registry import`.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ class CylinderStatus(StrEnum):
 
 @frozen
 class CylinderArchive:
-    """What the registry knows of one cylinder. `code` is opaque (DOMAIN.md: no national layout)."""
+    """What the registry knows of one cylinder. `code` is opaque (docs/domain.md: no national layout)."""
 
     code: str  # 钢瓶条码号, the code on the label
     owner: str  # unit code holding the property right

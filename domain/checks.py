@@ -108,7 +108,7 @@ def check_problem(phase: str, passed: bool, items: Mapping[str, str]) -> str | N
 
 def answered_in_full(phase: str, passed: bool, named: Mapping[str, str]) -> dict[str, str]:
     """The items a check terminal submits for a result and the items a person named (a scenario
-    step, SCENARIOS.md): every item not named is answered as passed, and a fail that names no
+    step, docs/scenarios.md): every item not named is answered as passed, and a fail that names no
     failed item gets one (`other`), so that its record says it failed on something."""
     items = {key: str(ItemState.OK) for key in standard_items(phase)} | dict(named)
     if not passed and not any(item_state(answer) == ItemState.FAILED for answer in items.values()):

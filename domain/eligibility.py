@@ -1,6 +1,6 @@
 """Is this cylinder eligible for filling today? Every archive-based reason that applies.
 
-Sources (DOMAIN.md): fill only own-property cylinders (TSG 23-2021); refuse overdue (GB/T 8334:
+Sources (docs/domain.md): fill only own-property cylinders (TSG 23-2021); refuse overdue (GB/T 8334:
 periodic inspection every 4 years), scrapped or past service life (GB 5842), blocked (refurbished,
 modified, under investigation) ones. All reasons that apply are returned, in a stable order, so an
 operator and the regulator see the whole picture and not only the first failure.

@@ -1,6 +1,6 @@
 """One fill's supervision, sample by sample: when to cut off, when to abort.
 
-DESIGN.md, "Fill control": supervise like a fill controller (HBM, Mettler-Toledo) — maximum fill
+docs/station.md, "Fill control": supervise like a fill controller (HBM, Mettler-Toledo) — maximum fill
 time, no flow (a minimum rate over a window), a drop in weight, the cylinder lifted off, and an
 overweight hard cap (target + tolerance, never above tare + max fill) that the host checks in both
 cut-off modes. In `host` mode the cut-off itself is decided here, at target − preact; in

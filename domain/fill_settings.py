@@ -22,7 +22,7 @@ def _positive(_instance: object, attribute: attrs.Attribute[Any], value: float |
 
 @frozen
 class FillSettings:
-    """How a station supervises a fill (`[station.fill]`; DESIGN.md, Fill control). Defaults and
+    """How a station supervises a fill (`[station.fill]`; docs/station.md, Fill control). Defaults and
     validators live here; the config file's keys are these names (`preact_*` and `guard_*` for the
     nested settings)."""
 

@@ -1,6 +1,6 @@
 """Fill targets, post-fill flags, tare plausibility and the adaptive preact.
 
-Sources (DOMAIN.md): fill by weight against each cylinder's own stamped tare (GB 14193, TSG 23);
+Sources (docs/domain.md): fill by weight against each cylinder's own stamped tare (GB 14193, TSG 23);
 target gross = tare + rated net, never above tare + max fill; a YSP35.5 is 14.5 kg ± 0.5 kg
 (GB 17267-1998), never above 14.9 kg. Filling controllers (Mettler-Toledo, HBM) cut off at target
 minus the in-flight mass (preact), which adapts from in-band final errors with a gain below 1.

@@ -1,13 +1,13 @@
 """The scan-to-fill interlock (扫码充装联锁) as one pure function: every reason that applies.
 
-DESIGN.md, "The interlock": fill only when all six hold — (1) an operator with a valid
+docs/station.md, "The interlock": fill only when all six hold — (1) an operator with a valid
 certificate is logged in; (2) a label was scanned and parsed and its code is this unit's; (3) the
 archive exists and the cylinder is eligible today; (4) a passing pre-fill check was recorded within
 the window; (5) the cylinder is on this scale, the reading is stable and the tare is plausible;
 (6) no other station holds the cylinder, and the station is not paused, faulted or disabled.
 
 `Facts` is what the coordinator knows at one moment; `refusal_reasons` says, in a stable order,
-every reason the permit cannot be granted (DOMAIN.md codes). Empty means all six hold. The
+every reason the permit cannot be granted (docs/domain.md codes). Empty means all six hold. The
 coordinator grants the permit only on an empty answer computed at that same moment, and the
 property tests check exactly that.
 """

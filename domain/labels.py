@@ -1,7 +1,7 @@
 """Label parsing: from what a scanner read to a cylinder code, or a reason code.
 
-DOMAIN.md: the code layout is platform-specific, so a label is a plain code or an http(s) URL that
-carries it, extracted by a configurable rule, and the code is opaque. SCENARIOS.md: the code is the
+docs/domain.md: the code layout is platform-specific, so a label is a plain code or an http(s) URL that
+carries it, extracted by a configurable rule, and the code is opaque. docs/scenarios.md: the code is the
 URL's `code` query parameter or its last path segment; codes begin with their unit's code, so
 another unit's code is refused at once (`label.foreign_unit`). A regex with a `(?P<code>...)` group
 replaces that rule. Anything else is `label.unreadable`. `parse_label` never raises.
@@ -57,7 +57,7 @@ class LabelRule:
     query_param: str = "code"  # the URL query parameter that carries the code
     max_length: int = field(default=256, validator=_check_max_length)  # longer: garbage
     # What a code may be once extracted: letters, digits and `._-`, 4 to 64 characters, starting
-    # with a letter or digit. Codes are opaque (DOMAIN.md); this only keeps garbage, markup and
+    # with a letter or digit. Codes are opaque (docs/domain.md); this only keeps garbage, markup and
     # spaces out of the registry look-up and the screens.
     code_pattern: str = field(default=_DEFAULT_CODE_PATTERN, validator=_check_code_pattern)
 

@@ -1,4 +1,4 @@
-"""LPG cylinder models (DOMAIN.md, "LPG cylinder models"; GB 5842, GB 17267-1998).
+"""LPG cylinder models (docs/domain.md, "LPG cylinder models"; GB 5842, GB 17267-1998).
 
 The table holds the defaults; a plant overrides them in its config (verify against the local
 regulator). Masses are kilograms as `Decimal`, never floats, so that limits compare exactly.

@@ -1,6 +1,6 @@
 """Reason codes: stable identifiers with their Chinese and English texts.
 
-Codes are contracts (DOMAIN.md, "Reason codes"): machines and tests match on the code, screens show
+Codes are contracts (docs/domain.md, "Reason codes"): machines and tests match on the code, screens show
 the text. Never rename a code; add new ones.
 """
 
@@ -60,7 +60,7 @@ class Reason(StrEnum):
 
 
 class FillFlag(StrEnum):
-    """Flags set on a fill after the re-weigh (DOMAIN.md, "Fill flags after re-weigh")."""
+    """Flags set on a fill after the re-weigh (docs/domain.md, "Fill flags after re-weigh")."""
 
     OVERFILL = "overfill"
     UNDERFILL = "underfill"

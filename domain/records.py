@@ -1,6 +1,6 @@
 """What the floor stores: one frozen record type per kind, the writer's input.
 
-`record_id` is the id the platform sees (SCENARIOS.md); it is a UUID made where the record is born,
+`record_id` is the id the platform sees (docs/scenarios.md); it is a UUID made where the record is born,
 so a record retried after a crash or a lost reply is still the same record (idempotent upload).
 """
 

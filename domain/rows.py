@@ -1,6 +1,6 @@
 """Archive and operator rows from files: a CSV row (all strings) or a TOML table (native types).
 
-Field names are those of SCENARIOS.md's `[[cylinder]]` and `[[operator]]` tables; they are also the
+Field names are those of docs/scenarios.md's `[[cylinder]]` and `[[operator]]` tables; they are also the
 CSV header of `fillfloor registry import`. A bad field raises `FieldError` naming the field.
 """
 

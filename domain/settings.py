@@ -1,6 +1,6 @@
-"""Every number of the domain rules, as settings with DOMAIN.md's defaults.
+"""Every number of the domain rules, as settings with the defaults of docs/domain.md.
 
-Cities and regulators differ (DOMAIN.md): a plant overrides these in its config file. Validators
+Cities and regulators differ (docs/domain.md): a plant overrides these in its config file. Validators
 refuse values no rule can work with (a negative tolerance, a zero interval), naming the field.
 """
 
@@ -46,18 +46,18 @@ def _models_by_name(_instance: object, _attribute: object, value: Mapping[str, C
 
 @frozen
 class DomainSettings:
-    # DOMAIN.md, "LPG cylinder models" (GB 5842, GB 17267-1998); a plant adds or overrides models.
+    # docs/domain.md, "LPG cylinder models" (GB 5842, GB 17267-1998); a plant adds or overrides models.
     # Left out of the hash so that the settings stay hashable although the table is a dict.
     models: Mapping[str, CylinderModel] = field(
         factory=lambda: dict(DEFAULT_MODELS), validator=_models_by_name, hash=False
     )
-    # DOMAIN.md, weighing checks: empty-weight tolerance against the archived tare; below
+    # docs/domain.md, Weighing checks: empty-weight tolerance against the archived tare; below
     # tare − this → tare.below_archive (missing parts, wrong cylinder).
     tare_tolerance_kg: Decimal = field(default=Decimal("0.3"), validator=_not_negative)
-    # DOMAIN.md, weighing checks: residual limit as a fraction of the model's rated net; above
+    # docs/domain.md, Weighing checks: residual limit as a fraction of the model's rated net; above
     # tare + this → tare.residual_excess (extract the residue first).
     residual_fraction: Decimal = field(default=Decimal("0.15"), validator=_fraction)
-    # DOMAIN.md, weighing checks: a reading is stable after this long within ± the band.
+    # docs/domain.md, Weighing checks: a reading is stable after this long within ± the band.
     stable_window_s: float = field(default=0.5, validator=_positive)
     stable_band_kg: Decimal = field(default=Decimal("0.020"), validator=_not_negative)
     # GB/T 8334: periodic inspection of LPG cylinders every 4 years.
@@ -68,8 +68,8 @@ class DomainSettings:
     gb5842_2006_effective: dt.date = dt.date(2007, 1, 1)
     service_life_years_2006: int = field(default=12, validator=_positive)
     service_life_years_old: int = field(default=15, validator=_positive)
-    # DESIGN.md, interlock condition 4 ("a passing pre-fill check ... recently, configurable
-    # window") and SCENARIOS.md (a station's usual course): a passing check counts for this long;
+    # docs/station.md, interlock condition 4 ("a passing pre-fill check ... recently, configurable
+    # window") and docs/scenarios.md (a station's usual course): a passing check counts for this long;
     # a station waits this long for one before refusing with precheck.missing. Project defaults.
     precheck_window_s: float = field(default=1800.0, validator=_positive)
     precheck_timeout_s: float = field(default=120.0, validator=_positive)

@@ -1,4 +1,4 @@
-"""The platform sync: a supervised actor that runs unattended beside the floor (DESIGN.md, "Platform
+"""The platform sync: a supervised actor that runs unattended beside the floor (docs/architecture.md "Platform
 sync").
 
 Two loops share one signed HTTP client:

@@ -1,6 +1,6 @@
 """Cylinder archives on the platform: registration under the rules, storage, their JSON form.
 
-Registration (赋码与录入, DOMAIN.md "The system") refuses, with every reason that applies:
+Registration (赋码与录入, docs/domain.md "The system") refuses, with every reason that applies:
 - what would stop a fill on the floor (`domain.eligibility`): another unit's property
   (`cylinder.not_own_property`), scrapped or cancelled, past the scrap date or service life,
   inspection overdue, blocked, no usable tare, unknown model;

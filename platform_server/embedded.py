@@ -1,4 +1,4 @@
-"""The platform in-process for a scenario (SCENARIOS.md `[platform] embedded = true`).
+"""The platform in-process for a scenario (docs/scenarios.md `[platform] embedded = true`).
 
 `embedded_platform(...)` opens the platform database, registers the scenario's unit, stations,
 cylinders and operators as the unit would have done (the cylinders as they are, without the

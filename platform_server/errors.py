@@ -1,7 +1,7 @@
 """Errors the API answers with: a status, a stable code, a detail for people, the field if any.
 
 Every error body is `{"error": CODE, "detail": TEXT}` plus `"field"` when one field is at fault
-(docs/platform-api.md, "Errors"). Codes are lowercase dotted identifiers, like DOMAIN.md's.
+(docs/platform-api.md, "Errors"). Codes are lowercase dotted identifiers, like reason codes (docs/domain.md).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Outages on demand, for scenarios and tests (SCENARIOS.md, the `platform` step).
+"""Outages on demand, for scenarios and tests (docs/scenarios.md, the `platform` step).
 
 `FaultSwitch.set(mode, seconds=None)`; after `seconds` the platform is `up` again. Modes:
 - `up`: normal service;

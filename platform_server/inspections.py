@@ -1,4 +1,4 @@
-"""Periodic-inspection results posted by the inspection agencies (GB/T 8334; DOMAIN.md "The system":
+"""Periodic-inspection results posted by the inspection agencies (GB/T 8334; docs/domain.md "The system":
 inspection agencies update the periodic-inspection data on the platform).
 
 A pass moves the archive's last and next inspection dates (next: as posted, else the inspection

@@ -56,10 +56,10 @@ def add_party(conn: Connection, party_id: str, kind: str, name: str) -> str:
 def add_unit(conn: Connection, code: str, short_name: str) -> str:
     """Add a filling unit (its party and its registry entry); returns its key.
 
-    DOMAIN.md: the short name (单位简称) is 4-6 characters, the unit's choice.
+    docs/domain.md: the short name (单位简称) is 4-6 characters, the unit's choice.
     """
     if not 4 <= len(short_name) <= 6 or not short_name.isprintable():
-        raise ValueError(f"short name {short_name!r}: 4 to 6 printable characters (DOMAIN.md)")
+        raise ValueError(f"short name {short_name!r}: 4 to 6 printable characters (docs/domain.md)")
     key = add_party(conn, code, "unit", short_name)
     conn.execute(insert(t.unit).values(code=code, short_name=short_name, enabled=True, reason=""))
     return key

@@ -1,7 +1,7 @@
 """What the regulator does: disable or enable a unit or one station, block or unblock a cylinder.
 
 Some cities require that the regulator can disable a unit's filling scales remotely (DB4114/T
-185-2023, DOMAIN.md); the floor honours it when the change reaches it by registry sync. Every
+185-2023, docs/domain.md); the floor honours it when the change reaches it by registry sync. Every
 action is kept (who, what, why) and, when it changed something, logged as a change for the unit
 concerned. Repeating an action that is already in force changes nothing and logs nothing.
 """

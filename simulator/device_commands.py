@@ -1,7 +1,7 @@
 """The line commands of `fillfloor simulate-devices`: people and devices acting at the simulated floor.
 
 One command a line on stdin (docs/devices.md, "Commissioning with simulated devices"). The device
-steps of a scenario (SCENARIOS.md) as words: a line is turned into the step's table and checked by
+steps of a scenario (docs/scenarios.md) as words: a line is turned into the step's table and checked by
 the scenario's own step parser, so a line and a `[[step]]` mean the same and are refused for the
 same reasons. Checks, pauses and restarts are not here: they are the floor's (its console), not a
 device's.

@@ -1,4 +1,4 @@
-"""Reading the event file of `fillfloor sim` (SCENARIOS.md, "Events"): one JSON object a line."""
+"""Reading the event file of `fillfloor sim` (docs/scenarios.md, "Events"): one JSON object a line."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The device fault matrix (issues #9 and #6) as generated scenario files for `fillfloor sim`.
 
-Every fault kind of SCENARIOS.md that applies to a device (scale: disconnect, freeze, garbage,
+Every fault kind of docs/scenarios.md that applies to a device (scale: disconnect, freeze, garbage,
 crash; valve: the same and stuck_open; scanner: disconnect, freeze, garbage, crash) in each of the
 phases idle, awaiting_precheck and filling: 13 × 3 = 39 cases. Each case gets its own station, and
 one scenario file a phase runs its 13 cases side by side with a fault-free control station, so one
@@ -57,7 +57,7 @@ PROTOCOLS = ("tcp", "rtu", "mixed")
 PLATFORM_MODES = ("down", "error_5xx", "drop_response", "slow")
 OPERATOR = "OP01"
 CONTROL = "K"  # the fault-free station of each phase file
-# Short station names: ids are at most 16 characters (SCENARIOS.md station id pattern).
+# Short station names: ids are at most 16 characters (docs/scenarios.md station id pattern).
 _PHASE_TAG = {"idle": "I", "awaiting_precheck": "A", "filling": "F"}
 _KIND_TAG = {"disconnect": "disc", "freeze": "frz", "garbage": "garb", "stuck_open": "stuck",
              "crash": "crash"}  # fmt: skip

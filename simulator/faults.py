@@ -1,4 +1,4 @@
-"""Device faults injected for a while (SCENARIOS.md, "Faults"): which are valid, which are active.
+"""Device faults injected for a while (docs/scenarios.md, "Faults"): which are valid, which are active.
 
 A `FaultBoard` holds the faults of one station's devices with the time each ends. The simulators
 ask it on every tick or request; the scenario runner injects into it from trio. `crash` is not a
@@ -19,7 +19,7 @@ __all__ = ["APPLICABLE", "DEVICES", "FAULT_KINDS", "Fault", "FaultBoard", "check
 DEVICES = ("scale", "valve", "scanner")
 FAULT_KINDS = ("disconnect", "freeze", "garbage", "stuck_open", "crash")
 
-# Which fault kinds apply to which device (SCENARIOS.md, the fault table).
+# Which fault kinds apply to which device (docs/scenarios.md, the fault table).
 APPLICABLE = {
     "scale": frozenset({"disconnect", "freeze", "garbage", "crash"}),
     "valve": frozenset({"disconnect", "freeze", "garbage", "stuck_open", "crash"}),

@@ -3,7 +3,7 @@
 The physics model calls a sink with `SimValve` (the physical valve opened or closed) and `SimMass`
 (the mass on the scale once it settled after a valve close). The model runs in the simulator's own
 thread; `TrioGroundTruth` carries those events into a trio run without blocking either side, so the
-scenario runner can write them to the event file (SCENARIOS.md: `sim.valve`, `sim.mass`).
+scenario runner can write them to the event file (docs/scenarios.md: `sim.valve`, `sim.mass`).
 """
 
 from __future__ import annotations

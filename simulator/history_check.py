@@ -9,7 +9,7 @@ fault case there (or `control`) and the event:
   cylinder, an operator with a valid certificate logged in (badge scans), that cylinder's label
   scanned there and not refused since, its archive eligible, a passing pre-fill check within the
   window, nobody else filling it.
-- `max_fill`: no `sim.mass` above tare + the model's maximum fill (DOMAIN.md) + reading noise,
+- `max_fill`: no `sim.mass` above tare + the model's maximum fill (docs/domain.md) + reading noise,
   except at a valve stuck open, which is `stuck_open`'s: a critical `valve.stuck_open` alarm and
   the station in fault or out of service.
 - `frozen_scale`: a scale frozen during a fill ends it at once (`fill.reading_not_credible`, or the
@@ -148,7 +148,7 @@ class _Judge:
         self.out.append(Violation(rule, station, self.case_at(station, ts), detail, event))
 
 
-_OVERLAYS = ("paused", "fault", "out_of_service")  # shown above a station's course (SCENARIOS.md)
+_OVERLAYS = ("paused", "fault", "out_of_service")  # shown above a station's course (docs/scenarios.md)
 
 
 def _interlock(j: _Judge) -> None:

@@ -5,10 +5,10 @@ and RTU), a refusal now and then with its reasons (inspection overdue, scrapped,
 label, an unregistered code), a scale that drops off the line for a few seconds (an alarm that
 comes and clears), and a scanner actor that keeps crashing for a while, so that the supervisor
 gives up on it and the station goes out of service until maintenance restarts it from the console.
-The city platform runs embedded (SCENARIOS.md `[platform]`) and is out of reach now and then: the
+The city platform runs embedded (docs/scenarios.md `[platform]`) and is out of reach now and then: the
 console's shift screen shows the records waiting, then going up.
 
-It is an ordinary scenario (SCENARIOS.md), built here as data rather than written out by hand
+It is an ordinary scenario (docs/scenarios.md), built here as data rather than written out by hand
 because it is long: `rounds` rounds of about 20 s each.
 """
 

@@ -1,4 +1,4 @@
-"""`fillfloor sim`: run a scenario on a whole simulated floor and write its events (SCENARIOS.md).
+"""`fillfloor sim`: run a scenario on a whole simulated floor and write its events (docs/scenarios.md).
 
 The run: start the simulated devices, register the scenario's unit, cylinders and operators in a
 fresh database, start the real floor on the devices' addresses, then carry out the steps in

@@ -6,7 +6,7 @@ setting of most scanners), and here it can also send raw bytes, garbage and over
 unplugged (the reader sees a hang-up) and plugged in again. With `link_path` the scanner keeps a
 symlink pointing at its current pty, like udev's /dev/serial/by-id/ names, so that the floor can
 reopen the same path after a re-plug (a new pty gets a new number). While `frozen` the scanner is
-silent but stays connected. `fault(kind, seconds)` acts out a scanner fault of SCENARIOS.md
+silent but stays connected. `fault(kind, seconds)` acts out a scanner fault of docs/scenarios.md
 ("Faults") for its duration: the scenario runner's and `fillfloor simulate-devices`' way to do it.
 
 All sending is async (trio): a full pty or socket buffer makes the sender wait, never the loop.

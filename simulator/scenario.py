@@ -1,4 +1,4 @@
-"""The scenario file of `fillfloor sim` (SCENARIOS.md, "File format"), read strictly.
+"""The scenario file of `fillfloor sim` (docs/scenarios.md, "File format"), read strictly.
 
 Unknown tables, keys or step kinds are errors, so a typo never passes silently; every error names
 the file, the entry (e.g. `step[3] (do = "fault")`) and the problem (exit status 2 at the CLI).

@@ -1,4 +1,4 @@
-"""A scenario's city platform (SCENARIOS.md `[platform]`): the reference platform in-process on a
+"""A scenario's city platform (docs/scenarios.md `[platform]`): the reference platform in-process on a
 loopback port, the floor's platform sync pointed at it, and the steps platform / inspect /
 regulator / wait_sync.
 

@@ -1,4 +1,4 @@
-"""Write a scenario document (SCENARIOS.md, "File format") as TOML text.
+"""Write a scenario document (docs/scenarios.md, "File format") as TOML text.
 
 Generated scenarios (`simulator.fault_matrix`) are built as plain dicts and written here, so that a
 user can read, edit and re-run the exact file a test ran. Only what a scenario holds is supported:

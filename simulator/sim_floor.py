@@ -8,7 +8,7 @@ configuration is written for those addresses, exactly as a plant's would be for 
 and the real `Floor` runs on it with the real device actors.
 
 Crash faults are the one thing put around the real actors: a device actor whose device has an
-active `crash` fault raises at start and while it runs (SCENARIOS.md, "Faults").
+active `crash` fault raises at start and while it runs (docs/scenarios.md, "Faults").
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ __all__ = ["SimulatedFloor", "SimulatedStationDevices", "crash_wrapped", "open_s
 
 
 class DeviceCrash(Exception):
-    """A `crash` fault: the device actor raises (SCENARIOS.md)."""
+    """A `crash` fault: the device actor raises (docs/scenarios.md)."""
 
 
 @define

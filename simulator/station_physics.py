@@ -8,7 +8,7 @@ the settle deadline), so results do not depend on how the caller slices time.
 What is modelled, and why:
 - The indicator samples at its own A/D rate; the reading is the mass plus reading noise plus a
   decaying swing after a cylinder is placed or lifted (a real scale rings for a while).
-- Fill mode (DESIGN.md, "Fill control"): the indicator switches its fill output off at the first A/D
+- Fill mode (docs/station.md, "Fill control"): the indicator switches its fill output off at the first A/D
   sample that reads ≥ target − preact. It sees only its own readings, so a frozen A/D never cuts off.
 - The valve is normally closed: physically open only while permitted AND (cutoff = host, or the
   indicator's fill output is on); it follows its command after the actuation delay.

@@ -53,7 +53,7 @@ class StationConfig:
     scale: DeviceConfig
     valve: DeviceConfig
     scanner: ScannerConfig
-    cutoff: str = "indicator"  # indicator | host (DESIGN.md, Fill control)
+    cutoff: str = "indicator"  # indicator | host (docs/station.md, Fill control)
     allowed_models: frozenset[str] | None = None
     fill: FillSettings = field(factory=FillSettings)
 

@@ -1,4 +1,4 @@
-"""Domain settings: DOMAIN.md's defaults, and values no rule can use refused by name."""
+"""Domain settings: the defaults of docs/domain.md, and values no rule can use refused by name."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Scenario files: the shared example loads; every mistake names the file, the entry and the problem."""
+"""Scenario files: the example loads; every mistake names the file, the entry and the problem."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from simulator.scenario import ScenarioError, load_scenario
 
-SHARED_EXAMPLE = Path(__file__).resolve().parents[2] / "shared" / "scenarios" / "example.toml"
+EXAMPLE = Path(__file__).resolve().parents[1] / "simulator" / "scenarios" / "demo.toml"
 BASE = """
 today = "2026-11-23"
 [unit]
@@ -113,11 +113,8 @@ def write(tmp_path: Path, text: str) -> Path:
     return p
 
 
-@pytest.mark.skipif(
-    not SHARED_EXAMPLE.exists(), reason="../shared/scenarios/example.toml is not beside the project"
-)
-def test_the_shared_example_loads() -> None:
-    s = load_scenario(SHARED_EXAMPLE)
+def test_the_example_loads() -> None:
+    s = load_scenario(EXAMPLE)
     assert [c.code for c in s.cylinders] == ["HY00120000123", "HY00120000124"]
     assert s.steps[0].do == "login"
     assert s.steps[-1].do == "remove"

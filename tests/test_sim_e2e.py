@@ -1,5 +1,5 @@
 """End to end: `fillfloor sim` runs whole scenarios over the real protocols, and the events say
-what a user and the ground truth would see (SCENARIOS.md is the contract).
+what a user and the ground truth would see (docs/scenarios.md is the contract).
 
 Each scenario runs once (module fixtures) as a real process: simulated scales and valves on Modbus
 TCP and RTU, scanners on ptys, the real supervisor, a fresh SQLite database.
@@ -17,10 +17,8 @@ from domain.checks import counts_as_pass, standard_items
 from simulator.history_check import check
 from simulator.scenario import load_scenario
 from supervisor.storage import schema as t
-from tests.sim_run import ROOT, SCENARIOS, of, run_sim, valve_opened
+from tests.sim_run import SCENARIOS, of, run_sim, valve_opened
 from tests.test_scenario_load import BASE
-
-SHARED_EXAMPLE = ROOT.parent / "shared" / "scenarios" / "example.toml"
 
 
 def assert_never_above_max_fill(scenario: Path, events: list[dict[str, Any]]) -> None:
@@ -44,8 +42,8 @@ def checks_recorded(db: Path) -> list[tuple[str, str, str, dict[str, str]]]:
 
 @pytest.fixture(scope="module")
 def example(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int, str, list[dict[str, Any]], Path]:
-    # The shared example when the project sits beside ../shared (else the bundled copy of it).
-    scenario = SHARED_EXAMPLE if SHARED_EXAMPLE.exists() else SCENARIOS / "demo.toml"
+    # The example of docs/scenarios.md, "File format".
+    scenario = SCENARIOS / "demo.toml"
     tmp = tmp_path_factory.mktemp("example")
     db = tmp / "floor.db"
     return (scenario, *run_sim(scenario, tmp, extra=["--db", f"sqlite:///{db}"]), db)
@@ -138,7 +136,7 @@ def test_a_normal_shift_over_tcp_and_rtu_in_both_cut_off_modes(shift: Any) -> No
     assert sorted((e["station"], e["cylinder"]) for e in done) == [
         ("S1", "HY00120000201"), ("S1", "HY00120000203"), ("S2", "HY00120000202"), ("S2", "HY00120000204"),
     ]  # fmt: skip
-    # In band (DOMAIN.md: ± 0.5 kg for these models); the accuracy itself is the benchmark's, on
+    # In band (docs/domain.md: ± 0.5 kg for these models); the accuracy itself is the benchmark's, on
     # a quiet machine: here the suite's other processes share the two cores.
     assert all(e["flags"] == [] and abs(e["error_g"]) <= 300 for e in done), done
     assert [e["cylinder"] for e in of(events, "interlock.refused")] == ["HY00120000205"]

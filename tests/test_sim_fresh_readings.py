@@ -96,4 +96,4 @@ def test_a_ysp118_fills_to_its_own_target(run: Any) -> None:
     assert code == 0, err
     [done] = of(events, "fill.completed", "B")
     assert done["target_kg"] == 48.0 + 48.5
-    assert abs(done["error_g"]) <= 1000  # its tolerance (DOMAIN.md: ±1.0 kg), not stalled at 18.8 kg
+    assert abs(done["error_g"]) <= 1000  # its tolerance (docs/domain.md: ±1.0 kg), not stalled at 18.8 kg

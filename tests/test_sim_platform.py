@@ -1,5 +1,5 @@
 """End to end with the city platform: `fillfloor sim` on simulator/scenarios/platform.toml, a real
-process with the reference platform embedded on loopback (SCENARIOS.md `[platform]`).
+process with the reference platform embedded on loopback (docs/scenarios.md `[platform]`).
 
 Through lost replies and a 5xx storm every record the floor committed is stored at the platform
 exactly once (ground truth: platform.stored / platform.duplicate, and the platform's own export);

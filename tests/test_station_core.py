@@ -1,6 +1,6 @@
 """The station coordinator's decisions, on the simulated station physics, in exact model time.
 
-Each refusal code and each abort code of DOMAIN.md is produced here from the situation a floor
+Each refusal code and each abort code of docs/domain.md is produced here from the situation a floor
 would see, and the ground truth is checked: a refused cylinder never had the valve open, an
 aborted fill's valve closed at once.
 """

@@ -1,6 +1,6 @@
 """Properties of the interlock, for any sequence of what people and devices do.
 
-1. The permit is never granted unless all six conditions of DESIGN.md hold at that moment, judged
+1. The permit is never granted unless all six conditions of docs/station.md hold at that moment, judged
    here by an oracle written from the rules, independently of the coordinator's own code.
 2. During a fill, a condition that fails is answered by withdrawing the permit in the same step
    (within one sample): after every message, a permit held means the conditions still hold.

@@ -1,4 +1,4 @@
-"""trio in Textual's asyncio loop, by trio's guest mode (TECH_NOTES.md, "Textual with trio").
+"""trio in Textual's asyncio loop, by trio's guest mode (docs/architecture.md, "Textual with trio").
 
 The console's connection is trio code (trio-websocket); Textual runs asyncio. Guest mode runs
 trio's scheduler as callbacks on Textual's loop, on Textual's thread, so trio code may touch the

@@ -1,6 +1,6 @@
 """The live demo of `fillfloor demo`: the simulated floor in one process, the console in this one.
 
-Two processes, as on a plant (DESIGN.md: the console is a separate process, so the floor keeps
+Two processes, as on a plant (docs/architecture.md: the console is a separate process, so the floor keeps
 running when a console closes). The floor process writes its console address to a ready file
 once the console server listens (port 0: never a clash with something else on the machine); its
 output goes to `demo-floor.log` in the data directory, not over the console's screen.

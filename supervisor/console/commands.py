@@ -1,4 +1,4 @@
-"""Console commands: who may do what (DESIGN.md, Console), and doing it on the floor.
+"""Console commands: who may do what (docs/architecture.md, Console), and doing it on the floor.
 
 | command | args | roles |
 |---|---|---|

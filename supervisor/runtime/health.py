@@ -1,4 +1,4 @@
-"""Actor health: what each actor reports, as `actor.health` events (SCENARIOS.md)."""
+"""Actor health: what each actor reports, as `actor.health` events (docs/scenarios.md)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Mailboxes: how actors receive messages.
 
-Two kinds of stream (DESIGN.md, Data flow):
+Two kinds of stream (docs/architecture.md, Data flow):
 - `Mailbox`: records and commands. Never dropped: a full mailbox makes the sender wait
   (back-pressure), or, with `send_nowait`/a timeout, the send fails loudly with `MailboxFull`.
 - `Latest`: telemetry. Latest-wins: the producer overwrites, never waits; a slow reader sees the

@@ -81,7 +81,7 @@ class StationRuntime:
             and "failed" in self.gate.out_of_service_reasons
             and self._all_running()
         ):
-            # Once all of a station's actors run again, it returns to service (SCENARIOS.md).
+            # Once all of a station's actors run again, it returns to service (docs/scenarios.md).
             self.gate.set_out_of_service("failed", False)
             self._alarm("cleared", self._alarm_message)
 

@@ -6,7 +6,7 @@ and the indicator (desired states), events for observers and records for the wri
 actor around it (`coordinator.py`) only moves messages, so every decision is tested here, under
 exact control of time, and a slow observer or database can never delay one.
 
-The course of a station (SCENARIOS.md): idle → (label scanned) verifying → awaiting_precheck →
+The course of a station (docs/scenarios.md): idle → (label scanned) verifying → awaiting_precheck →
 ready → filling → settling → awaiting_postcheck → done → (removed) idle; a refusal goes to
 rejected until the cylinder is removed. paused, fault and out_of_service are shown over that
 course (they hold it, and a fill in progress is aborted), and when they clear the course goes on:
@@ -88,7 +88,7 @@ __all__ = ["Effect", "Phase", "StationContext", "StationCore", "Store"]
 
 
 class Phase(StrEnum):
-    """A station's course (SCENARIOS.md); the overlays paused/fault/out_of_service are shown above it."""
+    """A station's course (docs/scenarios.md); the overlays paused/fault/out_of_service are shown above it."""
 
     IDLE = "idle"
     VERIFYING = "verifying"
@@ -509,7 +509,7 @@ class StationCore:
             self._judge()
 
     def _steady(self) -> bool:
-        """Stable as DOMAIN.md says (the indicator's own flag, and the readings taken since the
+        """Stable as docs/domain.md says (the indicator's own flag, and the readings taken since the
         station began verifying within ± the band for the stable window). Only readings polled after
         that moment count: a cylinder swapped and scanned within one poll must not be judged on the
         previous cylinder's weight (in either direction: a full one refused, a stale empty reading
@@ -586,7 +586,7 @@ class StationCore:
         self._enter(Phase.FILLING)  # the valve opens on `FillMarked`
 
     def _topup_of(self, gross_kg: Decimal) -> str | None:
-        """The under-filled fill this one tops up (DOMAIN.md: an under-fill may be topped up), if
+        """The under-filled fill this one tops up (docs/domain.md: an under-fill may be topped up), if
         the cylinder weighs what that fill left in it."""
         last = self.ctx.floor.last_fill.get(self._code() or "")
         if last is None or not same_as_underfill(gross_kg, last.underfill_gross_kg, self.ctx.rules):
@@ -671,7 +671,7 @@ class StationCore:
             self._finish_fill(settled=False)
 
     def _finish_fill(self, *, settled: bool) -> None:
-        """Re-weigh and record: flags per DOMAIN.md, the preact adapted from in-band fills only."""
+        """Re-weigh and record: flags per docs/domain.md, the preact adapted from in-band fills only."""
         fill = self.fill
         assert fill is not None
         gross = self.sample.gross_kg if self.sample is not None and self._present() else None
@@ -760,7 +760,7 @@ class StationCore:
             self._alarm("raised", f"over_max.{code}", AlarmKind.FILL_OVER_MAX, "critical",
                         (f"超过最大充装量：{code}" if zh else f"above the maximum fill: {code}"))  # fmt: skip
         if FillFlag.OVERFILL in flags:
-            # Must not leave the station until the excess is removed (DOMAIN.md).
+            # Must not leave the station until the excess is removed (docs/domain.md).
             text = describe(FillFlag.OVERFILL, self.ctx.lang) + f"：{code}"
             self._hold(Hold.OVERFILL, code, True, text, self._last_fill_id(code))
 

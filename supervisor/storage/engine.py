@@ -1,6 +1,6 @@
 """Engines: the embedded SQLite default or a URL (PostgreSQL), with SQLite made properly transactional.
 
-SQLite runs in WAL mode with synchronous=FULL (durable on power loss; TECH_NOTES.md measured group
+SQLite runs in WAL mode with synchronous=FULL (durable on power loss; measured, docs/architecture.md: group
 commit far above a floor's needs) and foreign keys on, set on every new connection.
 
 Python's sqlite3 module (3.11) begins transactions itself, and only before INSERT/UPDATE/DELETE: DDL

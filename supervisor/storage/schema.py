@@ -45,7 +45,7 @@ filling_unit = Table(
 
 
 def archive_columns(*, index_owner: bool = False) -> list[Column[Any]]:
-    """The cylinder archive's columns (DOMAIN.md), fresh for each table that holds archives: the
+    """The cylinder archive's columns (docs/domain.md), fresh for each table that holds archives: the
     floor's `cylinder` here and the platform's `archive` (platform_server/schema.py)."""
     return [
         Column("code", String(64), primary_key=True),  # 钢瓶条码号

@@ -1,4 +1,4 @@
-"""Console users: who may connect to the console, with which role (DESIGN.md, Console).
+"""Console users: who may connect to the console, with which role (docs/architecture.md, Console).
 
 A token is shown once, when the user is added, and stored only as its sha256: a copy of the
 database does not let anyone into the console. Revoking keeps the row (the audit trail names it).

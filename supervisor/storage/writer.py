@@ -3,7 +3,7 @@
 Producers `await writer.write(record)` (or `write_many(records)`, in order) and get control back
 once the record is durable. A trio task drains the queue, commits everything waiting in one
 transaction in a worker thread (one at a time: `CapacityLimiter(1)`), then wakes each producer
-(group commit; TECH_NOTES.md measured ~6.5k durable rows/s with SQLite FULL). Nothing is dropped:
+(group commit; measured, docs/architecture.md: ~6.5k durable rows/s with SQLite FULL). Nothing is dropped:
 - a full queue makes producers wait (back-pressure), it never discards;
 - the database being unavailable (locked, disk full, connection lost: `OperationalError`) is waited
   out with backoff, the producers still waiting, and `retrying` says so for health;
