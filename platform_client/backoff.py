@@ -12,7 +12,7 @@ import datetime as dt
 import email.utils
 import random
 
-from domain.backoff import Backoff, Jitter
+from domain.backoff import Backoff
 
 __all__ = ["MAX_RETRY_AFTER_S", "RetryBackoff", "parse_retry_after"]
 
@@ -23,8 +23,8 @@ MAX_RETRY_AFTER_S = 3600.0
 class RetryBackoff:
     """The failures in a row of one loop against the platform, and the waits they earn."""
 
-    def __init__(self, first_s: float, max_s: float, rng: random.Random | None = None) -> None:
-        self.backoff = Backoff(initial_s=first_s, max_s=max_s, jitter=Jitter.EQUAL)
+    def __init__(self, backoff: Backoff, rng: random.Random | None = None) -> None:
+        self.backoff = backoff
         self.failures = 0  # consecutive
         self._rng = rng or random.Random()
 
