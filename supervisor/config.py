@@ -131,10 +131,9 @@ def parse_config(doc: dict[str, Any], file: str) -> FloorConfig:
     stations = _stations(top, models)
     console = _read_table(top, "console", ConsoleConfig)
     platform = _platform(top.table("platform"))
-    storage = top.table("storage")
-    places = {} if storage is None else field_values(storage, FloorConfig, skip=_TABLES)
-    if storage is not None:
-        storage.done()
+    storage = top.table_or_empty("storage")
+    places = field_values(storage, FloorConfig, skip=_TABLES)
+    storage.done()
     top.done()
     return FloorConfig(unit, label, rules, stations, console, platform, **places)
 

@@ -16,7 +16,6 @@ import types
 import typing
 from collections.abc import Collection, Mapping
 from decimal import Decimal
-from functools import cache
 from typing import Any, TypeVar
 
 import attrs
@@ -31,7 +30,6 @@ T = TypeVar("T")
 _READABLE = (str, bool, int, float, Decimal, dt.date)
 
 
-@cache
 def _kinds(cls: type) -> Mapping[str, Any]:
     """Each field's type, with `X | None` read as X (a file cannot write None: it leaves the key out)."""
     hints = typing.get_type_hints(cls)
