@@ -48,7 +48,7 @@ from domain.backoff import Backoff
 from domain.messages import DeviceLink, Scanned, StationInput
 from supervisor.runtime.mailbox import Mailbox, MailboxFull
 
-__all__ = ["Frame", "FrameDecoder", "Opener", "ScannerActor"]
+__all__ = ["REOPEN_BACKOFF", "Frame", "FrameDecoder", "Opener", "ScannerActor"]
 
 _TERMINATOR = re.compile(rb"[\r\n]")
 _CHUNK = 4096
