@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from enum import StrEnum
 
-__all__ = ["COMMAND_ROLES", "OWN_STATION_ONLY", "ROLES", "Command", "Role", "may", "refusal"]
+__all__ = ["COMMAND_ROLES", "OWN_STATION_ONLY", "ROLES", "Command", "Role", "may", "refusal", "rights"]
 
 
 class Role(StrEnum):
@@ -62,6 +62,11 @@ OWN_STATION_ONLY: frozenset[Role] = frozenset({Role.OPERATOR})
 def may(role: str, command: str) -> bool:
     """Whether `role` may give `command` (False for an unknown role or command)."""
     return command in COMMAND_ROLES and role in COMMAND_ROLES[Command(command)]
+
+
+def rights(role: str) -> tuple[Command, ...]:
+    """The commands `role` may give, in the table's order (none: the role watches)."""
+    return tuple(c for c in Command if may(role, c))
 
 
 def refusal(role: str, command: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from domain.roles import COMMAND_ROLES, OWN_STATION_ONLY, ROLES, Command, Role, may, refusal
+from domain.roles import COMMAND_ROLES, OWN_STATION_ONLY, ROLES, Command, Role, may, refusal, rights
 
 # The rights of docs/console-protocol.md (Users and tokens), spelled out command by command.
 EXPECTED = {
@@ -39,3 +39,12 @@ def test_a_refusal_names_the_roles_that_may() -> None:
         "role 'viewer' may not out_of_service (maintenance or supervisor only)"
     )
     assert refusal("operator", "check") == "role 'operator' may not check (checker or supervisor only)"
+
+
+def test_a_roles_rights_are_read_from_the_table_for_the_user_commands_help() -> None:
+    from fillfloor.commands.users_cmd import _ROLES_HELP
+
+    assert rights("viewer") == ()
+    assert rights("checker") == (Command.CHECK,)
+    assert "operator (stop, start; their own station only)" in _ROLES_HELP
+    assert "maintenance (restart, out_of_service, return_to_service)" in _ROLES_HELP
