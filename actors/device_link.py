@@ -2,21 +2,27 @@
 
 A device is *lost* after `lost_after` failed polls in a row (timeouts, exception responses and
 malformed frames are counted apart, for maintenance), and found again at the first good poll.
-While lost the actor backs off exponentially (to `max_backoff_s`) instead of hammering a dead line.
+While lost the actor backs off (the floor's one backoff, `domain.backoff`: from 0.1 s doubling to
+2 s, jittered) instead of hammering a dead line.
 """
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 from collections.abc import Callable
 
 import trio
 
 from actors.link import ModbusError, ModbusExceptionResponse, ModbusMalformed, ModbusTimeout
+from domain.backoff import Backoff
 from domain.messages import DeviceLink, StationInput
 from supervisor.runtime.mailbox import MailboxFull
 
-__all__ = ["LinkHealth", "Teller"]
+__all__ = ["LOST_BACKOFF", "LinkHealth", "Teller"]
+
+# Polling a lost device: from 0.1 s, at most 2 s apart (it is found again within 2 s of its return).
+LOST_BACKOFF = Backoff(initial_s=0.1, max_s=2.0)
 
 
 class Teller:
@@ -34,11 +40,12 @@ class Teller:
 
 
 class LinkHealth:
-    def __init__(self, device: str, tell: Teller, lost_after: int, *, max_backoff_s: float = 2.0) -> None:
+    def __init__(self, device: str, tell: Teller, lost_after: int, backoff: Backoff = LOST_BACKOFF) -> None:
         self.device = device
         self._tell = tell
         self.lost_after = lost_after
-        self.max_backoff_s = max_backoff_s
+        self.backoff = backoff
+        self._rng = random.Random()
         self.in_a_row = 0
         self.lost = False
         self.errors: Counter[str] = Counter()  # timeout, exception, malformed, closed
@@ -66,4 +73,4 @@ class LinkHealth:
         """How long to wait before the next try while lost (0 while not)."""
         if not self.lost:
             return 0.0
-        return min(self.max_backoff_s, 0.1 * 2 ** min(self.in_a_row - self.lost_after, 8))
+        return self.backoff.delay(self.in_a_row - self.lost_after + 1, self._rng)

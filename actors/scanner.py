@@ -17,7 +17,7 @@ Why it is built this way:
 - Network scanners are TCP servers: the actor connects as a client, with TCP keepalive, because a
   scanner is silent for hours and a powered-off one sends no FIN.
 - Hang-up, unplug, EOF, refused or failing open: one `DeviceLink(up=False)` per outage, reopening
-  with exponential backoff (capped at a few seconds: never a busy loop, never a crash loop), and
+  with the floor's jittered backoff (capped at a few seconds: never a busy loop, never a crash loop), and
   `DeviceLink(up=True)` once open again. A connection that dies at once does not reset the backoff,
   so a flapping device is not reopened in a tight loop either.
 - The coordinator's mailbox is never allowed to stall reading: a send waits at most
@@ -32,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import random
 import re
 import socket
 import termios
@@ -43,13 +44,16 @@ import trio
 from attrs import frozen
 
 from actors.config import ScannerConfig
+from domain.backoff import Backoff
 from domain.messages import DeviceLink, Scanned, StationInput
 from supervisor.runtime.mailbox import Mailbox, MailboxFull
 
-__all__ = ["Frame", "FrameDecoder", "Opener", "ScannerActor"]
+__all__ = ["REOPEN_BACKOFF", "Frame", "FrameDecoder", "Opener", "ScannerActor"]
 
 _TERMINATOR = re.compile(rb"[\r\n]")
 _CHUNK = 4096
+# Reopening a scanner that went away: from 0.1 s, at most a few seconds apart.
+REOPEN_BACKOFF = Backoff(initial_s=0.1, max_s=3.0)
 
 # How the actor reaches its scanner: entered once per (re)connection, it yields the byte stream.
 Opener = Callable[[], AbstractAsyncContextManager[trio.abc.ReceiveStream]]
@@ -121,8 +125,7 @@ class ScannerActor:
         *,
         send_timeout_s: float = 0.5,
         connect_timeout_s: float = 2.0,
-        initial_backoff_s: float = 0.1,
-        max_backoff_s: float = 3.0,
+        backoff: Backoff = REOPEN_BACKOFF,
         link_retry_s: float = 0.5,
         opener: Opener | None = None,
     ) -> None:
@@ -141,8 +144,8 @@ class ScannerActor:
         self._badge = re.compile(config.badge_pattern)  # once: a bad pattern fails here, not per scan
         self.send_timeout_s = send_timeout_s
         self.connect_timeout_s = connect_timeout_s
-        self.initial_backoff_s = initial_backoff_s
-        self.max_backoff_s = max_backoff_s
+        self.backoff = backoff
+        self._rng = random.Random()
         self.link_retry_s = link_retry_s
         # By default the scanner the config names (serial or TCP); tests may give their own line.
         self._opener: Opener = opener if opener is not None else self._open
@@ -204,10 +207,10 @@ class ScannerActor:
                 started = True
                 task_status.started()
             await self._set_link(False, detail)
-            if opened_at is not None and trio.current_time() - opened_at >= self.max_backoff_s:
+            if opened_at is not None and trio.current_time() - opened_at >= self.backoff.max_s:
                 attempt = 0
             attempt += 1
-            delay = min(self.max_backoff_s, self.initial_backoff_s * 2 ** min(attempt - 1, 30))
+            delay = self.backoff.delay(attempt, self._rng)
             await self._wait_offering_link(trio.current_time() + delay)
 
     async def _read(self, stream: trio.abc.ReceiveStream) -> None:

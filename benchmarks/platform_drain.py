@@ -29,6 +29,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import attrs
 import trio
 
 from benchmarks.pg_schema import pg_schema_url, pg_unavailable
@@ -38,6 +39,7 @@ from platform_client.sync import PlatformSync
 from platform_server import PlatformApp, open_store, running_platform
 from platform_server.parties import add_unit
 from platform_server.records import check_record, read_batch, store_batch
+from supervisor.config import PlatformConfig
 from supervisor.runtime import EventBus
 from supervisor.station.floor import FloorState
 from supervisor.storage import CheckRecord, FillRecord, RefusalRecord, open_database
@@ -49,7 +51,7 @@ __all__ = ["NOTES", "run"]
 
 UNIT = "HY0012"
 BATCHES = (50, 100, 200, 500, 1000)
-DEFAULT_BATCH = SyncSettings.__attrs_attrs__.batch_size.default  # what a floor uses
+DEFAULT_BATCH = attrs.fields(PlatformConfig).batch_size.default  # what a floor uses
 
 
 def _records(first: int, count: int) -> list[Record]:
@@ -108,8 +110,8 @@ async def _drain(db: Database, platform_db: str, batch: int) -> tuple[float, int
     try:
         async with running_platform(app) as url:
             state = FloorState(UNIT, lambda: dt.date(2026, 11, 23))
-            sync = PlatformSync(SyncSettings(url, UNIT, key, batch_size=batch, sync_interval_s=3600,
-                                             timeout_s=60), db, state, EventBus())  # fmt: skip
+            sync = PlatformSync(SyncSettings(PlatformConfig(url, batch_size=batch, sync_interval_s=3600),
+                                             UNIT, key, timeout_s=60), db, state, EventBus())  # fmt: skip
             async with trio.open_nursery() as nursery:
                 start = time.perf_counter()
                 await nursery.start(sync.run)

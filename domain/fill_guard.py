@@ -48,6 +48,7 @@ import attrs
 from attrs import field, frozen
 
 from domain.reasons import Reason
+from domain.setting import limited
 
 __all__ = ["FillGuard", "FlowMeasure", "GuardSettings", "StationLearning"]
 
@@ -86,7 +87,7 @@ class GuardSettings:
     # Rule 4: the rate over this window, judged once it is full, out of range this many samples in
     # a row; far below = under rate_low × the learned flow, far above = over rate_high × the fastest.
     rate_window_s: float = field(default=0.5, validator=_positive)
-    rate_samples: int = field(default=3, validator=_positive)
+    rate_samples: int = field(default=3, validator=_positive, metadata=limited(lo=1, hi=1_000_000))
     rate_low: float = field(default=0.25, validator=_positive)
     rate_high: float = field(default=4.0, validator=_positive)
     # The fastest flow assumed once learned: the largest seen × this.

@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from attrs import field, frozen
 
 from domain.reasons import Reason
+from domain.setting import limited, not_in_file
 
 __all__ = ["LabelResult", "LabelRule", "parse_label", "safe_text"]
 
@@ -48,18 +49,26 @@ def _check_max_length(_instance: object, _attribute: object, value: int) -> None
         raise ValueError(f"label max_length must be at least 1, got {value}")
 
 
+_REGEX_WITH_CODE = limited(regex=True, group="code")
+
+
 @frozen
 class LabelRule:
     """How this unit's labels carry a cylinder code."""
 
-    unit_code: str = field(validator=_check_unit_code)  # own codes begin with it
-    pattern: str | None = field(default=None, validator=_check_pattern)  # replaces the URL rule
+    # Own codes begin with it (the file's [unit] code, not a [label] key).
+    unit_code: str = field(validator=_check_unit_code, metadata=not_in_file())
+    # Replaces the URL rule: a regex with a (?P<code>...) group.
+    pattern: str | None = field(default=None, validator=_check_pattern, metadata=_REGEX_WITH_CODE)
     query_param: str = "code"  # the URL query parameter that carries the code
-    max_length: int = field(default=256, validator=_check_max_length)  # longer: garbage
+    # Longer: garbage.
+    max_length: int = field(default=256, validator=_check_max_length, metadata=limited(lo=8, hi=4096))
     # What a code may be once extracted: letters, digits and `._-`, 4 to 64 characters, starting
     # with a letter or digit. Codes are opaque (docs/domain.md); this only keeps garbage, markup and
     # spaces out of the registry look-up and the screens.
-    code_pattern: str = field(default=_DEFAULT_CODE_PATTERN, validator=_check_code_pattern)
+    code_pattern: str = field(
+        default=_DEFAULT_CODE_PATTERN, validator=_check_code_pattern, metadata=not_in_file()
+    )
 
 
 @frozen

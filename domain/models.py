@@ -8,9 +8,14 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from attrs import frozen
+from attrs import field, frozen
+
+from domain.setting import limited
 
 __all__ = ["DEFAULT_MODELS", "CylinderModel"]
+
+
+_POSITIVE = limited(positive=True)  # (what a [[model]] table may give)
 
 
 @frozen
@@ -18,9 +23,9 @@ class CylinderModel:
     """One cylinder model: its water volume and what may be filled into it."""
 
     name: str
-    water_volume_l: Decimal
-    max_fill_kg: Decimal  # never exceeded, whatever the tolerance
-    rated_net_kg: Decimal  # the default fill
+    water_volume_l: Decimal = field(metadata=_POSITIVE)
+    max_fill_kg: Decimal = field(metadata=_POSITIVE)  # never exceeded, whatever the tolerance
+    rated_net_kg: Decimal = field(metadata=_POSITIVE)  # the default fill
     tolerance_kg: Decimal  # ± around the rated net
 
     def __attrs_post_init__(self) -> None:

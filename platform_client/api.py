@@ -107,7 +107,7 @@ def open_client(settings: SyncSettings, tls: ssl.SSLContext | bool) -> httpx.Asy
     """An httpx client that signs every request as the unit and verifies TLS with `tls`."""
     timeout = httpx.Timeout(settings.timeout_s)
     return httpx.AsyncClient(
-        base_url=settings.url.rstrip("/"),
+        base_url=settings.platform.url.rstrip("/"),
         auth=SigningAuth(settings.unit_code, settings.key),
         verify=tls,
         timeout=timeout,

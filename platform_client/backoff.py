@@ -1,8 +1,8 @@
 """When to ask the platform again after a failure: exponential backoff with jitter, and Retry-After.
 
 A floor that cannot reach the platform must not hammer it, and a city's floors coming back together
-after an outage must not retry in lockstep: the delay doubles per failure up to a cap, and is drawn
-from its upper half ("equal jitter": never less than half the step, so it still backs off). A
+after an outage must not retry in lockstep: the floor's one backoff (`domain.backoff`), doubling per
+failure up to a cap with equal jitter (never less than half the step, so it still backs off). A
 server's `Retry-After` (RFC 9110 §10.2.3: seconds, or an HTTP date) is honoured as a lower bound.
 """
 
@@ -12,6 +12,8 @@ import datetime as dt
 import email.utils
 import random
 
+from domain.backoff import Backoff
+
 __all__ = ["MAX_RETRY_AFTER_S", "RetryBackoff", "parse_retry_after"]
 
 # A Retry-After beyond this is a misconfigured server, not a plan: the floor still asks hourly.
@@ -19,17 +21,17 @@ MAX_RETRY_AFTER_S = 3600.0
 
 
 class RetryBackoff:
-    def __init__(self, first_s: float, max_s: float, rng: random.Random | None = None) -> None:
-        self.first_s = first_s
-        self.max_s = max_s
+    """The failures in a row of one loop against the platform, and the waits they earn."""
+
+    def __init__(self, backoff: Backoff, rng: random.Random | None = None) -> None:
+        self.backoff = backoff
         self.failures = 0  # consecutive
         self._rng = rng or random.Random()
 
     def failed(self, retry_after_s: float | None = None) -> float:
         """Count a failure; the seconds to wait before the next attempt."""
-        step = min(self.max_s, self.first_s * 2.0**self.failures)
         self.failures += 1
-        delay = step / 2 + self._rng.uniform(0, step / 2)
+        delay = self.backoff.delay(self.failures, self._rng)
         if retry_after_s is not None:
             delay = max(delay, min(retry_after_s, MAX_RETRY_AFTER_S))
         return delay

@@ -76,7 +76,7 @@ class PlatformSync:
         self._pull_now = trio.Event()
         # Halved when the platform says a batch is too large (413, for good) or a request times out
         # (a slow link: doubled back after each full batch that goes through).
-        self.batch_size = settings.batch_size
+        self.batch_size = settings.platform.batch_size
         # What the console shows (`figures`):
         self.outbox = OutboxFigures(0, 0, ())
         self.status = "starting"  # of the last upload: ok, or why not (unreachable, http_503, ...)
@@ -133,7 +133,7 @@ class PlatformSync:
     # -- up: the outbox ----------------------------------------------------------------------
 
     async def _upload_loop(self, api: PlatformApi) -> None:
-        backoff = RetryBackoff(self.settings.backoff_first_s, self.settings.backoff_max_s, self._rng)
+        backoff = RetryBackoff(self.settings.backoff, self._rng)
         with contextlib.suppress(Exception):  # (a busy database: the first batch reads them anyway)
             # What waits, before the first batch: not "0 waiting" while a backlog of days is read.
             self.outbox = await self.store.figures()
@@ -145,7 +145,7 @@ class PlatformSync:
                 self._report("error", f"{type(exc).__name__}: {exc}")
                 delay = backoff.failed()
             if delay is None:
-                with trio.move_on_after(self.settings.sync_interval_s):
+                with trio.move_on_after(self.settings.platform.sync_interval_s):
                     await self._wake.wait()
             else:
                 await trio.sleep(delay)
@@ -182,7 +182,7 @@ class PlatformSync:
             return backoff.failed()
         backoff.succeeded()
         if len(items) == self.batch_size:  # a full batch went through: back towards the setting
-            self.batch_size = min(self.settings.batch_size, self.batch_size * 2)
+            self.batch_size = min(self.settings.platform.batch_size, self.batch_size * 2)
         self._batch_event(len(items), len(accepted), len(rejected), "ok", "", duplicates)
         return 0.0
 
@@ -222,7 +222,7 @@ class PlatformSync:
     # -- down: registry changes --------------------------------------------------------------
 
     async def _registry_loop(self, api: PlatformApi) -> None:
-        interval = self.settings.sync_interval_s
+        interval = self.settings.platform.sync_interval_s
         cursor_known = False
         while True:
             self._pull_now = trio.Event()

@@ -18,12 +18,14 @@ from typing import Any
 import trio
 from attrs import define
 
+from domain.backoff import Backoff
 from platform_client.settings import SyncSettings
 from platform_client.sync import PlatformSync
 from platform_server.changes import latest_seq
 from platform_server.embedded import EmbeddedPlatform, PlatformRefused, embedded_platform
 from simulator.events import EventFile
 from simulator.scenario import Scenario, Step
+from supervisor.config import PlatformConfig
 from supervisor.floor import Floor
 from supervisor.storage.database import Database
 from supervisor.storage.outbox import outbox_backlog
@@ -32,8 +34,7 @@ __all__ = ["ScenarioPlatform", "scenario_platform"]
 
 # Outages in a scenario last seconds: the sync's backoff is capped so that it notices the platform
 # is back within a couple of seconds (a plant's default cap is minutes).
-_BACKOFF_FIRST_S = 0.1
-_BACKOFF_MAX_S = 2.0
+_BACKOFF = Backoff(initial_s=0.1, max_s=2.0)
 
 
 @define
@@ -116,7 +117,7 @@ async def scenario_platform(
         on_record=_on_record(events),
     ) as platform:
         settings = SyncSettings(
-            platform.url, scenario.unit_code, platform.unit_key, sync_interval_s=spec.sync_interval_s,
-            backoff_first_s=_BACKOFF_FIRST_S, backoff_max_s=_BACKOFF_MAX_S, timeout_s=5.0,
+            PlatformConfig(platform.url, sync_interval_s=spec.sync_interval_s), scenario.unit_code,
+            platform.unit_key, backoff=_BACKOFF, timeout_s=5.0,
         )  # fmt: skip
         yield ScenarioPlatform(platform, settings, events)

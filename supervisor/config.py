@@ -3,26 +3,29 @@
 Everything a plant sets lives here: the unit, the label rule, every number of the domain rules, the
 stations with their devices (addresses, register-map overrides), the console and the platform. A
 bad file raises `TomlError` naming the file, the key and the problem (exit status 2 at the CLI).
+
+Each table is read from the fields of the class it becomes (`supervisor.tomlfields`): a key's name,
+type, default and limits are written once, on the class, and the reader follows them. What is left
+here is what no single field says: which tables there are, the register-map overrides, the model
+names a station allows, and the checks across stations (ids, device addresses).
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
-import attrs
 from attrs import field, frozen
 
-from actors.config import DeviceConfig, ScannerConfig
+from actors.config import VALVE_UNIT_ID, DeviceConfig, ScannerConfig
 from actors.registers import KINDS, TYPES, register_map
-from domain.fill_guard import GuardSettings
 from domain.fill_settings import FillSettings
-from domain.filling import PreactSettings
 from domain.labels import LabelRule
 from domain.models import DEFAULT_MODELS, CylinderModel
+from domain.setting import FieldProblem, limited
 from domain.settings import DomainSettings
 from supervisor.tomlcheck import Table, load_toml
+from supervisor.tomlfields import construct, field_values, read_fields
 
 __all__ = [
     "ConsoleConfig",
@@ -43,36 +46,55 @@ REGISTER_TYPES = TYPES
 
 @frozen
 class UnitConfig:
-    code: str  # 单位代码, assigned by the platform
+    code: str = field(metadata=limited(pattern=r"[A-Za-z0-9]{2,16}"))  # 单位代码, assigned by the platform
     short_name: str  # 单位简称
 
 
 @frozen
 class StationConfig:
-    id: str
+    id: str = field(metadata=limited(pattern=r"[A-Za-z][A-Za-z0-9_-]{0,15}"))
     scale: DeviceConfig
     valve: DeviceConfig
     scanner: ScannerConfig
-    cutoff: str = "indicator"  # indicator | host (docs/station.md, Fill control)
-    allowed_models: frozenset[str] | None = None
+    # Who cuts a fill off: the weighing indicator, or the host (docs/station.md).
+    cutoff: str = field(default="indicator", metadata=limited(choices=("indicator", "host")))
+    allowed_models: frozenset[str] | None = None  # None: every model
     fill: FillSettings = field(factory=FillSettings)
+
+
+_HOST_PORT = r"\[?[0-9A-Za-z.:-]+\]?:[0-9]{1,5}"
 
 
 @frozen
 class ConsoleConfig:
-    listen: str = "127.0.0.1:8765"  # loopback by default
+    # Loopback by default; a host (a name, IPv4, or [IPv6]) and a port.
+    listen: str = field(default="127.0.0.1:8765", metadata=limited(pattern=_HOST_PORT))
     tls_cert: str = ""
     tls_key: str = ""
+
+    def __attrs_post_init__(self) -> None:
+        if bool(self.tls_cert) != bool(self.tls_key):
+            missing = "tls_key" if self.tls_cert else "tls_cert"
+            raise FieldProblem(missing, "TLS needs both a certificate and a key")
 
 
 @frozen
 class PlatformConfig:
-    url: str
+    url: str = field(metadata=limited(pattern=r"https?://\S+"))
     key_env: str = "FILLFLOOR_PLATFORM_KEY"  # the unit's signing key is read from this variable
-    sync_interval_s: float = 30.0
+    # Registry pulls; also the longest an idle outbox waits.
+    sync_interval_s: float = field(default=30.0, metadata=limited(positive=True))
     verify_tls: bool = True
     ca_file: str = ""  # the plant's own CA bundle for the platform's certificate (default: the system's)
-    batch_size: int = 500  # records per upload (the platform takes at most 1000)
+    # Records per upload (the platform takes at most 1000). Measured (docs/benchmarks.md, platform
+    # drain): 500 drained 1.19x as fast as 200 and 1000 only 1.07x as fast as 500; a smaller body to
+    # push through a slow link before the timeout (a record is 0.2-1.1 KB of JSON: 250-540 KB for
+    # 500). Timeouts halve it anyway.
+    batch_size: int = field(default=500, metadata=limited(lo=1, hi=1000))
+
+    def __attrs_post_init__(self) -> None:
+        if self.ca_file and not self.verify_tls:
+            raise FieldProblem("ca_file", "a CA file with verify_tls = false: choose one")
 
 
 @frozen
@@ -83,8 +105,14 @@ class FloorConfig:
     stations: tuple[StationConfig, ...]
     console: ConsoleConfig = field(factory=ConsoleConfig)
     platform: PlatformConfig | None = None
-    db: str = ""
-    data_dir: str = "data"
+    db: str = ""  # [storage]: a database URL; default SQLite in data_dir
+    data_dir: str = "data"  # [storage]
+
+
+_T = TypeVar("_T")
+
+# The fields of FloorConfig that are tables of their own, not keys of [storage].
+_TABLES = ("unit", "label", "rules", "stations", "console", "platform")
 
 
 def load_config(path: Path) -> FloorConfig:
@@ -95,99 +123,44 @@ def parse_config(doc: dict[str, Any], file: str) -> FloorConfig:
     top = Table(doc, file)
     unit_t = top.table("unit", required=True)
     assert unit_t is not None
-    unit = UnitConfig(
-        code=unit_t.str("code", pattern=r"[A-Za-z0-9]{2,16}"),
-        short_name=unit_t.str("short_name"),
-    )
+    unit = read_fields(unit_t, UnitConfig)
     unit_t.done()
-    label = _label(top.table("label"), unit.code)
+    label = _read_table(top, "label", LabelRule, given={"unit_code": unit.code})
     models = _models(top)
-    rules = _rules(top.table("rules"), models)
+    rules = _read_table(top, "rules", DomainSettings, given={"models": models})
     stations = _stations(top, models)
-    console = _console(top.table("console"))
+    console = _read_table(top, "console", ConsoleConfig)
     platform = _platform(top.table("platform"))
-    storage = top.table("storage")
-    db, data_dir = "", "data"
-    if storage is not None:
-        db = storage.str("db", "")
-        data_dir = storage.str("data_dir", "data")
-        storage.done()
+    storage = top.table_or_empty("storage")
+    places = field_values(storage, FloorConfig, skip=_TABLES)
+    storage.done()
     top.done()
-    return FloorConfig(unit, label, rules, stations, console, platform, db, data_dir)
+    return FloorConfig(unit, label, rules, stations, console, platform, **places)
 
 
-def _label(t: Table | None, unit_code: str) -> LabelRule:
-    if t is None:
-        return LabelRule(unit_code=unit_code)
-    rule = LabelRule(
-        unit_code=unit_code,
-        pattern=t.regex("pattern", None, group="code"),
-        query_param=t.str("query_param", "code"),
-        max_length=t.int("max_length", 256, lo=8, hi=4096),
-    )
+def _read_table(parent: Table, key: str, cls: type[_T], **how: Any) -> _T:
+    """The optional table `key` read as `cls` (all defaults when the file leaves it out)."""
+    t = parent.table_or_empty(key)
+    value = read_fields(t, cls, **how)
     t.done()
-    return rule
+    return value
 
 
 def _models(top: Table) -> dict[str, CylinderModel]:
     models = dict(DEFAULT_MODELS)
     for t in top.tables("model"):
-        name = t.str("name")
-        try:
-            models[name] = CylinderModel(
-                name,
-                t.decimal("water_volume_l", positive=True),
-                t.decimal("max_fill_kg", positive=True),
-                t.decimal("rated_net_kg", positive=True),
-                t.decimal("tolerance_kg"),
-            )
-        except ValueError as exc:
-            raise t.error(None, str(exc)) from None
+        model = read_fields(t, CylinderModel)
+        models[model.name] = model
         t.done()
     return models
 
 
-def _rules(t: Table | None, models: dict[str, CylinderModel]) -> DomainSettings:
-    base = DomainSettings(models=models)
-    if t is None:
-        return base
-    changes: dict[str, Any] = {}
-    for a in attrs.fields(DomainSettings):
-        if a.name == "models" or not t.has(a.name):
-            continue
-        if a.type in ("Decimal", Decimal):
-            changes[a.name] = t.decimal(a.name)
-        elif a.type in ("int", int):
-            changes[a.name] = t.int(a.name, lo=1, hi=100)
-        elif a.type in ("float", float):
-            changes[a.name] = t.number(a.name, positive=True)
-        else:
-            changes[a.name] = t.date(a.name)
-    t.done()
-    try:
-        return attrs.evolve(base, **changes)
-    except ValueError as exc:  # a value no rule can use (e.g. a residual fraction above 1)
-        raise t.error(None, str(exc)) from None
-
-
 def _device(t: Table, kind: str) -> DeviceConfig:
-    protocol = t.choice("protocol", ("tcp", "rtu"), "tcp")
-    dev = DeviceConfig(
-        protocol=protocol,
-        host=t.str("host", "127.0.0.1"),
-        port=t.int("port", 502, lo=1, hi=65535),
-        serial_port=t.str("serial_port", ""),
-        baudrate=t.int("baudrate", 19200, lo=1200, hi=921600),
-        parity=t.choice("parity", ("N", "E", "O"), "N"),
-        unit_id=t.int("unit_id", 1 if kind == "scale" else 2, lo=1, hi=247),
-        poll_hz=t.number("poll_hz", 20.0, positive=True),
-        timeout_s=t.number("timeout_s", 0.2, positive=True),
-        lost_after=t.int("lost_after", 3, lo=1, hi=100),
-        watchdog_ms=t.int("watchdog_ms", 500, lo=50, hi=60000),
-        register_map=_register_map(t.table("register_map"), kind),
-    )
-    if protocol == "rtu" and not dev.serial_port:
-        raise t.error("serial_port", 'is required for protocol = "rtu"')
+    values = field_values(t, DeviceConfig, skip=("register_map",))
+    if kind == "valve":
+        values.setdefault("unit_id", VALVE_UNIT_ID)
+    values["register_map"] = _register_map(t.table("register_map"), kind)
+    dev = construct(t, DeviceConfig, values)
     t.done()
     return dev
 
@@ -229,56 +202,18 @@ def _register_map(t: Table | None, device: str) -> dict[str, dict[str, Any]]:
 def _scanner(t: Table | None) -> ScannerConfig:
     if t is None:
         return ScannerConfig()
-    kind = t.choice("kind", ("serial", "tcp"), "serial")
-    sc = ScannerConfig(
-        kind=kind,
-        serial_port=t.str("serial_port", ""),
-        baudrate=t.int("baudrate", 9600, lo=1200, hi=921600),
-        host=t.str("host", "127.0.0.1"),
-        port=t.int("port", 0, lo=0, hi=65535),
-        badge_pattern=t.regex("badge_pattern", ScannerConfig().badge_pattern),
-        max_frame=t.int("max_frame", 512, lo=16, hi=65536),
-    )
-    if kind == "serial" and not sc.serial_port:
+    sc = read_fields(t, ScannerConfig)
+    # (Checked here, not by the class: the scanner actor refuses these too, and its tests build them.)
+    if sc.kind == "serial" and not sc.serial_port:
         raise t.error("serial_port", 'is required for kind = "serial"')
-    if kind == "tcp" and not sc.port:
+    if sc.kind == "tcp" and not sc.port:
         raise t.error("port", 'is required for kind = "tcp"')
     t.done()
     return sc
 
 
-def _fill(t: Table | None) -> FillSettings:
-    if t is None:
-        return FillSettings()
-    preact, guard = _evolved(t, PreactSettings(), "preact_"), _evolved(t, GuardSettings(), "guard_")
-    fill = _evolved(t, FillSettings(preact=preact, guard=guard))
-    t.done()
-    return fill
-
-
-_T = TypeVar("_T")
-
-
-def _evolved(t: Table, base: _T, prefix: str = "") -> _T:
-    """`base` with the values the table sets, one key per field (`prefix` + its name), each read as
-    its field's type; the class's validators judge the values. Nested settings are left alone."""
-    changes: dict[str, Any] = {}
-    for a in attrs.fields(type(base)):  # type: ignore[arg-type]
-        key = prefix + a.name
-        if not t.has(key):
-            continue
-        if a.type in ("Decimal", Decimal):
-            changes[a.name] = t.decimal(key)
-        elif a.type in ("bool", bool):
-            changes[a.name] = t.bool(key)
-        elif a.type in ("int", int):
-            changes[a.name] = t.int(key, lo=1, hi=1_000_000)
-        elif a.type in ("float", float):
-            changes[a.name] = t.number(key)
-    try:
-        return attrs.evolve(base, **changes)  # type: ignore[misc]
-    except ValueError as exc:
-        raise t.error(None, str(exc)) from None
+# The fields of StationConfig read from tables (or a list) of their own.
+_STATION_TABLES = ("scale", "valve", "scanner", "fill", "allowed_models")
 
 
 def _stations(top: Table, models: dict[str, CylinderModel]) -> tuple[StationConfig, ...]:
@@ -286,7 +221,8 @@ def _stations(top: Table, models: dict[str, CylinderModel]) -> tuple[StationConf
     seen_ids: set[str] = set()
     endpoints: dict[tuple[str, int, int], str] = {}
     for t in top.tables("station"):
-        sid = t.str("id", pattern=r"[A-Za-z][A-Za-z0-9_-]{0,15}")
+        values = field_values(t, StationConfig, skip=_STATION_TABLES)
+        sid = values["id"]
         if sid in seen_ids:
             raise t.error("id", f"station {sid} is defined twice")
         seen_ids.add(sid)
@@ -312,51 +248,22 @@ def _stations(top: Table, models: dict[str, CylinderModel]) -> tuple[StationConf
                         f"{dev.host}:{dev.port} unit {dev.unit_id} is already {endpoints[key]}",
                     )
                 endpoints[key] = f"{sid}.{kind}"
-        stations.append(
-            StationConfig(
-                id=sid,
-                scale=scale,
-                valve=valve,
-                scanner=_scanner(t.table("scanner")),
-                cutoff=t.choice("cutoff", ("indicator", "host"), "indicator"),
-                allowed_models=allowed,
-                fill=_fill(t.table("fill")),
-            )
-        )
+        fill = _read_table(t, "fill", FillSettings, nested={"preact": "preact_", "guard": "guard_"})
+        values.update(scale=scale, valve=valve, scanner=_scanner(t.table("scanner")), fill=fill)
+        if allowed is not None:
+            values["allowed_models"] = allowed
+        stations.append(construct(t, StationConfig, values))
         t.done()
     if not stations:
         raise top.error("station", "at least one [[station]] is required")
     return tuple(stations)
 
 
-def _console(t: Table | None) -> ConsoleConfig:
-    if t is None:
-        return ConsoleConfig()
-    c = ConsoleConfig(
-        listen=t.str("listen", "127.0.0.1:8765", pattern=r"\[?[0-9A-Za-z.:-]+\]?:[0-9]{1,5}"),
-        tls_cert=t.str("tls_cert", ""),
-        tls_key=t.str("tls_key", ""),
-    )
-    if bool(c.tls_cert) != bool(c.tls_key):
-        raise t.error("tls_key" if c.tls_cert else "tls_cert", "TLS needs both a certificate and a key")
-    t.done()
-    return c
-
-
 def _platform(t: Table | None) -> PlatformConfig | None:
     if t is None:
         return None
-    p = PlatformConfig(
-        url=t.str("url", pattern=r"https?://\S+"),
-        key_env=t.str("key_env", "FILLFLOOR_PLATFORM_KEY"),
-        sync_interval_s=t.number("sync_interval_s", 30.0, positive=True),
-        verify_tls=t.bool("verify_tls", True),
-        ca_file=t.str("ca_file", ""),
-        batch_size=t.int("batch_size", 500, lo=1, hi=1000),  # the platform takes at most 1000
-    )
+    p = read_fields(t, PlatformConfig)
     if p.ca_file and not Path(p.ca_file).is_file():
         raise t.error("ca_file", f"no such file: {p.ca_file}")
-    if p.ca_file and not p.verify_tls:
-        raise t.error("ca_file", "a CA file with verify_tls = false: choose one")
     t.done()
     return p

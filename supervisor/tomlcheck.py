@@ -175,6 +175,10 @@ class Table:
             raise self.error(key, f"must be a table, got {_show(value)}")
         return Table(value, self._file, f"{self.path}.{key}" if self.path else key)
 
+    def table_or_empty(self, key: str) -> Table:
+        """The table `key`, or an empty one in its place (a table the file may leave out)."""
+        return self.table(key) or Table({}, self._file, f"{self.path}.{key}" if self.path else key)
+
     def tables(self, key: str, label: Callable[[int, dict[str, Any]], str] | None = None) -> Iterator[Table]:
         """The `[[key]]` array of tables; entries are named `key[i]` (or by `label`)."""
         value = self._get(key, [])

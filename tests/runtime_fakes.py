@@ -42,7 +42,7 @@ class FakeStation:
         self.refused = 0
         specs = [ChildSpec(f"{sid}.{dev}", self._device(dev)) for dev in DEVICES]
         self.runtime = StationRuntime(sid, specs, bus=bus, gate=self.gate, intensity=intensity,
-                                      backoff=Backoff(initial_s=0.1, max_s=1.0, jitter=0.1))  # fmt: skip
+                                      backoff=Backoff(initial_s=0.1, max_s=1.0))  # fmt: skip
 
     def crash(self, dev: str) -> None:
         self._crash[dev].send_nowait(dev)

@@ -19,6 +19,7 @@ import trio
 
 from actors.config import ScannerConfig
 from actors.scanner import Frame, FrameDecoder, ScannerActor
+from domain.backoff import Backoff, Jitter
 from domain.messages import DeviceLink, Scanned, StationInput, Tick
 from simulator.scanner_sim import PtyScanner, TcpScanner
 from supervisor.runtime.mailbox import Mailbox
@@ -182,7 +183,8 @@ async def test_backoff_doubles_to_its_cap_and_resets_only_after_a_lasting_connec
         yield _Line({"flap": 0.0, "lasts 5 s": 5.0, "holds": math.inf}[step])
 
     inbox = _inbox()
-    actor = ScannerActor(ScannerConfig(serial_port="/dev/x"), "S1", inbox, opener=opener)
+    backoff = Backoff(initial_s=0.1, max_s=3.0, jitter=Jitter.NONE)  # (the steps themselves)
+    actor = ScannerActor(ScannerConfig(serial_port="/dev/x"), "S1", inbox, opener=opener, backoff=backoff)
     async with running(actor):
         with trio.fail_after(WAIT_S * 10):
             await holding.wait()

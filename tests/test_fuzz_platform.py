@@ -23,6 +23,7 @@ from platform_client.api import PlatformApi, Refused, Unavailable, open_client
 from platform_client.backoff import MAX_RETRY_AFTER_S, parse_retry_after
 from platform_client.registry_changes import BadChange, read_change
 from platform_client.settings import SyncSettings
+from supervisor.config import PlatformConfig
 from supervisor.storage.outbox import OutboxItem
 from tests.strategies import examples
 
@@ -99,7 +100,7 @@ async def _ask(reply: bytes, call: Callable[[PlatformApi], Any]) -> Any:
     async with trio.open_nursery() as nursery:
         listeners = await nursery.start(partial(trio.serve_tcp, serve, 0, host="127.0.0.1"))
         port = listeners[0].socket.getsockname()[1]
-        settings_ = SyncSettings(url=f"http://127.0.0.1:{port}", unit_code=UNIT, key="k" * 32, timeout_s=2)
+        settings_ = SyncSettings(PlatformConfig(f"http://127.0.0.1:{port}"), UNIT, "k" * 32, timeout_s=2)
         async with open_client(settings_, False) as client:
             try:
                 result = await call(PlatformApi(client))

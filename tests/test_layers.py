@@ -26,6 +26,7 @@ LAYERS: dict[str, int] = {
     "domain": 0,
     "supervisor.errors": 0,
     "supervisor.tomlcheck": 0,
+    "supervisor.tomlfields": 0,  # reads a settings class from a table by its fields
     "supervisor.console.protocol": 0,  # the console's wire protocol: shared by server and terminal
     "supervisor.runtime": 1,
     "actors": 2,

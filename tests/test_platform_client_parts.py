@@ -8,8 +8,10 @@ import random
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
+from domain.backoff import Backoff
 from fillfloor.commands.serve import sync_settings
 from platform_client.backoff import RetryBackoff, parse_retry_after
 from platform_client.registry_changes import (
@@ -27,7 +29,7 @@ UNIT = "HY0012"
 
 
 def test_backoff_doubles_with_jitter_up_to_its_cap_and_starts_over_after_a_success() -> None:
-    b = RetryBackoff(1.0, 8.0, random.Random(7))
+    b = RetryBackoff(Backoff(initial_s=1.0, max_s=8.0), random.Random(7))
     delays = [b.failed() for _ in range(6)]
     for step, delay in zip([1, 2, 4, 8, 8, 8], delays, strict=True):
         assert step / 2 <= delay <= step  # never less than half the step: it does back off
@@ -37,7 +39,7 @@ def test_backoff_doubles_with_jitter_up_to_its_cap_and_starts_over_after_a_succe
 
 
 def test_retry_after_is_a_lower_bound_but_not_an_unbounded_one() -> None:
-    b = RetryBackoff(0.1, 1.0, random.Random(1))
+    b = RetryBackoff(Backoff(initial_s=0.1, max_s=1.0), random.Random(1))
     assert b.failed(retry_after_s=30) == 30
     assert b.failed(retry_after_s=10**9) == 3600
 
@@ -134,10 +136,13 @@ def test_serve_takes_the_platform_key_from_the_environment_only(tmp_path: Path) 
         sync_settings(config, {})
     settings = sync_settings(config, {"FILLFLOOR_PLATFORM_KEY": "ffk_abc"})
     assert settings is not None
-    assert (settings.unit_code, settings.key, settings.verify, settings.batch_size) == (
+    assert (settings.unit_code, settings.key, settings.verify, settings.platform.batch_size) == (
         UNIT,
         "ffk_abc",
         True,
         500,
     )
     assert "ffk_abc" not in repr(settings), "the key is never printed"
+    assert settings.platform is config.platform, "the file's settings are held, not copied"
+    ca = tmp_path / "ca.pem"
+    assert attrs.evolve(settings, platform=attrs.evolve(config.platform, ca_file=str(ca))).verify == str(ca)

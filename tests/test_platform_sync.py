@@ -22,11 +22,13 @@ import attrs
 import pytest
 import trio
 
+from domain.backoff import Backoff
 from domain.events import FloorEvent, SyncBatch, SyncRegistry
 from domain.times import utc_now
 from platform_client.settings import SyncSettings
 from platform_client.sync import PlatformSync
 from platform_server.changes import append_change
+from supervisor.config import PlatformConfig
 from supervisor.runtime import EventBus
 from supervisor.runtime.bus import Event
 from supervisor.station.floor import FloorState
@@ -38,6 +40,7 @@ from supervisor.storage.repository import store_all
 from tests.test_platform_helpers import REGULATOR, TODAY, UNIT, Env, archive, floor_records, platform_env
 
 CODE = f"{UNIT}0000001"
+FAST_BACKOFF = Backoff(initial_s=0.05, max_s=0.4)  # (a test's outages last a moment)
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -63,12 +66,14 @@ def _floor_db(tmp_path: Path, records: int = 3) -> Database:
 async def running_sync(env: Env, db: Database, key: str | None = None, **settings: Any) -> AsyncIterator[Run]:
     """A platform sync for the unit UNIT on `db`, with fast timings, its events collected."""
     settings.setdefault("sync_interval_s", 0.2)
-    settings.setdefault("backoff_first_s", 0.05)
-    settings.setdefault("backoff_max_s", 0.4)
     settings.setdefault("timeout_s", 5.0)
+    in_file = {a.name for a in attrs.fields(PlatformConfig)}
+    platform = PlatformConfig(env.url, **{k: v for k, v in settings.items() if k in in_file})
+    sync_settings = SyncSettings(platform, UNIT, key or env.keys[UNIT], backoff=FAST_BACKOFF,
+                                 **{k: v for k, v in settings.items() if k not in in_file})  # fmt: skip
     bus = RecordingBus()
     state = FloorState(UNIT, lambda: TODAY, [archive(CODE)])
-    sync = PlatformSync(SyncSettings(env.url, UNIT, key or env.keys[UNIT], **settings), db, state, bus)
+    sync = PlatformSync(sync_settings, db, state, bus)
     async with trio.open_nursery() as nursery:
         await nursery.start(sync.run)
         yield Run(sync, bus.seen, state)
@@ -232,14 +237,17 @@ async def test_a_floor_stopped_mid_batch_resends_it_after_restart_and_nothing_is
 
 _SYNC_PROCESS = """
 import sys, trio, datetime as dt
+from domain.backoff import Backoff
 from platform_client.settings import SyncSettings
 from platform_client.sync import PlatformSync
+from supervisor.config import PlatformConfig
 from supervisor.runtime import EventBus
 from supervisor.station.floor import FloorState
 from supervisor.storage import open_database
 url, unit, key, floor_db = sys.argv[1:]
 db = open_database(floor_db)
-settings = SyncSettings(url, unit, key, sync_interval_s=0.2, backoff_first_s=0.05, backoff_max_s=0.4)
+settings = SyncSettings(PlatformConfig(url, sync_interval_s=0.2), unit, key,
+                        backoff=Backoff(initial_s=0.05, max_s=0.4))
 sync = PlatformSync(settings, db, FloorState(unit, dt.date.today), EventBus())
 trio.run(sync.run)
 """
@@ -377,7 +385,7 @@ async def test_tls_is_verified(tmp_path: Path, verify: str) -> None:
     async with platform_env(f"sqlite:///{tmp_path / 'p.db'}", certfile=str(cert), keyfile=str(key)) as env:
         assert env.url.startswith("https://")
         ca = str(cert) if verify == "ca" else True
-        async with running_sync(env, db, verify=ca) as run:
+        async with running_sync(env, db, ca_file=ca) as run:
             if verify == "ca":
                 await until(lambda: drained(run, db))
             else:

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import random
 import ssl
 from collections.abc import Mapping
 from typing import Any
@@ -25,6 +26,7 @@ import trio
 from attrs import frozen
 from trio_websocket import ConnectionClosed, HandshakeError, WebSocketConnection, open_websocket_url
 
+from domain.backoff import Backoff
 from tui.model import ConsoleModel
 
 __all__ = ["ConsoleConnection", "Reply"]
@@ -57,6 +59,7 @@ class ConsoleConnection:
         self.reply_timeout_s = reply_timeout_s
         self.refresh_s = refresh_s  # a fresh snapshot now and then sets right anything missed
         self.max_backoff_s = max_backoff_s
+        self._rng = random.Random()  # for the backoff's jitter: consoles cut off together spread out
         self._ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future[Reply]] = {}
         self._deadlines: dict[int, float] = {}
@@ -110,7 +113,7 @@ class ConsoleConnection:
             failures = 0 if detail == "" else failures + 1
             # A refused token will stay refused: retry slowly (a revoked user sees why).
             cap = 30.0 if self.model.link == "refused" else self.max_backoff_s
-            await trio.sleep(min(cap, 0.25 * 2 ** min(failures, 8)))
+            await trio.sleep(Backoff(initial_s=min(0.25, cap), max_s=cap).delay(failures + 1, self._rng))
 
     async def _session(self) -> str:
         """One session, to its end; returns why it ended."""

@@ -69,9 +69,7 @@ def sync_settings(config: FloorConfig, environ: Mapping[str, str]) -> SyncSettin
     if not key:
         raise BadInput(f"[platform]: the unit's platform key is not set: export {p.key_env}=… (printed by "
                        "`fillfloor platform unit add` on the platform)")  # fmt: skip
-    verify: bool | str = p.ca_file or p.verify_tls
-    return SyncSettings(p.url, config.unit.code, key, sync_interval_s=p.sync_interval_s,
-                        batch_size=p.batch_size, verify=verify)  # fmt: skip
+    return SyncSettings(p, config.unit.code, key)
 
 
 def run(args: argparse.Namespace) -> int:

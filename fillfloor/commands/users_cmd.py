@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from domain.roles import OWN_STATION_ONLY, rights
 from fillfloor.commands import add_db_options
 from fillfloor.commands._db import database_for
 from supervisor.errors import BadInput
@@ -12,15 +13,22 @@ from supervisor.storage.users import ROLES, add_user, list_users, revoke_user
 __all__ = ["register"]
 
 
+def _role_help(role: str) -> str:
+    may = ", ".join(rights(role)) or "watch"
+    return f"{role} ({may}{'; their own station only' if role in OWN_STATION_ONLY else ''})"
+
+
+# What each role may do, from the role table (domain/roles.py) rather than spelt out again.
+_ROLES_HELP = "Roles: " + "; ".join(_role_help(r) for r in ROLES) + "."
+
+
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("user", help="console users: roles and tokens")
     sub = parser.add_subparsers(dest="user_command", metavar="COMMAND", required=True)
     add = sub.add_parser(
         "add",
         help="add a console user and print their token (shown once)",
-        description="Roles: viewer (watch), operator (stop their own station), checker (record "
-        "checks), maintenance (restart actors, out of service), supervisor (pause/resume, alarms, "
-        "and all maintenance may do).",
+        description=_ROLES_HELP,
     )
     add.add_argument("name")
     add.add_argument("--role", required=True, choices=ROLES)

@@ -1,14 +1,15 @@
-"""Console commands: who may do what (docs/architecture.md, Console), and doing it on the floor.
+"""Console commands: who may give each is `domain.roles`'s table (docs/architecture.md, Console);
+here they are checked against it and carried out on the floor.
 
-| command | args | roles |
-|---|---|---|
-| pause / resume | station | supervisor |
-| stop / start | station | operator (their own station), supervisor |
-| check | cylinder (code/label), phase (pre/post), result (pass/fail), items, station? | checker, supervisor |
-| ack | alarm_id | supervisor |
-| shelve | alarm_id, minutes (1..480) | supervisor |
-| restart | target (S1, S1.scale, storage, ...) | maintenance, supervisor |
-| out_of_service / return_to_service | station | maintenance, supervisor |
+| command | args |
+|---|---|
+| pause / resume | station |
+| stop / start | station (an operator: their own) |
+| check | cylinder (code/label), phase (pre/post), result (pass/fail), items, station? |
+| ack | alarm_id |
+| shelve | alarm_id, minutes (1..480) |
+| restart | target (S1, S1.scale, storage, ...) |
+| out_of_service / return_to_service | station |
 
 Every command, refused ones included, is audited with who, role, target and result (maintenance
 commands by `Maintenance`, the others here). A refusal says why; nothing a console sends can raise
@@ -34,6 +35,7 @@ from domain.labels import parse_label
 from domain.messages import CheckPhase, CheckSubmitted, ConsoleOrder
 from domain.reasons import Reason, describe
 from domain.records import AuditRecord
+from domain.roles import COMMAND_ROLES, OWN_STATION_ONLY, Command, may, refusal
 from domain.times import utc_now
 from supervisor.floor import Floor
 from supervisor.runtime.mailbox import MailboxFull
@@ -41,21 +43,10 @@ from supervisor.runtime.maintenance import CommandResult
 from supervisor.station.alarms import AlarmBoard
 from supervisor.storage.users import ConsoleUser
 
-__all__ = ["COMMAND_ROLES", "execute"]
+__all__ = ["execute"]
 
-COMMAND_ROLES: Mapping[str, frozenset[str]] = {
-    "pause": frozenset({"supervisor"}),
-    "resume": frozenset({"supervisor"}),
-    "stop": frozenset({"operator", "supervisor"}),
-    "start": frozenset({"operator", "supervisor"}),
-    "check": frozenset({"checker", "supervisor"}),
-    "ack": frozenset({"supervisor"}),
-    "shelve": frozenset({"supervisor"}),
-    "restart": frozenset({"maintenance", "supervisor"}),
-    "out_of_service": frozenset({"maintenance", "supervisor"}),
-    "return_to_service": frozenset({"maintenance", "supervisor"}),
-}
-_MAINTENANCE = ("restart", "out_of_service", "return_to_service")
+# Judged and audited by Maintenance (its restarts are not only the console's).
+_MAINTENANCE = (Command.RESTART, Command.OUT_OF_SERVICE, Command.RETURN_TO_SERVICE)
 
 
 class _Refused(Exception):
@@ -77,19 +68,16 @@ def _text(args: Mapping[str, Any], key: str, limit: int = 64) -> str:
 async def execute(floor: Floor, alarms: AlarmBoard, user: ConsoleUser, name: str,
                   args: Mapping[str, Any]) -> CommandResult:  # fmt: skip
     """Check the role, carry the command out, audit it; never raises for what a console sends."""
-    roles = COMMAND_ROLES.get(name)
-    if roles is None:
+    if name not in COMMAND_ROLES:
         return CommandResult(False, f"unknown command {name!r} (known: {', '.join(COMMAND_ROLES)})")
     if name in _MAINTENANCE:
         return await _maintenance(floor, user, name, args)  # (audited by Maintenance)
     target = str(args.get("station") or args.get("alarm_id") or args.get("cylinder") or "")[:64]
     try:
-        if user.role in roles:
+        if may(user.role, name):
             result = _do(floor, alarms, user, name, args)
         else:
-            result = CommandResult(
-                False, f"role {user.role!r} may not {name} ({' or '.join(sorted(roles))} only)"
-            )
+            result = CommandResult(False, refusal(user.role, name))
     except _Refused as exc:
         result = CommandResult(False, str(exc))
     except MailboxFull:
@@ -103,7 +91,7 @@ def _station(floor: Floor, user: ConsoleUser, args: Mapping[str, Any], own: bool
     station = _text(args, "station", 32)
     if station not in floor.stations:
         raise _Refused(f"no station {station!r}")
-    if own and user.role == "operator" and user.station != station:
+    if own and user.role in OWN_STATION_ONLY and user.station != station:
         raise _Refused(f"an operator may act on their own station only ({user.station})")
     return station
 

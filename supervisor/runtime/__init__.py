@@ -18,7 +18,7 @@ from __future__ import annotations
 from supervisor.runtime.bus import Event, EventBus, SubscriberLagged, Subscription
 from supervisor.runtime.health import ActorHealth, HealthState
 from supervisor.runtime.mailbox import Latest, Mailbox, MailboxFull, Reply, RequestTimeout, request
-from supervisor.runtime.maintenance import MAINTENANCE_ROLES, AuditSink, CommandResult, Maintenance
+from supervisor.runtime.maintenance import AuditSink, CommandResult, Maintenance
 from supervisor.runtime.permit import REQUIRED_DEVICES, PermitGate
 from supervisor.runtime.shutdown import run_until_signalled
 from supervisor.runtime.spec import Backoff, ChildSpec, Intensity, Restart, StartFn, Strategy
@@ -26,7 +26,6 @@ from supervisor.runtime.station import StationRuntime
 from supervisor.runtime.supervisor import ChildView, NotRunning, Supervisor, SupervisorGaveUp
 
 __all__ = [
-    "MAINTENANCE_ROLES",
     "REQUIRED_DEVICES",
     "ActorHealth",
     "AuditSink",

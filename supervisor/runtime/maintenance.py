@@ -11,13 +11,12 @@ from collections.abc import Awaitable, Callable, Mapping
 from attrs import frozen
 
 from domain.records import AuditRecord
+from domain.roles import may, refusal
 from supervisor.runtime.health import HealthState
 from supervisor.runtime.station import StationRuntime
 from supervisor.runtime.supervisor import ChildView, NotRunning, Supervisor
 
-__all__ = ["MAINTENANCE_ROLES", "AuditSink", "CommandResult", "Maintenance"]
-
-MAINTENANCE_ROLES = frozenset({"maintenance", "supervisor"})
+__all__ = ["AuditSink", "CommandResult", "Maintenance"]
 
 # The storage writer's audit path (or a test's list): awaited, so the record is kept before the reply.
 AuditSink = Callable[[AuditRecord], Awaitable[object]]
@@ -66,8 +65,8 @@ class Maintenance:
     async def _run(
         self, command: str, target: str, who: str, role: str, act: Callable[[], Awaitable[CommandResult]]
     ) -> CommandResult:
-        if role not in MAINTENANCE_ROLES:
-            result = CommandResult(False, f"role {role!r} may not {command} (maintenance or supervisor only)")
+        if not may(role, command):
+            result = CommandResult(False, refusal(role, command))
         else:
             try:
                 result = await act()

@@ -1,18 +1,20 @@
 """Child specifications and restart policy, as data you can print (in the manner of OTP).
 
 OTP's default errs on the side of escalation: at most 1 restart in 5 s, then the supervisor gives
-up and the failure goes up. Backoff is exponential with jitter so that a device that is down is
-not hammered, and several actors failing together do not retry in lockstep.
+up and the failure goes up. A restart waits the floor's one backoff (`domain.backoff`), exponential
+with jitter, so that a device that is down is not hammered and several actors failing together do
+not retry in lockstep.
 """
 
 from __future__ import annotations
 
-import random
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
 
 import trio
 from attrs import field, frozen
+
+from domain.backoff import Backoff
 
 __all__ = ["Backoff", "ChildSpec", "Intensity", "Restart", "StartFn", "Strategy"]
 
@@ -38,19 +40,6 @@ class Intensity:
 
     max_restarts: int = 1
     period_s: float = 5.0
-
-
-@frozen
-class Backoff:
-    initial_s: float = 0.1
-    factor: float = 2.0
-    max_s: float = 10.0
-    jitter: float = 0.2  # ± this fraction of the delay
-
-    def delay(self, attempt: int, rng: random.Random) -> float:
-        """The wait before restart `attempt` (1 = the first restart)."""
-        base = min(self.max_s, self.initial_s * self.factor ** max(0, attempt - 1))
-        return max(0.0, base * (1 + rng.uniform(-self.jitter, self.jitter)))
 
 
 @frozen

@@ -12,12 +12,11 @@ import secrets
 from attrs import frozen
 from sqlalchemy import Connection, insert, select, update
 
+from domain.roles import OWN_STATION_ONLY, ROLES
 from domain.times import utc_now
 from supervisor.storage import schema as t
 
 __all__ = ["ROLES", "ConsoleUser", "add_user", "find_user", "list_users", "revoke_user", "token_hash"]
-
-ROLES = ("viewer", "operator", "checker", "maintenance", "supervisor")
 
 
 @frozen
@@ -37,8 +36,8 @@ def add_user(conn: Connection, name: str, role: str, station: str | None = None)
     """Add a user; returns the token (shown once). ValueError for a bad role or a name in use."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
-    if role == "operator" and not station:
-        raise ValueError("an operator's user needs --station (the station they may stop)")
+    if role in OWN_STATION_ONLY and not station:
+        raise ValueError(f"a user with role {role} needs --station (the station they may act on)")
     if conn.execute(select(t.console_user.c.name).where(t.console_user.c.name == name)).first():
         raise ValueError(f"user {name!r} exists (revoke it first, or choose another name)")
     token = secrets.token_urlsafe(24)

@@ -17,11 +17,13 @@ transaction in a worker thread (one at a time: `CapacityLimiter(1)`), then wakes
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
 
 import trio
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 
+from domain.backoff import Backoff
 from domain.records import FillRecord, Record
 from supervisor.storage.database import Database
 from supervisor.storage.fills import FillLink, find_fill
@@ -29,8 +31,8 @@ from supervisor.storage.repository import already_stored, store, store_all
 
 __all__ = ["StorageWriter"]
 
-_FIRST_BACKOFF_S = 0.05
-_MAX_BACKOFF_S = 5.0
+# A database gone: waited out from 50 ms, at most 5 s between tries.
+_BACKOFF = Backoff(initial_s=0.05, max_s=5.0)
 
 
 def _transient(exc: BaseException) -> bool:
@@ -62,6 +64,7 @@ class StorageWriter:
         self.written = 0
         self.retrying: str | None = None  # the database error being waited out, for health
         self._running = False
+        self._rng = random.Random()  # the backoff's jitter
 
     async def write(self, record: Record) -> FillLink | None:
         """Store `record` durably; returns the fill's place in the chain for a fill, else None.
@@ -108,7 +111,7 @@ class StorageWriter:
             self._running = False
 
     async def _flush(self) -> None:
-        delay = _FIRST_BACKOFF_S
+        failures = 0
         while self._batch:
             error = await trio.to_thread.run_sync(self._commit, list(self._batch), limiter=self._limiter)
             # No checkpoint until the answers are given: a cancel arriving during the commit is
@@ -121,8 +124,8 @@ class StorageWriter:
                 self.retrying = None
                 return
             self.retrying = f"{type(error).__name__}: {error}"
-            await trio.sleep(delay)
-            delay = min(delay * 2, _MAX_BACKOFF_S)
+            failures += 1
+            await trio.sleep(_BACKOFF.delay(failures, self._rng))
 
     # --- worker thread ---
 
