@@ -20,6 +20,7 @@ from decimal import Decimal
 import trio
 
 from domain.checks import answered_in_full
+from domain.fill_guard import StationLearning
 from domain.fill_settings import FillSettings
 from domain.labels import LabelRule
 from domain.messages import (
@@ -37,7 +38,7 @@ from simulator.measure import percentile
 from simulator.model_rig import GOOD, OPERATOR, TODAY, UNIT, archive
 from supervisor.runtime import EventBus, Latest, Mailbox
 from supervisor.station.coordinator import Coordinator
-from supervisor.station.core import StationContext, StationCore
+from supervisor.station.core import Effect, StationContext, StationCore
 from supervisor.station.floor import FloorState
 from supervisor.storage.sink import RecordSink
 
@@ -69,10 +70,10 @@ async def _measure(stations: int, seconds: float) -> tuple[list[float], list[flo
             fill=FillSettings(), cutoff="host", gate_blockers=lambda: (), wall_now=lambda: "",
             new_id=lambda kind: f"{kind}-{time.perf_counter_ns()}",
         )  # fmt: skip
-        core = StationCore(ctx, Decimal("0.3"))
+        core = StationCore(ctx, StationLearning(preact_kg=Decimal("0.3")))
         handle = core.handle
 
-        def timed(msg: StationInput) -> list[object]:
+        def timed(msg: StationInput) -> list[Effect]:
             effects = handle(msg)
             t0 = sent_at.pop(id(msg), None)
             if t0 is not None:
@@ -80,7 +81,7 @@ async def _measure(stations: int, seconds: float) -> tuple[list[float], list[flo
                 all_ms.append(ms)
                 if any(isinstance(e, PermitOrder) and not e.open for e in effects):
                     cut_ms.append(ms)
-            return effects  # type: ignore[return-value]
+            return effects
 
         core.handle = timed  # type: ignore[method-assign]
         inbox: Mailbox[StationInput] = Mailbox(f"S{i}", 256)

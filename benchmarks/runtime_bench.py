@@ -16,6 +16,7 @@ from __future__ import annotations
 import resource
 import statistics
 import time
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 
 import trio
@@ -53,6 +54,8 @@ async def _hop_latency(n: int) -> tuple[float, float]:
 
 
 async def _channel_throughput(n: int, use_mailbox: bool) -> float:
+    send: Callable[[int], Awaitable[None]]
+    receive: Callable[[], Awaitable[int]]
     if use_mailbox:
         box: Mailbox[int] = Mailbox("bench", capacity=64)
         send, receive = box.send, box.receive

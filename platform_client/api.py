@@ -119,7 +119,7 @@ def _why(exc: BaseException) -> str:
     """The most telling message of an httpx error (it often wraps the one that says why, such as
     `CERTIFICATE_VERIFY_FAILED`, and has none of its own)."""
     seen: BaseException | None = exc
-    messages = []
+    messages: list[str] = []
     while seen is not None and len(messages) < 4:
         if str(seen):
             messages.append(str(seen))

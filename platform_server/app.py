@@ -130,7 +130,7 @@ class PlatformApp:
             HTTPException: self._http_error,
             Exception: self._internal_error,
         }
-        self.starlette = Starlette(routes=routes, exception_handlers=handlers)  # type: ignore[arg-type]
+        self.starlette = Starlette(routes=routes, exception_handlers=handlers)
         self._asgi = FaultMiddleware(self.starlette, self.faults)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, RowMapping, insert, select, update
 
 from domain.archive import CylinderArchive, CylinderStatus
 from domain.eligibility import eligibility_reasons
@@ -56,7 +56,7 @@ def archive_json(a: CylinderArchive) -> dict[str, Any]:
     return out
 
 
-def _from_row(r: Mapping[str, Any]) -> CylinderArchive:
+def _from_row(r: RowMapping | Mapping[str, Any]) -> CylinderArchive:
     return archive_from_db_row(r, tuple(r["photos"] or ()))
 
 
@@ -92,7 +92,9 @@ def seed_archives(conn: Connection, archives: Iterable[CylinderArchive], at: str
 def _photos_missing(conn: Connection, photos: Sequence[str]) -> bool:
     if not photos:
         return False
-    found = conn.execute(select(t.photo.c.sha256).where(t.photo.c.sha256.in_(list(photos)))).scalars().all()
+    found: Sequence[str] = (
+        conn.execute(select(t.photo.c.sha256).where(t.photo.c.sha256.in_(list(photos)))).scalars().all()
+    )
     return len(set(found)) < len(set(photos))
 
 

@@ -50,7 +50,7 @@ def register_stations(conn: Connection, unit: str, body: object, at: str) -> lis
         f = Fields(item, f"stations[{i}]")
         f.only(("id", "name"))
         items.append((f.text("id", max_len=32), f.text("name", required=False, max_len=128) or ""))
-    results = []
+    results: list[dict[str, Any]] = []
     for sid, name in items:
         where = (t.station.c.unit == unit) & (t.station.c.id == sid)
         row = conn.execute(select(t.station).where(where)).mappings().first()

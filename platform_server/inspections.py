@@ -54,7 +54,9 @@ def post_inspection(
         "cylinder_code": code, "inspected_on": inspected_on, "result": result, "next_inspection": next_date,
         "agency": agency_name, "party": agency.id, "report_no": report_no, "at": at,
     }  # fmt: skip
-    inspection_id = conn.execute(insert(t.inspection).values(**row)).inserted_primary_key[0]
+    key = conn.execute(insert(t.inspection).values(**row)).inserted_primary_key
+    assert key is not None  # (an insert of one row)
+    inspection_id = key[0]
     data = {"code": code, "inspected_on": inspected_on, "result": result, "next_inspection": next_date,
             "agency": agency_name, "report_no": report_no}  # fmt: skip
     seqs = [append_change(conn, archive.owner, "inspection", f"inspection_{result}", data, at)]

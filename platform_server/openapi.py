@@ -10,7 +10,7 @@ from typing import Any
 
 __all__ = ["openapi_document"]
 
-_SIGNED = [{"ff1": []}]
+_SIGNED: list[dict[str, list[str]]] = [{"ff1": []}]
 
 
 def _ref(name: str) -> dict[str, str]:

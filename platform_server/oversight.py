@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection, func, select
 
@@ -36,7 +36,7 @@ def _unit_progress(conn: Connection, u: Any, now: dt.datetime) -> dict[str, Any]
     stations = conn.execute(
         select(t.station).where(t.station.c.unit == code).order_by(t.station.c.id)
     ).mappings()
-    status = dict(
+    status: dict[str, int] = dict(
         conn.execute(
             select(t.archive.c.status, func.count())
             .where(t.archive.c.owner == code)
@@ -48,7 +48,7 @@ def _unit_progress(conn: Connection, u: Any, now: dt.datetime) -> dict[str, Any]
         .select_from(t.archive)
         .where(t.archive.c.owner == code, t.archive.c.blocked.is_(True))
     ).scalar_one()
-    kinds = dict(
+    kinds: dict[str, int] = dict(
         conn.execute(
             select(t.record.c.kind, func.count()).where(t.record.c.unit == code).group_by(t.record.c.kind)
         ).all()
@@ -63,11 +63,12 @@ def _unit_progress(conn: Connection, u: Any, now: dt.datetime) -> dict[str, Any]
         .execution_options(yield_per=2000)
     )
     with conn.execute(q) as rows:
-        for kind, at, payload in rows:
+        for kind, at, stored in rows:
+            payload = cast("dict[str, Any]", stored)  # (a record's payload is a JSON object)
             if kind == "fill":
                 outcomes[payload.get("outcome", "")] += 1
                 if payload.get("outcome") == "completed":
-                    fills_by_day[at[:10]] += 1
+                    fills_by_day[str(at)[:10]] += 1
                 flags.update(payload.get("flags") or ())
             else:
                 refusals.update(payload.get("reasons") or ())

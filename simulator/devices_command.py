@@ -18,7 +18,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import TextIO
 
 import trio
@@ -133,7 +133,7 @@ async def _report(truth: TrioGroundTruth, printer: _Printer) -> None:
             printer.say(f"{event.station}: {event.cylinder} weighs {event.gross_kg:.3f} kg after the close")
 
 
-async def _stdin_lines() -> AsyncIterator[bytes]:
+async def _stdin_lines() -> AsyncGenerator[bytes, None]:
     """Lines of stdin, the last one also without its newline. Read from the fd in a worker thread
     (a read of stdin blocks), abandoned when cancelled: the thread is a daemon. Not through
     `sys.stdin`, whose buffer lock a thread blocked in it would hold at exit (Python then aborts)."""

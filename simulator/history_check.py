@@ -199,7 +199,8 @@ def _interlock(j: _Judge) -> None:
         return why
 
     for e in j.events:
-        sid, type_ = e.get("station"), e["type"]
+        sid: str = e.get("station") or ""  # ("": an event of the floor, not of a station)
+        type_ = e["type"]
         if type_ == StationState.TYPE:
             state[sid] = (e["state"], e.get("cylinder"))
             if e["state"] not in _OVERLAYS:

@@ -48,7 +48,7 @@ class Store(Protocol):
         self, device_id: int, func_code: int, address: int, count: int = 1
     ) -> list[int] | list[bool]: ...
 
-    async def async_setValues(self, device_id: int, func_code: int, address: int, values: list) -> None: ...  # type: ignore[type-arg]
+    async def async_setValues(self, device_id: int, func_code: int, address: int, values: list) -> None: ...
 
 
 def sim_device(unit_id: int, regs: Mapping[str, Register]) -> SimDevice:

@@ -83,8 +83,9 @@ class SimulatedFloor:
                 valve = DeviceConfig(protocol="rtu", serial_port=port, unit_id=VALVE_UNIT)
             badges = _badge_pattern(scenario)
             if isinstance(sd.scanner, TcpScanner):
-                port = sd.scanner.port
-                scanner = ScannerConfig(kind="tcp", host="127.0.0.1", port=port, badge_pattern=badges)
+                scanner = ScannerConfig(
+                    kind="tcp", host="127.0.0.1", port=sd.scanner.port, badge_pattern=badges
+                )
             else:
                 scanner = ScannerConfig(kind="serial", serial_port=sd.scanner.path, badge_pattern=badges)
             stations.append(StationConfig(id=sid, scale=scale, valve=valve, scanner=scanner,

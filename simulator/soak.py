@@ -63,7 +63,9 @@ class Window:
 
 
 def _count_tasks() -> int:
-    todo = [trio.lowlevel.current_root_task()]
+    root = trio.lowlevel.current_root_task()
+    assert root is not None  # (called inside trio.run)
+    todo = [root]
     count = 0
     while todo:
         task = todo.pop()

@@ -337,7 +337,7 @@ class Supervisor:
             with trio.CancelScope() as scope:
                 child.scope = scope
                 try:
-                    await child.spec.run(_Status())  # type: ignore[arg-type]
+                    await child.spec.run(_Status())
                 except Exception as exc:  # a crash; Cancelled and KeyboardInterrupt pass through
                     error = exc
         finally:
