@@ -43,6 +43,7 @@ import math
 import statistics
 from collections import deque
 from decimal import Decimal
+from typing import Any
 
 import attrs
 from attrs import field, frozen
@@ -53,7 +54,7 @@ from domain.setting import limited
 __all__ = ["FillGuard", "FlowMeasure", "GuardSettings", "StationLearning"]
 
 
-def _positive(_instance: object, attribute: attrs.Attribute[float], value: float) -> None:
+def _positive(_instance: object, attribute: attrs.Attribute[Any], value: float) -> None:
     if not (math.isfinite(value) and value > 0):
         raise ValueError(f"{attribute.name} must be above zero, got {value}")
 

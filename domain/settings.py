@@ -10,6 +10,7 @@ import datetime as dt
 import math
 from collections.abc import Mapping
 from decimal import Decimal
+from typing import Any
 
 from attrs import Attribute, field, frozen
 
@@ -24,17 +25,17 @@ def _finite(value: Decimal | float) -> bool:
     return value.is_finite() if isinstance(value, Decimal) else math.isfinite(value)
 
 
-def _not_negative(_instance: object, attribute: Attribute[object], value: Decimal) -> None:
+def _not_negative(_instance: object, attribute: Attribute[Any], value: Decimal | float) -> None:
     if not (_finite(value) and value >= 0):
         raise ValueError(f"{attribute.name} must not be negative, got {value}")
 
 
-def _positive(_instance: object, attribute: Attribute[object], value: float) -> None:
+def _positive(_instance: object, attribute: Attribute[Any], value: Decimal | float) -> None:
     if not (_finite(value) and value > 0):
         raise ValueError(f"{attribute.name} must be above zero, got {value}")
 
 
-def _fraction(_instance: object, attribute: Attribute[object], value: Decimal) -> None:
+def _fraction(_instance: object, attribute: Attribute[Any], value: Decimal) -> None:
     if not (_finite(value) and Decimal(0) <= value <= Decimal(1)):
         raise ValueError(f"{attribute.name} must be between 0 and 1, got {value}")
 

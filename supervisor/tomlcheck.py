@@ -14,7 +14,7 @@ import tomllib
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, TypeGuard, TypeVar
+from typing import Any, TypeAlias, TypeGuard, TypeVar
 
 from domain.dates import as_date
 from supervisor.errors import BadInput
@@ -70,6 +70,12 @@ def _show(value: object) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+# (Table's readers are named after the types they read, which hides those names in its body)
+_Str: TypeAlias = str
+_Int: TypeAlias = int
+_Bool: TypeAlias = bool
+
+
 class Table:
     def __init__(self, data: dict[str, Any], file: str, path: str = "") -> None:
         self._data = data
@@ -112,15 +118,15 @@ class Table:
             raise self.error(key, f"must match {pattern}, got {_show(value)}")
         return value
 
-    def choice(self, key: str, options: tuple[str, ...], default: object = _MISSING) -> str:
+    def choice(self, key: _Str, options: tuple[_Str, ...], default: object = _MISSING) -> _Str:
         value = self.str(key, default)
         if value not in options and value is not default:
             raise self.error(key, f"must be one of {', '.join(options)}, got {_show(value)}")
         return value
 
     def int(
-        self, key: str, default: object = _MISSING, *, lo: int | None = None, hi: int | None = None
-    ) -> int:
+        self, key: _Str, default: object = _MISSING, *, lo: _Int | None = None, hi: _Int | None = None
+    ) -> _Int:
         what = "an integer" + (f" {lo}..{hi}" if lo is not None and hi is not None else "")
 
         def check(v: object) -> int | None:
@@ -132,7 +138,7 @@ class Table:
 
         return self.typed(key, check, what, default)
 
-    def number(self, key: str, default: object = _MISSING, *, positive: bool = False) -> float:
+    def number(self, key: _Str, default: object = _MISSING, *, positive: _Bool = False) -> float:
         def check(v: object) -> float | None:
             if not _real(v) or (positive and not v > 0):
                 return None
@@ -140,7 +146,7 @@ class Table:
 
         return self.typed(key, check, "a positive number" if positive else "a number", default)
 
-    def decimal(self, key: str, default: object = _MISSING, *, positive: bool = False) -> Decimal:
+    def decimal(self, key: _Str, default: object = _MISSING, *, positive: _Bool = False) -> Decimal:
         def check(v: object) -> Decimal | None:
             if not _real(v):
                 return None
@@ -149,13 +155,13 @@ class Table:
 
         return self.typed(key, check, "a positive number" if positive else "a number ≥ 0", default)
 
-    def bool(self, key: str, default: object = _MISSING) -> bool:
+    def bool(self, key: _Str, default: object = _MISSING) -> _Bool:
         return self.typed(key, lambda v: v if isinstance(v, bool) else None, "true or false", default)
 
-    def date(self, key: str, default: object = _MISSING) -> dt.date:
+    def date(self, key: _Str, default: object = _MISSING) -> dt.date:
         return self.typed(key, as_date, "a date YYYY-MM-DD", default)
 
-    def regex(self, key: str, default: object = _MISSING, *, group: str | None = None) -> str:
+    def regex(self, key: _Str, default: object = _MISSING, *, group: _Str | None = None) -> _Str:
         value = self.str(key, default)
         if value is default:
             return value
@@ -167,7 +173,7 @@ class Table:
             raise self.error(key, f"needs a (?P<{group}>...) group")
         return value
 
-    def table(self, key: str, *, required: bool = False) -> Table | None:
+    def table(self, key: _Str, *, required: _Bool = False) -> Table | None:
         value = self._get(key, _MISSING if required else None)
         if value is None:
             return None
@@ -175,11 +181,13 @@ class Table:
             raise self.error(key, f"must be a table, got {_show(value)}")
         return Table(value, self._file, f"{self.path}.{key}" if self.path else key)
 
-    def table_or_empty(self, key: str) -> Table:
+    def table_or_empty(self, key: _Str) -> Table:
         """The table `key`, or an empty one in its place (a table the file may leave out)."""
         return self.table(key) or Table({}, self._file, f"{self.path}.{key}" if self.path else key)
 
-    def tables(self, key: str, label: Callable[[int, dict[str, Any]], str] | None = None) -> Iterator[Table]:
+    def tables(
+        self, key: _Str, label: Callable[[_Int, dict[_Str, Any]], _Str] | None = None
+    ) -> Iterator[Table]:
         """The `[[key]]` array of tables; entries are named `key[i]` (or by `label`)."""
         value = self._get(key, [])
         if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
@@ -188,7 +196,7 @@ class Table:
             name = label(i, item) if label else f"{key}[{i}]"
             yield Table(item, self._file, f"{self.path}.{name}" if self.path else name)
 
-    def raw(self, key: str, default: object = None) -> object:
+    def raw(self, key: _Str, default: object = None) -> object:
         return self._get(key, default)
 
     def done(self) -> None:
