@@ -14,7 +14,7 @@ from typing import ClassVar
 from textual.app import App
 from textual.binding import Binding
 
-from tui.connection import ConsoleConnection, Reply
+from tui.connection import ConsoleConnection, local_reply
 from tui.guest import TrioGuest
 from tui.i18n import Texts
 from tui.model import ConsoleModel
@@ -99,10 +99,10 @@ class ConsoleApp(App[None]):
 
         async def wait_for_reply() -> None:
             if self.connection is None:
-                reply = Reply(False, "offline")
+                reply = local_reply(0, "console.offline", "offline")
             else:
                 reply = await self.connection.request(command, args)
-            message = self.t("reply.offline") if reply.message == "offline" else reply.message
+            message = self.t("reply.offline") if reply.code == "console.offline" else reply.message
             self.notify(self.t("reply.ok" if reply.ok else "reply.refused", message=message),
                         severity="information" if reply.ok else "warning", markup=False)  # fmt: skip
             if on_reply is not None:

@@ -44,7 +44,7 @@ class FloorFigures:
         self.recent_checks: dict[str, deque[dict[str, Any]]] = {}
 
     def on_event(self, event: FloorEvent, now: float) -> None:
-        item = {k: v for k, v in encode(event).items() if k != "type"} | {"at": now}
+        item = encode(event) | {"at": now}  # (its type too: a console tells an aborted fill by it)
         match event:
             case FillCompleted():
                 self.fills += 1

@@ -9,6 +9,7 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static
 
+from domain.events import FillAborted
 from tui.screens.base import ConsoleScreen, cell, clock, table
 
 __all__ = ["StationScreen"]
@@ -65,7 +66,7 @@ class StationScreen(ConsoleScreen):
 
     def _fill_row(self, f: dict[str, Any]) -> tuple[Text, ...]:
         t = self.t
-        if f.get("type") == "fill.aborted":
+        if f.get("type") == FillAborted.TYPE:
             return (cell(clock(f.get("at"))), cell(f.get("cylinder")), cell(None), cell(None),
                     cell(t("aborted", reason=t.reason(str(f.get("reason")))), "bold"))  # fmt: skip
         flags = [str(x) for x in f.get("flags") or []]
