@@ -23,6 +23,7 @@ from typing import Any
 import trio
 from trio_websocket import ConnectionClosed, HandshakeError, WebSocketConnection, open_websocket_url
 
+from domain.catalogue import render
 from supervisor.console.protocol import (
     Bye,
     Command,
@@ -39,9 +40,9 @@ from tui.model import ConsoleModel
 __all__ = ["ConsoleConnection", "local_reply"]
 
 
-def local_reply(command_id: int, code: str, message: str) -> Reply:
+def local_reply(command_id: int, code: str) -> Reply:
     """An answer the console gives itself (offline, busy, no reply): a code as the floor's are."""
-    return Reply(command_id, False, code, message=message)
+    return Reply(command_id, False, code, message=render(code, None, "en"))
 
 
 class ConsoleConnection:
@@ -74,7 +75,7 @@ class ConsoleConnection:
     def request(self, command: str, args: Mapping[str, Any]) -> asyncio.Future[Reply]:
         future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
         if self._trio_token is None or self.model.link != "connected":
-            future.set_result(local_reply(0, "console.offline", "offline"))
+            future.set_result(local_reply(0, "console.offline"))
             return future
         command_id = next(self._ids)
         self._pending[command_id] = future
@@ -82,16 +83,14 @@ class ConsoleConnection:
         try:
             self._trio_token.run_sync_soon(self._enqueue, command_id, message)
         except trio.RunFinishedError:  # the link's trio run is over (the console is closing)
-            self._answer(command_id, local_reply(command_id, "console.offline", "offline"))
+            self._answer(command_id, local_reply(command_id, "console.offline"))
         return future
 
     def _enqueue(self, command_id: int, message: Command) -> None:
         try:
             self._outgoing_send.send_nowait(message)
         except trio.WouldBlock:
-            self._answer(
-                command_id, local_reply(command_id, "console.busy", "busy: too many commands waiting")
-            )
+            self._answer(command_id, local_reply(command_id, "console.busy"))
 
     def _answer(self, command_id: int, reply: Reply) -> None:
         self._deadlines.pop(command_id, None)
@@ -101,7 +100,7 @@ class ConsoleConnection:
 
     def _fail_pending(self) -> None:
         for command_id in list(self._pending):
-            self._answer(command_id, local_reply(command_id, "console.offline", "offline"))
+            self._answer(command_id, local_reply(command_id, "console.offline"))
 
     # ------------------------------------------------------------------ the session loop (trio)
     async def run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
@@ -190,9 +189,7 @@ class ConsoleConnection:
             for command_id, deadline in list(self._deadlines.items()):
                 if now >= deadline:
                     del self._deadlines[command_id]
-                    self._answer(
-                        command_id, local_reply(command_id, "console.no_reply", "no reply from the floor")
-                    )
+                    self._answer(command_id, local_reply(command_id, "console.no_reply"))
 
     async def _refresh(self, ws: WebSocketConnection) -> None:
         ids = itertools.count(-1, -1)  # negative ids: the console's own requests, not a person's

@@ -13,6 +13,7 @@ from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
+import attrs
 from attrs import define, field, frozen
 
 from domain.events import (
@@ -102,6 +103,7 @@ class AlarmView:
     station: str | None
     state: str
     raised_at: float | None
+    params: Mapping[str, Any] | None = None  # the text's parameters, when the floor sends them
 
     @property
     def needs_action(self) -> bool:
@@ -229,9 +231,10 @@ class ConsoleModel:
         alarm_id = _text(a.get("alarm_id"))
         if alarm_id is None:
             return
+        params = a.get("params")
         self.alarms[alarm_id] = AlarmView(
             alarm_id, str(a.get("kind", "")), str(a.get("severity", "")), str(a.get("message", "")),
-            _text(a.get("station")), state, raised_at,
+            _text(a.get("station")), state, raised_at, params if isinstance(params, Mapping) else None,
         )  # fmt: skip
 
     def _alarm_moved(self, alarm_id: str, what: str) -> None:
@@ -246,8 +249,7 @@ class ConsoleModel:
         else:  # cleared
             new_state = "cleared_unacknowledged" if alarm.state == "unacknowledged" else ""
         if new_state:
-            self.alarms[alarm_id] = AlarmView(alarm.alarm_id, alarm.kind, alarm.severity, alarm.message,
-                                              alarm.station, new_state, alarm.raised_at)  # fmt: skip
+            self.alarms[alarm_id] = attrs.evolve(alarm, state=new_state)
         else:
             del self.alarms[alarm_id]
 

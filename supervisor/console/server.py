@@ -18,6 +18,7 @@ from typing import Any
 import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection, WebSocketRequest, serve_websocket
 
+from domain.catalogue import render
 from domain.events import (
     AlarmCleared,
     AlarmRaised,
@@ -156,7 +157,7 @@ class _Session:
         with trio.move_on_after(self.server.send_timeout_s) as scope:
             await self.ws.send_message(text)
         if scope.cancelled_caught:
-            raise _Drop("too slow to take messages")
+            raise _Drop("console.too_slow")
 
     async def run(self) -> None:
         user = await self._hello()
@@ -171,7 +172,7 @@ class _Session:
                 await self._commands(user)
                 nursery.cancel_scope.cancel()
         except _Drop as exc:
-            await self._bye(str(exc))
+            await self._bye(exc.code)
         finally:
             sub.close()
 
@@ -202,12 +203,10 @@ class _Session:
             async for event in sub:
                 await self.send(self.server.encoded(event))
         except SubscriberLagged:
-            await self._bye(
-                f"fell more than {self.server.lag_limit} events behind: reconnect for a fresh snapshot"
-            )
+            await self._bye("console.lagged", limit=self.server.lag_limit)
             scope.cancel()
         except _Drop as exc:
-            await self._bye(str(exc))
+            await self._bye(exc.code)
             scope.cancel()
         except ConnectionClosed:
             scope.cancel()
@@ -233,19 +232,23 @@ class _Session:
             await self.send(Reply(cmd.id, True, snapshot=self.server.snapshot()))
             return
         result = await execute(self.server.floor, self.server.alarms, user, cmd.name, cmd.args)
-        await self.send(Reply(cmd.id, result.ok, message=result.message))
+        await self.send(Reply(cmd.id, result.ok, result.code, result.params, result.message))
 
     async def _error(self, code: str, message: str) -> None:
         await self.send(Error(code, message))
 
-    async def _bye(self, reason: str) -> None:
+    async def _bye(self, code: str, **params: object) -> None:
         with trio.move_on_after(1.0):
             try:
-                await self.ws.send_message(encode(Bye(reason)))
+                await self.ws.send_message(encode(Bye(render(code, params, "en"), code, params)))
                 await self.ws.aclose(code=1008, reason="dropped")
             except ConnectionClosed:
                 pass
 
 
 class _Drop(Exception):
-    """The console is dropped; the message says why."""
+    """The console is dropped; the code (of `domain.catalogue`) says why."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
