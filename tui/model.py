@@ -50,6 +50,11 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _listed(event: FloorEvent, ts: float | None) -> dict[str, Any]:
+    """An event as the snapshot lists it: its JSON form, and when."""
+    return {**encode(event), "at": ts}
+
+
 def dicts(value: Any) -> list[dict[str, Any]]:
     return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
 
@@ -177,11 +182,9 @@ class ConsoleModel:
         """One floor event; `ts` is when it happened (seconds since the epoch)."""
         station_id = getattr(e, "station", None)
         station = self.stations.get(station_id) if isinstance(station_id, str) else None
-        # As the snapshot lists them: the event's JSON form and when.
-        item = {**encode(e), "at": ts}
         match e:
             case AlarmRaised():
-                self._set_alarm(item, "unacknowledged", ts)
+                self._set_alarm(_listed(e, ts), "unacknowledged", ts)
                 if station is not None:
                     station.last_problem = e.message
             case AlarmCleared(alarm_id):
@@ -191,7 +194,7 @@ class ConsoleModel:
             case AlarmShelved(alarm_id):
                 self._alarm_moved(alarm_id, "shelved")
             case ActorHealthChanged():
-                self._actor_health(item)
+                self._actor_health(_listed(e, ts))
             case SyncBatch() if self.sync is not None:
                 # Live figures between snapshots (the dead-letter list comes with the next snapshot).
                 self.sync.update(
@@ -217,15 +220,15 @@ class ConsoleModel:
             case OperatorLogout():
                 station.operator, station.operator_name = None, None
             case FillCompleted():
-                station.recent_fills.appendleft(item)
+                station.recent_fills.appendleft(_listed(e, ts))
             case FillAborted():
-                station.recent_fills.appendleft(item)
+                station.recent_fills.appendleft(_listed(e, ts))
                 station.last_problem = e.reason
             case InterlockRefused():
-                station.recent_refusals.appendleft(item)
+                station.recent_refusals.appendleft(_listed(e, ts))
                 station.last_problem = e.reasons[0] if e.reasons else None
             case CheckRecorded():
-                station.recent_checks.appendleft(item)
+                station.recent_checks.appendleft(_listed(e, ts))
 
     def _set_alarm(self, a: Mapping[str, Any], state: str, raised_at: float | None) -> None:
         alarm_id = _text(a.get("alarm_id"))
