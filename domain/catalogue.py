@@ -66,6 +66,19 @@ _REPLIES: dict[str, tuple[str, str]] = {
     "console.too_slow": ("监控台接收太慢", "too slow to take messages"),
     "console.lagged": ("落后超过 {limit} 条事件：重新连接以获取最新画面",
                        "fell more than {limit} events behind: reconnect for a fresh snapshot"),
+    # no session (`error`, then the connection closed)
+    "auth.required": ("请先发送 hello 与令牌", "send hello with your token first"),
+    "auth.invalid_token": ("令牌无效或已吊销", "unknown or revoked token"),
+    "auth.timeout": ("未及时登录", "no hello in time"),
+    # a message that does not decode (`error`; the session goes on); the message has the detail
+    "protocol.binary": ("消息须为 JSON 文本，而非二进制帧", "messages are JSON text, not binary frames"),
+    "protocol.too_big": ("消息过大", "the message is too big"),
+    "protocol.not_json": ("不是 JSON 文本", "not JSON text"),
+    "protocol.not_object": ("消息须为 JSON 对象", "a message is a JSON object"),
+    "protocol.type": ("未知或此时不能发送的消息类型", "a message type not known, or not now"),
+    "protocol.field": ("消息字段缺失或类型不对", "a field missing or of the wrong kind"),
+    "protocol.version": ("协议版本不符", "another protocol version"),
+    "protocol.unknown_event": ("此监控台不认识的事件类型", "an event type this console does not know"),
     # the console's own answers (it never reached the floor)
     "console.offline": ("未连接，命令未发送", "not connected: command not sent"),
     "console.busy": ("等待发送的命令太多", "busy: too many commands waiting"),

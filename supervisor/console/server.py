@@ -182,21 +182,22 @@ class _Session:
             try:
                 hello = decode_client(text)
             except ProtocolError as exc:
-                hello = exc
+                await self._refuse(exc.code, exc.message)
+                return None
             if not isinstance(hello, Hello):
-                code, message = (hello.code, hello.message) if isinstance(hello, ProtocolError) else (
-                    "auth.required", "send hello with your token first")  # fmt: skip
-                await self._error(code, message)
-                await self.ws.aclose(code=1008, reason=code)
+                await self._refuse("auth.required", "send hello with your token first")
                 return None
             user = await self.server.authenticate(hello.token)
             if user is None:
-                await self._error("auth.invalid_token", "unknown or revoked token")
-                await self.ws.aclose(code=1008, reason="auth.invalid_token")
+                await self._refuse("auth.invalid_token", "unknown or revoked token")
             return user
-        await self._error("auth.timeout", "no hello in time")
-        await self.ws.aclose(code=1008, reason="auth.timeout")
+        await self._refuse("auth.timeout", "no hello in time")
         return None
+
+    async def _refuse(self, code: str, message: str) -> None:
+        """No session: the console is told why, and the connection closed (1008, the code as reason)."""
+        await self._error(code, message)
+        await self.ws.aclose(code=1008, reason=code)
 
     async def _events(self, sub: Subscription, scope: trio.CancelScope) -> None:
         try:
