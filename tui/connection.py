@@ -175,10 +175,9 @@ class ConsoleConnection:
 
     async def _send_commands(self, ws: WebSocketConnection) -> None:
         async for message in self._outgoing:
-            if message.id not in self._pending:
+            if not isinstance(message.id, int) or message.id not in self._pending:
                 continue  # answered "offline" when an earlier session ended: never sent late
             # The reply may never come (the floor went away): the screen is not left waiting.
-            assert isinstance(message.id, int)  # (the console numbers its commands)
             self._deadlines[message.id] = trio.current_time() + self.reply_timeout_s
             await ws.send_message(encode(message))
 

@@ -165,9 +165,8 @@ def _do(
             if not alarms.shelve(alarm_id, user.name, now + minutes * 60):
                 raise _Refused("alarm.unknown", alarm_id=alarm_id)
             return CommandResult(True, "alarm.shelved", {"alarm_id": alarm_id, "minutes": minutes})
-    raise _Refused(
-        "console.unknown_command", command=name, known=", ".join(COMMAND_ROLES)
-    )  # pragma: no cover - COMMAND_ROLES lists what is handled
+    known = ", ".join(COMMAND_ROLES)  # pragma: no cover - COMMAND_ROLES lists what is handled
+    raise _Refused("console.unknown_command", command=name, known=known)  # pragma: no cover
 
 
 def _registered_code(floor: Floor, text: str) -> str:
