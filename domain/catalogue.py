@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import string
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from domain.reasons import Reason, describe
 
-__all__ = ["CATALOGUE", "LANGUAGES", "render"]
+__all__ = ["ALARM_TEXTS", "CATALOGUE", "LANGUAGES", "render", "render_alarm"]
 
 LANGUAGES = ("zh", "en")
 
@@ -95,7 +96,12 @@ _REASONS: dict[str, tuple[str, str]] = {
     for r in Reason
 }
 
-CATALOGUE: Mapping[str, tuple[str, str]] = _REASONS | _REPLIES
+CATALOGUE: Mapping[str, tuple[str, str]] = MappingProxyType(_REASONS | _REPLIES)
+
+# An alarm's words by its kind (`domain.alarm_kinds`), apart from the codes above (some kinds are
+# reason codes too, with other words). Empty until alarms carry their parameters: until then a
+# console shows the text the floor raised the alarm with.
+ALARM_TEXTS: Mapping[str, tuple[str, str]] = MappingProxyType({})
 
 
 class _Missing:
@@ -125,8 +131,16 @@ _FORMATTER = string.Formatter()
 def render(code: str, params: Mapping[str, Any] | None = None, lang: str = "zh") -> str:
     """`code` in words, in `lang` (zh or en). Never fails: an unknown code is shown as itself with
     its parameters, a parameter missing as `{name}` in the text."""
-    params = params or {}
-    templates = CATALOGUE.get(code)
+    return _worded(CATALOGUE.get(code), code, params or {}, lang)
+
+
+def render_alarm(kind: str, params: Mapping[str, Any], lang: str = "zh") -> str | None:
+    """An alarm's text from its kind and parameters, or None when the kind has no words here."""
+    templates = ALARM_TEXTS.get(kind)
+    return None if templates is None else _worded(templates, kind, params, lang)
+
+
+def _worded(templates: tuple[str, str] | None, code: str, params: Mapping[str, Any], lang: str) -> str:
     if templates is None:
         return _bare(code, params)
     template = templates[0] if lang == "zh" else templates[1]

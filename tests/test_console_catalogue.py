@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from domain.catalogue import CATALOGUE, render
+from domain import catalogue
+from domain.catalogue import ALARM_TEXTS, CATALOGUE, render
 from domain.reasons import Reason
 from tui.i18n import Texts
 
@@ -106,4 +107,13 @@ def test_the_console_shows_device_and_user_text_without_its_control_characters()
         t.said("alarm.acknowledged", {"alarm_id": "[red]S1[/red]"}) == "已确认 [red]S1[/red]"
     )  # (shown as plain text)
     assert t.alarm_text("device.scale_lost", None, "与秤\x07失去联系") == "与秤失去联系"
+    # A kind the catalogue has no words for (none has yet): the floor's own text, not a bare code.
+    assert not ALARM_TEXTS
+    assert t.alarm_text("device.scale_lost", {"station": "S1"}, "与秤失去联系") == "与秤失去联系"
+    with pytest.MonkeyPatch.context() as patch:  # (a kind with words: from them, in the console's language)
+        patch.setattr(
+            catalogue, "ALARM_TEXTS", {"device.scale_lost": ("与秤 {scale} 失去联系", "scale {scale} lost")}
+        )
+        assert t.alarm_text("device.scale_lost", {"scale": "S1\x1b"}, "lost") == "与秤 S1 失去联系"
+        assert Texts("en").alarm_text("device.scale_lost", {}, "lost") == "scale {scale} lost"
     assert Texts("en").said("console.offline") == "not connected: command not sent"

@@ -11,7 +11,7 @@ import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
-from domain.catalogue import render
+from domain.catalogue import render, render_alarm
 from domain.checks import CHECK_ITEMS
 from domain.reasons import describe
 
@@ -347,9 +347,10 @@ class Texts:
         return plain(render(code, params, self.lang))
 
     def alarm_text(self, kind: str, params: Mapping[str, Any] | None, message: str) -> str:
-        """An alarm's text: from its kind and parameters where the floor sent parameters, else the
-        floor's own message."""
-        return self.said(kind, params) if params is not None else plain(message)
+        """An alarm's text: from its kind and parameters where the floor sent parameters and the
+        catalogue has words for the kind, else the floor's own message (in the floor's language)."""
+        worded = render_alarm(kind, params, self.lang) if params is not None else None
+        return plain(message if worded is None else worded)
 
     def check_items(self, phase: str) -> list[tuple[str, str]]:
         return [(key, zh if self.lang == "zh" else en) for key, zh, en in CHECK_ITEMS[phase]]
