@@ -113,6 +113,7 @@ def test_a_bad_client_message_is_refused_with_its_code(text: str | bytes, code: 
     ({"type": "event", "event": {"type": "scan", "station": "S1", "raw": "x"}}, "protocol.field", "at"),
     ({"type": "event", "at": True, "event": {"type": "scan", "station": "S1"}}, "protocol.field", "at"),
     ({"type": "event", "at": 1, "event": {"type": "scan", "station": "S1"}}, "protocol.field", "raw"),
+    ('{"type": "event", "at": NaN, "event": {}}', "protocol.field", "at"),  # (json reads NaN)
     ({"type": "event", "at": 1, "event": {"type": "sim.mass"}}, "protocol.unknown_event", "sim.mass"),
     ({"type": "reply", "id": 1}, "protocol.field", "ok"),
     ({"type": "reply", "id": None, "ok": True}, "protocol.field", "id"),
@@ -121,8 +122,10 @@ def test_a_bad_client_message_is_refused_with_its_code(text: str | bytes, code: 
     ({"type": "error", "message": "m"}, "protocol.field", "code"),
     ({"type": "bye", "reason": 1}, "protocol.field", "reason"),
 ])  # fmt: skip
-def test_a_bad_server_message_is_refused_with_its_code(obj: dict[str, Any], code: str, names: str) -> None:
+def test_a_bad_server_message_is_refused_with_its_code(
+    obj: dict[str, Any] | str, code: str, names: str
+) -> None:
     with pytest.raises(ProtocolError) as caught:
-        decode_server(json.dumps(obj))
+        decode_server(obj if isinstance(obj, str) else json.dumps(obj))
     assert caught.value.code == code
     assert names in caught.value.message

@@ -16,6 +16,7 @@ Kept importable by the console (layer 0 in tests/test_layers.py): imports only `
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any, TypeAlias
@@ -216,20 +217,30 @@ def _is_id(v: object) -> bool:
 
 
 def _is_number(v: object) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool)
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _is_str(v: object) -> bool:
+    return isinstance(v, str)
 
 
 def _is_object(v: object) -> bool:
     return isinstance(v, dict)
 
 
-def _field(obj: Mapping[str, Any], kind: str, name: str, ok: Callable[[object], bool], what: str,
-           key: str | None = None, default: object = ...) -> Any:  # fmt: skip
-    """`obj[key or name]` if `ok` says it is right; else a `protocol.field` error naming it."""
-    key = key or name
-    if key not in obj and default is not ...:
+def _field(
+    obj: Mapping[str, Any],
+    kind: str,
+    name: str,
+    ok: Callable[[object], bool],
+    what: str,
+    default: object = ...,
+) -> Any:
+    """`obj[name]` if `ok` says it is right (or `default` when it is left out, if there is one);
+    else a `protocol.field` error naming it."""
+    if name not in obj and default is not ...:
         return default
-    value = obj.get(key)
+    value = obj.get(name)
     if not ok(value):
         raise ProtocolError("protocol.field", f"{kind}: {name} must be {what}")
     return value
@@ -286,17 +297,17 @@ def decode_server(text: str | bytes) -> ServerMessage:
             return Reply(cid, ok, snapshot=_field(obj, kind, "snapshot", _is_object, "an object"))
         return Reply(
             cid, ok,
-            _field(obj, kind, "code", lambda v: isinstance(v, str), "a string", default=""),
+            _field(obj, kind, "code", _is_str, "a string", default=""),
             _field(obj, kind, "params", _is_object, "an object", default={}),
-            _field(obj, kind, "message", lambda v: isinstance(v, str), "a string", default=""),
+            _field(obj, kind, "message", _is_str, "a string", default=""),
         )  # fmt: skip
     if kind == "error":
         code = _field(obj, kind, "code", _is_text, "a non-empty string")
-        return Error(code, _field(obj, kind, "message", lambda v: isinstance(v, str), "a string", default=""))
+        return Error(code, _field(obj, kind, "message", _is_str, "a string", default=""))
     if kind == "bye":
         return Bye(
-            _field(obj, kind, "reason", lambda v: isinstance(v, str), "a string", default=""),
-            _field(obj, kind, "code", lambda v: isinstance(v, str), "a string", default=""),
+            _field(obj, kind, "reason", _is_str, "a string", default=""),
+            _field(obj, kind, "code", _is_str, "a string", default=""),
             _field(obj, kind, "params", _is_object, "an object", default={}),
         )
     raise ProtocolError("protocol.type", f"unknown message type {kind!r} (welcome, snapshot, event, reply, "
