@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import subprocess
 import sys
 import tempfile
@@ -139,13 +138,15 @@ async def _clients(n: int, url: str, token: str) -> None:
 
     from trio_websocket import ConnectionClosed, open_websocket_url
 
+    from supervisor.console.protocol import Hello, encode
+
     count = 0
 
     async def one() -> None:
         nonlocal count
         with contextlib.suppress(ConnectionClosed):
             async with open_websocket_url(url, max_message_size=4 << 20) as ws:
-                await ws.send_message(json.dumps({"type": "hello", "v": 1, "token": token}))
+                await ws.send_message(encode(Hello(token)))
                 while True:
                     await ws.get_message()
                     count += 1

@@ -69,7 +69,8 @@ def rights(role: str) -> tuple[Command, ...]:
     return tuple(c for c in Command if may(role, c))
 
 
-def refusal(role: str, command: str) -> str:
-    """Why `role` may not give `command`, naming the roles that may."""
+def refusal(role: str, command: str) -> dict[str, str]:
+    """Why `role` may not give `command`, naming the roles that may: the parameters of the
+    refusal's catalogue entry (`console.role_refused`)."""
     allowed = " or ".join(sorted(COMMAND_ROLES[Command(command)]))
-    return f"role {role!r} may not {command} ({allowed} only)"
+    return {"role": role, "command": command, "roles": allowed}

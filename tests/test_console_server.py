@@ -58,8 +58,13 @@ async def test_a_command_outside_the_role_is_refused_and_audited(console) -> Non
         reply = await command(ws, "a", "pause", station="S1")
         assert reply["ok"] is False
         assert "may not pause" in reply["message"]
+        # A code and its parameters, for a console to say it in its language (domain/catalogue.py).
+        refused = {"role": "viewer", "command": "pause", "roles": "supervisor"}
+        assert (reply["code"], reply["params"]) == ("console.role_refused", refused)
         reply = await command(ws, "b", "restart", target="S1.scale")
         assert reply["ok"] is False
+        refused = {"role": "viewer", "command": "restart", "roles": "maintenance or supervisor"}
+        assert (reply["code"], reply["params"]) == ("console.role_refused", refused)
     with trio.fail_after(10):
         while True:
             with db.reading() as conn:
@@ -247,5 +252,6 @@ async def test_a_check_for_a_code_the_floor_would_not_fill_is_refused_with_its_r
                                items=answered_in_full("pre", True, {}))  # fmt: skip
         assert reply["ok"] is False
         assert reply["message"].startswith(f"{reason}: ")
+        assert reply["code"] == reason
     [(name, _target, result, detail)] = await audited(db, 1)
     assert (name, result, detail) == ("check", "refused", reply["message"])

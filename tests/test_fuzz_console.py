@@ -2,7 +2,7 @@
 gets an `error` with a documented code or a `reply` to its id, the session goes on, the server goes
 on, and every command is audited within the audit table's bounds.
 
-Many examples against `parse`; a few sessions of many messages against a real `ConsoleServer` on a
+Many examples against `decode_client`; a few sessions of many messages against a real `ConsoleServer` on a
 real floor over real WebSockets.
 """
 
@@ -19,7 +19,15 @@ from sqlalchemy import func, select
 from trio_websocket import WebSocketConnection, open_websocket_url
 
 from simulator.in_process_floor import running_floor
-from supervisor.console.protocol import MAX_MESSAGE_BYTES, Command, Hello, ProtocolError, encode, parse
+from supervisor.console.protocol import (
+    MAX_MESSAGE_BYTES,
+    Command,
+    Hello,
+    ProtocolError,
+    Reply,
+    decode_client,
+    encode,
+)
 from supervisor.console.server import ConsoleServer
 from supervisor.storage import schema as t
 from tests.console_client import command, hello, receive, user
@@ -34,7 +42,7 @@ DEEP = "[" * 5000 + "]" * 5000
 def answer_to(text: str) -> tuple[str, object]:
     """What the server must answer: ("error", code) or ("reply", id)."""
     try:
-        message = parse(text)
+        message = decode_client(text)
     except ProtocolError as exc:
         return "error", exc.code
     if isinstance(message, Hello):
@@ -49,7 +57,7 @@ def answer_to(text: str) -> tuple[str, object]:
 def test_any_message_parses_to_a_hello_a_command_or_a_protocol_error(text: str | bytes) -> None:
     message: Hello | Command | ProtocolError
     try:
-        message = parse(text)
+        message = decode_client(text)
     except ProtocolError as exc:
         message = exc
     if isinstance(message, ProtocolError):
@@ -65,7 +73,8 @@ def test_any_message_parses_to_a_hello_a_command_or_a_protocol_error(text: str |
         assert isinstance(message.args, dict)
         # What the server echoes of it (the id in a reply, the arguments in an audit row) is text
         # that can be sent and stored.
-        encode({"type": "reply", "id": message.id, "command": message.name, "args": message.args}).encode()
+        encode(Reply(message.id, False, "x", {"args": message.args})).encode()
+        encode(message).encode()
     else:
         assert message.token
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from domain.catalogue import render
 from domain.roles import COMMAND_ROLES, OWN_STATION_ONLY, ROLES, Command, Role, may, refusal, rights
 
 # The rights of docs/console-protocol.md (Users and tokens), spelled out command by command.
@@ -35,10 +36,10 @@ def test_unknown_roles_and_commands_may_nothing() -> None:
 
 
 def test_a_refusal_names_the_roles_that_may() -> None:
-    assert refusal("viewer", "out_of_service") == (
-        "role 'viewer' may not out_of_service (maintenance or supervisor only)"
-    )
-    assert refusal("operator", "check") == "role 'operator' may not check (checker or supervisor only)"
+    said = render("console.role_refused", refusal("viewer", "out_of_service"), "en")
+    assert said == "role 'viewer' may not out_of_service (maintenance or supervisor only)"
+    said = render("console.role_refused", refusal("operator", "check"), "zh")
+    assert said == "角色 'operator' 无权执行 check（仅限 checker or supervisor）"
 
 
 def test_a_roles_rights_are_read_from_the_table_for_the_user_commands_help() -> None:

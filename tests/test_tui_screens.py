@@ -6,15 +6,20 @@ pictures (`pytest tests/test_tui_screens.py --snapshot-update`, then the report)
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from collections.abc import Iterator
 
 import pytest
+from textual.widgets import DataTable
 
+from domain.events import AlarmRaised
+from supervisor.console.protocol import Event
 from tests.tui_sample import sample_model
 from tui.app import ConsoleApp
 from tui.i18n import Texts
+from tui.widgets import StationTile
 
 SIZE = (140, 36)
 
@@ -75,3 +80,30 @@ def test_checker_shows_each_items_state_in_words_and_the_result_they_give(snap_c
     # checked (Space turns the state round): the result is a fail, named by its failed item.
     keys = ["f5", "tab", "tab", "tab", "1", "down", "space", "down", "2", "down", "1", "0"]
     assert snap_compare(app("zh"), press=keys, terminal_size=SIZE)
+
+
+def test_device_and_user_text_reaches_the_screen_as_plain_text_without_control_characters() -> None:
+    """A label, a name, an alarm's text are data: `[red]` shows as written, an escape sequence
+    never reaches the terminal."""
+
+    async def run() -> tuple[str, str]:
+        model = sample_model()
+        s1 = model.stations["S1"]
+        s1.cylinder, s1.operator, s1.operator_name = "HY\x1b[2J001[red]", "OP\r01", "张\x07三"
+        raised = AlarmRaised("S1.x", "device.scale_lost", "high", "秤\x1b]0;title\x07丢失[b]", "S1")
+        model.receive(Event(0.0, raised))
+        console = ConsoleApp(model, Texts("zh"))
+        async with console.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            tile = str(console.screen.query_one("#tile-S1", StationTile).render())
+            await pilot.press("f2")
+            await pilot.pause()
+            rows = console.screen.query_one(DataTable)
+            shown = " ".join(str(c) for row in range(rows.row_count) for c in rows.get_row_at(row))
+            return tile, shown
+
+    tile, alarms = asyncio.run(run())
+    assert "HY[2J001[red]" in tile
+    assert "张三 (OP01)" in tile
+    assert "秤]0;title丢失[b]" in alarms
+    assert not any(ch in tile + alarms for ch in "\x1b\x07\r")

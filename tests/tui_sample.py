@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from supervisor.console.protocol import Snapshot, Welcome
 from tui.model import ConsoleModel
 
 T0 = 1_764_050_000.0  # 2025-11-25 13:53:20 in Asia/Shanghai
@@ -72,7 +73,7 @@ def sample_snapshot() -> dict[str, Any]:
 
 def sample_model(link: str = "connected") -> ConsoleModel:
     model = ConsoleModel()
-    model.receive({"type": "welcome", "v": 1, "user": "王班长", "role": "supervisor", "station": None})
-    model.receive({"type": "snapshot", "snapshot": sample_snapshot()})
+    model.receive(Welcome("王班长", "supervisor"))
+    model.receive(Snapshot(sample_snapshot()))
     model.link = link
     return model

@@ -14,9 +14,9 @@ from typing import ClassVar
 from textual.app import App
 from textual.binding import Binding
 
-from tui.connection import ConsoleConnection, Reply
+from tui.connection import ConsoleConnection, local_reply
 from tui.guest import TrioGuest
-from tui.i18n import Texts
+from tui.i18n import Texts, plain
 from tui.model import ConsoleModel
 from tui.screens.alarms import AlarmsScreen
 from tui.screens.base import ConsoleScreen
@@ -99,10 +99,11 @@ class ConsoleApp(App[None]):
 
         async def wait_for_reply() -> None:
             if self.connection is None:
-                reply = Reply(False, "offline")
+                reply = local_reply(0, "console.offline")
             else:
                 reply = await self.connection.request(command, args)
-            message = self.t("reply.offline") if reply.message == "offline" else reply.message
+            # An older floor's reply has no code: its own words, then.
+            message = self.t.said(reply.code, reply.params) if reply.code else plain(reply.message)
             self.notify(self.t("reply.ok" if reply.ok else "reply.refused", message=message),
                         severity="information" if reply.ok else "warning", markup=False)  # fmt: skip
             if on_reply is not None:

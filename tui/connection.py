@@ -16,28 +16,35 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import json
 import random
 import ssl
 from collections.abc import Mapping
 from typing import Any
 
 import trio
-from attrs import frozen
 from trio_websocket import ConnectionClosed, HandshakeError, WebSocketConnection, open_websocket_url
 
 from domain.backoff import Backoff
+from domain.catalogue import render
+from supervisor.console.protocol import (
+    Bye,
+    Command,
+    Error,
+    Hello,
+    ProtocolError,
+    Reply,
+    Welcome,
+    decode_server,
+    encode,
+)
 from tui.model import ConsoleModel
 
-__all__ = ["ConsoleConnection", "Reply"]
-
-PROTOCOL_VERSION = 1
+__all__ = ["ConsoleConnection", "local_reply"]
 
 
-@frozen
-class Reply:
-    ok: bool
-    message: str
+def local_reply(command_id: int, code: str) -> Reply:
+    """An answer the console gives itself (offline, busy, no reply): a code as the floor's are."""
+    return Reply(command_id, False, code, message=render(code, None, "en"))
 
 
 class ConsoleConnection:
@@ -63,7 +70,7 @@ class ConsoleConnection:
         self._ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future[Reply]] = {}
         self._deadlines: dict[int, float] = {}
-        self._outgoing_send, self._outgoing = trio.open_memory_channel[dict[str, Any]](64)
+        self._outgoing_send, self._outgoing = trio.open_memory_channel[Command](64)
         self._trio_token: trio.lowlevel.TrioToken | None = None
         self.sessions = 0
 
@@ -71,22 +78,22 @@ class ConsoleConnection:
     def request(self, command: str, args: Mapping[str, Any]) -> asyncio.Future[Reply]:
         future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
         if self._trio_token is None or self.model.link != "connected":
-            future.set_result(Reply(False, "offline"))
+            future.set_result(local_reply(0, "console.offline"))
             return future
         command_id = next(self._ids)
         self._pending[command_id] = future
-        message = {"type": "command", "id": command_id, "command": command, "args": dict(args)}
+        message = Command(command_id, command, args)
         try:
             self._trio_token.run_sync_soon(self._enqueue, command_id, message)
         except trio.RunFinishedError:  # the link's trio run is over (the console is closing)
-            self._answer(command_id, Reply(False, "offline"))
+            self._answer(command_id, local_reply(command_id, "console.offline"))
         return future
 
-    def _enqueue(self, command_id: int, message: dict[str, Any]) -> None:
+    def _enqueue(self, command_id: int, message: Command) -> None:
         try:
             self._outgoing_send.send_nowait(message)
         except trio.WouldBlock:
-            self._answer(command_id, Reply(False, "busy: too many commands waiting"))
+            self._answer(command_id, local_reply(command_id, "console.busy"))
 
     def _answer(self, command_id: int, reply: Reply) -> None:
         self._deadlines.pop(command_id, None)
@@ -94,9 +101,9 @@ class ConsoleConnection:
         if future is not None and not future.done():
             future.set_result(reply)
 
-    def _fail_pending(self, why: str) -> None:
+    def _fail_pending(self) -> None:
         for command_id in list(self._pending):
-            self._answer(command_id, Reply(False, why))
+            self._answer(command_id, local_reply(command_id, "console.offline"))
 
     # ------------------------------------------------------------------ the session loop (trio)
     async def run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
@@ -105,7 +112,7 @@ class ConsoleConnection:
         failures = 0
         while True:
             detail = await self._session()
-            self._fail_pending("offline")
+            self._fail_pending()
             if self.model.link != "refused":
                 self.model.link = "disconnected"
             self.model.link_detail = detail
@@ -121,8 +128,7 @@ class ConsoleConnection:
         try:
             async with open_websocket_url(self.url, ssl_context=self.ssl_context, connect_timeout=5,
                                           disconnect_timeout=1, max_message_size=4 << 20) as ws:  # fmt: skip
-                hello = {"type": "hello", "v": PROTOCOL_VERSION, "token": self._token}
-                await ws.send_message(json.dumps(hello))
+                await ws.send_message(encode(Hello(self._token)))
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(self._send_commands, ws)
                     nursery.start_soon(self._refresh, ws)
@@ -151,36 +157,32 @@ class ConsoleConnection:
             except ConnectionClosed as exc:
                 return f"closed ({exc.reason.code})" if exc.reason else "closed"
             try:
-                message = json.loads(text)
-            except (TypeError, ValueError):
-                continue  # not ours to crash on: the next snapshot sets things right
-            if not isinstance(message, dict):
-                continue
-            kind = message.get("type")
-            if kind == "welcome":
-                self.sessions += 1
-                self.model.link, self.model.link_detail = "connected", ""
-            elif kind == "error" and str(message.get("code", "")).startswith("auth."):
-                # Both at once: a screen drawn in between would show "refused" without why.
-                self.model.link, self.model.link_detail = "refused", str(message.get("code"))
-                self.model.version += 1
-                return self.model.link_detail
-            elif kind == "bye":
-                self.model.version += 1
-                return f"bye: {message.get('reason', '')}"
-            elif kind == "reply" and isinstance(message.get("id"), int):
-                said = message.get("message")
-                reply = Reply(message.get("ok") is True, said if isinstance(said, str) else "")
-                self._answer(message["id"], reply)
+                message = decode_server(text)
+            except ProtocolError:
+                continue  # not ours to crash on (a newer floor's event): the next snapshot sets things right
+            match message:
+                case Welcome():
+                    self.sessions += 1
+                    self.model.link, self.model.link_detail = "connected", ""
+                case Error(code) if code.startswith("auth."):
+                    # Both at once: a screen drawn in between would show "refused" without why.
+                    self.model.link, self.model.link_detail = "refused", code
+                    self.model.version += 1
+                    return self.model.link_detail
+                case Bye(reason):
+                    self.model.version += 1
+                    return f"bye: {reason}"
+                case Reply(int() as command_id):
+                    self._answer(command_id, message)
             self.model.receive(message)
 
     async def _send_commands(self, ws: WebSocketConnection) -> None:
         async for message in self._outgoing:
-            if message["id"] not in self._pending:
+            if not isinstance(message.id, int) or message.id not in self._pending:
                 continue  # answered "offline" when an earlier session ended: never sent late
             # The reply may never come (the floor went away): the screen is not left waiting.
-            self._deadlines[message["id"]] = trio.current_time() + self.reply_timeout_s
-            await ws.send_message(json.dumps(message, ensure_ascii=False))
+            self._deadlines[message.id] = trio.current_time() + self.reply_timeout_s
+            await ws.send_message(encode(message))
 
     async def _expire(self) -> None:
         while True:
@@ -189,10 +191,10 @@ class ConsoleConnection:
             for command_id, deadline in list(self._deadlines.items()):
                 if now >= deadline:
                     del self._deadlines[command_id]
-                    self._answer(command_id, Reply(False, "no reply from the floor"))
+                    self._answer(command_id, local_reply(command_id, "console.no_reply"))
 
     async def _refresh(self, ws: WebSocketConnection) -> None:
         ids = itertools.count(-1, -1)  # negative ids: the console's own requests, not a person's
         while True:
             await trio.sleep(self.refresh_s)
-            await ws.send_message(json.dumps({"type": "command", "id": next(ids), "command": "snapshot"}))
+            await ws.send_message(encode(Command(next(ids), "snapshot")))

@@ -7,10 +7,22 @@ older console. Reason codes have their words in `domain.reasons`, shared with th
 
 from __future__ import annotations
 
+import unicodedata
+from collections.abc import Mapping
+from typing import Any
+
+from domain.catalogue import render, render_alarm
 from domain.checks import CHECK_ITEMS
 from domain.reasons import describe
 
-__all__ = ["CHECK_ITEMS", "Texts"]
+__all__ = ["CHECK_ITEMS", "Texts", "plain"]
+
+
+def plain(text: str) -> str:
+    """Text from the floor (device and user text inside it) with its control characters taken out:
+    an escape sequence in a label must not reach the terminal. Shown as plain text, never markup."""
+    return "".join(ch for ch in text if unicodedata.category(ch) != "Cc")
+
 
 _ZH: dict[str, str] = {
     # screens and keys
@@ -121,7 +133,6 @@ _ZH: dict[str, str] = {
     "confirm.no": "取消",
     "reply.ok": "完成：{message}",
     "reply.refused": "被拒绝：{message}",
-    "reply.offline": "未连接，命令未发送",
     "alarm.none": "无报警",
     "bye": "监控台被服务器断开：{reason}",
 }
@@ -228,7 +239,6 @@ _EN: dict[str, str] = {
     "confirm.no": "Cancel",
     "reply.ok": "Done: {message}",
     "reply.refused": "Refused: {message}",
-    "reply.offline": "not connected: command not sent",
     "alarm.none": "no alarms",
     "bye": "dropped by the server: {reason}",
 }
@@ -331,6 +341,16 @@ class Texts:
 
     def reason(self, code: str) -> str:
         return describe(code, self.lang)
+
+    def said(self, code: str, params: Mapping[str, Any] | None = None) -> str:
+        """What the floor said as a code (a reply, a refusal, an alarm), in words (`domain.catalogue`)."""
+        return plain(render(code, params, self.lang))
+
+    def alarm_text(self, kind: str, params: Mapping[str, Any] | None, message: str) -> str:
+        """An alarm's text: from its kind and parameters where the floor sent parameters and the
+        catalogue has words for the kind, else the floor's own message (in the floor's language)."""
+        worded = render_alarm(kind, params, self.lang) if params is not None else None
+        return plain(message if worded is None else worded)
 
     def check_items(self, phase: str) -> list[tuple[str, str]]:
         return [(key, zh if self.lang == "zh" else en) for key, zh, en in CHECK_ITEMS[phase]]

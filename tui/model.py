@@ -1,8 +1,9 @@
 """What the console knows of the floor: built from the server's snapshot, kept current by its events.
 
-Pure (no I/O, no widgets): the connection feeds it the server's messages, the screens read it. A
-message it cannot make sense of is ignored, never raised on: the floor's text is data, and a newer
-floor may send fields this console does not know. A fresh snapshot replaces everything, so whatever
+Pure (no I/O, no widgets): the connection feeds it the server's messages, decoded by the console
+protocol (events as the classes of `domain.events`), the screens read it. A snapshot is read
+leniently, a field it cannot make sense of ignored, never raised on: the floor's text is data, and
+a newer floor may send fields this console does not know. A fresh snapshot replaces everything, so whatever
 a console missed (a reconnect, an alarm unshelved on the floor) is set right by the next one.
 """
 
@@ -12,7 +13,28 @@ from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
+import attrs
 from attrs import define, field, frozen
+
+from domain.events import (
+    ActorHealthChanged,
+    AlarmAcknowledged,
+    AlarmCleared,
+    AlarmRaised,
+    AlarmShelved,
+    CheckRecorded,
+    FillAborted,
+    FillCompleted,
+    FloorEvent,
+    InterlockRefused,
+    OperatorLogin,
+    OperatorLogout,
+    StationState,
+    StationWeight,
+    SyncBatch,
+    encode,
+)
+from supervisor.console.protocol import Event, Reply, ServerMessage, Snapshot, Welcome
 
 __all__ = ["AlarmView", "ConsoleModel", "StationView"]
 
@@ -26,6 +48,11 @@ def _float(value: Any) -> float | None:
 
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
+
+
+def _listed(event: FloorEvent, ts: float | None) -> dict[str, Any]:
+    """An event as the snapshot lists it: its JSON form, and when."""
+    return {**encode(event), "at": ts}
 
 
 def dicts(value: Any) -> list[dict[str, Any]]:
@@ -81,6 +108,7 @@ class AlarmView:
     station: str | None
     state: str
     raised_at: float | None
+    params: Mapping[str, Any] | None = None  # the text's parameters, when the floor sends them
 
     @property
     def needs_action(self) -> bool:
@@ -122,22 +150,16 @@ class ConsoleModel:
         )
 
     # ------------------------------------------------------------------ from the server
-    def receive(self, message: Mapping[str, Any]) -> None:
-        kind = message.get("type")
-        if kind == "welcome":
-            self.user = _text(message.get("user"))
-            self.role = _text(message.get("role"))
-            self.user_station = _text(message.get("station"))
-        elif kind == "snapshot" or (kind == "reply" and isinstance(message.get("snapshot"), dict)):
-            snap = message.get("snapshot")
-            if isinstance(snap, dict):
+    def receive(self, message: ServerMessage) -> None:
+        match message:
+            case Welcome(user, role, station):
+                self.user, self.role, self.user_station = user, role, station
+            case Snapshot(snap) | Reply(snapshot=snap) if snap is not None:
                 self.apply_snapshot(snap)
-        elif kind == "event":
-            event = message.get("event")
-            if isinstance(event, dict):
-                self.apply_event(event, _float(message.get("at")))
-        else:
-            return
+            case Event(at, event):
+                self.apply_event(event, at)
+            case _:
+                return
         self.version += 1
 
     def apply_snapshot(self, snap: Mapping[str, Any]) -> None:
@@ -156,57 +178,66 @@ class ConsoleModel:
         self.records_backlog = backlog if isinstance(backlog, int) else 0
         self.storage_healthy = snap.get("storage_healthy") is not False
 
-    def apply_event(self, e: Mapping[str, Any], ts: float | None = None) -> None:
+    def apply_event(self, e: FloorEvent, ts: float | None = None) -> None:
         """One floor event; `ts` is when it happened (seconds since the epoch)."""
-        kind = e.get("type")
-        station = self.stations.get(str(e.get("station"))) if e.get("station") is not None else None
-        if kind == "station.weight" and station is not None:
-            station.gross_kg = _float(e.get("gross_kg"))
-            station.stable = e.get("stable") if isinstance(e.get("stable"), bool) else None
-            station.target_kg = _float(e.get("target_kg"))
-        elif kind == "station.state" and station is not None:
-            station.state = _text(e.get("state")) or station.state
-            if "cylinder" in e or station.state == "idle":
-                station.cylinder = _text(e.get("cylinder"))
-            if station.state == "filling":
-                station.last_problem = None
-        elif kind in ("operator.login", "operator.logout") and station is not None:
-            station.operator = _text(e.get("operator")) if kind == "operator.login" else None
-            station.operator_name = None  # the next snapshot has the name
-        elif kind == "fill.completed" and station is not None:
-            station.recent_fills.appendleft({**e, "at": ts})
-        elif kind == "fill.aborted" and station is not None:
-            station.recent_fills.appendleft({**e, "at": ts})
-            station.last_problem = _text(e.get("reason"))
-        elif kind == "interlock.refused" and station is not None:
-            station.recent_refusals.appendleft({**e, "at": ts})
-            reasons = e.get("reasons")
-            station.last_problem = str(reasons[0]) if isinstance(reasons, list) and reasons else None
-        elif kind == "check.recorded" and station is not None:
-            station.recent_checks.appendleft({**e, "at": ts})
-        elif kind == "alarm.raised":
-            self._set_alarm(e, "unacknowledged", ts)
-            if station is not None:
-                station.last_problem = _text(e.get("message"))
-        elif kind in ("alarm.cleared", "alarm.acknowledged", "alarm.shelved"):
-            self._alarm_moved(str(e.get("alarm_id")), kind.removeprefix("alarm."))
-        elif kind == "actor.health":
-            self._actor_health(e)
-        elif kind == "sync.batch" and self.sync is not None:
-            # Live figures between snapshots (the dead-letter list comes with the next snapshot).
-            for name in ("backlog", "dead_letters", "status", "detail"):
-                if name in e:
-                    self.sync[name] = e[name]
-            if e.get("last_success") is not None:
-                self.sync["last_success"] = e["last_success"]
+        station_id = getattr(e, "station", None)
+        station = self.stations.get(station_id) if isinstance(station_id, str) else None
+        match e:
+            case AlarmRaised():
+                self._set_alarm(_listed(e, ts), "unacknowledged", ts)
+                if station is not None:
+                    station.last_problem = e.message
+            case AlarmCleared(alarm_id):
+                self._alarm_moved(alarm_id, "cleared")
+            case AlarmAcknowledged(alarm_id):
+                self._alarm_moved(alarm_id, "acknowledged")
+            case AlarmShelved(alarm_id):
+                self._alarm_moved(alarm_id, "shelved")
+            case ActorHealthChanged():
+                self._actor_health(_listed(e, ts))
+            case SyncBatch() if self.sync is not None:
+                # Live figures between snapshots (the dead-letter list comes with the next snapshot).
+                self.sync.update(
+                    backlog=e.backlog, dead_letters=e.dead_letters, status=e.status, detail=e.detail
+                )
+                if e.last_success is not None:
+                    self.sync["last_success"] = e.last_success
+        if station is None:
+            return
+        match e:
+            case StationWeight():
+                station.gross_kg = float(e.gross_kg)
+                station.stable = e.stable
+                station.target_kg = None if e.target_kg is None else float(e.target_kg)
+            case StationState():
+                station.state = e.state
+                if e.cylinder is not None or e.state == "idle":
+                    station.cylinder = e.cylinder
+                if e.state == "filling":
+                    station.last_problem = None
+            case OperatorLogin():
+                station.operator, station.operator_name = e.operator, None  # the next snapshot has the name
+            case OperatorLogout():
+                station.operator, station.operator_name = None, None
+            case FillCompleted():
+                station.recent_fills.appendleft(_listed(e, ts))
+            case FillAborted():
+                station.recent_fills.appendleft(_listed(e, ts))
+                station.last_problem = e.reason
+            case InterlockRefused():
+                station.recent_refusals.appendleft(_listed(e, ts))
+                station.last_problem = e.reasons[0] if e.reasons else None
+            case CheckRecorded():
+                station.recent_checks.appendleft(_listed(e, ts))
 
     def _set_alarm(self, a: Mapping[str, Any], state: str, raised_at: float | None) -> None:
         alarm_id = _text(a.get("alarm_id"))
         if alarm_id is None:
             return
+        params = a.get("params")
         self.alarms[alarm_id] = AlarmView(
             alarm_id, str(a.get("kind", "")), str(a.get("severity", "")), str(a.get("message", "")),
-            _text(a.get("station")), state, raised_at,
+            _text(a.get("station")), state, raised_at, params if isinstance(params, Mapping) else None,
         )  # fmt: skip
 
     def _alarm_moved(self, alarm_id: str, what: str) -> None:
@@ -221,8 +252,7 @@ class ConsoleModel:
         else:  # cleared
             new_state = "cleared_unacknowledged" if alarm.state == "unacknowledged" else ""
         if new_state:
-            self.alarms[alarm_id] = AlarmView(alarm.alarm_id, alarm.kind, alarm.severity, alarm.message,
-                                              alarm.station, new_state, alarm.raised_at)  # fmt: skip
+            self.alarms[alarm_id] = attrs.evolve(alarm, state=new_state)
         else:
             del self.alarms[alarm_id]
 
@@ -230,7 +260,7 @@ class ConsoleModel:
         name = _text(e.get("actor"))
         if name is None:
             return
-        fields = {k: v for k, v in e.items() if k not in ("type", "ts")}
+        fields = {k: v for k, v in e.items() if k not in ("type", "at")}
         for i, actor in enumerate(self.actors):
             if actor.get("actor") == name:
                 self.actors[i] = {**actor, **fields}  # an error stays shown as the last one

@@ -1,7 +1,8 @@
 """The console's own widgets: the status line and the station tile.
 
 Everything shown here is built as `rich.text.Text`, never as markup: labels, names and messages
-come from devices and people, and `[red]` in a label must show as `[red]`, not turn the screen red.
+come from devices and people, and `[red]` in a label must show as `[red]`, not turn the screen red;
+nor may an escape sequence in one reach the terminal (`plain` takes control characters out).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from tui.i18n import Texts
+from tui.i18n import Texts, plain
 from tui.model import ConsoleModel, StationView
 
 __all__ = ["ABNORMAL_STATES", "StationTile", "StatusLine", "weight_bar"]
@@ -47,7 +48,7 @@ class StatusLine(Static):
         line.append(t(f"link.{m.link}"), style=link_style)
         if m.user:
             line.append("  │  ")
-            line.append(t("header.user", user=m.user, role=t.word(m.role or "")))
+            line.append(plain(t("header.user", user=m.user, role=t.word(m.role or ""))))
         line.append("  │  ")
         n = m.unacknowledged
         line.append(t("header.unacknowledged", n=n), style="bold reverse" if n else "")
@@ -73,17 +74,17 @@ class StationTile(Static, can_focus=True):
     def show(self, s: StationView, stale: bool) -> None:
         t = self.t
         text = Text(no_wrap=True, overflow="ellipsis")  # a tile's lines never wrap out of sight
-        text.append(s.id, style="bold")
+        text.append(plain(s.id), style="bold")
         text.append("  ")
         text.append(t.state(s.state), style="bold" if s.state in ABNORMAL_STATES else "")
         text.append("\n")
-        text.append(s.cylinder or t("tile.none"))
+        text.append(plain(s.cylinder or t("tile.none")))
         text.append("\n")
         text.append(f"{t('tile.operator')} ")
         if s.operator:
-            text.append(s.operator_name or s.operator)
+            text.append(plain(s.operator_name or s.operator))
             if s.operator_name:
-                text.append(f" ({s.operator})")
+                text.append(plain(f" ({s.operator})"))
         else:
             text.append(t("tile.none"))
         text.append("\n")
@@ -96,7 +97,7 @@ class StationTile(Static, can_focus=True):
         text.append("\n")
         if s.last_problem:
             text.append(f"{t('tile.last_error')}: ")
-            text.append(t.reason(s.last_problem), style="bold")
+            text.append(plain(t.reason(s.last_problem)), style="bold")
         for state in ABNORMAL_STATES:
             self.set_class(s.state == state, f"-{state}")
         self.set_class(stale, "-stale")

@@ -18,8 +18,10 @@ out of here.
 A check is taken only when it means something (`domain.checks`): its cylinder is read with the
 floor's label rule, as the scanner reads it, so a label URL is recorded under the code the scan will
 look for; the code must be in the registry; and its items must back its result (a pass answers every
-item as checked and passed, a fail names a failed item). A refusal starts with its reason code when
+item as checked and passed, a fail names a failed item). A refusal's code is its reason code when
 there is one (`label.unreadable`, `label.foreign_unit`, `cylinder.unknown`, `precheck.incomplete`).
+
+Every answer is a code of `domain.catalogue` with its parameters; the audit keeps it in English.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ import trio
 from domain.checks import check_problem
 from domain.labels import parse_label
 from domain.messages import CheckPhase, CheckSubmitted, ConsoleOrder
-from domain.reasons import Reason, describe
+from domain.reasons import Reason
 from domain.records import AuditRecord
 from domain.roles import COMMAND_ROLES, OWN_STATION_ONLY, Command, may, refusal
 from domain.times import utc_now
@@ -50,18 +52,22 @@ _MAINTENANCE = (Command.RESTART, Command.OUT_OF_SERVICE, Command.RETURN_TO_SERVI
 
 
 class _Refused(Exception):
-    """A command refused for its arguments or the caller's role; the message says why."""
+    """A command refused for its arguments or the caller's role: a code of `domain.catalogue`."""
+
+    def __init__(self, code: str, **params: object) -> None:
+        super().__init__(code)
+        self.result = CommandResult(False, code, params)
 
 
 def _refused(reason: Reason, what: str) -> _Refused:
-    """A refusal for a reason code: the code first (consoles match on it), its words, then what."""
-    return _Refused(f"{reason}: {describe(reason, 'en')}: {what}")
+    """A refusal for a reason code: the code is the reason (consoles match on it), what the detail."""
+    return _Refused(str(reason), detail=what)
 
 
 def _text(args: Mapping[str, Any], key: str, limit: int = 64) -> str:
     value = args.get(key)
     if not isinstance(value, str) or not value or len(value) > limit:
-        raise _Refused(f"{key}: a text of 1..{limit} characters is needed")
+        raise _Refused("console.bad_text", field=key, limit=limit)
     return value
 
 
@@ -69,7 +75,9 @@ async def execute(floor: Floor, alarms: AlarmBoard, user: ConsoleUser, name: str
                   args: Mapping[str, Any]) -> CommandResult:  # fmt: skip
     """Check the role, carry the command out, audit it; never raises for what a console sends."""
     if name not in COMMAND_ROLES:
-        return CommandResult(False, f"unknown command {name!r} (known: {', '.join(COMMAND_ROLES)})")
+        return CommandResult(
+            False, "console.unknown_command", {"command": name, "known": ", ".join(COMMAND_ROLES)}
+        )
     if name in _MAINTENANCE:
         return await _maintenance(floor, user, name, args)  # (audited by Maintenance)
     target = str(args.get("station") or args.get("alarm_id") or args.get("cylinder") or "")[:64]
@@ -77,11 +85,11 @@ async def execute(floor: Floor, alarms: AlarmBoard, user: ConsoleUser, name: str
         if may(user.role, name):
             result = _do(floor, alarms, user, name, args)
         else:
-            result = CommandResult(False, refusal(user.role, name))
+            result = CommandResult(False, "console.role_refused", refusal(user.role, name))
     except _Refused as exc:
-        result = CommandResult(False, str(exc))
+        result = exc.result
     except MailboxFull:
-        result = CommandResult(False, "the station is not taking commands (its coordinator is stuck)")
+        result = CommandResult(False, "console.station_stuck")
     floor.sink.put(AuditRecord(utc_now(), user.name, user.role, name, "ok" if result.ok else "refused",
                                target, result.message))  # fmt: skip
     return result
@@ -90,9 +98,9 @@ async def execute(floor: Floor, alarms: AlarmBoard, user: ConsoleUser, name: str
 def _station(floor: Floor, user: ConsoleUser, args: Mapping[str, Any], own: bool = False) -> str:
     station = _text(args, "station", 32)
     if station not in floor.stations:
-        raise _Refused(f"no station {station!r}")
+        raise _Refused("station.unknown", station=station)
     if own and user.role in OWN_STATION_ONLY and user.station != station:
-        raise _Refused(f"an operator may act on their own station only ({user.station})")
+        raise _Refused("console.own_station_only", station=user.station)
     return station
 
 
@@ -104,13 +112,13 @@ def _do(
         case "pause" | "resume" | "stop" | "start":
             station = _station(floor, user, args, own=True)
             floor.stations[station].tell(ConsoleOrder(name, user.name, now))
-            return CommandResult(True, f"{station}: {name}")
+            return CommandResult(True, "console.ordered", {"station": station, "command": name})
         case "check":
             # A code or a whole label: past the rule's length parse_label refuses it, with its code.
             cylinder = _text(args, "cylinder", 4 * floor.config.label.max_length)
             phase, result = args.get("phase"), args.get("result")
             if phase not in ("pre", "post") or result not in ("pass", "fail"):
-                raise _Refused("phase must be pre or post, result pass or fail")
+                raise _Refused("console.bad_check_choice")
             items = args.get("items", {})
             if (
                 not isinstance(items, dict)
@@ -120,7 +128,7 @@ def _do(
                     for k, v in items.items()
                 )
             ):
-                raise _Refused("items: an object of up to 32 text fields")
+                raise _Refused("console.bad_items")
             cylinder = _registered_code(floor, cylinder)
             _well_formed(phase, result == "pass", items)
             station = _station(floor, user, args) if "station" in args else _where(floor, cylinder)
@@ -128,21 +136,26 @@ def _do(
                 cylinder, CheckPhase(phase), result == "pass", user.name, items, at=now,
                 when=dt.datetime.now(dt.UTC),
             ))  # fmt: skip
-            return CommandResult(True, f"{phase}-fill check of {cylinder} recorded")
+            return CommandResult(
+                True,
+                "check.pre_recorded" if phase == "pre" else "check.post_recorded",
+                {"cylinder": cylinder},
+            )
         case "ack":
             alarm_id = _text(args, "alarm_id", 128)
             if not alarms.acknowledge(alarm_id, user.name):
-                raise _Refused(f"no unacknowledged alarm {alarm_id!r}")
-            return CommandResult(True, f"{alarm_id} acknowledged")
+                raise _Refused("alarm.not_unacknowledged", alarm_id=alarm_id)
+            return CommandResult(True, "alarm.acknowledged", {"alarm_id": alarm_id})
         case "shelve":
             alarm_id = _text(args, "alarm_id", 128)
             minutes = args.get("minutes")
             if not isinstance(minutes, int) or isinstance(minutes, bool) or not 1 <= minutes <= 480:
-                raise _Refused("minutes: an integer 1..480")
+                raise _Refused("console.bad_minutes")
             if not alarms.shelve(alarm_id, user.name, now + minutes * 60):
-                raise _Refused(f"no alarm {alarm_id!r}")
-            return CommandResult(True, f"{alarm_id} shelved for {minutes} min")
-    raise _Refused(f"{name}: not handled")  # pragma: no cover - COMMAND_ROLES lists what is handled
+                raise _Refused("alarm.unknown", alarm_id=alarm_id)
+            return CommandResult(True, "alarm.shelved", {"alarm_id": alarm_id, "minutes": minutes})
+    known = ", ".join(COMMAND_ROLES)  # pragma: no cover - COMMAND_ROLES lists what is handled
+    raise _Refused("console.unknown_command", command=name, known=known)  # pragma: no cover
 
 
 def _registered_code(floor: Floor, text: str) -> str:
@@ -165,7 +178,7 @@ def _well_formed(phase: str, passed: bool, items: Mapping[str, str]) -> None:
         return
     if passed and phase == "pre":
         raise _refused(Reason.PRECHECK_INCOMPLETE, problem)
-    raise _Refused(f"{phase}-fill check: {problem}")
+    raise _Refused("check.pre_problem" if phase == "pre" else "check.post_problem", problem=problem)
 
 
 def _where(floor: Floor, cylinder: str) -> str:
@@ -177,11 +190,11 @@ async def _maintenance(floor: Floor, user: ConsoleUser, name: str, args: Mapping
     if name == "restart":
         target = args.get("target")
         if not isinstance(target, str) or not target or len(target) > 64:
-            return CommandResult(False, "target: a station or actor name is needed")
+            return CommandResult(False, "console.bad_target")
         return await floor.maintenance.restart(target, user.name, user.role)
     station = args.get("station")
     # Bounded as every other argument: the audit row's target holds 64 characters, and a longer one
     # was refused by PostgreSQL, the command left unaudited (found by fuzzing).
     if not isinstance(station, str) or not station or len(station) > 64:
-        return CommandResult(False, "station: a station id is needed")
+        return CommandResult(False, "console.bad_station")
     return await floor.maintenance.set_out_of_service(station, name == "out_of_service", user.name, user.role)

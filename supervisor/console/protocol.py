@@ -1,25 +1,53 @@
 """The console protocol: JSON text messages over a WebSocket, version 1 (docs/console-protocol.md).
 
-Client → server: `{"type": "hello", "v": 1, "token": "..."}` first, then
-`{"type": "command", "id": <str|int>, "command": "<name>", "args": {...}}`.
-Server → client: `welcome`, `snapshot`, `event`, `reply` (to a command, by id), `error`, `bye`.
-Anything else — not JSON, not an object, too big, a wrong type, a missing field — is a
-`ProtocolError` with a stable code, answered with an `error` message; the session goes on.
+One typed class per message, both ways, and the only place their JSON form is made and read: the
+server (`supervisor.console.server`) and the terminal console (`tui.connection`) both use
+`encode` and the decoder for what they receive, so neither builds a message by hand.
+
+Client → server: `Hello` first, then `Command`s. Server → client: `Welcome`, `Snapshot`, `Event`
+(a floor event of `domain.events`), `Reply` (to a command, by id), `Error`, `Bye`.
+What does not decode — not JSON, not an object, too big, a wrong type, a field missing or of the
+wrong kind — is a `ProtocolError` with a stable code, its message naming the field; the server
+answers it with an `Error` and the session goes on, the console drops the message.
+
+Kept importable by the console (layer 0 in tests/test_layers.py): imports only `domain`.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import math
+from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeAlias
 
-from attrs import frozen
+from attrs import field, frozen
 
-__all__ = ["MAX_MESSAGE_BYTES", "VERSION", "Command", "Hello", "ProtocolError", "encode", "parse"]
+from domain.events import BadEvent, FloorEvent
+from domain.events import decode as decode_event
+from domain.events import encode as encode_event
+
+__all__ = [
+    "MAX_MESSAGE_BYTES",
+    "VERSION",
+    "Bye",
+    "ClientMessage",
+    "Command",
+    "Error",
+    "Event",
+    "Hello",
+    "ProtocolError",
+    "Reply",
+    "ServerMessage",
+    "Snapshot",
+    "Welcome",
+    "decode_client",
+    "decode_server",
+    "encode",
+]
 
 VERSION = 1
-MAX_MESSAGE_BYTES = 64 * 1024  # a console sends commands, not files
+MAX_MESSAGE_BYTES = 64 * 1024  # a console sends commands, not files (the server's limit)
 
 
 class ProtocolError(Exception):
@@ -29,24 +57,124 @@ class ProtocolError(Exception):
         self.message = message
 
 
+def _frozen_mapping(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    return dict(value or {})
+
+
+# --- client → server ------------------------------------------------------------------------------
 @frozen
 class Hello:
     token: str
-    version: int
+    version: int = VERSION
 
 
 @frozen
 class Command:
     id: str | int
     name: str
-    args: Mapping[str, Any]
+    args: Mapping[str, Any] = field(factory=dict, converter=_frozen_mapping)
 
 
-def parse(text: str | bytes) -> Hello | Command:
+ClientMessage: TypeAlias = Hello | Command
+
+
+# --- server → client ------------------------------------------------------------------------------
+@frozen
+class Welcome:
+    user: str
+    role: str
+    station: str | None = None
+    version: int = VERSION
+
+
+@frozen
+class Snapshot:
+    """The floor now (its fields: docs/console-protocol.md, "Snapshot"; read leniently by a console)."""
+
+    snapshot: Mapping[str, Any]
+
+
+@frozen
+class Event:
+    at: float  # when it happened, seconds since the epoch
+    event: FloorEvent
+
+
+@frozen
+class Reply:
+    """A command's answer. `code` and `params` say it for a console to put in its own words
+    (`domain.catalogue`); `message` is the same in English, for the audit and older consoles.
+    The `snapshot` command's reply carries a snapshot instead."""
+
+    id: str | int
+    ok: bool
+    code: str = ""
+    params: Mapping[str, Any] = field(factory=dict, converter=_frozen_mapping)
+    message: str = ""
+    snapshot: Mapping[str, Any] | None = None
+
+
+@frozen
+class Error:
+    code: str
+    message: str
+
+
+@frozen
+class Bye:
+    reason: str  # in English, for the console's status line and the log
+    code: str = ""  # what a console matches on (`console.lagged`, `console.too_slow`)
+    params: Mapping[str, Any] = field(factory=dict, converter=_frozen_mapping)
+
+
+ServerMessage: TypeAlias = Welcome | Snapshot | Event | Reply | Error | Bye
+
+
+# --- encoding ---------------------------------------------------------------------------------------
+def _json_form(message: ClientMessage | ServerMessage) -> dict[str, Any]:
+    match message:
+        case Hello(token, version):
+            return {"type": "hello", "v": version, "token": token}
+        case Command(cid, name, args):
+            return {"type": "command", "id": cid, "command": name, "args": dict(args)}
+        case Welcome(user, role, station, version):
+            return {"type": "welcome", "v": version, "user": user, "role": role, "station": station}
+        case Snapshot(snapshot):
+            return {"type": "snapshot", "snapshot": snapshot}
+        case Event(at, event):
+            return {"type": "event", "at": at, "event": encode_event(event)}
+        case Reply(cid, ok, code, params, text, snapshot):
+            out: dict[str, Any] = {"type": "reply", "id": cid, "ok": ok}
+            if snapshot is not None:
+                return out | {"snapshot": snapshot}
+            return out | {"code": code, "params": dict(params), "message": text}
+        case Error(code, text):
+            return {"type": "error", "code": code, "message": text}
+        case Bye(reason, code, params):
+            return {"type": "bye", "reason": reason} | (
+                {"code": code, "params": dict(params)} if code else {}
+            )
+    raise TypeError(f"not a console message: {message!r}")  # pragma: no cover - the union is closed
+
+
+def _default(value: object) -> object:
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    return str(value)
+
+
+def encode(message: ClientMessage | ServerMessage) -> str:
+    return json.dumps(_json_form(message), ensure_ascii=False, default=_default, separators=(",", ":"))
+
+
+# --- decoding ---------------------------------------------------------------------------------------
+def _object(text: str | bytes, limit: int | None) -> dict[str, Any]:
     if isinstance(text, bytes):
         raise ProtocolError("protocol.binary", "messages are JSON text, not binary frames")
-    if len(text.encode("utf-8", errors="replace")) > MAX_MESSAGE_BYTES:
-        raise ProtocolError("protocol.too_big", f"a message may hold at most {MAX_MESSAGE_BYTES} bytes")
+    if limit is not None and len(text.encode("utf-8", errors="replace")) > limit:
+        raise ProtocolError("protocol.too_big", f"a message may hold at most {limit} bytes")
     try:
         obj = json.loads(text)
     except ValueError as exc:
@@ -60,24 +188,7 @@ def parse(text: str | bytes) -> Hello | Command:
         raise ProtocolError("protocol.not_json", "not JSON text: an unpaired surrogate escape (\\udXXX)")
     if not isinstance(obj, dict):
         raise ProtocolError("protocol.not_object", "a message is a JSON object")
-    kind = obj.get("type")
-    if kind == "hello":
-        token, version = obj.get("token"), obj.get("v")
-        if not isinstance(token, str) or not token:
-            raise ProtocolError("protocol.field", "hello: token must be a non-empty string")
-        if version != VERSION:
-            raise ProtocolError("protocol.version", f"this server speaks version {VERSION}, not {version!r}")
-        return Hello(token, version)
-    if kind == "command":
-        cid, name, args = obj.get("id"), obj.get("command"), obj.get("args", {})
-        if not isinstance(cid, str | int) or isinstance(cid, bool):
-            raise ProtocolError("protocol.field", "command: id must be a string or an integer")
-        if not isinstance(name, str) or not name:
-            raise ProtocolError("protocol.field", "command: command must be a non-empty string")
-        if not isinstance(args, dict):
-            raise ProtocolError("protocol.field", "command: args must be an object")
-        return Command(cid, name, args)
-    raise ProtocolError("protocol.type", f"unknown message type {kind!r} (hello, command)")
+    return obj
 
 
 def _unpaired_surrogate(value: object) -> bool:
@@ -97,13 +208,107 @@ def _unpaired_surrogate(value: object) -> bool:
     return False
 
 
-def _default(value: object) -> object:
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, set | frozenset | tuple):
-        return list(value)
-    return str(value)
+def _is_text(v: object) -> bool:
+    return isinstance(v, str) and bool(v)
 
 
-def encode(message: Mapping[str, Any]) -> str:
-    return json.dumps(message, ensure_ascii=False, default=_default, separators=(",", ":"))
+def _is_id(v: object) -> bool:
+    return isinstance(v, str | int) and not isinstance(v, bool)
+
+
+def _is_number(v: object) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _is_str(v: object) -> bool:
+    return isinstance(v, str)
+
+
+def _is_object(v: object) -> bool:
+    return isinstance(v, dict)
+
+
+def _field(
+    obj: Mapping[str, Any],
+    kind: str,
+    name: str,
+    ok: Callable[[object], bool],
+    what: str,
+    default: object = ...,
+) -> Any:
+    """`obj[name]` if `ok` says it is right (or `default` when it is left out, if there is one);
+    else a `protocol.field` error naming it."""
+    if name not in obj and default is not ...:
+        return default
+    value = obj.get(name)
+    if not ok(value):
+        raise ProtocolError("protocol.field", f"{kind}: {name} must be {what}")
+    return value
+
+
+def decode_client(text: str | bytes) -> ClientMessage:
+    """What a console sent (the server's side)."""
+    obj = _object(text, MAX_MESSAGE_BYTES)
+    kind = obj.get("type")
+    if kind == "hello":
+        token = _field(obj, kind, "token", _is_text, "a non-empty string")
+        version = obj.get("v")
+        if version != VERSION:
+            raise ProtocolError("protocol.version", f"this server speaks version {VERSION}, not {version!r}")
+        return Hello(token, version)
+    if kind == "command":
+        cid = _field(obj, kind, "id", _is_id, "a string or an integer")
+        name = _field(obj, kind, "command", _is_text, "a non-empty string")
+        args = _field(obj, kind, "args", _is_object, "an object", default={})
+        return Command(cid, name, args)
+    raise ProtocolError("protocol.type", f"unknown message type {kind!r} (hello, command)")
+
+
+def decode_server(text: str | bytes) -> ServerMessage:
+    """What the server sent (the console's side). An event of a type this build does not know is a
+    `protocol.unknown_event` error: a newer floor's, for the console to pass over."""
+    obj = _object(text, None)  # (the WebSocket's own limit bounds a snapshot)
+    kind = obj.get("type")
+    if kind == "welcome":
+        if obj.get("v") != VERSION:
+            raise ProtocolError(
+                "protocol.version", f"this console speaks version {VERSION}, not {obj.get('v')!r}"
+            )
+        station = _field(obj, kind, "station", lambda v: v is None or isinstance(v, str), "a string or null",
+                         default=None)  # fmt: skip
+        return Welcome(_field(obj, kind, "user", _is_text, "a non-empty string"),
+                       _field(obj, kind, "role", _is_text, "a non-empty string"), station)  # fmt: skip
+    if kind == "snapshot":
+        return Snapshot(_field(obj, kind, "snapshot", _is_object, "an object"))
+    if kind == "event":
+        at = _field(obj, kind, "at", _is_number, "a number")
+        body = _field(obj, kind, "event", _is_object, "an object")
+        try:
+            event = decode_event(body)
+        except BadEvent as exc:
+            raise ProtocolError("protocol.field", f"event: {exc}") from None
+        if event is None:
+            raise ProtocolError("protocol.unknown_event", f"event: unknown type {body.get('type')!r}")
+        return Event(float(at), event)
+    if kind == "reply":
+        cid = _field(obj, kind, "id", _is_id, "a string or an integer")
+        ok = _field(obj, kind, "ok", lambda v: isinstance(v, bool), "true or false")
+        if "snapshot" in obj:
+            return Reply(cid, ok, snapshot=_field(obj, kind, "snapshot", _is_object, "an object"))
+        return Reply(
+            cid, ok,
+            _field(obj, kind, "code", _is_str, "a string", default=""),
+            _field(obj, kind, "params", _is_object, "an object", default={}),
+            _field(obj, kind, "message", _is_str, "a string", default=""),
+        )  # fmt: skip
+    if kind == "error":
+        code = _field(obj, kind, "code", _is_text, "a non-empty string")
+        return Error(code, _field(obj, kind, "message", _is_str, "a string", default=""))
+    if kind == "bye":
+        return Bye(
+            _field(obj, kind, "reason", _is_str, "a string", default=""),
+            _field(obj, kind, "code", _is_str, "a string", default=""),
+            _field(obj, kind, "params", _is_object, "an object", default={}),
+        )
+    raise ProtocolError("protocol.type", f"unknown message type {kind!r} (welcome, snapshot, event, reply, "
+                                         "error, bye)")  # fmt: skip

@@ -18,6 +18,7 @@ from typing import Any
 import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection, WebSocketRequest, serve_websocket
 
+from domain.catalogue import render
 from domain.events import (
     AlarmCleared,
     AlarmRaised,
@@ -26,10 +27,22 @@ from domain.events import (
     FillCompleted,
     InterlockRefused,
 )
-from domain.events import encode as encode_event
 from domain.times import utc_now
 from supervisor.console.commands import execute
-from supervisor.console.protocol import VERSION, Command, Hello, ProtocolError, encode, parse
+from supervisor.console.protocol import (
+    Bye,
+    Command,
+    Error,
+    Hello,
+    ProtocolError,
+    Reply,
+    ServerMessage,
+    Snapshot,
+    Welcome,
+    decode_client,
+    encode,
+)
+from supervisor.console.protocol import Event as EventMessage
 from supervisor.console.snapshot import FloorFigures, SyncFigures, snapshot, wall_clock
 from supervisor.floor import Floor, new_record_id
 from supervisor.runtime.bus import Event, SubscriberLagged, Subscription
@@ -116,7 +129,7 @@ class ConsoleServer:
         if hit is not None and hit[0] is event:
             return hit[1]
         at = wall_clock(event.at, trio.current_time())
-        text = encode({"type": "event", "at": at, "event": encode_event(event.payload)})
+        text = encode(EventMessage(at, event.payload))
         self._encoded[id(event)] = (event, text)
         if len(self._encoded) > _ENCODED_KEPT:
             del self._encoded[next(iter(self._encoded))]  # the oldest
@@ -138,13 +151,13 @@ class _Session:
         self.server = server
         self.ws = ws
 
-    async def send(self, message: dict[str, Any] | str) -> None:
+    async def send(self, message: ServerMessage | str) -> None:
         """A message (or one already encoded); a console that cannot take it in time is dropped."""
         text = message if isinstance(message, str) else encode(message)
         with trio.move_on_after(self.server.send_timeout_s) as scope:
             await self.ws.send_message(text)
         if scope.cancelled_caught:
-            raise _Drop("too slow to take messages")
+            raise _Drop("console.too_slow")
 
     async def run(self) -> None:
         user = await self._hello()
@@ -152,15 +165,14 @@ class _Session:
             return
         sub = self.server.floor.bus.subscribe(f"console:{user.name}", capacity=self.server.lag_limit)
         try:
-            await self.send({"type": "welcome", "v": VERSION, "user": user.name, "role": user.role,
-                             "station": user.station})  # fmt: skip
-            await self.send({"type": "snapshot", "snapshot": self.server.snapshot()})
+            await self.send(Welcome(user.name, user.role, user.station))
+            await self.send(Snapshot(self.server.snapshot()))
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._events, sub, nursery.cancel_scope)
                 await self._commands(user)
                 nursery.cancel_scope.cancel()
         except _Drop as exc:
-            await self._bye(str(exc))
+            await self._bye(exc.code)
         finally:
             sub.close()
 
@@ -168,35 +180,34 @@ class _Session:
         with trio.move_on_after(self.server.hello_timeout_s):
             text = await self.ws.get_message()
             try:
-                hello = parse(text)
+                hello = decode_client(text)
             except ProtocolError as exc:
-                hello = exc
+                await self._refuse(exc.code, exc.message)
+                return None
             if not isinstance(hello, Hello):
-                code, message = (hello.code, hello.message) if isinstance(hello, ProtocolError) else (
-                    "auth.required", "send hello with your token first")  # fmt: skip
-                await self._error(code, message)
-                await self.ws.aclose(code=1008, reason=code)
+                await self._refuse("auth.required", "send hello with your token first")
                 return None
             user = await self.server.authenticate(hello.token)
             if user is None:
-                await self._error("auth.invalid_token", "unknown or revoked token")
-                await self.ws.aclose(code=1008, reason="auth.invalid_token")
+                await self._refuse("auth.invalid_token", "unknown or revoked token")
             return user
-        await self._error("auth.timeout", "no hello in time")
-        await self.ws.aclose(code=1008, reason="auth.timeout")
+        await self._refuse("auth.timeout", "no hello in time")
         return None
+
+    async def _refuse(self, code: str, message: str) -> None:
+        """No session: the console is told why, and the connection closed (1008, the code as reason)."""
+        await self._error(code, message)
+        await self.ws.aclose(code=1008, reason=code)
 
     async def _events(self, sub: Subscription, scope: trio.CancelScope) -> None:
         try:
             async for event in sub:
                 await self.send(self.server.encoded(event))
         except SubscriberLagged:
-            await self._bye(
-                f"fell more than {self.server.lag_limit} events behind: reconnect for a fresh snapshot"
-            )
+            await self._bye("console.lagged", limit=self.server.lag_limit)
             scope.cancel()
         except _Drop as exc:
-            await self._bye(str(exc))
+            await self._bye(exc.code)
             scope.cancel()
         except ConnectionClosed:
             scope.cancel()
@@ -208,7 +219,7 @@ class _Session:
             except ConnectionClosed:
                 return  # the console went away (closed, or its network did): nothing wrong here
             try:
-                message = parse(text)
+                message = decode_client(text)
             except ProtocolError as exc:
                 await self._error(exc.code, exc.message)
                 continue
@@ -219,22 +230,26 @@ class _Session:
 
     async def _command(self, user: ConsoleUser, cmd: Command) -> None:
         if cmd.name == "snapshot":
-            await self.send({"type": "reply", "id": cmd.id, "ok": True, "snapshot": self.server.snapshot()})
+            await self.send(Reply(cmd.id, True, snapshot=self.server.snapshot()))
             return
         result = await execute(self.server.floor, self.server.alarms, user, cmd.name, cmd.args)
-        await self.send({"type": "reply", "id": cmd.id, "ok": result.ok, "message": result.message})
+        await self.send(Reply(cmd.id, result.ok, result.code, result.params, result.message))
 
     async def _error(self, code: str, message: str) -> None:
-        await self.send({"type": "error", "code": code, "message": message})
+        await self.send(Error(code, message))
 
-    async def _bye(self, reason: str) -> None:
+    async def _bye(self, code: str, **params: object) -> None:
         with trio.move_on_after(1.0):
             try:
-                await self.ws.send_message(encode({"type": "bye", "reason": reason}))
+                await self.ws.send_message(encode(Bye(render(code, params, "en"), code, params)))
                 await self.ws.aclose(code=1008, reason="dropped")
             except ConnectionClosed:
                 pass
 
 
 class _Drop(Exception):
-    """The console is dropped; the message says why."""
+    """The console is dropped; the code (of `domain.catalogue`) says why."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code

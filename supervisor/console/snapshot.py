@@ -2,8 +2,8 @@
 
 `FloorFigures` follows the floor's events (fills, refusals, checks) to keep the shift figures and
 each station's recent history, so a console that connects mid-shift sees the same figures as one
-that watched from the start. `snapshot()` puts it together with the live state of every station,
-the alarm list and the actor tree.
+that watched from the start. `snapshot()` puts it together with what every station has published
+of itself (`supervisor.station.status`), the alarm list and the actor tree.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ class FloorFigures:
         self.recent_checks: dict[str, deque[dict[str, Any]]] = {}
 
     def on_event(self, event: FloorEvent, now: float) -> None:
-        item = {k: v for k, v in encode(event).items() if k != "type"} | {"at": now}
+        item = encode(event) | {"at": now}  # (its type too: a console tells an aborted fill by it)
         match event:
             case FillCompleted():
                 self.fills += 1
@@ -100,21 +100,20 @@ def snapshot(
     """The floor now; times (`at`, `raised_at`) are seconds since the epoch."""
     stations = []
     for sid, parts in floor.stations.items():
-        core = parts.core
-        s, fill = core.sample, core.fill
-        operator = floor.state.operators.get(core.badge) if core.badge else None
+        status = parts.coordinator.status  # as the station published it (never the core's fields)
+        operator = floor.state.operators.get(status.operator) if status.operator else None
         stations.append({
             "id": sid,
-            "state": core.state,
-            "cylinder": core.label.code if core.label else None,
-            "operator": core.badge,
+            "state": status.state,
+            "cylinder": status.cylinder,
+            "operator": status.operator,
             "operator_name": operator.name if operator else None,
-            "gross_kg": s.gross_kg if s else None,
-            "stable": s.stable if s else None,
-            "target_kg": fill.target.target_gross_kg if fill else None,
-            "preact_kg": core.preact_kg,
+            "gross_kg": status.gross_kg,
+            "stable": status.stable,
+            "target_kg": status.target_kg,
+            "preact_kg": status.preact_kg,
             "cutoff": parts.config.cutoff,
-            "faults": sorted(core.faults),
+            "faults": list(status.faults),
             "recent_fills": _stamped(figures.recent_fills.get(sid, ()), now),
             "recent_refusals": _stamped(figures.recent_refusals.get(sid, ()), now),
             "recent_checks": _stamped(figures.recent_checks.get(sid, ()), now),

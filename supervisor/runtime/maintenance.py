@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
-from attrs import frozen
+from attrs import field, frozen
 
+from domain.catalogue import render
 from domain.records import AuditRecord
 from domain.roles import may, refusal
 from supervisor.runtime.health import HealthState
@@ -24,8 +26,16 @@ AuditSink = Callable[[AuditRecord], Awaitable[object]]
 
 @frozen
 class CommandResult:
+    """What came of a command, as a code of `domain.catalogue` with its parameters: a console puts
+    it in its own language; the audit keeps it in English (`message`)."""
+
     ok: bool
-    message: str
+    code: str
+    params: Mapping[str, Any] = field(factory=dict)
+
+    @property
+    def message(self) -> str:
+        return render(self.code, self.params, "en")
 
     @property
     def word(self) -> str:
@@ -55,9 +65,13 @@ class Maintenance:
         async def act() -> CommandResult:
             runtime = self._stations.get(station)
             if runtime is None:
-                return CommandResult(False, f"no station {station!r}")
+                return CommandResult(False, "station.unknown", {"station": station})
             runtime.set_out_of_service(on)
-            return CommandResult(True, f"{station} {'out of service' if on else 'back in service'}")
+            return CommandResult(
+                True,
+                "maintenance.out_of_service" if on else "maintenance.back_in_service",
+                {"station": station},
+            )
 
         command = "out_of_service" if on else "return_to_service"
         return await self._run(command, station, who, role, act)
@@ -66,12 +80,12 @@ class Maintenance:
         self, command: str, target: str, who: str, role: str, act: Callable[[], Awaitable[CommandResult]]
     ) -> CommandResult:
         if not may(role, command):
-            result = CommandResult(False, refusal(role, command))
+            result = CommandResult(False, "console.role_refused", refusal(role, command))
         else:
             try:
                 result = await act()
             except NotRunning as exc:
-                result = CommandResult(False, str(exc))
+                result = CommandResult(False, "maintenance.not_running", {"detail": str(exc)})
         await self._audit(AuditRecord(_now(), who, role, command, result.word, target, result.message))
         return result
 
@@ -79,14 +93,16 @@ class Maintenance:
         station, _, device = target.partition(".")
         if not device:
             if target not in self._root.names():
-                return CommandResult(False, f"no actor or station {target!r}")
+                return CommandResult(False, "actor.or_station_unknown", {"target": target})
             await self._root.restart_child(target)
-            return CommandResult(True, f"{target} restarted")
+            return CommandResult(True, "maintenance.restarted", {"target": target})
         runtime = self._stations.get(station)
         if runtime is None or target not in runtime.supervisor.names():
-            return CommandResult(False, f"no actor {target!r}")
+            return CommandResult(False, "actor.unknown", {"target": target})
         if self._root.health(station).state in (HealthState.FAILED, HealthState.STOPPED):
             await self._root.restart_child(station)  # the station itself is down: bring it all back
-            return CommandResult(True, f"{station} restarted (it was down) to restart {target}")
+            return CommandResult(
+                True, "maintenance.restarted_station", {"station": station, "target": target}
+            )
         await runtime.supervisor.restart_child(target)
-        return CommandResult(True, f"{target} restarted")
+        return CommandResult(True, "maintenance.restarted", {"target": target})

@@ -40,6 +40,7 @@ from domain.records import FillOpened, Record
 from supervisor.runtime.bus import EventBus
 from supervisor.runtime.mailbox import Latest, Mailbox, MailboxFull
 from supervisor.station.core import Effect, StationCore, Store
+from supervisor.station.status import StationStatus
 
 __all__ = ["Coordinator", "Records"]
 
@@ -76,6 +77,7 @@ class Coordinator:
         self.handled = 0
         self._weight_shown_at = float("-inf")
         self._marked_late: list[str] = []  # markers durable while the inbox was full (record ids)
+        self.status = StationStatus.of(core)  # what this station has published (for consoles)
 
     async def run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         permit = self.permit_orders.peek()
@@ -110,6 +112,7 @@ class Coordinator:
             target = fill.target.target_gross_kg if fill else None
             weight = StationWeight(station, message.gross_kg, message.stable, target)
             self._bus.publish(weight, coalesce_key=(StationWeight, station))
+            self.status = self.status.after(weight)
 
     async def _ticks(self) -> None:
         """Time passes for the core even when no device speaks (that is when it matters most).
@@ -126,6 +129,7 @@ class Coordinator:
         self._carry_out(self.core.stop())
 
     def _carry_out(self, effects: list[Effect]) -> None:
+        status, published = self.status, False
         for effect in effects:
             match effect:
                 case PermitOrder():
@@ -134,10 +138,13 @@ class Coordinator:
                     self.indicator_orders.set(effect)
                 case FloorEvent():
                     self._bus.publish(effect)
+                    status, published = status.after(effect), True
                 case Store(record=FillOpened() as marker):
                     self._sink.put(marker, functools.partial(self._marker_durable, marker.record_id))
                 case Store():
                     self._sink.put(effect.record)
+        if published:  # (what no event carries changes only with something published: an alarm, a fill)
+            self.status = status.reread(self.core)
 
     def _marker_durable(self, record_id: str) -> None:
         try:

@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer
 
-from tui.i18n import Texts
+from tui.i18n import Texts, plain
 from tui.model import ConsoleModel
 from tui.widgets import StatusLine
 
@@ -27,8 +27,8 @@ __all__ = ["ConsoleScreen", "cell", "clock", "table"]
 
 
 def cell(value: Any, style: str = "") -> Text:
-    """A table cell as plain text (DataTable would read a str as markup)."""
-    return Text("—" if value is None else str(value), style=style)
+    """A table cell as plain text (DataTable would read a str as markup), without control characters."""
+    return Text("—" if value is None else plain(str(value)), style=style)
 
 
 def clock(ts: Any) -> str:

@@ -9,6 +9,8 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static
 
+from domain.events import FillAborted
+from tui.i18n import plain
 from tui.screens.base import ConsoleScreen, cell, clock, table
 
 __all__ = ["StationScreen"]
@@ -41,12 +43,12 @@ class StationScreen(ConsoleScreen):
             head.append(t("station.none"))
             self.query_one("#station-head", Static).update(head)
             return
-        head.append(f"{s.id}  ", style="bold")
+        head.append(plain(f"{s.id}  "), style="bold")
         head.append(t.state(s.state))
         head.append(f"   {t('col.cylinder')} ")
-        head.append(s.cylinder or t("tile.none"))
+        head.append(plain(s.cylinder or t("tile.none")))
         head.append(f"   {t('tile.operator')} ")
-        head.append(s.operator_name or s.operator or t("tile.none"))
+        head.append(plain(s.operator_name or s.operator or t("tile.none")))
         preact = "—" if s.preact_kg is None else f"{s.preact_kg:.3f} kg"
         head.append(f"   {t('tile.preact')} {preact} ({s.cutoff or '—'})")
         self.query_one("#station-head", Static).update(head)
@@ -65,7 +67,7 @@ class StationScreen(ConsoleScreen):
 
     def _fill_row(self, f: dict[str, Any]) -> tuple[Text, ...]:
         t = self.t
-        if f.get("type") == "fill.aborted":
+        if f.get("type") == FillAborted.TYPE:
             return (cell(clock(f.get("at"))), cell(f.get("cylinder")), cell(None), cell(None),
                     cell(t("aborted", reason=t.reason(str(f.get("reason")))), "bold"))  # fmt: skip
         flags = [str(x) for x in f.get("flags") or []]
