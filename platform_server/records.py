@@ -11,7 +11,7 @@ A record is one row, so it is stored whole or not at all; the batch commits in o
 Payload fields are those of the floor's outbox (`supervisor/storage/repository.py`,
 `supervisor/storage/fills.py`). Unknown payload fields are kept as sent: a newer floor's extra
 fields must not make an older platform refuse its records. A fill's own hashes are checked on
-arrival (`supervisor.storage.chain`); its place in the unit's chain is checked by verify-chain.
+arrival (domain/chain.py); its place in the unit's chain is checked by verify-chain.
 """
 
 from __future__ import annotations
@@ -25,10 +25,10 @@ from typing import Any
 from attrs import frozen
 from sqlalchemy import Connection, insert, select
 
+from domain.chain import canonical_content, content_hash, link_hash
 from platform_server import schema as t
 from platform_server.errors import Invalid
 from platform_server.fields import Fields, path
-from supervisor.storage.chain import canonical_content, content_hash, link_hash
 
 __all__ = ["KINDS", "MAX_BATCH", "Checked", "RecordResult", "check_record", "read_batch", "store_batch"]
 

@@ -11,6 +11,7 @@ import pytest
 from attrs import frozen
 from sqlalchemy import inspect, select
 
+from domain.chain import CHAIN_FIELDS, CHAIN_FIELDS_IF_SET
 from domain.records import FillOpened, FillRecord
 from domain.stored import FieldKind, stored, stored_fields
 from supervisor.storage import open_database
@@ -123,3 +124,12 @@ def test_kinds_and_nullability_come_from_the_field_types() -> None:
 
     with pytest.raises(TypeError, match="needs its length"):
         stored_fields(NoLength)
+
+
+def test_the_chained_fields_are_those_every_stored_hash_was_computed_from() -> None:
+    assert CHAIN_FIELDS == (
+        "seq", "record_id", "cylinder_code", "station", "operator_id", "outcome", "reason", "tare_kg",
+        "target_kg", "gross_kg", "net_kg", "error_g", "flags", "started_at", "ended_at",
+    )  # fmt: skip
+    # Added since the first schema (migrations 0003, 0007): chained only when set.
+    assert CHAIN_FIELDS_IF_SET == ("gross_before_kg", "preact_kg", "precheck_id", "topup_of")
