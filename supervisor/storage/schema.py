@@ -46,8 +46,8 @@ filling_unit = Table(
 
 
 def archive_columns(*, index_owner: bool = False) -> list[Column[Any]]:
-    """The cylinder archive's columns (DOMAIN.md), fresh for each table that holds archives: the
-    floor's `cylinder` here and the platform's `archive` (platform_server/schema.py)."""
+    """The cylinder archive's columns as the floor keeps them (table `cylinder`); the platform's
+    `archive` is its own, in its own schema (platform_server/schema.py)."""
     return [
         Column("code", String(64), primary_key=True),  # 钢瓶条码号
         Column("owner", String(32), nullable=False, index=index_owner),
