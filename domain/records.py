@@ -39,10 +39,10 @@ class FillRecord:
     order, the outbox payload the platform receives and the fill chain's content (`domain.chain`)."""
 
     record_id: str = stored(length=64)
-    cylinder: str = stored("cylinder_code", length=64)
+    cylinder: str = stored("cylinder_code", length=64, may_be_empty=True)  # "" when it failed early
     station: str = stored(length=32)
     operator: str | None = stored("operator_id", length=64)
-    outcome: str = stored(length=16, validator=in_(FILL_OUTCOMES))
+    outcome: str = stored(length=16, choices=FILL_OUTCOMES)
     reason: str | None = stored(length=64, default=None)  # the abort reason code
     tare_kg: Decimal | None = stored(default=None)
     target_kg: Decimal | None = stored(default=None)
@@ -50,8 +50,8 @@ class FillRecord:
     net_kg: Decimal | None = stored(default=None)
     error_g: int | None = stored(default=None)
     flags: tuple[str, ...] = stored(default=(), converter=lambda v: tuple(sorted(v)))
-    started_at: str = stored(length=40)  # ISO 8601 UTC
-    ended_at: str = stored(length=40)
+    started_at: str = stored(time=True)  # ISO 8601 UTC
+    ended_at: str = stored(time=True)
     # The stable reading before the permit, the preact the cut-off used, the passing pre-fill check
     # (record id) the permit relied on; a top-up: the under-filled fill (record id) it completes.
     gross_before_kg: Decimal | None = stored(since="0003", default=None)
@@ -70,9 +70,9 @@ class FillOpened:
 
     record_id: str = stored(length=64)
     station: str = stored(length=32)
-    cylinder: str = stored("cylinder_code", length=64)
+    cylinder: str = stored("cylinder_code", length=64, may_be_empty=True)
     operator: str | None = stored("operator_id", length=64)
-    started_at: str = stored(length=40)
+    started_at: str = stored(time=True)
     tare_kg: Decimal | None = stored(default=None)
     target_kg: Decimal | None = stored(default=None)
     gross_before_kg: Decimal | None = stored(default=None)

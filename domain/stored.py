@@ -3,7 +3,8 @@
 A stored field has a column name: the name it has in its table, in the outbox payload the platform
 receives and in the fill chain's canonical content (`cylinder_code` for `FillRecord.cylinder`). Its
 kind (text, mass, count, names) and whether it may be absent come from the field's type; a text's
-column length and the floor migration that added the field are said here. The tables
+column length, whether it is a time, its allowed values, whether it may be empty and the floor
+migration that added the field are said here. The tables
 (`supervisor.storage.record_rows`), the row mapping and the chain's fields (`domain.chain`) all
 derive from this, so a new field is added in one place (and its migration).
 """
@@ -20,16 +21,20 @@ from typing import Any
 import attrs
 from attrs import frozen
 
-__all__ = ["FieldKind", "StoredField", "stored", "stored_fields"]
+__all__ = ["TIME_LENGTH", "FieldKind", "StoredField", "stored", "stored_fields"]
 
 _KEY = "fillfloor.stored"
 
 
 class FieldKind(enum.Enum):
     TEXT = "text"
+    TIME = "time"  # ISO 8601 text with a UTC offset
     MASS = "mass"  # a Decimal in kg, kept to the gram
     COUNT = "count"  # an int
     NAMES = "names"  # a tuple of str, kept as a JSON list
+
+
+TIME_LENGTH = 40  # the column length of every time
 
 
 @frozen
@@ -37,6 +42,9 @@ class _Declared:
     column: str | None
     length: int | None
     since: str | None
+    time: bool
+    choices: tuple[str, ...] | None
+    may_be_empty: bool
 
 
 @frozen
@@ -48,16 +56,30 @@ class StoredField:
     kind: FieldKind
     nullable: bool
     length: int | None  # a text's column length
+    choices: tuple[str, ...] | None  # a text's allowed values
+    may_be_empty: bool  # a required text that may be "" (a fill that failed before its cylinder was known)
     # The floor migration that added it (None: the first schema). Such a field joins the fill
     # chain's content only when set, so that fills stored before it existed keep their hash.
     since: str | None
 
 
-def stored(column: str | None = None, *, length: int | None = None, since: str | None = None,
-           **kwargs: Any) -> Any:  # fmt: skip
-    """An attrs field that is stored: `column` when its column is named otherwise than the field,
-    `length` for text, `since` the migration that added it; other arguments go to `attrs.field`."""
-    return attrs.field(metadata={_KEY: _Declared(column, length, since)}, **kwargs)
+def stored(
+    column: str | None = None,
+    *,
+    length: int | None = None,
+    time: bool = False,
+    choices: tuple[str, ...] | None = None,
+    may_be_empty: bool = False,
+    since: str | None = None,
+    **kwargs: Any,
+) -> Any:
+    """An attrs field that is stored: `column` when its column is named otherwise than the field;
+    for text its `length`, or `time` (ISO 8601), its `choices` (validated), whether it `may_be_empty`;
+    `since` the migration that added it. Other arguments go to `attrs.field`."""
+    if choices is not None:
+        kwargs["validator"] = attrs.validators.in_(choices)
+    declared = _Declared(column, length, since, time, choices, may_be_empty)
+    return attrs.field(metadata={_KEY: declared}, **kwargs)
 
 
 def _kind(tp: Any) -> tuple[FieldKind, bool]:
@@ -85,8 +107,11 @@ def stored_fields(cls: type) -> tuple[StoredField, ...]:
         if declared is None:
             continue
         kind, nullable = _kind(a.type)
-        if kind is FieldKind.TEXT and declared.length is None:
+        length = declared.length
+        if kind is FieldKind.TEXT and declared.time:
+            kind, length = FieldKind.TIME, TIME_LENGTH
+        if kind is FieldKind.TEXT and length is None:
             raise TypeError(f"{cls.__name__}.{a.name}: a stored text needs its length")
-        out.append(StoredField(a.name, declared.column or a.name, kind, nullable, declared.length,
-                               declared.since))  # fmt: skip
+        out.append(StoredField(a.name, declared.column or a.name, kind, nullable, length, declared.choices,
+                               declared.may_be_empty, declared.since))  # fmt: skip
     return tuple(out)

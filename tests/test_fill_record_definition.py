@@ -11,11 +11,14 @@ import pytest
 from attrs import frozen
 from sqlalchemy import inspect, select
 
-from domain.chain import CHAIN_FIELDS, CHAIN_FIELDS_IF_SET
+from domain.chain import CHAIN_FIELDS, CHAIN_FIELDS_IF_SET, GENESIS, canonical_content, link_columns
 from domain.records import FillOpened, FillRecord
 from domain.stored import FieldKind, stored, stored_fields
+from platform_server.fields import Fields
+from platform_server.records import Checked, RecordResult, check_record
 from supervisor.storage import open_database
 from supervisor.storage import schema as t
+from supervisor.storage.outbox import outbox_payload
 from supervisor.storage.record_rows import record_from_row, record_row
 from supervisor.storage.repository import store
 
@@ -133,3 +136,36 @@ def test_the_chained_fields_are_those_every_stored_hash_was_computed_from() -> N
     )  # fmt: skip
     # Added since the first schema (migrations 0003, 0007): chained only when set.
     assert CHAIN_FIELDS_IF_SET == ("gross_before_kg", "preact_kg", "precheck_id", "topup_of")
+
+
+def _payload(record: FillRecord) -> dict[str, object]:
+    """A fill's outbox payload as the floor sends it: its row as JSON, seq 1, its link's columns."""
+    row = {"seq": 1, **record_row(record)}
+    return outbox_payload({**row, **link_columns(GENESIS, canonical_content(row))})
+
+
+@pytest.mark.parametrize(
+    ("change", "reason", "field"),
+    [
+        ({}, None, None),
+        ({"cylinder_code": ""}, None, None),  # a fill that failed early: still a fill
+        ({"precheck_id": "c" * 65}, "record.bad_field", "precheck_id"),  # its declared length
+        ({"outcome": "spilled"}, "record.bad_field", "outcome"),  # its declared choices
+        ({"ended_at": "08:01"}, "record.bad_field", "ended_at"),  # a time
+        ({"ended_at": None}, "record.missing_field", "ended_at"),  # not optional
+        ({"error_g": "12"}, "record.bad_field", "error_g"),  # a count
+        ({"topup_of": None}, None, None),  # optional
+    ],
+)
+def test_the_platform_checks_a_fill_by_the_fields_the_record_declares(
+    change: dict[str, object], reason: str | None, field: str | None
+) -> None:
+    record = attrs.evolve(FULL, cylinder="") if change.get("cylinder_code") == "" else FULL
+    payload = {**_payload(record), **change}
+    checked = check_record("r1", Fields({"kind": "fill", "payload": payload}, "records[0]"))
+    if reason is None:
+        assert isinstance(checked, Checked), checked
+        assert (checked.cylinder_code, checked.at, checked.seq) == (record.cylinder or None, FULL.ended_at, 1)
+    else:
+        assert isinstance(checked, RecordResult)
+        assert (checked.reason, checked.field) == (reason, f"records[0].payload.{field}")

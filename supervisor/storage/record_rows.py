@@ -24,7 +24,7 @@ T = TypeVar("T")
 
 def _sql_type(f: StoredField) -> TypeEngine[Any]:
     match f.kind:
-        case FieldKind.TEXT:
+        case FieldKind.TEXT | FieldKind.TIME:
             return String(f.length)
         case FieldKind.MASS:
             return KG
