@@ -4,9 +4,10 @@ A stored field has a column name: the name it has in its table, in the outbox pa
 receives and in the fill chain's canonical content (`cylinder_code` for `FillRecord.cylinder`). Its
 kind (text, mass, count, names) and whether it may be absent come from the field's type; a text's
 column length, whether it is a time, its allowed values, whether it may be empty and the floor
-migration that added the field are said here. The tables
-(`supervisor.storage.record_rows`), the row mapping and the chain's fields (`domain.chain`) all
-derive from this, so a new field is added in one place (and its migration).
+migration that added the field are said here. The tables and the row mapping
+(`supervisor.storage.record_rows`), the chain's fields (`domain.chain`) and the platform's checks
+of an uploaded fill (`platform_server.records`) all derive from this, so a new field is added in
+one place (and its migration).
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ class StoredField:
     nullable: bool
     length: int | None  # a text's column length
     choices: tuple[str, ...] | None  # a text's allowed values
-    may_be_empty: bool  # a required text that may be "" (a fill that failed before its cylinder was known)
+    may_be_empty: bool  # a required text that may be "" (a fill that failed early has no cylinder)
     # The floor migration that added it (None: the first schema). Such a field joins the fill
     # chain's content only when set, so that fills stored before it existed keep their hash.
     since: str | None
