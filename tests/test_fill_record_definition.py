@@ -169,3 +169,10 @@ def test_the_platform_checks_a_fill_by_the_fields_the_record_declares(
     else:
         assert isinstance(checked, RecordResult)
         assert (checked.reason, checked.field) == (reason, f"records[0].payload.{field}")
+
+
+def test_the_open_marker_keeps_each_of_its_fields_as_the_fill_does() -> None:
+    """A marker becomes its fill's record (`FillOpened.interrupted`): same columns, same rules."""
+    fill = {f.name: attrs.evolve(f, since=None) for f in stored_fields(FillRecord)}
+    marker = stored_fields(FillOpened)
+    assert [f for f in marker if fill.get(f.name) != f] == []
