@@ -10,6 +10,7 @@ missing only once a later one has come; run it once the unit's outbox is drained
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -30,7 +31,8 @@ def verify_unit_chain(conn: Connection, unit: str) -> ChainReport:
     )
     # Streamed (a server-side cursor on PostgreSQL), and closed when the walk stops early.
     with conn.execute(q) as rows:
-        return walk_to_first_problem("fill", (fill_link(payload) for payload in rows.scalars()))
+        payloads: Iterable[Mapping[str, Any]] = rows.scalars()
+        return walk_to_first_problem("fill", (fill_link(payload) for payload in payloads))
 
 
 def report_json(unit: str, report: ChainReport) -> dict[str, Any]:

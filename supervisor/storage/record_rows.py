@@ -10,6 +10,7 @@ from collections.abc import Collection, Mapping
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any, TypeVar
 
+from attrs import AttrsInstance
 from sqlalchemy import JSON, Column, Integer, Numeric, String
 from sqlalchemy.types import TypeEngine
 
@@ -19,7 +20,7 @@ __all__ = ["KG", "record_columns", "record_from_row", "record_row"]
 
 KG = Numeric(10, 3, asdecimal=True)
 _GRAM = Decimal("0.001")
-T = TypeVar("T")
+T = TypeVar("T", bound=AttrsInstance)
 
 
 def _sql_type(f: StoredField) -> TypeEngine[Any]:
@@ -68,11 +69,11 @@ def _column_value(f: StoredField, value: Any) -> Any:
     return value
 
 
-def record_row(record: object) -> dict[str, Any]:
+def record_row(record: AttrsInstance) -> dict[str, Any]:
     """The row of a record: its stored fields by column name, in the class's order."""
     return {f.column: _column_value(f, getattr(record, f.name)) for f in stored_fields(type(record))}
 
 
-def record_from_row(cls: type[T], row: Mapping[str, Any]) -> T:
+def record_from_row(cls: type[T], row: Mapping[Any, Any]) -> T:
     """The record a row of its table holds."""
     return cls(**{f.name: row[f.column] for f in stored_fields(cls)})
