@@ -9,13 +9,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from decimal import Decimal
 
+import attrs
 from attrs import field, frozen
 from attrs.validators import in_
 
 from domain.fill_guard import StationLearning
 from domain.holds import Hold
+from domain.stored import stored
 
 __all__ = [
+    "FILL_OUTCOMES",
     "AlarmRecord",
     "AuditRecord",
     "CheckRecord",
@@ -27,47 +30,61 @@ __all__ = [
     "RefusalRecord",
 ]
 
+FILL_OUTCOMES = ("completed", "aborted", "interrupted")
 
-@frozen
+
+@frozen(kw_only=True)
 class FillRecord:
-    record_id: str
-    cylinder: str
-    station: str
-    operator: str | None
-    outcome: str = field(validator=in_(("completed", "aborted", "interrupted")))
-    started_at: str  # ISO 8601 UTC
-    ended_at: str
-    reason: str | None = None  # the abort reason code
-    tare_kg: Decimal | None = None
-    target_kg: Decimal | None = None
-    gross_kg: Decimal | None = None
-    net_kg: Decimal | None = None
-    error_g: int | None = None
-    flags: tuple[str, ...] = field(default=(), converter=lambda v: tuple(sorted(v)))
-    gross_before_kg: Decimal | None = None  # the stable reading before the permit
-    preact_kg: Decimal | None = None  # the preact the cut-off used
-    precheck_id: str | None = None  # the passing pre-fill check (record id) the permit relied on
-    topup_of: str | None = None  # a top-up: the under-filled fill (record id) it completes
+    """A fill as it ended. Its stored fields (`stored`) are the columns of table `fill`, in this
+    order, the outbox payload the platform receives and the fill chain's content (`domain.chain`)."""
+
+    record_id: str = stored(length=64)
+    cylinder: str = stored("cylinder_code", length=64, may_be_empty=True)  # "" when it failed early
+    station: str = stored(length=32)
+    operator: str | None = stored("operator_id", length=64)
+    outcome: str = stored(length=16, choices=FILL_OUTCOMES)
+    reason: str | None = stored(length=64, default=None)  # the abort reason code
+    tare_kg: Decimal | None = stored(default=None)
+    target_kg: Decimal | None = stored(default=None)
+    gross_kg: Decimal | None = stored(default=None)
+    net_kg: Decimal | None = stored(default=None)
+    error_g: int | None = stored(default=None)
+    flags: tuple[str, ...] = stored(default=(), converter=lambda v: tuple(sorted(v)))
+    started_at: str = stored(time=True)  # ISO 8601 UTC
+    ended_at: str = stored(time=True)
+    # The stable reading before the permit, the preact the cut-off used, the passing pre-fill check
+    # (record id) the permit relied on; a top-up: the under-filled fill (record id) it completes.
+    gross_before_kg: Decimal | None = stored(since="0003", default=None)
+    preact_kg: Decimal | None = stored(since="0003", default=None)
+    precheck_id: str | None = stored(length=64, since="0003", default=None)
+    topup_of: str | None = stored(length=64, since="0007", default=None)
 
 
-@frozen
+@frozen(kw_only=True)
 class FillOpened:
     """A fill about to open its valve: made durable before the permit is energised, and closed by
     the fill's own record (same `record_id`) in that record's transaction. One still open when the
     floor starts is a fill the supervisor died during (SIGKILL, power cut): it is recorded then as
-    interrupted (`supervisor.storage.interrupted`). Kept locally, not sent to the platform."""
+    interrupted (`supervisor.storage.interrupted`). Kept locally, not sent to the platform. Its
+    stored fields are the columns of table `fill_open`, each as the fill's own."""
 
-    record_id: str
-    cylinder: str
-    station: str
-    operator: str | None
-    started_at: str
-    tare_kg: Decimal | None = None
-    target_kg: Decimal | None = None
-    gross_before_kg: Decimal | None = None
-    preact_kg: Decimal | None = None
-    precheck_id: str | None = None
-    topup_of: str | None = None
+    record_id: str = stored(length=64)
+    station: str = stored(length=32)
+    cylinder: str = stored("cylinder_code", length=64, may_be_empty=True)
+    operator: str | None = stored("operator_id", length=64)
+    started_at: str = stored(time=True)
+    tare_kg: Decimal | None = stored(default=None)
+    target_kg: Decimal | None = stored(default=None)
+    gross_before_kg: Decimal | None = stored(default=None)
+    preact_kg: Decimal | None = stored(default=None)
+    precheck_id: str | None = stored(length=64, default=None)
+    topup_of: str | None = stored(length=64, default=None)
+
+    def interrupted(self, ended_at: str, reason: str) -> FillRecord:
+        """The record of this fill when nobody saw it end (the supervisor died during it): what was
+        known when it opened, ended when it was found, the gross after unknown (not re-weighed)."""
+        known = {name: getattr(self, name) for name in attrs.fields_dict(FillOpened)}
+        return FillRecord(**known, outcome="interrupted", ended_at=ended_at, reason=reason)
 
 
 @frozen

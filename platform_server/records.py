@@ -8,10 +8,11 @@ A batch is answered record by record (docs/platform-api.md, "POST /v1/records"):
   floor dead-letters it. `record.conflict`: the id is taken by a different record.
 A record is one row, so it is stored whole or not at all; the batch commits in one transaction.
 
-Payload fields are those of the floor's outbox (`supervisor/storage/repository.py`,
-`supervisor/storage/fills.py`). Unknown payload fields are kept as sent: a newer floor's extra
-fields must not make an older platform refuse its records. A fill's own hashes are checked on
-arrival (`supervisor.storage.chain`); its place in the unit's chain is checked by verify-chain.
+Payload fields are those of the floor's outbox (`supervisor/storage/repository.py`; a fill's are
+the stored fields of `domain.records.FillRecord`, checked by their declared kinds). Unknown payload
+fields are kept as sent: a newer floor's extra fields must not make an older platform refuse its
+records. A fill's own hashes are checked on arrival (domain/chain.py); its place in the unit's
+chain is checked by verify-chain.
 """
 
 from __future__ import annotations
@@ -25,17 +26,21 @@ from typing import Any
 from attrs import frozen
 from sqlalchemy import Connection, insert, select
 
+from domain.chain import canonical_content, content_hash, link_hash
+from domain.records import FillRecord
+from domain.stored import FieldKind, StoredField, stored_fields
 from platform_server import schema as t
 from platform_server.errors import Invalid
 from platform_server.fields import Fields, path
-from supervisor.storage.chain import canonical_content, content_hash, link_hash
 
 __all__ = ["KINDS", "MAX_BATCH", "Checked", "RecordResult", "check_record", "read_batch", "store_batch"]
 
 KINDS = ("fill", "check", "refusal", "alarm")
 MAX_BATCH = 1000
 _RECORD_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
-_MASSES = ("tare_kg", "target_kg", "gross_kg", "net_kg", "gross_before_kg", "preact_kg")
+# A fill's payload: the stored fields of the floor's record (their names, kinds and lengths) and its
+# place in the chain (`seq` and the link's columns).
+_FILL_FIELDS = stored_fields(FillRecord)
 
 
 @frozen
@@ -76,25 +81,34 @@ class _Refused(Exception):
         self.reason, self.field, self.detail = reason, field, detail
 
 
+def _stored_field(f: Fields, field: StoredField) -> object:
+    """One field of a record as the floor stores it: read and checked by its kind (domain/stored.py)."""
+    name, required = field.column, not field.nullable
+    match field.kind:
+        case FieldKind.TEXT if field.choices is not None:
+            return f.choice(name, field.choices, required=required)
+        case FieldKind.TEXT:
+            assert field.length is not None
+            return f.text(name, required=required, max_len=field.length, allow_empty=field.may_be_empty)
+        case FieldKind.TIME:
+            return f.time(name, required=required)
+        case FieldKind.MASS:
+            return f.decimal(name, required=required)
+        case FieldKind.COUNT:
+            return f.integer(name, required=required)
+        case FieldKind.NAMES:
+            return f.strings(name, required=required)
+
+
 def _fill(f: Fields, record_id: str) -> tuple[str | None, str | None, str, int | None]:
     seq = f.integer("seq", minimum=1)
-    if f.text("record_id", max_len=64) != record_id:
-        raise _Refused(
-            "record.id_mismatch", f.name("record_id"), "the payload's record_id is not the record's"
-        )
-    cylinder = f.text("cylinder_code", max_len=64, allow_empty=True)  # "" when a fill failed early
-    station = f.text("station", max_len=32)
-    f.text("operator_id", required=False, max_len=64)
-    f.choice("outcome", ("completed", "aborted", "interrupted"))
-    f.text("reason", required=False, max_len=64)
-    for name in _MASSES:
-        f.decimal(name, required=False)
-    f.integer("error_g", required=False)
-    f.strings("flags")
-    f.time("started_at")
-    ended = f.time("ended_at")
-    f.text("precheck_id", required=False, max_len=64)
-    f.text("topup_of", required=False, max_len=64)
+    fields: dict[str, object] = {}
+    for field in _FILL_FIELDS:
+        fields[field.column] = _stored_field(f, field)
+        if field.column == "record_id" and fields["record_id"] != record_id:
+            raise _Refused(
+                "record.id_mismatch", f.name("record_id"), "the payload's record_id is not the record's"
+            )
     content = f.text("content", max_len=16_384)
     digest, prev, link = f.hex64("content_hash"), f.hex64("prev_hash"), f.hex64("hash")
     if canonical_content(f.obj) != content:
@@ -105,7 +119,10 @@ def _fill(f: Fields, record_id: str) -> tuple[str | None, str | None, str, int |
         raise _Refused("fill.hash_mismatch", f.name("content_hash"), "content_hash is not sha256(content)")
     if link_hash(prev, content or "") != link:
         raise _Refused("fill.hash_mismatch", f.name("hash"), "hash is not sha256(prev_hash ‖ content)")
-    assert ended is not None
+    cylinder, station, ended = fields["cylinder_code"], fields["station"], fields["ended_at"]
+    assert isinstance(cylinder, str | None)
+    assert isinstance(station, str)
+    assert isinstance(ended, str)
     return cylinder or None, station, ended, seq
 
 

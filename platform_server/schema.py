@@ -1,8 +1,9 @@
 """The platform's tables (SQLAlchemy Core), apart from the floor's: a platform database is its own.
 
 Times are ISO 8601 UTC text (GB/T 7408) as the floor stores them; masses exact decimals; record
-payloads the JSON the floor sent, kept as sent (the fill chain is verified from them). Tables are
-made with `metadata.create_all` (the reference platform has no migrations yet).
+payloads the JSON the floor sent, kept as sent (the fill chain is verified from them). Changes go
+through a new Alembic migration of the platform's own (platform_server/migrations, run when the
+store opens: platform_server/migrate.py).
 """
 
 from __future__ import annotations
@@ -16,16 +17,24 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    Numeric,
     String,
     Table,
     Text,
 )
 
-from supervisor.storage.schema import NAMING_CONVENTION, archive_columns
+__all__ = ["NAMING_CONVENTION", "metadata"]
 
-__all__ = ["metadata"]
-
-metadata = MetaData(naming_convention=NAMING_CONVENTION)  # the floor's, so names read alike
+# Constraint names that are the same on SQLite and PostgreSQL (migrations can name them); the same
+# rule as the floor's, so that names read alike.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+KG = Numeric(10, 3, asdecimal=True)
 
 # Who may call: filling units (their id is the unit code), inspection agencies, the regulator.
 # `key` is the HMAC secret itself: the platform must hold it to check signatures, so the platform
@@ -89,10 +98,25 @@ record = Table(
     Index("ix_record_unit_kind_seq", "unit", "kind", "seq"),
 )
 
+# The cylinder archive (docs/platform-api.md), the truth the units' registries sync from.
 archive = Table(
     "archive",
     metadata,
-    *archive_columns(index_owner=True),
+    Column("code", String(64), primary_key=True),  # 钢瓶条码号
+    Column("owner", String(32), nullable=False, index=True),
+    Column("model", String(16), nullable=False),
+    Column("tare_kg", KG),
+    Column("manufactured", Date),
+    Column("last_inspection", Date),
+    Column("next_inspection", Date),
+    Column("scrap_date", Date),
+    Column("status", String(16), nullable=False),
+    Column("blocked", Boolean, nullable=False, server_default="0"),
+    Column("manufacturer", String(128), nullable=False, server_default=""),
+    Column("serial", String(64), nullable=False, server_default=""),
+    Column("property_no", String(64), nullable=False, server_default=""),
+    Column("volume_l", KG),
+    Column("inspection_unit", String(128), nullable=False, server_default=""),
     Column("photos", JSON, nullable=False),  # content hashes, in archive order
     Column("registered_at", String(40), nullable=False),
     Column("updated_at", String(40), nullable=False),

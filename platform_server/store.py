@@ -1,7 +1,8 @@
 """The platform's database: an engine, its tables, and one writer off the trio loop.
 
 SQLite (the embedded default: WAL, synchronous=FULL, `BEGIN IMMEDIATE`, the floor's engine recipe
-in `supervisor.storage.engine`) or PostgreSQL by URL. Every database call of a request runs in a
+in `supervisor.storage.engine`) or PostgreSQL by URL, its schema from the platform's own migrations
+(platform_server/migrate.py). Every database call of a request runs in a
 worker thread, one at a time (a `CapacityLimiter(1)`): the loop never blocks, and a thread once
 started finishes its transaction even if the request is cancelled, so a batch is committed whole
 or not at all.
@@ -16,7 +17,7 @@ import trio
 from sqlalchemy import Connection, Engine
 
 from platform_server.changes import ensure_head
-from platform_server.schema import metadata
+from platform_server.migrate import upgrade
 from supervisor.storage.database import Database
 from supervisor.storage.engine import make_engine
 
@@ -53,9 +54,10 @@ class PlatformStore(Database):
 
 
 def open_store(db_url: str) -> PlatformStore:
-    """Open the platform database at `db_url`, creating its tables where missing."""
+    """Open the platform database at `db_url`, migrated to the newest schema (a new database is
+    created; one made before the platform had migrations is recognised: platform_server/migrate.py)."""
     engine = make_engine(db_url)
-    metadata.create_all(engine)
+    upgrade(engine)
     with engine.begin() as conn:
         ensure_head(conn)
     return PlatformStore(engine)

@@ -98,9 +98,10 @@ def _fills(db_url: str, n: int) -> None:
     db = open_database(db_url)
     with db.transaction() as conn:
         for i in range(1, n + 1):
-            store(conn, FillRecord(f"rec-{i}", "HY00120000123", "S1", "OP01", "completed",
-                                   "2026-11-23T08:00:00+00:00", "2026-11-23T08:01:00+00:00",
-                                   net_kg=Decimal("14.5")))  # fmt: skip
+            store(conn, FillRecord(record_id=f"rec-{i}", cylinder="HY00120000123", station="S1",
+                                   operator="OP01", outcome="completed",
+                                   started_at="2026-11-23T08:00:00+00:00",
+                                   ended_at="2026-11-23T08:01:00+00:00", net_kg=Decimal("14.5")))  # fmt: skip
     db.close()
 
 
@@ -184,8 +185,9 @@ def test_verify_chain_names_an_inserted_record(db_url: str, capsys) -> None:
     _fills(db_url, 2)
     db = open_database(db_url)
     with db.transaction() as conn:
-        store(conn, FillRecord("rec-3", "HY00120000123", "S1", "OP01", "completed",
-                               "2026-11-23T08:00:00+00:00", "2026-11-23T08:01:00+00:00"))  # fmt: skip
+        store(conn, FillRecord(record_id="rec-3", cylinder="HY00120000123", station="S1", operator="OP01",
+                               outcome="completed", started_at="2026-11-23T08:00:00+00:00",
+                               ended_at="2026-11-23T08:01:00+00:00"))  # fmt: skip
         conn.execute(update(t.chain_head).values(seq=2))  # as if rec-3 were slipped in afterwards
     db.close()
     code, out, _ = run(capsys, "verify-chain", "--db", db_url)
@@ -203,8 +205,9 @@ def test_trace_prints_the_history_in_time_order(db_url: str, tmp_path: Path, cap
     assert "belongs to unit HY0012" in err
     db = open_database(db_url)
     with db.transaction() as conn:
-        store(conn, FillRecord("rec-1", "HY00120000123", "S1", "OP01", "aborted",
-                               "2026-11-23T08:00:00+00:00", "2026-11-23T08:01:00+00:00",
+        store(conn, FillRecord(record_id="rec-1", cylinder="HY00120000123", station="S1", operator="OP01",
+                               outcome="aborted", started_at="2026-11-23T08:00:00+00:00",
+                               ended_at="2026-11-23T08:01:00+00:00",
                                reason="fill.stalled"))  # fmt: skip
         store(conn, CheckRecord("chk-1", "HY00120000123", "pre", "pass", "CK01", "2026-11-23T07:50:00+00:00"))
     db.close()

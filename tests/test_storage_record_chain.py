@@ -35,7 +35,8 @@ def _at(minute: int) -> str:
 
 
 def _fill(n: int) -> FillRecord:
-    return FillRecord(f"fill-{n}", CODE, "S1", "OP01", "completed", _at(n), _at(n + 1),
+    return FillRecord(record_id=f"fill-{n}", cylinder=CODE, station="S1", operator="OP01",
+                      outcome="completed", started_at=_at(n), ended_at=_at(n + 1),
                       tare_kg=Decimal("15.2"), target_kg=Decimal("29.7"), gross_kg=Decimal("29.71"),
                       net_kg=Decimal("14.51"), precheck_id="chk-pre-1")  # fmt: skip
 

@@ -52,8 +52,9 @@ ARCHIVE = CylinderArchive(
 
 
 def fill(rid: str, ended: str = "2026-11-23T08:05:00.000+00:00") -> FillRecord:
-    return FillRecord(rid, ARCHIVE.code, "S1", "OP01", "completed", "2026-11-23T08:04:00.000+00:00",
-                      ended, tare_kg=Decimal("15.2"), net_kg=Decimal("14.51"))  # fmt: skip
+    return FillRecord(record_id=rid, cylinder=ARCHIVE.code, station="S1", operator="OP01",
+                      outcome="completed", started_at="2026-11-23T08:04:00.000+00:00", ended_at=ended,
+                      tare_kg=Decimal("15.2"), net_kg=Decimal("14.51"))  # fmt: skip
 
 
 @pytest.fixture

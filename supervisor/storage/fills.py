@@ -5,7 +5,6 @@ the record chain's links (checks, refusals, alarms, console audit rows). Both ch
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from attrs import frozen
@@ -15,6 +14,7 @@ from domain.records import FillRecord
 from supervisor.storage import schema as t
 from supervisor.storage.chain import GENESIS, canonical_content, link_columns, record_content, record_key
 from supervisor.storage.outbox import outbox_row
+from supervisor.storage.record_rows import record_row
 
 __all__ = ["ChainAppender", "FillLink", "RecordChainAppender", "append_fill", "find_fill"]
 
@@ -26,25 +26,6 @@ class FillLink:
     seq: int
     hash: str
     record_id: str
-
-
-_GRAM = Decimal("0.001")
-
-
-def _kg(value: Decimal | None) -> Decimal | None:
-    """A mass as its column keeps it (to the gram): the chained content must be what is stored."""
-    return None if value is None else value.quantize(_GRAM, rounding=ROUND_HALF_EVEN)
-
-
-def _fill_row(r: FillRecord) -> dict[str, Any]:
-    return {
-        "record_id": r.record_id, "cylinder_code": r.cylinder, "station": r.station,
-        "operator_id": r.operator, "outcome": r.outcome, "reason": r.reason, "tare_kg": _kg(r.tare_kg),
-        "target_kg": _kg(r.target_kg), "gross_kg": _kg(r.gross_kg), "net_kg": _kg(r.net_kg),
-        "error_g": r.error_g, "flags": list(r.flags), "started_at": r.started_at,
-        "ended_at": r.ended_at, "gross_before_kg": _kg(r.gross_before_kg), "preact_kg": _kg(r.preact_kg),
-        "precheck_id": r.precheck_id, "topup_of": r.topup_of,
-    }  # fmt: skip
 
 
 class _ChainEnd:
@@ -94,7 +75,7 @@ class ChainAppender:
         self._outbox: list[dict[str, Any]] = []
 
     def append(self, record: FillRecord) -> FillLink:
-        row = {"seq": self._end.next_seq, **_fill_row(record)}
+        row = {"seq": self._end.next_seq, **record_row(record)}
         chained = self._end.link(canonical_content(row))
         self._fills.append({**row, **chained})
         self._outbox.append(outbox_row(record.record_id, "fill", {**row, **chained}))
@@ -151,6 +132,6 @@ def find_fill(conn: Connection, record: FillRecord) -> FillLink | None:
     """The stored fill with this record id if it holds exactly this record (a write retried after
     a lost commit acknowledgement is then the same record, not a duplicate), else None."""
     row = conn.execute(select(t.fill).where(t.fill.c.record_id == record.record_id)).mappings().first()
-    if row is None or canonical_content(row) != canonical_content({"seq": row["seq"], **_fill_row(record)}):
+    if row is None or canonical_content(row) != canonical_content({"seq": row["seq"], **record_row(record)}):
         return None
     return FillLink(row["seq"], row["hash"], record.record_id)

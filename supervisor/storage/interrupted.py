@@ -10,28 +10,18 @@ marker goes in the same transaction. A fill whose record was committed is never 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
-from typing import Any
+from collections.abc import Collection
 
 from sqlalchemy import Connection, select
 
 from domain.reasons import Reason
-from domain.records import FillRecord
+from domain.records import FillOpened
 from supervisor.storage import schema as t
 from supervisor.storage.fills import FillLink
+from supervisor.storage.record_rows import record_from_row
 from supervisor.storage.repository import store_all
 
 __all__ = ["record_interrupted_fills"]
-
-
-def _interrupted(row: Mapping[str, Any], now: str) -> FillRecord:
-    return FillRecord(
-        record_id=row["record_id"], cylinder=row["cylinder_code"], station=row["station"],
-        operator=row["operator_id"], outcome="interrupted", started_at=row["started_at"], ended_at=now,
-        reason=str(Reason.SUPERVISOR_SHUTDOWN), tare_kg=row["tare_kg"], target_kg=row["target_kg"],
-        gross_before_kg=row["gross_before_kg"], preact_kg=row["preact_kg"], precheck_id=row["precheck_id"],
-        topup_of=row["topup_of"],
-    )  # fmt: skip
 
 
 def record_interrupted_fills(conn: Connection, now: str, stations: Collection[str]) -> list[FillLink]:
@@ -42,5 +32,6 @@ def record_interrupted_fills(conn: Connection, now: str, stations: Collection[st
     m = t.fill_open.c
     orphans = select(t.fill_open).where(~m.record_id.in_(select(t.fill.c.record_id)), m.station.in_(stations))
     rows = conn.execute(orphans.order_by(m.started_at)).mappings()
-    records = [_interrupted(row, now) for row in rows]
+    reason = str(Reason.SUPERVISOR_SHUTDOWN)
+    records = [record_from_row(FillOpened, row).interrupted(now, reason) for row in rows]
     return [link for link in store_all(conn, records) if link is not None]

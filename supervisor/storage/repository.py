@@ -40,6 +40,7 @@ from supervisor.storage.outbox import (
     outbox_payload,
     pending_outbox,
 )
+from supervisor.storage.record_rows import record_row
 from supervisor.storage.registry import (
     get_cursor,
     get_unit,
@@ -146,12 +147,7 @@ def already_stored(conn: Connection, record: Record) -> bool:
 
 def record_fill_opened(conn: Connection, record: FillOpened) -> None:
     """The marker of a fill about to open its valve (see `FillOpened`); local only."""
-    row = {
-        "record_id": record.record_id, "station": record.station, "cylinder_code": record.cylinder,
-        "operator_id": record.operator, "started_at": record.started_at, "tare_kg": record.tare_kg,
-        "target_kg": record.target_kg, "gross_before_kg": record.gross_before_kg,
-        "preact_kg": record.preact_kg, "precheck_id": record.precheck_id, "topup_of": record.topup_of,
-    }  # fmt: skip
+    row = record_row(record)
     # Offered again after a cancelled write that did commit (records_sink.py): the same marker;
     # or offered again with its fill, whose record deleted it: the fill is over, no marker again.
     marker, fill = t.fill_open.c.record_id, t.fill.c.record_id

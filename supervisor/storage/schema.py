@@ -17,12 +17,14 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
-    Numeric,
     String,
     Table,
     Text,
     UniqueConstraint,
 )
+
+from domain.records import FillOpened, FillRecord
+from supervisor.storage.record_rows import KG, record_columns
 
 __all__ = ["FILL_CHAIN", "KG", "NAMING_CONVENTION", "RECORD_CHAIN", "archive_columns", "metadata"]
 
@@ -34,7 +36,6 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
-KG = Numeric(10, 3, asdecimal=True)
 
 filling_unit = Table(
     "filling_unit",
@@ -45,8 +46,8 @@ filling_unit = Table(
 
 
 def archive_columns(*, index_owner: bool = False) -> list[Column[Any]]:
-    """The cylinder archive's columns (docs/domain.md), fresh for each table that holds archives: the
-    floor's `cylinder` here and the platform's `archive` (platform_server/schema.py)."""
+    """The cylinder archive's columns as the floor keeps them (table `cylinder`; docs/domain.md,
+    Archive fields); the platform's `archive` is its own, in its own schema (platform_server/schema.py)."""
     return [
         Column("code", String(64), primary_key=True),  # 钢瓶条码号
         Column("owner", String(32), nullable=False, index=index_owner),
@@ -113,30 +114,14 @@ check_record = Table(
     Column("fill_record_id", String(64), index=True),  # a post-fill check: the fill it follows
 )
 
-# Append-only and hash-chained, see chain.py: `content` is the canonical JSON of the fields above,
+# Append-only and hash-chained, see domain/chain.py: `content` is the canonical JSON of the fields
+# of `FillRecord` (domain/records.py, which says each column) and `seq`,
 # `content_hash` its sha256, `hash` = sha256(prev_hash ‖ content).
 fill = Table(
     "fill",
     metadata,
     Column("seq", Integer, primary_key=True, autoincrement=False),
-    Column("record_id", String(64), nullable=False, unique=True),
-    Column("cylinder_code", String(64), nullable=False, index=True),
-    Column("station", String(32), nullable=False),
-    Column("operator_id", String(64)),
-    Column("outcome", String(16), nullable=False),  # completed | aborted | interrupted
-    Column("reason", String(64)),
-    Column("tare_kg", KG),
-    Column("target_kg", KG),
-    Column("gross_kg", KG),
-    Column("net_kg", KG),
-    Column("error_g", Integer),
-    Column("flags", JSON, nullable=False),
-    Column("started_at", String(40), nullable=False),
-    Column("ended_at", String(40), nullable=False),
-    Column("gross_before_kg", KG),  # the stable reading the fill started from
-    Column("preact_kg", KG),  # the preact (in-flight mass) the cut-off used
-    Column("precheck_id", String(64)),  # the passing pre-fill check the permit relied on
-    Column("topup_of", String(64)),  # a top-up: the under-filled fill it completes
+    *record_columns(FillRecord, unique=("record_id",), index=("cylinder_code",)),
     Column("content", Text, nullable=False),
     Column("content_hash", String(64), nullable=False),
     Column("prev_hash", String(64), nullable=False),
@@ -145,21 +130,7 @@ fill = Table(
 
 # Fills whose valve may be open: written (durably) before the permit, deleted in the transaction of
 # the fill's record. A row left at start-up is a fill the supervisor died during (interrupted.py).
-fill_open = Table(
-    "fill_open",
-    metadata,
-    Column("record_id", String(64), primary_key=True),
-    Column("station", String(32), nullable=False),
-    Column("cylinder_code", String(64), nullable=False),
-    Column("operator_id", String(64)),
-    Column("started_at", String(40), nullable=False),
-    Column("tare_kg", KG),
-    Column("target_kg", KG),
-    Column("gross_before_kg", KG),
-    Column("preact_kg", KG),
-    Column("precheck_id", String(64)),
-    Column("topup_of", String(64)),
-)
+fill_open = Table("fill_open", metadata, *record_columns(FillOpened, primary_key=("record_id",)))
 
 # A cylinder held until something is done about it (supervisor/station/floor.py `Hold`): written
 # when the hold begins, deleted when it ends, read back at start.
