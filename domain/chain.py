@@ -24,6 +24,7 @@ __all__ = [
     "CHAIN_FIELDS",
     "CHAIN_FIELDS_IF_SET",
     "GENESIS",
+    "StoredRow",
     "canonical_content",
     "content_hash",
     "link_columns",
@@ -37,6 +38,11 @@ CHAIN_FIELDS = ("seq", *(f.column for f in stored_fields(FillRecord) if f.since 
 CHAIN_FIELDS_IF_SET = tuple(f.column for f in stored_fields(FillRecord) if f.since is not None)
 
 
+# A stored row by column name: a dict, a received payload or a database row's mapping (whose keys
+# may also be its columns, hence Any).
+StoredRow = Mapping[Any, Any]
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, Decimal):
         # Normalised so that 15.200 (PostgreSQL numeric) and 15.2 hash alike.
@@ -48,7 +54,7 @@ def _plain(value: Any) -> Any:
 
 
 def canonical_content(
-    row: Mapping[str, Any],
+    row: StoredRow,
     fields: Sequence[str] = CHAIN_FIELDS,
     fields_if_set: Sequence[str] = CHAIN_FIELDS_IF_SET,
 ) -> str:

@@ -10,12 +10,11 @@ head (its newest link as last written), the chain's end is checked against it to
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from collections.abc import Iterable, Iterator
 
 from attrs import frozen
 
-from domain.chain import GENESIS, canonical_content, content_hash, link_hash
+from domain.chain import GENESIS, StoredRow, canonical_content, content_hash, link_hash
 
 __all__ = ["ChainReport", "Link", "broken", "fill_link", "walk", "walk_to_first_problem"]
 
@@ -51,7 +50,7 @@ class Link:
         return f"{noun} #{self.seq} ({self.ident})"
 
 
-def fill_link(row: Mapping[str, Any]) -> Link:
+def fill_link(row: StoredRow) -> Link:
     """A fill is its own link: its content is recomputed from its own fields (a row of the floor's
     `fill` table, or the payload the platform received: the same fields)."""
     rid = row["record_id"]

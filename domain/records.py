@@ -6,7 +6,7 @@ so a record retried after a crash or a lost reply is still the same record (idem
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
 import attrs
@@ -33,6 +33,14 @@ __all__ = [
 FILL_OUTCOMES = ("completed", "aborted", "interrupted")
 
 
+def _codes(codes: Iterable[str]) -> tuple[str, ...]:
+    return tuple(codes)
+
+
+def _sorted_codes(codes: Iterable[str]) -> tuple[str, ...]:
+    return tuple(sorted(codes))  # (a set of flags: one order, so that equal fills hash equal)
+
+
 @frozen(kw_only=True)
 class FillRecord:
     """A fill as it ended. Its stored fields (`stored`) are the columns of table `fill`, in this
@@ -49,7 +57,7 @@ class FillRecord:
     gross_kg: Decimal | None = stored(default=None)
     net_kg: Decimal | None = stored(default=None)
     error_g: int | None = stored(default=None)
-    flags: tuple[str, ...] = stored(default=(), converter=lambda v: tuple(sorted(v)))
+    flags: tuple[str, ...] = stored(default=(), converter=_sorted_codes)
     started_at: str = stored(time=True)  # ISO 8601 UTC
     ended_at: str = stored(time=True)
     # The stable reading before the permit, the preact the cut-off used, the passing pre-fill check
@@ -104,7 +112,7 @@ class CheckRecord:
 class RefusalRecord:
     record_id: str
     station: str
-    reasons: tuple[str, ...] = field(converter=tuple)
+    reasons: tuple[str, ...] = field(converter=_codes)
     at: str
     cylinder: str | None = None
     raw: str = ""

@@ -45,7 +45,7 @@ _SCREENS: tuple[tuple[str, str, type[ConsoleScreen], tuple[tuple[str, str, str],
 class ConsoleApp(App[None]):
     CSS_PATH = Path(__file__).with_name("console.tcss")
     ENABLE_COMMAND_PALETTE = False
-    BINDINGS: ClassVar[list[Binding | tuple[str, str, str]]] = [
+    BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [
         Binding("ctrl+q", "quit", show=False, priority=True)
     ]
 

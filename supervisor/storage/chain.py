@@ -10,13 +10,11 @@ from. The fill chain's names are re-exported here, where the migrations import t
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from domain.chain import (
     CHAIN_FIELDS,
     CHAIN_FIELDS_IF_SET,
     GENESIS,
+    StoredRow,
     canonical_content,
     content_hash,
     link_columns,
@@ -48,13 +46,13 @@ RECORD_CHAIN_FIELDS: dict[str, tuple[str, ...]] = {
 }  # fmt: skip
 
 
-def record_content(table: str, seq: int, row: Mapping[str, Any]) -> str:
+def record_content(table: str, seq: int, row: StoredRow) -> str:
     """The content of link `seq` of the record chain: the record's RECORD_CHAIN_FIELDS[table], the
     table's name and `seq`, as canonical JSON."""
     fields = ("seq", "table", *RECORD_CHAIN_FIELDS[table])
     return canonical_content({**row, "seq": seq, "table": table}, fields, ())
 
 
-def record_key(table: str, row: Mapping[str, Any]) -> str:
+def record_key(table: str, row: StoredRow) -> str:
     """What names the record of this row in its table: its record id (a console audit row: its id)."""
     return str(row[RECORD_CHAIN_FIELDS[table][0]])

@@ -39,7 +39,7 @@ class _ChainEnd:
         h = t.chain_head.c
         head = conn.execute(select(h.seq, h.hash).where(h.id == chain).with_for_update()).first()
         self._had_head = head is not None
-        self.seq, self.hash = (0, GENESIS) if head is None else (head[0], head[1])
+        self.seq, self.hash = (0, GENESIS) if head is None else (int(head[0]), str(head[1]))
 
     @property
     def next_seq(self) -> int:

@@ -26,4 +26,4 @@ def record_hold(conn: Connection, record: HoldRecord) -> None:
 def load_holds(conn: Connection) -> list[tuple[Hold, str]]:
     """Every standing hold, as (kind, cylinder code)."""
     h = t.cylinder_hold.c
-    return [(Hold(kind), code) for code, kind in conn.execute(select(h.cylinder_code, h.kind))]
+    return [(Hold(str(kind)), str(code)) for code, kind in conn.execute(select(h.cylinder_code, h.kind))]

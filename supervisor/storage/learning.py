@@ -29,7 +29,7 @@ def load_learning(conn: Connection, stations: Iterable[str]) -> dict[str, Statio
     rows = conn.execute(select(s.station, s.key, s.value).where(s.station.in_(wanted), s.key.in_(_KEYS)))
     found: dict[str, dict[str, str]] = {}
     for station, key, value in rows:
-        found.setdefault(station, {})[key] = value
+        found.setdefault(str(station), {})[str(key)] = str(value)
     return {station: _learning(values) for station, values in found.items()}
 
 

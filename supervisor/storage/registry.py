@@ -230,4 +230,5 @@ def regulator_disables(conn: Connection) -> set[str | None]:
     q = select(t.station_setting.c.station).where(
         t.station_setting.c.key == _DISABLED, t.station_setting.c.value == "1"
     )
-    return {None if s == _WHOLE_UNIT else s for s in conn.execute(q).scalars()}
+    disabled: list[str] = list(conn.execute(q).scalars())
+    return {None if s == _WHOLE_UNIT else s for s in disabled}

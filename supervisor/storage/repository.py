@@ -164,7 +164,9 @@ def _record_audit(conn: Connection, record: AuditRecord) -> _Chained:
         "at": record.at, "who": record.who, "role": record.role, "command": record.command,
         "target": record.target, "result": record.result, "detail": record.detail,
     }  # fmt: skip
-    row["id"] = conn.execute(insert(t.console_audit).values(row)).inserted_primary_key[0]
+    key = conn.execute(insert(t.console_audit).values(row)).inserted_primary_key
+    assert key is not None  # (an insert of one row)
+    row["id"] = key[0]
     return t.console_audit.name, row
 
 

@@ -15,7 +15,7 @@ check, refusal, alarm or audit row leaves its link intact: that walk goes on and
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import closing
 from itertools import chain, islice
 from typing import Any
@@ -23,7 +23,7 @@ from typing import Any
 import attrs
 from sqlalchemy import Connection, Engine, Integer, String, cast, exists, select
 
-from domain.chain import GENESIS
+from domain.chain import GENESIS, StoredRow
 from domain.chain_walk import ChainReport, Link, broken, fill_link, walk, walk_to_first_problem
 from supervisor.storage import schema as t
 from supervisor.storage.chain import RECORD_CHAIN_FIELDS, record_content, record_key
@@ -31,7 +31,7 @@ from supervisor.storage.database import read_snapshot
 
 __all__ = ["MAX_PROBLEMS", "ChainReport", "verify_chain", "verify_record_chain"]
 
-_Row = Mapping[str, Any]
+_Row = StoredRow
 
 # A record chain with more problems than this is reported up to here: someone has been at the
 # database wholesale, and the first hundred say so as well as all of them would.
@@ -44,14 +44,14 @@ def _head(conn: Connection, chain_id: int) -> tuple[int, str]:
     return (0, GENESIS) if head is None else (head[0], head[1])
 
 
-def _fill_links(conn: Connection) -> Iterator[Link]:
+def _fill_links(conn: Connection) -> Generator[Link, None, None]:
     # Streamed (a server-side cursor on PostgreSQL): a floor's chain grows by thousands a day.
     with conn.execute(select(t.fill).order_by(t.fill.c.seq).execution_options(yield_per=2000)) as rows:
         for row in rows.mappings():
             yield fill_link(row)
 
 
-def _record_links(conn: Connection) -> Iterator[Link]:
+def _record_links(conn: Connection) -> Generator[Link, None, None]:
     """The record chain's links in order, each with its record's content as the record is now."""
     q = select(t.record_link).order_by(t.record_link.c.seq).execution_options(yield_per=2000)
     with conn.execute(q) as rows:
@@ -91,7 +91,8 @@ def _unlinked(conn: Connection, count: int) -> Iterator[ChainReport]:
     for name, fields in RECORD_CHAIN_FIELDS.items():
         column = t.metadata.tables[name].c[fields[0]]
         linked = exists().where(link.record_table == name, link.record_key == cast(column, String))
-        for key in conn.execute(select(column).where(~linked).order_by(column)).scalars():
+        keys: list[object] = list(conn.execute(select(column).where(~linked).order_by(column)).scalars())
+        for key in keys:
             yield broken(count, None, str(key), f"{name} {key} is not in the record chain: it was inserted "
                                                 "afterwards")  # fmt: skip
 

@@ -16,7 +16,7 @@ __all__ = ["Confirm"]
 
 
 class Confirm(ModalScreen[bool]):
-    BINDINGS: ClassVar[list[Binding | tuple[str, str, str]]] = [
+    BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [
         ("escape", "dismiss(False)", ""),
         ("n", "dismiss(False)", ""),
         ("y", "dismiss(True)", ""),

@@ -31,7 +31,8 @@ class MaintenanceScreen(ConsoleScreen):
         rows.clear()
         for actor in self.model.actors:
             name = str(actor.get("actor", "?"))
-            depth = actor.get("depth") if isinstance(actor.get("depth"), int) else 0
+            depth = actor.get("depth")
+            depth = depth if isinstance(depth, int) else 0
             state = str(actor.get("state", ""))
             rows.add_row(
                 cell("  " * depth + name),
