@@ -11,32 +11,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from supervisor.storage.migrate import Migrations, current_revision
 
-__all__ = ["alembic_config", "current_revision", "head_revision", "upgrade"]
+__all__ = ["PLATFORM", "current_revision", "head_revision", "upgrade"]
 
-_SCRIPTS = Path(__file__).with_name("migrations")
-
-
-def alembic_config(engine: Engine) -> Config:
-    cfg = Config()
-    cfg.set_main_option("script_location", str(_SCRIPTS))
-    cfg.attributes["engine"] = engine
-    return cfg
-
-
-def upgrade(engine: Engine) -> None:
-    command.upgrade(alembic_config(engine), "head")
-
-
-def current_revision(engine: Engine) -> str | None:
-    with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
-
-
-def head_revision() -> str | None:
-    return ScriptDirectory(str(_SCRIPTS)).get_current_head()
+PLATFORM = Migrations(Path(__file__).with_name("migrations"))
+upgrade, head_revision = PLATFORM.upgrade, PLATFORM.head_revision
