@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
-from benchmarks.pg_schema import pg_schema_url
-from benchmarks.pg_schema import pg_unavailable as _pg_unavailable
+from simulator.pg_schema import pg_schema_url
+from simulator.pg_schema import pg_unavailable as _pg_unavailable
 
 # Hypothesis: the default profile in `make test` (or "ci", which Hypothesis loads by itself where the
 # CI variable is set); `HYPOTHESIS_PROFILE=long` (`make fuzz`) runs every property with 20 times the

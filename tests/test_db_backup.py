@@ -17,8 +17,8 @@ import psycopg
 import pytest
 from sqlalchemy import create_engine, func, make_url, select
 
-from benchmarks.pg_schema import PG_DSN
 from fillfloor.cli import main
+from simulator.pg_schema import PG_DSN
 from supervisor.storage import open_database
 from supervisor.storage import schema as t
 from supervisor.storage.backup import pg_dump_command

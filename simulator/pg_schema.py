@@ -1,4 +1,5 @@
-"""A PostgreSQL schema of its own, dropped afterwards: the tests' and the benchmarks' PostgreSQL.
+"""A PostgreSQL schema of its own, dropped afterwards: the PostgreSQL of the tests, the benchmarks and
+the simulations (here, below them all, so the tests need not import the benchmarks).
 
 The server is the one at 127.0.0.1:5432 (trust auth, database `test`) that these machines and CI run.
 """
