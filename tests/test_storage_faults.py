@@ -32,9 +32,9 @@ from supervisor.runtime.mailbox import Latest, Mailbox
 from supervisor.station.coordinator import Coordinator
 from supervisor.storage import open_database, verify_chain
 from supervisor.storage import schema as t
-from supervisor.storage.faults import StorageFaults
 from supervisor.storage.sink import RecordSink
 from supervisor.storage.writer import StorageWriter
+from tests.support.storage_faults import StorageFaults
 from tests.test_station_coordinator import pump
 
 ALL_OK = answered_in_full("pre", True, {})

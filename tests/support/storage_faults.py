@@ -1,11 +1,11 @@
-"""Storage faults for tests and simulations: a database that refuses writes for a while.
+"""Storage faults for the tests: a database that refuses writes for a while.
 
 `StorageFaults.attach(engine)` hooks the engine (a SQLAlchemy `before_cursor_execute` listener);
 while a fault is on, every write statement raises what the driver itself raises for it, wrapped as
 SQLAlchemy wraps it (`sqlalchemy.exc.OperationalError`): SQLite's "database or disk is full"
 (SQLITE_FULL) or "disk I/O error" (SQLITE_IOERR), PostgreSQL's DiskFull ("could not extend file")
 or an I/O error. Reads go on, as they do on a full disk. Nothing here is global: the switch is the
-object a test or a simulation made and attached to its own engine; the product never makes one.
+object a test made and attached to its own engine; the product never makes one.
 """
 
 from __future__ import annotations
