@@ -23,26 +23,11 @@ from domain.backoff import Backoff, Jitter
 from domain.messages import DeviceLink, Scanned, StationInput, Tick
 from simulator.scanner_sim import PtyScanner, TcpScanner
 from supervisor.runtime.mailbox import Mailbox
-
-WAIT_S = 10.0  # a bound for anything to arrive: generous, never reached when things work
+from tests.support.scanner_actors import WAIT_S, receive, receive_scans, running, serial_actor
 
 
 def _inbox(capacity: int = 64) -> Mailbox[StationInput]:
     return Mailbox("S1.coordinator", capacity)
-
-
-async def receive(inbox: Mailbox[StationInput]) -> StationInput:
-    with trio.fail_after(WAIT_S):
-        return await inbox.receive()
-
-
-async def receive_scans(inbox: Mailbox[StationInput], n: int) -> list[Scanned]:
-    out: list[Scanned] = []
-    for _ in range(n):
-        message = await receive(inbox)
-        assert isinstance(message, Scanned), message
-        out.append(message)
-    return out
 
 
 async def receive_link(inbox: Mailbox[StationInput], up: bool) -> DeviceLink:
@@ -57,27 +42,6 @@ async def until(pred: Callable[[], bool]) -> None:
     with trio.fail_after(WAIT_S):
         while not pred():  # noqa: ASYNC110 - counters of the actor, nothing to wait on
             await trio.sleep(0.01)
-
-
-@contextlib.asynccontextmanager
-async def running(actor: ScannerActor) -> AsyncIterator[None]:
-    async with trio.open_nursery() as nursery:
-        with trio.fail_after(WAIT_S):
-            await nursery.start(actor.run)
-        yield
-        nursery.cancel_scope.cancel()
-
-
-def serial_actor(
-    path: str | Path,
-    inbox: Mailbox[StationInput],
-    *,
-    max_frame: int = 512,
-    send_timeout_s: float = 0.5,
-    link_retry_s: float = 0.5,
-) -> ScannerActor:
-    config = ScannerConfig(kind="serial", serial_port=str(path), max_frame=max_frame)
-    return ScannerActor(config, "S1", inbox, send_timeout_s=send_timeout_s, link_retry_s=link_retry_s)
 
 
 def tcp_actor(port: int, inbox: Mailbox[StationInput]) -> ScannerActor:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -13,18 +12,7 @@ from fillfloor.cli import main
 from supervisor.storage import AuditRecord, CheckRecord, FillRecord, RefusalRecord, open_database
 from supervisor.storage import schema as t
 from supervisor.storage.repository import store
-
-HEADER = "code,owner,model,tare_kg,manufactured,last_inspection,next_inspection,status\n"
-GOOD = [
-    "HY00120000123,HY0012,YSP35.5,15.2,2019-05-01,2023-06-01,2027-06-01,in_service\n",
-    "HY00120000124,HY0012,YSP35.5,15.0,2017-03-01,2021-03-01,2025-03-01,in_service\n",
-]
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
+from tests.support.cli_run import GOOD, HEADER, run, store_fills
 
 
 def test_import_is_idempotent_and_trace_shows_the_archive(
@@ -94,19 +82,8 @@ def test_operators_import(tmp_path: Path, db_url: str, capsys) -> None:
     assert run(capsys, "operators", "import", str(f), "--db", db_url)[0] == 0
 
 
-def _fills(db_url: str, n: int) -> None:
-    db = open_database(db_url)
-    with db.transaction() as conn:
-        for i in range(1, n + 1):
-            store(conn, FillRecord(record_id=f"rec-{i}", cylinder="HY00120000123", station="S1",
-                                   operator="OP01", outcome="completed",
-                                   started_at="2026-11-23T08:00:00+00:00",
-                                   ended_at="2026-11-23T08:01:00+00:00", net_kg=Decimal("14.5")))  # fmt: skip
-    db.close()
-
-
 def test_verify_chain_passes_then_names_the_altered_record(db_url: str, capsys) -> None:
-    _fills(db_url, 3)
+    store_fills(db_url, 3)
     code, out, _ = run(capsys, "verify-chain", "--db", db_url)
     assert (code, "3 record(s)" in out) == (0, True)
     db = open_database(db_url)
@@ -119,7 +96,7 @@ def test_verify_chain_passes_then_names_the_altered_record(db_url: str, capsys) 
 
 
 def test_verify_chain_names_a_deleted_record(db_url: str, capsys) -> None:
-    _fills(db_url, 3)
+    store_fills(db_url, 3)
     db = open_database(db_url)
     with db.transaction() as conn:
         conn.execute(delete(t.fill).where(t.fill.c.seq == 3))
@@ -132,7 +109,7 @@ def test_verify_chain_names_a_deleted_record(db_url: str, capsys) -> None:
 def _checks_and_commands(db_url: str) -> None:
     """Two fills, and between them what checkers and the console did: a pre-fill check, a refusal,
     the supervisor's command."""
-    _fills(db_url, 2)
+    store_fills(db_url, 2)
     db = open_database(db_url)
     with db.transaction() as conn:
         store(conn, CheckRecord("chk-1", "HY00120000123", "pre", "pass", "CK01", "2026-11-23T07:50:00+00:00"))
@@ -182,7 +159,7 @@ def test_help_lists_the_commands(capsys) -> None:
 
 
 def test_verify_chain_names_an_inserted_record(db_url: str, capsys) -> None:
-    _fills(db_url, 2)
+    store_fills(db_url, 2)
     db = open_database(db_url)
     with db.transaction() as conn:
         store(conn, FillRecord(record_id="rec-3", cylinder="HY00120000123", station="S1", operator="OP01",

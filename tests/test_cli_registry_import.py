@@ -19,7 +19,7 @@ from platform_client.registry_changes import read_change
 from platform_client.sync_store import SyncStore
 from supervisor.storage import open_database
 from supervisor.storage.repository import load_archives
-from tests.test_cli_records import GOOD, HEADER, _fills, run
+from tests.support.cli_run import GOOD, HEADER, run, store_fills
 
 UNIT, CODE = "HY0012", "HY00120000123"
 TODAY = dt.date(2026, 11, 23)
@@ -103,7 +103,7 @@ def test_a_reimport_changing_a_filled_cylinders_tare_or_model_is_refused_naming_
     db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _imported(db_url, tmp_path, capsys, *GOOD)
-    _fills(db_url, 1)  # HY00120000123 has been filled; HY00120000124 never
+    store_fills(db_url, 1)  # HY00120000123 has been filled; HY00120000124 never
     f = tmp_path / "restamped.csv"
     f.write_text(HEADER + "".join(RESTAMPED), encoding="utf-8")
     code, _, err = run(capsys, "registry", "import", str(f), "--db", db_url)
@@ -125,7 +125,7 @@ def test_an_accepted_change_is_recorded_with_who_and_why_and_trace_shows_it(
     db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _imported(db_url, tmp_path, capsys, *GOOD)
-    _fills(db_url, 2)
+    store_fills(db_url, 2)
     f = tmp_path / "restamped.csv"
     f.write_text(HEADER + "".join(RESTAMPED), encoding="utf-8")
     restamped = ("registry", "import", str(f), "--db", db_url)
@@ -162,7 +162,7 @@ def test_the_same_file_again_is_no_change_also_with_a_tare_finer_than_the_gram_k
 ) -> None:
     fine = GOOD[0].replace(",15.2,", ",15.2345,")  # kept as 15.235 (to the gram): the same tare
     _imported(sqlite_url, tmp_path, capsys, fine)
-    _fills(sqlite_url, 1)
+    store_fills(sqlite_url, 1)
     f = tmp_path / "again.csv"
     f.write_text(HEADER + fine, encoding="utf-8")
     code, _, err = run(capsys, "registry", "import", str(f), "--db", sqlite_url)

@@ -19,7 +19,7 @@ from simulator.in_process_floor import running_floor
 from supervisor.console.server import ConsoleServer
 from supervisor.storage import schema as t
 from supervisor.storage.database import Database
-from tests.console_client import command, hello, receive, user
+from tests.support.console_client import command, hello, receive, user
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """Crash safety (#9): the supervisor SIGKILLed at seeded moments of a running shift.
 
-Each run (tests/crash_harness.py) asserts that the valve closed by its own watchdog within its
+Each run (tests/support/crash_harness.py) asserts that the valve closed by its own watchdog within its
 period after the kill, and after a restart on the same database: every record committed before the
 kill is still there, a fill under way is recorded as interrupted, the fill chain verifies, the
 station fills again, the outbox drains and the platform holds each record exactly once.
@@ -19,7 +19,7 @@ from pathlib import Path
 import attrs
 import pytest
 
-from tests.crash_harness import MOMENTS, VALVE_DELAY_S, WATCHDOG_S, CrashResult, crash_run
+from tests.support.crash_harness import MOMENTS, VALVE_DELAY_S, WATCHDOG_S, CrashResult, crash_run
 
 # Past the watchdog period and the actuator's delay (0.55 s): the simulator's step, the events'
 # delivery and a loaded machine. Measured here: shut 0.47-0.55 s after the kill in 6 kills while open

@@ -1,6 +1,6 @@
 """`fillfloor db backup`: a consistent copy of a database another process keeps writing.
 
-The floor's records are written by a real second process (tests/floor_writer.py) while the real CLI
+The floor's records are written by a real second process (tests/support/floor_writer.py) while the real CLI
 backs the database up; the copy must open, hold every record committed before the backup began,
 and pass `verify-chain`. Copying the file instead (shutil.copy) fails this: records still in the
 write-ahead log are missing from the copy.
@@ -23,7 +23,7 @@ from supervisor.storage import open_database
 from supervisor.storage import schema as t
 from supervisor.storage.backup import pg_dump_command
 from supervisor.storage.repository import store
-from tests.test_storage_chain import fill
+from tests.support.fill_records import fill
 
 REPO = Path(__file__).resolve().parent.parent
 FILLFLOOR = [sys.executable, "-m", "fillfloor.cli"]
@@ -41,7 +41,7 @@ def writer(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path]]:
     open_database(None, db_file.parent).close()  # migrated before the writer and the backup race
     stop = tmp_path / "stop"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.floor_writer", f"sqlite:///{db_file}", str(stop)],
+        [sys.executable, "-m", "tests.support.floor_writer", f"sqlite:///{db_file}", str(stop)],
         cwd=REPO, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:

@@ -13,7 +13,7 @@ from domain.eligibility import eligibility_reasons, end_of_service_life, next_in
 from domain.operators import certificate_valid, operator_reasons
 from domain.reasons import Reason
 from domain.settings import DomainSettings
-from tests.strategies import UNIT, archives, dates
+from tests.support.strategies import UNIT, archives, dates
 
 S = DomainSettings()
 GOOD = CylinderArchive(

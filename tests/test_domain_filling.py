@@ -14,7 +14,7 @@ from domain.archive import CylinderArchive
 from domain.filling import PreactSettings, adapt_preact, fill_flags, fill_target, tare_reasons
 from domain.reasons import FillFlag, Reason
 from domain.settings import DomainSettings
-from tests.strategies import archives
+from tests.support.strategies import archives
 
 S = DomainSettings()
 A = CylinderArchive(code="HY00120000123", owner="HY0012", model="YSP35.5", tare_kg=Decimal("15.2"),

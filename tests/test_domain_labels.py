@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from domain.labels import LabelRule, looks_like_url, parse_label
 from domain.reasons import Reason
-from tests.strategies import UNIT, control_chars, foreign_codes, own_codes
+from tests.support.strategies import UNIT, control_chars, foreign_codes, own_codes
 
 RULE = LabelRule(unit_code=UNIT)
 

@@ -15,7 +15,7 @@ from domain.rows import (
     operator_from_row,
     operator_to_row,
 )
-from tests.strategies import archives, operators
+from tests.support.strategies import archives, operators
 
 
 def as_csv(row: dict[str, object]) -> dict[str, str]:

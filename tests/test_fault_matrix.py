@@ -19,7 +19,7 @@ import pytest
 from simulator.fault_matrix import PHASES, Case, Generated, generate, matrix
 from simulator.history_check import check, fault_cases
 from simulator.scenario import load_scenario
-from tests.sim_run import SimRun, run_sims
+from tests.support.sim_run import SimRun, run_sims
 
 FAST_SEED = int(os.environ.get("FAULT_SEED", "1"))
 LONG_SEEDS = int(os.environ.get("FAULT_SEEDS", "3"))

@@ -30,8 +30,8 @@ from supervisor.console.protocol import (
 )
 from supervisor.console.server import ConsoleServer
 from supervisor.storage import schema as t
-from tests.console_client import command, hello, receive, user
-from tests.strategies import console_texts, examples
+from tests.support.console_client import command, hello, receive, user
+from tests.support.strategies import console_texts, examples
 
 CODES = {"protocol.not_json", "protocol.not_object", "protocol.type", "protocol.field", "protocol.too_big",
          "protocol.binary", "protocol.version"}  # fmt: skip

@@ -46,7 +46,7 @@ from actors.scale import ScaleActor
 from actors.valve import ValveActor
 from domain.messages import PermitOrder, StationInput, ValveStatus, WeightSample
 from supervisor.runtime import Latest, PermitGate
-from tests.strategies import MODBUS_TID, chunked, examples, modbus_replies
+from tests.support.strategies import MODBUS_TID, chunked, examples, modbus_replies
 
 UNIT_ID = 1
 words = st.integers(0, 0xFFFF)

@@ -25,7 +25,7 @@ from platform_client.registry_changes import BadChange, read_change
 from platform_client.settings import SyncSettings
 from supervisor.config import PlatformConfig
 from supervisor.storage.outbox import OutboxItem
-from tests.strategies import examples
+from tests.support.strategies import examples
 
 UNIT = "HY0012"
 SENT = ("F-1", "F-2", "C-3")

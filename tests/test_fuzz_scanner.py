@@ -22,8 +22,8 @@ from domain.reasons import Reason
 from simulator.model_rig import Rig
 from simulator.scanner_sim import PtyScanner
 from supervisor.runtime.mailbox import Mailbox
-from tests.strategies import UNIT, chunked, examples, label_rules, label_texts, scanner_streams
-from tests.test_actors_scanner import receive_scans, running, serial_actor
+from tests.support.scanner_actors import receive_scans, running, serial_actor
+from tests.support.strategies import UNIT, chunked, examples, label_rules, label_texts, scanner_streams
 
 LABEL_REASONS = {Reason.LABEL_UNREADABLE, Reason.LABEL_FOREIGN_UNIT}
 

@@ -24,7 +24,7 @@ from fillfloor.cli import main
 from simulator.scenario import parse_scenario
 from supervisor.config import parse_config
 from supervisor.tomlcheck import TomlError, load_toml
-from tests.strategies import examples, mutated, toml_values
+from tests.support.strategies import examples, mutated, toml_values
 
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[1]

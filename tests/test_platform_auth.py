@@ -10,7 +10,7 @@ import pytest
 
 from platform_client.auth import SigningAuth
 from platform_client.signing import sign_request, string_to_sign
-from tests.test_platform_helpers import REGULATOR, UNIT, platform_env
+from tests.support.platform_env import REGULATOR, UNIT, platform_env
 
 
 def test_the_string_to_sign_covers_method_target_body_time_and_nonce() -> None:

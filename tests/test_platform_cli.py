@@ -18,7 +18,7 @@ import trio
 from fillfloor.cli import main
 from platform_client.auth import SigningAuth
 from platform_server import PlatformApp, open_store, running_platform
-from tests.test_platform_helpers import floor_outbox
+from tests.support.platform_env import floor_outbox
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

@@ -13,7 +13,7 @@ import pytest
 from domain.archive import Operator
 from platform_client.auth import SigningAuth
 from platform_server.embedded import PlatformRefused, embedded_platform
-from tests.test_platform_helpers import OTHER, TODAY, UNIT, archive
+from tests.support.platform_env import OTHER, TODAY, UNIT, archive
 
 
 async def test_scenario_steps_reach_the_floor_as_changes(tmp_path: Path) -> None:

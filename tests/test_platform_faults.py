@@ -10,7 +10,7 @@ import pytest
 
 import platform_server.app as app_module
 from platform_server import FaultSwitch
-from tests.test_platform_helpers import UNIT, floor_outbox, platform_env
+from tests.support.platform_env import UNIT, floor_outbox, platform_env
 
 
 @pytest.fixture(scope="module")

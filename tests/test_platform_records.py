@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from platform_server import schema as t
-from tests.test_platform_helpers import OTHER, UNIT, floor_outbox, platform_env
+from tests.support.platform_env import OTHER, UNIT, floor_outbox, platform_env
 
 
 @pytest.fixture(scope="module")

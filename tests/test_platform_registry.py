@@ -8,7 +8,7 @@ import hashlib
 from typing import Any
 
 from platform_server.archives import seed_archives
-from tests.test_platform_helpers import AGENCY, OTHER, REGULATOR, UNIT, archive, platform_env
+from tests.support.platform_env import AGENCY, OTHER, REGULATOR, UNIT, archive, platform_env
 
 
 def row(code: str, **kw: Any) -> dict[str, Any]:

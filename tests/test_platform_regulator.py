@@ -16,7 +16,7 @@ from platform_server.chain_check import verify_unit_chain
 from platform_server.fields import Fields
 from platform_server.records import check_record, store_batch
 from supervisor.storage.chain import canonical_content, content_hash, link_hash
-from tests.test_platform_helpers import OTHER, REGULATOR, UNIT, floor_outbox, platform_env
+from tests.support.platform_env import OTHER, REGULATOR, UNIT, floor_outbox, platform_env
 
 
 @pytest.fixture(scope="module")

@@ -37,7 +37,7 @@ from supervisor.storage.database import Database
 from supervisor.storage.outbox import dead_letters, enqueue, outbox_backlog
 from supervisor.storage.registry import get_cursor, load_archive, regulator_disables
 from supervisor.storage.repository import store_all
-from tests.test_platform_helpers import REGULATOR, TODAY, UNIT, Env, archive, floor_records, platform_env
+from tests.support.platform_env import REGULATOR, TODAY, UNIT, Env, archive, floor_records, platform_env
 
 CODE = f"{UNIT}0000001"
 FAST_BACKOFF = Backoff(initial_s=0.05, max_s=0.4)  # (a test's outages last a moment)

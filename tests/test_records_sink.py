@@ -15,7 +15,7 @@ from sqlalchemy import text
 from supervisor.runtime import ChildSpec, EventBus, Supervisor
 from supervisor.storage import Record, StorageWriter, open_database, verify_chain
 from supervisor.storage.sink import RecordSink
-from tests.test_storage_writer import fill
+from tests.support.fill_records import fill_at_station as fill
 
 
 async def _sink_writes(writer: StorageWriter, sink: RecordSink, last: Record) -> None:

@@ -21,9 +21,9 @@ from supervisor.runtime.maintenance import Maintenance
 from supervisor.runtime.spec import Intensity
 from supervisor.runtime.supervisor import Supervisor
 from supervisor.storage import schema as t
-from tests.runtime_fakes import FakeStation, SafetyWatch, floor_of
-from tests.sim_run import of, run_sim
-from tests.test_scenario_load import BASE
+from tests.support.runtime_fakes import FakeStation, SafetyWatch, floor_of
+from tests.support.scenario_text import BASE
+from tests.support.sim_run import of, run_sim
 
 
 def running(st: FakeStation, dev: str) -> bool:

@@ -7,28 +7,9 @@ from pathlib import Path
 import pytest
 
 from simulator.scenario import ScenarioError, load_scenario
+from tests.support.scenario_text import BASE
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "simulator" / "scenarios" / "demo.toml"
-BASE = """
-today = "2026-11-23"
-[unit]
-code = "HY0012"
-short_name = "衡阳燃气"
-[[cylinder]]
-code = "HY00120000123"
-owner = "HY0012"
-model = "YSP35.5"
-tare_kg = 15.2
-manufactured = "2019-05-01"
-[[operator]]
-id = "OP01"
-name = "张三"
-certificate_expires = "2027-01-01"
-[[station]]
-id = "S1"
-flow_kg_s = 2.0
-valve_delay_ms = 150
-"""
 EVERY_STEP = """
 [platform]
 embedded = true

@@ -22,9 +22,8 @@ from simulator.scanner_sim import PtyScanner
 from simulator.station_physics import SimulatedStation
 from supervisor.storage import open_database
 from supervisor.storage import schema as t
-from supervisor.storage.users import add_user
-from tests.console_client import passed_check
-from tests.test_platform_helpers import platform_env
+from tests.support.console_client import add_supervisor, passed_check
+from tests.support.platform_env import platform_env
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -73,7 +72,7 @@ port = {devices.valve_address[1]}
 [station.scanner]
 serial_port = "{tmp_path / 'scanner'}"
 """, encoding="utf-8")  # fmt: skip
-        token = await trio.to_thread.run_sync(_add_supervisor, db)
+        token = await trio.to_thread.run_sync(add_supervisor, db)
         proc = await trio.lowlevel.open_process(
             [sys.executable, "-m", "fillfloor.cli", "serve", "--config", str(tmp_path / "fillfloor.toml"),
              "--db", db], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -135,12 +134,3 @@ serial_port = "{tmp_path / 'scanner'}"
         outcomes = [r[0] for r in conn.execute(select(t.fill.c.outcome).order_by(t.fill.c.seq))]
     database.close()
     assert outcomes == ["completed", "interrupted"]
-
-
-def _add_supervisor(db: str) -> str:
-    database = open_database(db)
-    try:
-        with database.transaction() as conn:
-            return add_user(conn, "sup", "supervisor")
-    finally:
-        database.close()

@@ -14,7 +14,7 @@ from actors.registers import register_map
 from simulator.device_host import DeviceHost, DeviceSite, HostedStation, TcpEndpoint
 from simulator.faults import Fault
 from simulator.station_physics import SimulatedStation
-from tests.test_simulate_devices import free_port
+from tests.support.ports import free_port
 
 
 def test_units_behind_one_listener_keep_their_maps_and_faults_apart() -> None:

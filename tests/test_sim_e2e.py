@@ -14,18 +14,9 @@ import pytest
 from sqlalchemy import create_engine, select
 
 from domain.checks import counts_as_pass, standard_items
-from simulator.history_check import check
-from simulator.scenario import load_scenario
 from supervisor.storage import schema as t
-from tests.sim_run import SCENARIOS, of, run_sim, valve_opened
-from tests.test_scenario_load import BASE
-
-
-def assert_never_above_max_fill(scenario: Path, events: list[dict[str, Any]]) -> None:
-    """No mass above tare + the model's maximum fill, but at a valve stuck open that raised its
-    critical alarm and faulted the station (the fault matrix's rule, simulator.history_check)."""
-    found = [v for v in check(load_scenario(scenario), events) if v.rule in ("max_fill", "stuck_open")]
-    assert not found, "\n".join(map(str, found))
+from tests.support.scenario_text import BASE
+from tests.support.sim_run import SCENARIOS, assert_never_above_max_fill, of, run_sim, valve_opened
 
 
 def checks_recorded(db: Path) -> list[tuple[str, str, str, dict[str, str]]]:

@@ -9,8 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.sim_run import of, run_sim
-from tests.test_sim_e2e import assert_never_above_max_fill
+from tests.support.sim_run import assert_never_above_max_fill, of, run_sim
 
 STATIONS = {"T": "tcp", "R": "rtu"}
 

@@ -19,7 +19,7 @@ import pytest
 
 from platform_server.chain_check import verify_unit_chain
 from platform_server.store import open_store
-from tests.sim_run import ROOT, SCENARIOS, of, run_sim
+from tests.support.sim_run import ROOT, SCENARIOS, of, run_sim
 
 SCENARIO = SCENARIOS / "platform.toml"
 

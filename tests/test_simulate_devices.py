@@ -20,17 +20,11 @@ from fillfloor.cli import main
 from simulator.device_commands import CommandError, Meta, parse_line
 from supervisor.storage import open_database
 from supervisor.storage import schema as t
-from tests.console_client import passed_check
-from tests.test_serve import _add_supervisor
+from tests.support.console_client import add_supervisor, passed_check
+from tests.support.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 A, B = "HY00120000123", "HY00120000124"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def floor_config(tmp: Path, modbus_port: int, console_port: int = 8765, scanner_port: int = 0) -> Path:
@@ -108,7 +102,7 @@ async def test_serve_fills_on_simulated_devices_driven_from_stdin(tmp_path: Path
                          encoding="utf-8")  # fmt: skip
     assert main(["registry", "import", str(cylinders), "--unit", "HY0012", "--db", db]) == 0
     assert main(["operators", "import", str(operators), "--db", db]) == 0
-    token = await trio.to_thread.run_sync(_add_supervisor, db)
+    token = await trio.to_thread.run_sync(add_supervisor, db)
     console_port = free_port()
     config = floor_config(tmp_path, free_port(), console_port)
 

@@ -8,23 +8,11 @@ import attrs
 import pytest
 from sqlalchemy import delete, insert, select, update
 
-from supervisor.storage import Database, FillLink, FillRecord, open_database, verify_chain
+from supervisor.storage import Database, FillLink, open_database, verify_chain
 from supervisor.storage import schema as t
 from supervisor.storage.chain import canonical_content, content_hash, link_hash
 from supervisor.storage.repository import store
-
-
-def fill(n: int) -> FillRecord:
-    return FillRecord(
-        record_id=f"fill-{n:04d}", cylinder="HY00120000123", station="S1", operator="OP01",
-        outcome="completed", started_at="2026-11-23T08:00:00.000+00:00",
-        ended_at=f"2026-11-23T08:{n % 60:02d}:30.000+00:00", tare_kg=Decimal("15.2"),
-        target_kg=Decimal("29.7"), gross_kg=Decimal("29.712"), net_kg=Decimal("14.512"), error_g=12,
-        flags=("underfill",) if n % 2 else (),
-        # Fills before migration 0003 had no details; odd ones here carry them.
-        **({"gross_before_kg": Decimal("15.31"), "preact_kg": Decimal("0.42"), "precheck_id": f"chk-{n}"}
-           if n % 2 else {}),
-    )  # fmt: skip
+from tests.support.fill_records import fill
 
 
 @pytest.fixture

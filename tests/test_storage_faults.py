@@ -34,8 +34,8 @@ from supervisor.storage import open_database, verify_chain
 from supervisor.storage import schema as t
 from supervisor.storage.sink import RecordSink
 from supervisor.storage.writer import StorageWriter
+from tests.support.rig_pump import pump
 from tests.support.storage_faults import StorageFaults
-from tests.test_station_coordinator import pump
 
 ALL_OK = answered_in_full("pre", True, {})
 

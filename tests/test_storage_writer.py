@@ -17,14 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from domain.records import CheckRecord
 from supervisor.storage import AlarmRecord, FillLink, FillRecord, StorageWriter, open_database, verify_chain
-
-
-def fill(n: int) -> FillRecord:
-    return FillRecord(
-        record_id=f"fill-{n:04d}", cylinder="HY00120000123", station=f"S{n % 8}", operator="OP01",
-        outcome="completed", started_at="2026-11-23T08:00:00.000+00:00",
-        ended_at="2026-11-23T08:01:00.000+00:00", tare_kg=Decimal("15.2"), net_kg=Decimal("14.512"),
-    )  # fmt: skip
+from tests.support.fill_records import fill_at_station as fill
 
 
 async def test_group_commit_under_many_producers_loses_nothing(db_url: str) -> None:

@@ -10,7 +10,7 @@ import pytest
 from textual.widgets import Static
 
 from domain.checks import ItemState, check_problem, standard_items
-from tests.tui_sample import sample_model
+from tests.support.tui_sample import sample_model
 from tui.app import ConsoleApp
 from tui.i18n import Texts
 from tui.screens.checker import CheckItem, result_of

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from supervisor.console.protocol import ProtocolError, ServerMessage, Snapshot, decode_server
-from tests.tui_sample import T0, sample_model
+from tests.support.tui_sample import T0, sample_model
 from tui.model import ConsoleModel
 
 

@@ -16,7 +16,7 @@ from textual.widgets import DataTable
 
 from domain.events import AlarmRaised
 from supervisor.console.protocol import Event
-from tests.tui_sample import sample_model
+from tests.support.tui_sample import sample_model
 from tui.app import ConsoleApp
 from tui.i18n import Texts
 from tui.widgets import StationTile

@@ -9,10 +9,11 @@ import trio
 from trio_websocket import WebSocketConnection
 
 from domain.checks import answered_in_full
+from supervisor.storage import open_database
 from supervisor.storage.database import Database
 from supervisor.storage.users import add_user
 
-__all__ = ["command", "hello", "passed_check", "receive", "user"]
+__all__ = ["add_supervisor", "command", "hello", "passed_check", "receive", "user"]
 
 
 async def user(db: Database, name: str, role: str, station: str | None = None) -> str:
@@ -58,3 +59,13 @@ async def passed_check(ws: WebSocketConnection, cid: int, cylinder: str, phase: 
         "items": answered_in_full(phase, True, {}),
     }
     await ws.send_message(json.dumps({"type": "command", "id": cid, "command": "check", "args": args}))
+
+
+def add_supervisor(db: str) -> str:
+    """A supervisor of the floor whose database that is; returns the token."""
+    database = open_database(db)
+    try:
+        with database.transaction() as conn:
+            return add_user(conn, "sup", "supervisor")
+    finally:
+        database.close()

@@ -19,10 +19,21 @@ from typing import Any
 from attrs import frozen
 
 from simulator.event_log import Event, of, read_events
+from simulator.history_check import check
+from simulator.scenario import load_scenario
 
-__all__ = ["ROOT", "SCENARIOS", "SimRun", "of", "run_sim", "run_sims", "valve_opened"]
+__all__ = [
+    "ROOT",
+    "SCENARIOS",
+    "SimRun",
+    "assert_never_above_max_fill",
+    "of",
+    "run_sim",
+    "run_sims",
+    "valve_opened",
+]
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = ROOT / "simulator" / "scenarios"
 
 
@@ -86,3 +97,10 @@ def valve_opened(events: list[dict[str, Any]]) -> dict[str, int]:
     for e in of(events, "sim.valve"):
         opened[e["station"]] += e["open"]
     return opened
+
+
+def assert_never_above_max_fill(scenario: Path, events: list[dict[str, Any]]) -> None:
+    """No mass above tare + the model's maximum fill, but at a valve stuck open that raised its
+    critical alarm and faulted the station (the fault matrix's rule, simulator.history_check)."""
+    found = [v for v in check(load_scenario(scenario), events) if v.rule in ("max_fill", "stuck_open")]
+    assert not found, "\n".join(map(str, found))

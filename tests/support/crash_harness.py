@@ -39,11 +39,11 @@ from fillfloor.cli import main
 from supervisor.storage import open_database
 from supervisor.storage import schema as t
 from supervisor.storage.users import add_user
-from tests.test_simulate_devices import free_port
+from tests.support.ports import free_port
 
 __all__ = ["MOMENTS", "CrashFloor", "CrashResult", "crash_run"]
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 UNIT = "HY0012"
 MOMENTS = ("filling", "commit", "upload", "idle")
 WATCHDOG_S = 0.5  # the valve's default watchdog period ([station.valve] watchdog_ms)

@@ -1,4 +1,4 @@
-"""A floor's records being written in another process: `python -m tests.floor_writer URL STOP_FILE`.
+"""A floor's records being written in another process: `python -m tests.support.floor_writer URL STOP_FILE`.
 
 Commits one fill and one check per transaction, as the station's writer does, and prints each fill's
 sequence number once it is committed, until STOP_FILE exists. For tests of what reads the database
@@ -12,7 +12,7 @@ from pathlib import Path
 
 from supervisor.storage import CheckRecord, open_database
 from supervisor.storage.repository import store
-from tests.test_storage_chain import fill
+from tests.support.fill_records import fill
 
 
 def main(url: str, stop: Path) -> None:
