@@ -11,7 +11,7 @@ SIGKILLs the supervisor:
 - `upload`: 20-400 ms after a fill, while the sync uploads it;
 - `idle`: with the scale empty, between cylinders.
 Then `check_crash` restarts the supervisor on the same database and finds what the kill did.
-Reproduce a run with `CRASH_SEED=<seed> pytest tests/test_crash_safety.py -k one_seed -s`.
+Reproduce a run with `CRASH_SEED=<seed> pytest tests/sim/test_crash_safety.py -k one_seed -s`.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Commits one fill and one check per transaction, as the station's writer does, and prints each fill's
 sequence number once it is committed, until STOP_FILE exists. For tests of what reads the database
-while the floor writes (tests/test_db_backup.py).
+while the floor writes (tests/storage/test_db_backup.py).
 """
 
 from __future__ import annotations

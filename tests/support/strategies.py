@@ -77,7 +77,7 @@ def operators(draw: st.DrawFn) -> Operator:
 control_chars = st.characters(categories=("Cc", "Cf"))
 
 
-# ---------------------------------------------------------------------------- fuzzing (tests/test_fuzz_*.py)
+# -------------------------------------------------------------------------- fuzzing (tests/*/test_fuzz_*.py)
 # Inputs from outside the floor: what a scanner reads, what a device answers, what a console sends,
 # what a person writes in a TOML file. Valid-looking inputs are mixed in on purpose, so that a
 # property also sees the paths a bad input can reach only by looking almost right.

@@ -41,7 +41,7 @@ from tests.support.platform_env import REGULATOR, TODAY, UNIT, Env, archive, flo
 
 CODE = f"{UNIT}0000001"
 FAST_BACKOFF = Backoff(initial_s=0.05, max_s=0.4)  # (a test's outages last a moment)
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @attrs.define

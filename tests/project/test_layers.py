@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("domain", "supervisor", "actors", "platform_client", "platform_server", "simulator", "tui",
             "fillfloor", "benchmarks")  # fmt: skip
 

@@ -14,7 +14,7 @@ import pytest
 from domain.events import EVENT_TYPES, BadEvent, FillCompleted, FloorEvent, StationWeight, decode, encode
 from simulator.events import _default as event_file_default
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PRODUCT = ("actors", "domain", "supervisor", "platform_client", "platform_server", "simulator", "fillfloor",
            "tui", "benchmarks")  # fmt: skip
 _SAMPLES = {"str": "S1", "bool": True, "int": 3, "float": 1.5, "Decimal": Decimal("15.25"),

@@ -9,7 +9,7 @@ import pytest
 from simulator.scenario import ScenarioError, load_scenario
 from tests.support.scenario_text import BASE
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "simulator" / "scenarios" / "demo.toml"
+EXAMPLE = Path(__file__).resolve().parents[2] / "simulator" / "scenarios" / "demo.toml"
 EVERY_STEP = """
 [platform]
 embedded = true

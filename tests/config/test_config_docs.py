@@ -26,7 +26,7 @@ from supervisor.config import (
     UnitConfig,
 )
 
-PAGE = Path(__file__).resolve().parents[1] / "docs" / "config.md"
+PAGE = Path(__file__).resolve().parents[2] / "docs" / "config.md"
 # Each table's row on the page, and the class it is read as (nested settings by their prefix).
 TABLES: dict[str, tuple[type, dict[str, str]]] = {
     "`[unit]`": (UnitConfig, {}),

@@ -16,7 +16,7 @@ from platform_server.migrate import current_revision, head_revision
 from platform_server.store import open_store
 from supervisor.storage.engine import make_engine
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_a_new_platform_database_is_migrated_and_equals_the_metadata(db_url: str) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 from domain.models import DEFAULT_MODELS
 from domain.reasons import FILL_ABORTS, REFUSALS, FillFlag, Reason, describe
 
-DOMAIN_MD = Path(__file__).resolve().parents[1] / "docs" / "domain.md"
+DOMAIN_MD = Path(__file__).resolve().parents[2] / "docs" / "domain.md"
 CODE = re.compile(r"`([a-z]+\.[a-z_]+|overfill|underfill|over_max)`")
 
 

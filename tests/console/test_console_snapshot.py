@@ -17,7 +17,7 @@ from simulator.model_rig import GOOD, OPERATOR
 from supervisor.console.server import ConsoleServer
 from supervisor.runtime.bus import Subscription
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def what_the_events_said(events: list[FloorEvent]) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from supervisor.storage.engine import make_engine
 from supervisor.storage.migrate import alembic_config, current_revision, head_revision
 from supervisor.storage.verify import verify_record_chain
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_fresh_database_is_migrated_and_reopening_is_a_no_op(db_url: str) -> None:

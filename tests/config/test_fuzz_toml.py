@@ -27,7 +27,7 @@ from supervisor.tomlcheck import TomlError, load_toml
 from tests.support.strategies import examples, mutated, toml_values
 
 T = TypeVar("T")
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE_TEXT = (ROOT / "docs" / "fillfloor.example.toml").read_text("utf-8")
 MODEL = {"name": "YSP50", "water_volume_l": 118, "max_fill_kg": 49.5, "rated_net_kg": 48.5, "tolerance_kg": 1}
 CONFIG = {**tomllib.loads(EXAMPLE_TEXT), "model": [MODEL]}

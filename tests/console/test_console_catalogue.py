@@ -14,7 +14,7 @@ from domain.catalogue import ALARM_TEXTS, CATALOGUE, render
 from domain.reasons import Reason
 from tui.i18n import Texts
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 # Where an answer is made: the console's commands, server and protocol, maintenance, the console.
 SPEAKERS = ("supervisor/console/commands.py", "supervisor/console/server.py",
             "supervisor/console/protocol.py", "supervisor/runtime/maintenance.py", "tui/connection.py",

@@ -94,7 +94,7 @@ def test_actor_health_updates_the_tree_and_keeps_the_last_error() -> None:
     {"type": "event", "at": T0, "event": {"type": "actor.health", "actor": None}},
 ])  # fmt: skip
 def test_junk_from_the_server_does_not_decode(junk: dict[str, Any]) -> None:
-    with pytest.raises(ProtocolError):  # (the link passes it over: tests/test_console_protocol.py)
+    with pytest.raises(ProtocolError):  # (the link passes it over: tests/console/test_console_protocol.py)
         decode_server(json.dumps(junk))
 
 

@@ -22,7 +22,7 @@ from domain.alarm_kinds import AlarmKind
 from domain.reasons import FillFlag, Reason
 from fillfloor.cli import build_parser
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 GUIDES = {lang: ROOT / "docs" / "operations" / lang / "alarms.md" for lang in ("zh", "en")}
 PRODUCT = ("actors", "domain", "platform_client", "platform_server", "simulator", "supervisor", "tui")
 DOCS = [*sorted((ROOT / "docs").rglob("*.md")), ROOT / "README.md"]

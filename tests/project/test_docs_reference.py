@@ -14,7 +14,7 @@ import os
 import re
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SKIP_DIRS = {".git", ".venv", "data", "__pycache__", "node_modules", ".pytest_cache", ".hypothesis"}
 SUFFIXES = {".py", ".md", ".toml", ".csv", ".ini", ".mako", ".tcss", ".txt", ".cfg", ".html", ".j2"}
 OUTSIDE = re.compile("(" + "|".join(("DOMAIN", "DESIGN", "SCENARIOS", "TECH" + "_NOTES", "STYLE")) + r")\.md")

@@ -28,7 +28,7 @@ from supervisor.config import (
 )
 from supervisor.tomlcheck import TomlError
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "docs" / "fillfloor.example.toml"
+EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "fillfloor.example.toml"
 MINIMAL = """
 [unit]
 code = "HY0012"

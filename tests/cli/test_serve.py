@@ -25,7 +25,7 @@ from supervisor.storage import schema as t
 from tests.support.console_client import add_supervisor, passed_check
 from tests.support.platform_env import platform_env
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 async def test_serve_fills_on_real_devices_takes_a_console_and_stops_on_sigterm(

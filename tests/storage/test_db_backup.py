@@ -25,7 +25,7 @@ from supervisor.storage.backup import pg_dump_command
 from supervisor.storage.repository import store
 from tests.support.fill_records import fill
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 FILLFLOOR = [sys.executable, "-m", "fillfloor.cli"]
 
 

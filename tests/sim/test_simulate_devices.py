@@ -23,7 +23,7 @@ from supervisor.storage import schema as t
 from tests.support.console_client import add_supervisor, passed_check
 from tests.support.ports import free_port
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 A, B = "HY00120000123", "HY00120000124"
 
 

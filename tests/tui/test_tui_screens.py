@@ -1,7 +1,8 @@
 """Every console screen, in Chinese and English, as a person sees it (SVG snapshots).
 
-Baselines live in tests/__snapshots__/; after a deliberate change to a screen, look at the new
-pictures (`pytest tests/test_tui_screens.py --snapshot-update`, then the report) before committing.
+Baselines live in tests/tui/__snapshots__/test_tui_screens/; after a deliberate change to a screen,
+look at the new pictures (`pytest tests/tui/test_tui_screens.py --snapshot-update`, then the report)
+before committing.
 """
 
 from __future__ import annotations
