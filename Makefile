@@ -25,15 +25,15 @@ test: $(STAMP)
 test-long: $(STAMP)
 	$(BIN)/python -m pytest -q
 
-# The crash suite (tests/test_crash_safety.py): CRASH_RUNS seeded SIGKILLs of a running supervisor,
+# The crash suite (tests/sim/test_crash_safety.py): CRASH_RUNS seeded SIGKILLs of a running supervisor,
 # each run's summary appended to crash-report.jsonl.
 CRASH_RUNS ?= 50
 crash-long: $(STAMP)
-	CRASH_RUNS=$(CRASH_RUNS) CRASH_REPORT=crash-report.jsonl $(BIN)/python -m pytest -q tests/test_crash_safety.py -k many
+	CRASH_RUNS=$(CRASH_RUNS) CRASH_REPORT=crash-report.jsonl $(BIN)/python -m pytest -q tests/sim/test_crash_safety.py -k many
 
-# The fuzzing properties (tests/test_fuzz_*.py) with 20 times their `make test` examples.
+# The fuzzing properties (tests/*/test_fuzz_*.py) with 20 times their `make test` examples.
 fuzz: $(STAMP)
-	HYPOTHESIS_PROFILE=long $(BIN)/python -m pytest -q tests/test_fuzz_*.py
+	HYPOTHESIS_PROFILE=long $(BIN)/python -m pytest -q tests/*/test_fuzz_*.py
 
 # The soak run: 16 stations for an hour, memory and loop latency sampled; exit 1 on growth or drift.
 # On one core (the first this shell may use, with taskset where there is one): the simulators'
@@ -46,7 +46,7 @@ soak: $(STAMP)
 # The device fault matrix over FAULT_SEEDS seeds, over Modbus TCP and over RTU (docs/fault-matrix.md).
 FAULT_SEEDS ?= 20
 faults-long: $(STAMP)
-	FAULT_SEEDS=$(FAULT_SEEDS) $(BIN)/python -m pytest -q -m slow tests/test_fault_matrix.py
+	FAULT_SEEDS=$(FAULT_SEEDS) $(BIN)/python -m pytest -q -m slow tests/sim/test_fault_matrix.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

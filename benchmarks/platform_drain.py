@@ -31,13 +31,13 @@ from typing import Any
 
 import trio
 
-from benchmarks.pg_schema import pg_schema_url, pg_unavailable
 from domain.records import Record
 from platform_client.settings import SyncSettings
 from platform_client.sync import PlatformSync
 from platform_server import PlatformApp, open_store, running_platform
 from platform_server.parties import add_unit
 from platform_server.records import check_record, read_batch, store_batch
+from simulator.pg_schema import pg_schema_url, pg_unavailable
 from supervisor.config import PlatformConfig
 from supervisor.runtime import EventBus
 from supervisor.station.floor import FloorState

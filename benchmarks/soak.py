@@ -41,7 +41,7 @@ NOTES = """\
   (126 -> 152 MB in 25 minutes). tracemalloc on an 8-station run put it on the Modbus TCP link's
   transaction ids: `itertools.cycle(range(1, 65536))` keeps a copy of every id of its first round,
   ~2.4 MB a connection over its first 65,535 requests (an hour at 20 Hz), 16 stations x 2 TCP
-  devices here. Now a counter; `tests/test_actors.py` checks a link keeps nothing per request.
+  devices here. Now a counter; `tests/actors/test_actors.py` checks a link keeps nothing per request.
   The same run sat idle for minutes: a scan refused right after a scripted scale outage (or with
   the storage stalled) left its round waiting out that station's 40 s; the script now waits for
   the station to be back before the next round.

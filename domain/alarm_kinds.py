@@ -1,7 +1,7 @@
 """Alarm kinds: the stable identifiers of every alarm the floor raises.
 
 Like reason codes, kinds are contracts: the console, the records, the platform and the operator
-documentation (docs/operations/*/alarms.md, kept honest by tests/test_docs_operations.py) match on
+documentation (docs/operations/*/alarms.md, kept honest by tests/project/test_docs_operations.py) match on
 them. Some kinds are also reason codes (a lost scale both aborts a fill and raises an alarm); the
 values are then the same strings. Never rename a kind; add new ones.
 """

@@ -6,7 +6,7 @@ sequence number inside; its `content_hash` is the sha256 of the content (the rec
 its chain `hash` = sha256(previous hash ‖ canonical content), the first link's previous hash being
 GENESIS. The fields are the stored fields of `FillRecord` (domain/records.py) under their column
 names, and `seq`. The encoding and the fields never change: they are what every stored hash was
-computed from (tests/test_fill_record_definition.py pins them).
+computed from (tests/domain/test_fill_record_definition.py pins them).
 """
 
 from __future__ import annotations

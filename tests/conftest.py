@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
-from benchmarks.pg_schema import pg_schema_url
-from benchmarks.pg_schema import pg_unavailable as _pg_unavailable
+from simulator.pg_schema import pg_schema_url
+from simulator.pg_schema import pg_unavailable as _pg_unavailable
 
 # Hypothesis: the default profile in `make test` (or "ci", which Hypothesis loads by itself where the
 # CI variable is set); `HYPOTHESIS_PROFILE=long` (`make fuzz`) runs every property with 20 times the
-# examples. The fuzz properties size their own budgets from it (`tests/strategies.py: examples`).
+# examples. The fuzz properties size their own budgets from it (`tests/support/strategies.py: examples`).
 # No per-example deadline anywhere (the "ci" profile has none either): it is a wall-clock assertion,
 # and an example of test_config's took over 200 ms once while benchmarks held both cores.
 settings.register_profile("dev", deadline=None)

@@ -10,7 +10,7 @@ What does not decode — not JSON, not an object, too big, a wrong type, a field
 wrong kind — is a `ProtocolError` with a stable code, its message naming the field; the server
 answers it with an `Error` and the session goes on, the console drops the message.
 
-Kept importable by the console (layer 0 in tests/test_layers.py): imports only `domain`.
+Kept importable by the console (layer 0 in tests/project/test_layers.py): imports only `domain`.
 """
 
 from __future__ import annotations

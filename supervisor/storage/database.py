@@ -70,7 +70,7 @@ def open_database(
             except OperationalError as exc:
                 # SQLite answers "database is locked" at once, busy_timeout or not, in a few corners
                 # of several processes creating one new file together (seen once in a full suite
-                # run on a loaded machine, tests/test_storage_schema.py); the migration is one
+                # run on a loaded machine, tests/storage/test_storage_schema.py); the migration is one
                 # transaction: try it again.
                 if "locked" not in str(exc) or attempt == _OPEN_ATTEMPTS - 1:
                     raise

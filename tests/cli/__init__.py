@@ -1,0 +1,1 @@
+"""Tests of the command line (fillfloor/): records, registry, users, demo, serve."""

@@ -1,0 +1,1 @@
+"""Tests of the floor's config file: loading, its documentation, and fuzzed TOML."""

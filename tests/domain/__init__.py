@@ -1,0 +1,3 @@
+"""Tests of the pure values and rules (domain/): checks, eligibility, filling, labels, rows, settings,
+reasons, roles, events, the fill record's definition.
+"""

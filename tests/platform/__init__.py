@@ -1,0 +1,3 @@
+"""Tests of the city platform: the reference server (platform_server/) and the floor's client and sync
+(platform_client/).
+"""

@@ -1,0 +1,1 @@
+"""Tests of the repository as a whole: the layers of its imports, and its documentation true to the code."""

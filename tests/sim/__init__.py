@@ -1,0 +1,3 @@
+"""Tests of the simulators (simulator/): devices, physics, scenarios end to end, the fault matrix,
+crash safety, soak, benchmarks run tiny.
+"""

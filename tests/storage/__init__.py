@@ -1,0 +1,3 @@
+"""Tests of storage (supervisor/storage/): schema and migrations, records, chains, the writer and sink,
+faults, backup.
+"""

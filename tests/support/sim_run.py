@@ -1,0 +1,106 @@
+"""Running `fillfloor sim` as a real process from the tests, one scenario or several side by side.
+
+`run_sim` runs one and returns its exit status, its stderr and its events; `run_sims` runs many,
+at most `jobs` at once (the machine's cores: more at once starve the simulated devices' polls and
+the runs would measure the machine, not the floor), each writing its events beside its scenario.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from attrs import frozen
+
+from simulator.event_log import Event, of, read_events
+from simulator.history_check import check
+from simulator.scenario import load_scenario
+
+__all__ = [
+    "ROOT",
+    "SCENARIOS",
+    "SimRun",
+    "assert_never_above_max_fill",
+    "of",
+    "run_sim",
+    "run_sims",
+    "valve_opened",
+]
+
+ROOT = Path(__file__).resolve().parents[2]
+SCENARIOS = ROOT / "simulator" / "scenarios"
+
+
+@frozen
+class SimRun:
+    scenario: Path
+    events_path: Path
+    code: int
+    stderr: str
+    events: list[Event]
+
+
+def _command(scenario: Path, events: Path, extra: Sequence[str]) -> list[str]:
+    return [sys.executable, "-m", "fillfloor.cli", "sim", str(scenario), "--events", str(events), *extra]
+
+
+def run_sim(
+    scenario: Path, tmp: Path, timeout: float = 240, extra: list[str] | None = None
+) -> tuple[int, str, list[dict[str, Any]]]:
+    events = tmp / f"{scenario.stem}.jsonl"
+    proc = subprocess.run(
+        _command(scenario, events, extra or []),
+        cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False,
+    )  # fmt: skip
+    return proc.returncode, proc.stderr, read_events(events)
+
+
+def run_sims(scenarios: Sequence[Path], jobs: int | None = None, timeout: float = 600) -> list[SimRun]:
+    """Run every scenario, `jobs` at a time (default: the cores this process may use: a run pinned
+    with `taskset` beside a benchmark gets as many at once as it has cores), longest-named order kept."""
+    jobs = jobs or len(os.sched_getaffinity(0)) or 1
+    waiting = list(scenarios)
+    running: dict[Path, tuple[subprocess.Popen[bytes], float]] = {}
+    done: dict[Path, SimRun] = {}
+    while waiting or running:
+        while waiting and len(running) < jobs:
+            scenario = waiting.pop(0)
+            events = scenario.with_suffix(".jsonl")
+            # stderr to a file beside the events: a pipe nobody reads until the end would block
+            # a run that writes more than the pipe holds (64 KiB), and the run would time out.
+            with scenario.with_suffix(".stderr").open("wb") as stderr_file:
+                proc = subprocess.Popen(_command(scenario, events, []), cwd=ROOT, stdout=subprocess.DEVNULL,
+                                        stderr=stderr_file)  # fmt: skip
+            running[scenario] = (proc, time.monotonic())
+        for scenario, (proc, started) in list(running.items()):
+            if proc.poll() is None and time.monotonic() - started < timeout:
+                continue
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+            stderr = scenario.with_suffix(".stderr").read_text(encoding="utf-8", errors="replace")
+            events = scenario.with_suffix(".jsonl")
+            done[scenario] = SimRun(scenario, events, proc.returncode, stderr, read_events(events))
+            del running[scenario]
+        time.sleep(0.1)
+    return [done[s] for s in scenarios]
+
+
+def valve_opened(events: list[dict[str, Any]]) -> dict[str, int]:
+    opened: dict[str, int] = defaultdict(int)
+    for e in of(events, "sim.valve"):
+        opened[e["station"]] += e["open"]
+    return opened
+
+
+def assert_never_above_max_fill(scenario: Path, events: list[dict[str, Any]]) -> None:
+    """No mass above tare + the model's maximum fill, but at a valve stuck open that raised its
+    critical alarm and faulted the station (the fault matrix's rule, simulator.history_check)."""
+    found = [v for v in check(load_scenario(scenario), events) if v.rule in ("max_fill", "stuck_open")]
+    assert not found, "\n".join(map(str, found))

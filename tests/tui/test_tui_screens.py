@@ -1,0 +1,110 @@
+"""Every console screen, in Chinese and English, as a person sees it (SVG snapshots).
+
+Baselines live in tests/tui/__snapshots__/test_tui_screens/; after a deliberate change to a screen,
+look at the new pictures (`pytest tests/tui/test_tui_screens.py --snapshot-update`, then the report)
+before committing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Iterator
+
+import pytest
+from textual.widgets import DataTable
+
+from domain.events import AlarmRaised
+from supervisor.console.protocol import Event
+from tests.support.tui_sample import sample_model
+from tui.app import ConsoleApp
+from tui.i18n import Texts
+from tui.widgets import StationTile
+
+SIZE = (140, 36)
+
+
+@pytest.fixture(autouse=True)
+def beijing_time() -> Iterator[None]:
+    """Screens show the plant's time of day: the same pictures on any machine."""
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = "Asia/Shanghai"
+    time.tzset()
+    yield
+    if before is None:
+        del os.environ["TZ"]
+    else:
+        os.environ["TZ"] = before
+    time.tzset()
+
+
+def app(lang: str, link: str = "connected") -> ConsoleApp:
+    return ConsoleApp(sample_model(link), Texts(lang))
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+@pytest.mark.parametrize(
+    ("screen", "keys"),
+    [
+        ("floor", []),
+        ("alarms", ["f2"]),
+        ("station", ["f3"]),
+        ("maintenance", ["f4"]),
+        ("checker", ["f5"]),
+        ("shift", ["f6"]),
+    ],
+)
+def test_screen(snap_compare, lang: str, screen: str, keys: list[str]) -> None:  # type: ignore[no-untyped-def]
+    assert snap_compare(app(lang), press=keys, terminal_size=SIZE)
+
+
+def test_floor_when_the_link_is_down_says_so_and_greys_out(snap_compare) -> None:  # type: ignore[no-untyped-def]
+    assert snap_compare(app("zh", link="disconnected"), terminal_size=SIZE)
+
+
+def test_station_detail_of_the_next_station(snap_compare) -> None:  # type: ignore[no-untyped-def]
+    assert snap_compare(app("zh"), press=["f3", "right"], terminal_size=SIZE)
+
+
+def test_restart_asks_first(snap_compare) -> None:  # type: ignore[no-untyped-def]
+    assert snap_compare(app("zh"), press=["f4", "down", "r"], terminal_size=SIZE)
+
+
+def test_checker_shows_the_post_fill_items(snap_compare) -> None:  # type: ignore[no-untyped-def]
+    # Tab from the code to the phase, then down to "post-fill" and select it.
+    assert snap_compare(app("en"), press=["f5", "tab", "down", "enter"], terminal_size=SIZE)
+
+
+def test_checker_shows_each_items_state_in_words_and_the_result_they_give(snap_compare) -> None:  # type: ignore[no-untyped-def]
+    # To the first item; passed, the next passed, the next failed, the next passed and back to not
+    # checked (Space turns the state round): the result is a fail, named by its failed item.
+    keys = ["f5", "tab", "tab", "tab", "1", "down", "space", "down", "2", "down", "1", "0"]
+    assert snap_compare(app("zh"), press=keys, terminal_size=SIZE)
+
+
+def test_device_and_user_text_reaches_the_screen_as_plain_text_without_control_characters() -> None:
+    """A label, a name, an alarm's text are data: `[red]` shows as written, an escape sequence
+    never reaches the terminal."""
+
+    async def run() -> tuple[str, str]:
+        model = sample_model()
+        s1 = model.stations["S1"]
+        s1.cylinder, s1.operator, s1.operator_name = "HY\x1b[2J001[red]", "OP\r01", "张\x07三"
+        raised = AlarmRaised("S1.x", "device.scale_lost", "high", "秤\x1b]0;title\x07丢失[b]", "S1")
+        model.receive(Event(0.0, raised))
+        console = ConsoleApp(model, Texts("zh"))
+        async with console.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            tile = str(console.screen.query_one("#tile-S1", StationTile).render())
+            await pilot.press("f2")
+            await pilot.pause()
+            rows = console.screen.query_one(DataTable)
+            shown = " ".join(str(c) for row in range(rows.row_count) for c in rows.get_row_at(row))
+            return tile, shown
+
+    tile, alarms = asyncio.run(run())
+    assert "HY[2J001[red]" in tile
+    assert "张三 (OP01)" in tile
+    assert "秤]0;title丢失[b]" in alarms
+    assert not any(ch in tile + alarms for ch in "\x1b\x07\r")
