@@ -33,8 +33,15 @@ from domain.records import FillOpened, FillRecord, Record
 from simulator.model_rig import GOOD, Rig
 from supervisor.runtime.bus import EventBus
 from supervisor.runtime.mailbox import Latest, Mailbox, MailboxFull
-from supervisor.station.coordinator import Coordinator
+from supervisor.station.alarm_desk import AlarmDesk
+from supervisor.station.coordinator import Coordinator, Records
 from supervisor.storage.sink import RecordSink
+
+
+def alarm_desk(rig: Rig, sink: Records, bus: EventBus) -> AlarmDesk:
+    """The floor's alarm path for a coordinator under test: its records to the sink, events to the bus."""
+    return AlarmDesk(sink.put, bus.publish, wall_now=rig.ctx.wall_now, new_id=rig.ctx.new_id,
+                     clock=trio.current_time)  # fmt: skip
 
 
 class SlowWriter:
@@ -109,7 +116,15 @@ async def _fill_once(
     indicator: Latest[IndicatorOrder] = Latest()
     sink = RecordSink(writer, stall_s=1.0)
     sink.listen(lambda ok, detail: inbox.send_nowait(StorageHealth(ok, trio.current_time(), detail)))
-    coordinator = Coordinator(rig.core, inbox, bus=bus, sink=sink, permit=permit, indicator=indicator)
+    coordinator = Coordinator(
+        rig.core,
+        inbox,
+        bus=bus,
+        sink=sink,
+        alarms=alarm_desk(rig, sink, bus),
+        permit=permit,
+        indicator=indicator,
+    )
     seen: list[str] = []
     health: list[bool] = []
     # The database stalls once the fill is under way: its valve opens once its marker is durable.
@@ -248,7 +263,15 @@ async def test_a_marker_durable_behind_a_full_inbox_does_not_overtake_what_is_qu
                 markers.append(on_durable)
 
     sink = MarkerHoldingSink(SlowWriter())
-    coordinator = Coordinator(rig.core, inbox, bus=bus, sink=sink, permit=permit, indicator=indicator)
+    coordinator = Coordinator(
+        rig.core,
+        inbox,
+        bus=bus,
+        sink=sink,
+        alarms=alarm_desk(rig, sink, bus),
+        permit=permit,
+        indicator=indicator,
+    )
     async with trio.open_nursery() as nursery:
         await nursery.start(coordinator.run)
         nursery.start_soon(pump, rig, inbox, permit, indicator)

@@ -27,12 +27,11 @@ import attrs
 from attrs import frozen
 
 from domain.alarm_kinds import AlarmKind
+from domain.alarm_notices import AlarmNotice, cleared, raised
 from domain.archive import CylinderArchive
 from domain.checks import CheckEntry, counts_as_pass
 from domain.eligibility import eligibility_reasons
 from domain.events import (
-    AlarmCleared,
-    AlarmRaised,
     CheckRecorded,
     CheckRefused,
     FillAborted,
@@ -70,9 +69,8 @@ from domain.messages import (
     WeightSample,
 )
 from domain.operators import operator_reasons
-from domain.reasons import FillFlag, Reason, describe
+from domain.reasons import FillFlag, Reason
 from domain.records import (
-    AlarmRecord,
     CheckRecord,
     FillOpened,
     FillRecord,
@@ -125,15 +123,6 @@ _HOLD_ALARMS = {
     Hold.POST_CHECK_FAILED: _HoldAlarm(AlarmKind.CHECK_POST_FAILED, "post_check.{code}"),
     Hold.POST_CHECK_MISSING: _HoldAlarm(AlarmKind.CHECK_POST_MISSING, "post_check_missing.{code}"),
 }
-# The fill guard's rules (domain/fill_guard.py), as the alarm says them.
-_GUARD_RULES = {
-    "dead_reckoning": ("按学习流量推算已到切断点而读数未到", "the learned flow says the cut-off is passed"),
-    "time_cap": ("按最大流量推算将超过最大充装量", "at the fastest flow the maximum fill would be passed"),
-    "stopped": ("阀门开启而读数不变", "the reading stopped while the valve is open"),
-    "rate_low": ("读数上升远慢于本工位流量", "the reading rises far slower than the station's flow"),
-    "rate_high": ("读数上升远快于本工位流量", "the reading rises far faster than the station's flow"),
-    "": ("", ""),
-}
 _JUDGE_TIME_EVERY_S = 0.1
 
 
@@ -144,8 +133,9 @@ class Store:
     record: Record
 
 
-# What a decision asks for: an event for observers, a record to store, a desired state of a device.
-Effect = FloorEvent | Store | PermitOrder | IndicatorOrder
+# What a decision asks for: an event for observers, a record to store, a desired state of a device,
+# an alarm raised or cleared (for the floor's alarm desk, which stores and publishes it).
+Effect = FloorEvent | Store | PermitOrder | IndicatorOrder | AlarmNotice
 
 
 @frozen
@@ -162,7 +152,7 @@ class StationContext:
     wall_now: Callable[[], str]  # ISO 8601 UTC, for records
     new_id: Callable[[str], str]  # a fresh record id for a kind ("fill", "check", ...)
     allowed_models: frozenset[str] | None = None
-    lang: str = "zh"
+    lang: str = "zh"  # (alarm texts are rendered by the floor's alarm desk, in its language)
 
 
 class StationCore:
@@ -186,9 +176,9 @@ class StationCore:
         self.permit = False  # what the valve was last ordered
         self.paused_by: str | None = None
         self.faults: dict[str, str] = {}  # cause -> alarm id
-        # cause -> (kind, severity, message) as raised: a cleared alarm's record says what cleared
-        # (the platform refuses an alarm record without its kind).
-        self._fault_details: dict[str, tuple[AlarmKind, str, str]] = {}
+        # cause -> the alarm as raised: its clear says what cleared (the platform refuses an alarm
+        # record without its kind).
+        self._fault_alarms: dict[str, AlarmNotice] = {}
         self.storage_ok = True
         self.scanner_lost = False
         self.deadline = float("inf")  # of the phase's wait (stable reading, pre-check, re-weigh)
@@ -201,7 +191,7 @@ class StationCore:
         self._time_judged_at = float("-inf")
         self._mismatch_since: float | None = None  # valve feedback disagreeing with the order
         self._registry_seen = ctx.floor.registry_version
-        self._standing: dict[str, tuple[AlarmKind, str, str]] = {}  # alarms that clear on a later event
+        self._standing: dict[str, AlarmNotice] = {}  # alarms that clear on a later event
         self._post_check_due: tuple[str, str, float] | None = None  # (code, fill, started) left unchecked
         self._out: list[Effect] = []
 
@@ -326,8 +316,7 @@ class StationCore:
         if self.permit:
             self._close(Reason.VALVE_FEEDBACK_MISMATCH)
         elif "stuck_open" not in self.faults:
-            text = self._t("阀门未按指令关闭（卡开）", "valve stuck open: it did not close on command")
-            self._raise_fault("stuck_open", AlarmKind.VALVE_STUCK_OPEN, "critical", text)
+            self._raise_fault("stuck_open", AlarmKind.VALVE_STUCK_OPEN)
 
     def _on_scan(self, msg: Scanned) -> None:
         if msg.badge:
@@ -402,14 +391,9 @@ class StationCore:
         pass (every item checked) ends that hold and a missing check's."""
         if check.passed and not check.complete:
             return  # not a post-fill check yet: the station waits for one with every item
-        if check.passed:
-            text = self._t("充装后复检合格：", "post-fill check passed again: ") + code
-            self._hold(Hold.POST_CHECK_FAILED, code, False, text, fill_record_id)
-        else:  # a leak, a bulge, a hot wall
-            text = self._t("充装后检查不合格：", "post-fill check failed: ") + code
-            self._hold(Hold.POST_CHECK_FAILED, code, True, text, fill_record_id)
-        text = self._t("充装后检查已补录：", "post-fill check recorded: ") + code
-        self._hold(Hold.POST_CHECK_MISSING, code, False, text, fill_record_id)
+        # (failed: a leak, a bulge, a hot wall)
+        self._hold(Hold.POST_CHECK_FAILED, code, not check.passed, fill_record_id)
+        self._hold(Hold.POST_CHECK_MISSING, code, False, fill_record_id)
         if self.phase == Phase.AWAITING_POSTCHECK and self._code() == code:
             self._enter(Phase.DONE)
 
@@ -439,10 +423,11 @@ class StationCore:
             if msg.up != self.scanner_lost:
                 return
             self.scanner_lost = not msg.up
-            text = "" if msg.up else self._t("扫码枪断开：", "scanner lost: ") + safe_text(msg.detail)
-            event = "cleared" if msg.up else "raised"
-            alarm_id = f"{self.ctx.station}.scanner_lost"
-            self._alarm(event, alarm_id, AlarmKind.DEVICE_SCANNER_LOST, "medium", text)
+            alarm_id, kind = f"{self.ctx.station}.scanner_lost", AlarmKind.DEVICE_SCANNER_LOST
+            if msg.up:
+                self._alarm(cleared(alarm_id, kind, self.ctx.station))
+            else:
+                self._alarm(raised(alarm_id, kind, self.ctx.station, detail=safe_text(msg.detail)))
             return
         if msg.up:
             self._clear_fault(cause)
@@ -450,17 +435,15 @@ class StationCore:
         if self.phase == Phase.FILLING:
             self._close(Reason.DEVICE_SCALE_LOST if msg.device == Device.SCALE else Reason.DEVICE_VALVE_LOST)
         kind = AlarmKind.DEVICE_SCALE_LOST if msg.device == Device.SCALE else AlarmKind.DEVICE_VALVE_LOST
-        self._raise_fault(cause, kind, "high", f"{describe(kind, self.ctx.lang)}: {safe_text(msg.detail)}")
+        self._raise_fault(cause, kind, detail=safe_text(msg.detail))
 
     def _on_storage(self, msg: StorageHealth) -> None:
         was, self.storage_ok = self.storage_ok, msg.ok
+        alarm_id, kind = f"{self.ctx.station}.storage", AlarmKind.STORAGE_UNAVAILABLE
         if was and not msg.ok:
-            text = self._t("记录无法写入，停止发放充装许可：", "records cannot be written; no permits: ")
-            self._alarm("raised", f"{self.ctx.station}.storage", AlarmKind.STORAGE_UNAVAILABLE, "critical",
-                        text + safe_text(msg.detail))  # fmt: skip
+            self._alarm(raised(alarm_id, kind, self.ctx.station, detail=safe_text(msg.detail)))
         elif msg.ok and not was:
-            alarm_id = f"{self.ctx.station}.storage"
-            self._alarm("cleared", alarm_id, AlarmKind.STORAGE_UNAVAILABLE, "critical", "")
+            self._alarm(cleared(alarm_id, kind, self.ctx.station))
 
     def _on_time(self) -> None:
         """Timeouts: silent devices, max fill time, the re-weigh's wait. Judged on every message at
@@ -473,7 +456,7 @@ class StationCore:
             lost = Reason.DEVICE_SCALE_LOST if device == "scale" else Reason.DEVICE_VALVE_LOST
             self._close(lost)  # a silent device cannot be trusted with a fill
             kind = AlarmKind.DEVICE_SCALE_LOST if device == "scale" else AlarmKind.DEVICE_VALVE_LOST
-            self._raise_fault(f"{device}_silent", kind, "high", describe(lost, self.ctx.lang))
+            self._raise_fault(f"{device}_silent", kind, text="silent")
         if self.phase == Phase.FILLING and self.fill is not None:
             verdict = self.fill.on_time(now)
             if isinstance(verdict, Reason):
@@ -676,9 +659,8 @@ class StationCore:
         assert fill is not None
         gross = self.sample.gross_kg if self.sample is not None and self._present() else None
         if not settled and gross is not None and self.abort is None:
-            text = self._t("复称未稳定，按最后读数记录", "re-weigh not stable: last reading recorded")
             alarm_id = f"{self.ctx.station}.reweigh"
-            self._alarm("raised", alarm_id, AlarmKind.FILL_REWEIGH_UNSTABLE, "medium", text)
+            self._alarm(raised(alarm_id, AlarmKind.FILL_REWEIGH_UNSTABLE, self.ctx.station))
         self._record_fill(gross, outcome="completed" if self.abort is None else "aborted")
         if not self._present():
             self._removed()
@@ -739,30 +721,24 @@ class StationCore:
             self._store(LearningRecord(self.ctx.station, learning))
         alarm_id = f"{self.ctx.station}.reading_not_credible"
         if measure is not None and alarm_id in self._standing:  # a whole fill on credible readings again
-            self._alarm("cleared", alarm_id, *self._standing.pop(alarm_id))
+            self._alarm(self._standing.pop(alarm_id).cleared())
 
     def _reading_not_credible(self) -> None:
         """The fill guard closed the valve: the scale's readings stopped or disagree with the
         station's flow. Critical: the scale must be checked; it clears after a credible fill."""
         guard = self.fill.guard if self.fill is not None else None
         rule = (guard.tripped if guard is not None else None) or ""
-        text = self._t("称重读数不可信（", "scale reading not credible (") + _GUARD_RULES[rule][
-            0 if self.ctx.lang == "zh" else 1
-        ] + self._t("），已关阀；请检查秤", "): valve closed; check the scale")  # fmt: skip
         alarm_id = f"{self.ctx.station}.reading_not_credible"
-        details = (AlarmKind.FILL_READING_NOT_CREDIBLE, "critical", text)
-        self._standing[alarm_id] = details
-        self._alarm("raised", alarm_id, *details)
+        alarm = raised(alarm_id, AlarmKind.FILL_READING_NOT_CREDIBLE, self.ctx.station, rule=rule)
+        self._standing[alarm_id] = alarm
+        self._alarm(alarm)
 
     def _flag_alarms(self, code: str, flags: frozenset[str]) -> None:
-        zh = self.ctx.lang == "zh"
         if FillFlag.OVER_MAX in flags:
-            self._alarm("raised", f"over_max.{code}", AlarmKind.FILL_OVER_MAX, "critical",
-                        (f"超过最大充装量：{code}" if zh else f"above the maximum fill: {code}"))  # fmt: skip
+            self._alarm(raised(f"over_max.{code}", AlarmKind.FILL_OVER_MAX, self.ctx.station, code=code))
         if FillFlag.OVERFILL in flags:
-            # Must not leave the station until the excess is removed (DOMAIN.md).
-            text = describe(FillFlag.OVERFILL, self.ctx.lang) + f"：{code}"
-            self._hold(Hold.OVERFILL, code, True, text, self._last_fill_id(code))
+            # Must not leave the station until the excess is removed (docs/station.md).
+            self._hold(Hold.OVERFILL, code, True, self._last_fill_id(code))
 
     def _resolve_overfill(self) -> None:
         """An over-filled cylinder weighed again within its band: the excess was removed."""
@@ -777,15 +753,17 @@ class StationCore:
         except ValueError:
             return
         if FillFlag.OVERFILL not in fill_flags(target, s.gross_kg):
-            self._hold(Hold.OVERFILL, code, False, "", self._last_fill_id(code))
+            self._hold(Hold.OVERFILL, code, False, self._last_fill_id(code))
 
-    def _hold(self, kind: Hold, code: str, on: bool, text: str, fill_record_id: str | None) -> None:
+    def _hold(self, kind: Hold, code: str, on: bool, fill_record_id: str | None) -> None:
         """Hold a cylinder or release it: stored (rebuilt at start), with its alarm raised or cleared."""
         if not self.ctx.floor.set_hold(code, kind, on):
             return
         self._store(HoldRecord(code, kind, on, self.ctx.wall_now(), self.ctx.station, fill_record_id))
         alarm = _HOLD_ALARMS[kind]
-        self._alarm("raised" if on else "cleared", alarm.id.format(code=code), alarm.kind, "high", text)
+        self._alarm(
+            (raised if on else cleared)(alarm.id.format(code=code), alarm.kind, self.ctx.station, code=code)
+        )
 
     def _post_checked(self, code: str, since: float) -> bool:
         """A post-fill check that decides something since then: a fail, or a pass of every item."""
@@ -811,8 +789,7 @@ class StationCore:
         code, fill_record_id, started_at = due
         if self._post_checked(code, started_at):
             return
-        text = self._t("气瓶未做充装后检查即离开工位：", "cylinder left without its post-fill check: ") + code
-        self._hold(Hold.POST_CHECK_MISSING, code, True, text, fill_record_id)
+        self._hold(Hold.POST_CHECK_MISSING, code, True, fill_record_id)
 
     def _refuse(self, reasons: tuple[Reason, ...]) -> None:
         code = self._code()
@@ -890,9 +867,6 @@ class StationCore:
             code = self._code()
             self._emit(StationState(self.ctx.station, state, code))
 
-    def _t(self, zh: str, en: str) -> str:
-        return zh if self.ctx.lang == "zh" else en
-
     def _emit(self, event: FloorEvent) -> None:
         self._out.append(event)
 
@@ -905,27 +879,23 @@ class StationCore:
             at=self.ctx.wall_now(), cylinder=cylinder, raw=raw, operator=self.badge,
         ))  # fmt: skip
 
-    def _alarm(self, event: str, alarm_id: str, kind: AlarmKind, severity: str, message: str) -> None:
-        self._store(AlarmRecord(
-            record_id=self.ctx.new_id("alarm"), alarm_id=alarm_id, kind=kind, severity=severity,
-            message=message, event=event, at=self.ctx.wall_now(), station=self.ctx.station,
-        ))  # fmt: skip
-        alarm = AlarmRaised if event == "raised" else AlarmCleared
-        self._emit(alarm(alarm_id, kind, severity, message, self.ctx.station))
+    def _alarm(self, notice: AlarmNotice) -> None:
+        self._out.append(notice)  # stored and published by the floor's alarm desk
 
-    def _raise_fault(self, cause: str, kind: AlarmKind, severity: str, message: str) -> None:
+    def _raise_fault(self, cause: str, kind: AlarmKind, text: str | None = None, **params: str) -> None:
         if cause in self.faults:
             return
         alarm_id = f"{self.ctx.station}.{cause}"
         self.faults[cause] = alarm_id
-        self._fault_details[cause] = (kind, severity, message)
-        self._alarm("raised", alarm_id, kind, severity, message)
+        alarm = raised(alarm_id, kind, self.ctx.station, text, **params)
+        self._fault_alarms[cause] = alarm
+        self._alarm(alarm)
 
     def _clear_fault(self, cause: str) -> None:
         alarm_id = self.faults.pop(cause, None)
-        details = self._fault_details.pop(cause, None)
-        if alarm_id is not None and details is not None:
-            self._alarm("cleared", alarm_id, *details)
+        alarm = self._fault_alarms.pop(cause, None)
+        if alarm_id is not None and alarm is not None:
+            self._alarm(alarm.cleared())
 
     def _fail_closed(self, exc: Exception) -> None:
         self._out = [e for e in self._out if not (isinstance(e, PermitOrder) and e.open)]
@@ -944,5 +914,4 @@ class StationCore:
             self.fill = None
             self.phase, self.deadline = Phase.AWAITING_POSTCHECK, float("inf")
         self.faults.pop("internal", None)
-        text = f"{describe(Reason.INTERNAL_ERROR, self.ctx.lang)}: {type(exc).__name__}: {exc}"
-        self._raise_fault("internal", AlarmKind.INTERNAL_ERROR, "critical", text)
+        self._raise_fault("internal", AlarmKind.INTERNAL_ERROR, error=f"{type(exc).__name__}: {exc}")
