@@ -9,10 +9,11 @@ same two ways). So a slow console, a slow database or a full subscriber can neve
 up a cut-off.
 
 A fill's valve opens only once the fill's open marker (`FillOpened`, stored by the core when it
-decides to fill) is durable: the sink tells this actor, which tells the core (`FillMarked`, through
-the inbox like any input), which then orders the permit. Until then the valve stays closed, so a
-supervisor killed during a fill always leaves a marker from which the next start records it as
-interrupted. Orders to close never wait for anything.
+decides to fill) is durable: the sink tells this actor, which tells the core (`FillMarked`, with
+the marker's record id, through the inbox like any input), which then orders the permit if the
+permit rule holds (`domain/permit_rule.py`, where the whole rule is stated). Until then the
+valve stays closed, so a supervisor killed during a fill always leaves a marker from which the
+next start records it as interrupted. Orders to close never wait for anything.
 
 The core outlives the actor: a coordinator restarted by its supervisor carries on with the same
 station state (a fill under way included), and on every start it first re-asserts the permit the

@@ -69,6 +69,7 @@ from domain.messages import (
     WeightSample,
 )
 from domain.operators import operator_reasons
+from domain.permit_rule import may_permit
 from domain.reasons import FillFlag, Reason
 from domain.records import (
     CheckRecord,
@@ -583,10 +584,16 @@ class StationCore:
         return filling and not self.permit and self.abort is None
 
     def _on_marked(self, msg: FillMarked) -> None:
-        """The fill's marker is durable: open, unless the fill ended meanwhile (a stop, a pause, a
-        lost device or a failed recheck closed it; those are judged on every message)."""
+        """The fill's marker is durable: open, if the permit rule (domain/permit_rule.py) holds: the
+        fill did not end meanwhile (a stop, a pause, a lost device or a failed recheck closed it;
+        those are judged on every message) and the station's runtime allows (else the recheck
+        that follows ends the fill with the runtime's reason)."""
         fill = self.fill
-        if not self._awaiting_marker or fill is None or fill.record_id != msg.record_id:
+        if fill is None or not may_permit(
+            fill_under_way=self._awaiting_marker,
+            marker_durable=fill.record_id == msg.record_id,
+            blockers=self.ctx.gate_blockers(),
+        ):
             return
         fill.valve_released(self.now, self.sample.gross_kg if self.sample else fill.gross_before_kg)
         if self.ctx.cutoff == "indicator":
