@@ -3,6 +3,9 @@ board), ISA-18.2 states as the console sees them, and every text of the alarm ta
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
 import pytest
 
 from domain.alarm_kinds import ALARM_TEXTS, GUARD_RULE_TEXTS, AlarmKind
@@ -131,3 +134,23 @@ def test_unknown_alarms_are_ignored() -> None:
     assert [r.event for r in records] == ["cleared"]  # (stored as every clear is)
     assert not board.acknowledge("never-raised", "SUP1")
     assert not board.shelve("never-raised", "SUP1", 1.0)
+
+
+def test_no_alarm_is_made_outside_the_desk_and_its_board() -> None:
+    """One alarm path: an alarm record or an alarm.raised/cleared event is built only by the
+    floor's alarm desk (and the board, for acknowledge and shelve); every producer posts an
+    AlarmNotice instead. Read from the source, so a second path fails here with its file and line."""
+    root = Path(__file__).resolve().parents[1]
+    allowed = {root / "supervisor/station/alarm_desk.py", root / "supervisor/station/alarms.py"}
+    built = {"AlarmRecord", "AlarmRaised", "AlarmCleared"}
+    found = []
+    for package in ("supervisor", "actors", "platform_client", "fillfloor", "simulator"):
+        for path in sorted((root / package).rglob("*.py")):
+            if path in allowed:
+                continue
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                name = getattr(node, "func", None)
+                called = getattr(name, "id", None) or getattr(name, "attr", None)
+                if isinstance(node, ast.Call) and called in built:
+                    found.append(f"{path.relative_to(root)}:{node.lineno}: {called}(...)")
+    assert not found, "\n".join(found)
