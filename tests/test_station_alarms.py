@@ -126,6 +126,18 @@ def test_a_shelved_alarm_comes_back_unacknowledged_when_the_shelf_time_ends() ->
     assert [r.event for r in records] == ["raised", "shelved"]
 
 
+def test_a_shelving_ends_by_the_floors_clock_with_no_console_timer() -> None:
+    desk, _, _, clock = _desk()
+    board = desk.board
+    desk.post(_LOST)
+    assert board.shelve("S1.scale_lost", "SUP1", until=60.0)
+    clock.now = 59.9
+    assert [a.state for a in board.current()] == [AlarmState.SHELVED]
+    clock.now = 60.0
+    assert [a.state for a in board.current()] == [AlarmState.UNACKNOWLEDGED]
+    assert board.unacknowledged() == 1
+
+
 def test_unknown_alarms_are_ignored() -> None:
     desk, records, _, _ = _desk()
     board = desk.board

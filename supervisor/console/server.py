@@ -80,16 +80,14 @@ class ConsoleServer:
             task_status.started(server.port)
 
     async def _follow(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """The shift figures, kept whether or not a console is attached, and the end of a shelving
-        (shelving is a console's order; the alarms themselves are on the floor's board)."""
+        """The shift figures, kept whether or not a console is attached (the alarms are on the
+        floor's board, kept by its alarm desk)."""
         sub = self.floor.bus.subscribe("console-state", coalesce=False, capacity=100_000,
                                        accept=lambda e: isinstance(e.payload, _FOLLOWED))  # fmt: skip
         task_status.started()
         while True:
-            with trio.move_on_after(1.0):
-                event = await sub.receive()
-                self.figures.on_event(event.payload, event.at)
-            self.alarms.unshelve_due(trio.current_time())
+            event = await sub.receive()
+            self.figures.on_event(event.payload, event.at)
 
     async def _handle(self, request: WebSocketRequest) -> None:
         try:

@@ -43,7 +43,7 @@ class AlarmDesk:
         self._new_id = new_id
         self._clock = clock
         self.lang = lang
-        self.board = AlarmBoard(record, publish, wall_now, new_id)
+        self.board = AlarmBoard(record, publish, wall_now, new_id, clock)
 
     def post(self, notice: AlarmNotice) -> None:
         """Store, publish and put on the board (in that order: what observers see is stored)."""

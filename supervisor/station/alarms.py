@@ -54,11 +54,15 @@ class AlarmBoard:
         publish: Callable[[FloorEvent], None],
         wall_now: Callable[[], str],
         new_id: Callable[[str], str],
+        clock: Callable[[], float],
     ) -> None:
+        """`clock` is the floor's monotonic time: a shelving ends by it whenever the board is read
+        or ordered (no timer of a console's needed)."""
         self._record = record
         self._publish = publish
         self._wall_now = wall_now
         self._new_id = new_id
+        self._clock = clock
         self.alarms: dict[str, Alarm] = {}
 
     def follow(self, notice: AlarmNotice, message: str, now: float) -> None:
@@ -75,14 +79,21 @@ class AlarmBoard:
             else:
                 del self.alarms[alarm_id]  # acknowledged (or shelved) and back to normal
 
+    def current(self) -> list[Alarm]:
+        """The list as it stands now (what a console is given)."""
+        self.unshelve_due(self._clock())
+        return list(self.alarms.values())
+
     def unacknowledged(self) -> int:
         """What the console's header counts."""
+        self.unshelve_due(self._clock())
         return sum(
             a.state in (AlarmState.UNACKNOWLEDGED, AlarmState.CLEARED_UNACKNOWLEDGED)
             for a in self.alarms.values()
         )
 
     def acknowledge(self, alarm_id: str, who: str) -> bool:
+        self.unshelve_due(self._clock())
         alarm = self.alarms.get(alarm_id)
         if alarm is None or alarm.state not in (AlarmState.UNACKNOWLEDGED, AlarmState.CLEARED_UNACKNOWLEDGED):
             return False
