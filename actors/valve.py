@@ -82,8 +82,7 @@ class ValveActor:
             self._wake = trio.Event()
 
     def _desired(self) -> bool:
-        order = self._orders.peek()
-        return bool(order is not None and order.open and self._gate.may_open())
+        return self._gate.allows(self._orders.peek())  # (the permit rule: domain/permit_rule.py)
 
     async def _cycle(self) -> None:
         self.heartbeat = (self.heartbeat + 1) & 0xFFFF

@@ -37,6 +37,7 @@ from domain.settings import DomainSettings
 from simulator.measure import percentile
 from simulator.model_rig import GOOD, OPERATOR, TODAY, UNIT, archive
 from supervisor.runtime import EventBus, Latest, Mailbox
+from supervisor.station.alarm_desk import AlarmDesk
 from supervisor.station.coordinator import Coordinator
 from supervisor.station.core import Effect, StationContext, StationCore
 from supervisor.station.floor import FloorState
@@ -86,7 +87,13 @@ async def _measure(stations: int, seconds: float) -> tuple[list[float], list[flo
         core.handle = timed  # type: ignore[method-assign]
         inbox: Mailbox[StationInput] = Mailbox(f"S{i}", 256)
         permit: Latest[PermitOrder] = Latest()
-        return Coordinator(core, inbox, bus=bus, sink=sink, permit=permit, indicator=Latest()), inbox
+        alarms = AlarmDesk(
+            sink.put, bus.publish, wall_now=ctx.wall_now, new_id=ctx.new_id, clock=trio.current_time
+        )
+        coordinator = Coordinator(
+            core, inbox, bus=bus, sink=sink, alarms=alarms, permit=permit, indicator=Latest()
+        )
+        return coordinator, inbox
 
     async def feed(i: int, inbox: Mailbox[StationInput], coordinator: Coordinator) -> None:
         """The scale: a cylinder that gains 2 kg/s while the permit is open; lifted off once

@@ -36,8 +36,7 @@ def in_process_devices(physics: dict[str, SimulatedStation]) -> object:
             parts.gate.on_revoke(lambda _cause: sim.write_permit(False))
             task_status.started()
             while True:
-                order = parts.permit.peek()
-                sim.write_permit(bool(order and order.open and parts.gate.may_open()))
+                sim.write_permit(parts.gate.allows(parts.permit.peek()))
                 v = sim.valve_view()
                 parts.tell(ValveStatus(v.permit, v.feedback_open, trio.current_time()))
                 await trio.sleep(0.05)

@@ -16,6 +16,7 @@ from typing import Any
 
 import attrs
 
+from domain.alarm_notices import AlarmNotice
 from domain.archive import CylinderArchive, CylinderStatus, Operator
 from domain.checks import answered_in_full
 from domain.events import FloorEvent, InterlockRefused, StationState, encode
@@ -41,6 +42,7 @@ from domain.reasons import Reason
 from domain.records import FillOpened, FillRecord, RefusalRecord
 from domain.settings import DomainSettings
 from simulator.station_physics import DEFAULT_CAPACITY_KG, SimulatedStation, liquid_full_kg
+from supervisor.station.alarm_desk import AlarmDesk
 from supervisor.station.core import StationContext, StationCore, Store
 from supervisor.station.floor import FloorState
 
@@ -104,6 +106,11 @@ class Rig:
         self.events: list[FloorEvent] = []
         self.records: list[Any] = []
         self.permit_orders: list[PermitOrder] = []
+        # The floor's alarm path, as the product has it: stored (here: collected) and published.
+        self.alarms = AlarmDesk(
+            self.records.append, self.events.append, wall_now=self.ctx.wall_now, new_id=self.ctx.new_id,
+            clock=lambda: self.now, lang=self.ctx.lang,
+        )  # fmt: skip
         self.scale_ok = True  # False: no samples (a silent scale)
         self.valve_ok = True
         self.sample_override: dict[str, Any] = {}  # e.g. {"fill_state": ..., "error": True}
@@ -126,6 +133,8 @@ class Rig:
                 self.events.append(effect)
             case Store():
                 self.records.append(effect.record)
+            case AlarmNotice():
+                self.alarms.post(effect)
             case PermitOrder():
                 self.permit_orders.append(effect)
                 self.sim.write_permit(effect.open)

@@ -42,6 +42,7 @@ from supervisor.runtime import (
     StationRuntime,
     Supervisor,
 )
+from supervisor.station.alarm_desk import AlarmDesk
 from supervisor.station.coordinator import Coordinator
 from supervisor.station.core import StationContext, StationCore
 from supervisor.station.floor import FloorState
@@ -100,6 +101,10 @@ class Floor:
         self.bus = bus
         self.writer = StorageWriter(db)
         self.sink = RecordSink(self.writer)
+        # Every alarm of the floor goes through its desk: stored, published, on the board that a
+        # console reads (the board is the floor's, so it is kept while no console runs).
+        self.alarms = AlarmDesk(self.sink.put, bus.publish, wall_now=utc_now, new_id=new_record_id,
+                                clock=trio.current_time, lang=lang)  # fmt: skip
         self.stations: dict[str, StationParts] = {}
         for sc in config.stations:
             gate = PermitGate(sc.id)
@@ -111,15 +116,14 @@ class Floor:
             )  # fmt: skip
             core = StationCore(ctx, (learned or {}).get(sc.id))
             orders: tuple[Latest[PermitOrder], Latest[IndicatorOrder]] = (Latest(), Latest())
-            coordinator = Coordinator(core, inbox, bus=bus, sink=self.sink, permit=orders[0],
-                                      indicator=orders[1], tick_s=tick_s)  # fmt: skip
+            coordinator = Coordinator(core, inbox, bus=bus, sink=self.sink, alarms=self.alarms,
+                                      permit=orders[0], indicator=orders[1], tick_s=tick_s)  # fmt: skip
             parts = StationParts(sc, core, inbox, gate, coordinator)
             self.sink.listen(self._storage_listener(parts))
             devices = device_actors(parts)
             specs = [ChildSpec(f"{sc.id}.{name}", start) for name, start in devices.items()]
             specs.append(ChildSpec(f"{sc.id}.coordinator", coordinator.run))
-            parts.runtime = StationRuntime(sc.id, specs, bus=bus, gate=gate, record=self.sink.put,
-                                           new_id=new_record_id)  # fmt: skip
+            parts.runtime = StationRuntime(sc.id, specs, bus=bus, gate=gate, alarms=self.alarms.post)
             self.stations[sc.id] = parts
         runtimes = {sid: p.runtime for sid, p in self.stations.items() if p.runtime is not None}
         # The services' own supervisor: restarts a failing one with backoff, gives up on one that

@@ -19,15 +19,7 @@ import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection, WebSocketRequest, serve_websocket
 
 from domain.catalogue import render
-from domain.events import (
-    AlarmCleared,
-    AlarmRaised,
-    CheckRecorded,
-    FillAborted,
-    FillCompleted,
-    InterlockRefused,
-)
-from domain.times import utc_now
+from domain.events import CheckRecorded, FillAborted, FillCompleted, InterlockRefused
 from supervisor.console.commands import execute
 from supervisor.console.protocol import (
     Bye,
@@ -44,9 +36,8 @@ from supervisor.console.protocol import (
 )
 from supervisor.console.protocol import Event as EventMessage
 from supervisor.console.snapshot import FloorFigures, SyncFigures, snapshot, wall_clock
-from supervisor.floor import Floor, new_record_id
+from supervisor.floor import Floor
 from supervisor.runtime.bus import Event, SubscriberLagged, Subscription
-from supervisor.station.alarms import AlarmBoard
 from supervisor.storage.database import Database
 from supervisor.storage.users import ConsoleUser, find_user
 
@@ -54,7 +45,7 @@ __all__ = ["ConsoleServer"]
 
 log = logging.getLogger(__name__)
 
-_FOLLOWED = (AlarmRaised, AlarmCleared, FillCompleted, FillAborted, InterlockRefused, CheckRecorded)
+_FOLLOWED = (FillCompleted, FillAborted, InterlockRefused, CheckRecorded)
 _ENCODED_KEPT = 512  # events whose encoding is kept for the consoles still to send them
 
 
@@ -81,7 +72,9 @@ class ConsoleServer:
         self.lag_limit = lag_limit
         self.send_timeout_s = send_timeout_s
         self.hello_timeout_s = hello_timeout_s
-        self.alarms = AlarmBoard(floor.sink.put, floor.bus.publish, utc_now, new_record_id)
+        # The floor's alarm board (its alarm desk keeps it, with or without a console): the
+        # console shows it and hands it acknowledge and shelve orders.
+        self.alarms = floor.alarms.board
         self.figures = FloorFigures(started_at=0.0)  # (the shift starts when the server runs)
         self.port: int | None = None
         self.sessions = 0
@@ -100,16 +93,14 @@ class ConsoleServer:
             task_status.started(server.port)
 
     async def _follow(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """The alarm list and the shift figures, kept whether or not a console is attached."""
+        """The shift figures, kept whether or not a console is attached (the alarms are on the
+        floor's board, kept by its alarm desk)."""
         sub = self.floor.bus.subscribe("console-state", coalesce=False, capacity=100_000,
                                        accept=lambda e: isinstance(e.payload, _FOLLOWED))  # fmt: skip
         task_status.started()
         while True:
-            with trio.move_on_after(1.0):
-                event = await sub.receive()
-                self.alarms.on_event(event.payload, event.at)
-                self.figures.on_event(event.payload, event.at)
-            self.alarms.unshelve_due(trio.current_time())
+            event = await sub.receive()
+            self.figures.on_event(event.payload, event.at)
 
     async def _handle(self, request: WebSocketRequest) -> None:
         try:

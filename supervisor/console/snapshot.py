@@ -139,7 +139,7 @@ def snapshot(
                 "state": str(a.state),
                 "raised_at": wall_clock(a.raised_at, now),
             }
-            for a in alarms.alarms.values()
+            for a in alarms.current()
         ],
         "unacknowledged": alarms.unacknowledged(),
         "actors": actors,

@@ -1,4 +1,5 @@
-"""The permit gate: a station's permit to fill exists only while its scale and valve actors run.
+"""The permit gate: a station's permit to fill exists only while its scale and valve actors run
+(the runtime's part of the permit rule, `domain.permit_rule`, which states the whole rule).
 
 The station's supervisor tells the gate about every health change of its device actors, before a
 restart and as an actor stops (`actor_state`). The valve actor asks `may_open()` at the moment it
@@ -11,6 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from domain.messages import PermitOrder
+from domain.permit_rule import may_energise, permit_blockers
 from domain.reasons import Reason
 
 __all__ = ["REQUIRED_DEVICES", "PermitGate"]
@@ -61,19 +64,19 @@ class PermitGate:
 
     def blockers(self) -> tuple[Reason, ...]:
         """Why the permit cannot be granted now (empty: it may be)."""
-        reasons: list[Reason] = []
-        if self._out_of_service:
-            reasons.append(Reason.STATION_OUT_OF_SERVICE)
-        if not self._running["scale"]:
-            reasons.append(Reason.DEVICE_SCALE_UNAVAILABLE)
-        if not self._running["valve"]:
-            reasons.append(Reason.DEVICE_VALVE_UNAVAILABLE)
-        if self._shutdown:
-            reasons.append(Reason.SUPERVISOR_SHUTDOWN)
-        return tuple(reasons)
+        return permit_blockers(
+            scale_running=self._running["scale"],
+            valve_running=self._running["valve"],
+            in_service=not self._out_of_service,
+            shutting_down=self._shutdown,
+        )
 
     def may_open(self) -> bool:
         return not self.blockers()
+
+    def allows(self, order: PermitOrder | None) -> bool:
+        """Whether the valve may hold the permit on now, under the core's newest `order`."""
+        return may_energise(ordered_open=order is not None and order.open, blockers=self.blockers())
 
     def revoke(self, cause: str) -> None:
         self.epoch += 1

@@ -3,8 +3,9 @@ station's permit gate, taking the station out of service with an alarm when it g
 
 The floor runs each station as a temporary child: a station that gives up stays down (its valve
 closed, out of service, an alarm raised) while every other station keeps filling, until
-maintenance restarts it. The alarm is stored like every other alarm (an `AlarmRecord` for the record
-sink, so it reaches the `alarm` table and the platform), its raise and its clear.
+maintenance restarts it. The alarm, its raise and its clear, goes to the floor's alarm desk like
+every other alarm (stored, so it reaches the `alarm` table and the platform; published; on the
+board).
 """
 
 from __future__ import annotations
@@ -15,9 +16,8 @@ from collections.abc import Callable, Sequence
 import trio
 
 from domain.alarm_kinds import AlarmKind
-from domain.events import AlarmCleared, AlarmRaised, StationState
-from domain.records import AlarmRecord
-from domain.times import utc_now
+from domain.alarm_notices import AlarmNotice, raised
+from domain.events import StationState
 from supervisor.runtime.bus import EventBus
 from supervisor.runtime.health import HealthState
 from supervisor.runtime.permit import PermitGate
@@ -25,8 +25,6 @@ from supervisor.runtime.spec import Backoff, ChildSpec, Intensity, Restart, Stra
 from supervisor.runtime.supervisor import Supervisor
 
 __all__ = ["StationRuntime"]
-
-_SEVERITY = "high"
 
 
 class StationRuntime:
@@ -40,17 +38,14 @@ class StationRuntime:
         intensity: Intensity = Intensity(3, 30.0),
         backoff: Backoff = Backoff(initial_s=0.2, max_s=5.0),
         rng: random.Random | None = None,
-        record: Callable[[AlarmRecord], None] | None = None,
-        new_id: Callable[[str], str] | None = None,
+        alarms: Callable[[AlarmNotice], None],
     ) -> None:
-        """`record` stores the out-of-service alarm (the floor's record sink), `new_id` names its
-        records; without them the alarm is only published (runtime tests without storage)."""
+        """`alarms` takes the out-of-service alarm (the floor's alarm desk)."""
         self.station = station
         self.gate = gate or PermitGate(station)
         self._bus = bus
-        self._record = record
-        self._new_id = new_id
-        self._alarm_message = ""
+        self._alarms = alarms
+        self._out_of_service_alarm: AlarmNotice | None = None
         self.supervisor = Supervisor(
             station,
             children,
@@ -83,7 +78,9 @@ class StationRuntime:
         ):
             # Once all of a station's actors run again, it returns to service (docs/scenarios.md).
             self.gate.set_out_of_service("failed", False)
-            self._alarm("cleared", self._alarm_message)
+            if self._out_of_service_alarm is not None:
+                self._alarms(self._out_of_service_alarm.cleared())  # (saying what its raise said)
+                self._out_of_service_alarm = None
 
     def _on_down(self, actor: str) -> None:
         station, _, device = actor.partition(".")
@@ -103,18 +100,7 @@ class StationRuntime:
 
     def _on_give_up(self, actor: str, error: BaseException) -> None:
         self.set_out_of_service(True, "failed")
-        self._alarm_message = f"{actor} keeps failing ({type(error).__name__}); station out of service"
-        self._alarm("raised", self._alarm_message)
-
-    def _alarm(self, event: str, message: str) -> None:
-        """Raised or cleared as the station core's alarms are: stored, then published; the clear
-        repeats the raise's kind, severity and message (ISA-18.2: one alarm, two records)."""
-        alarm_id = f"{self.station}.out_of_service"
-        kind = AlarmKind.STATION_OUT_OF_SERVICE
-        if self._record is not None and self._new_id is not None:
-            self._record(AlarmRecord(
-                record_id=self._new_id("alarm"), alarm_id=alarm_id, kind=kind, severity=_SEVERITY,
-                message=message, event=event, at=utc_now(), station=self.station,
-            ))  # fmt: skip
-        alarm = AlarmRaised if event == "raised" else AlarmCleared
-        self._bus.publish(alarm(alarm_id, kind, _SEVERITY, message, self.station))
+        alarm = raised(f"{self.station}.out_of_service", AlarmKind.STATION_OUT_OF_SERVICE, self.station,
+                       actor=actor, error=type(error).__name__)  # fmt: skip
+        self._out_of_service_alarm = alarm
+        self._alarms(alarm)

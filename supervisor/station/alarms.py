@@ -6,19 +6,22 @@ it stays on the list, unacknowledged, until acknowledged: nobody misses a fault 
 An acknowledged alarm that has cleared leaves the list. Shelving hides an alarm for a while
 (nuisance handling) and is audited like every other console action.
 
-The board follows the `alarm.raised` / `alarm.cleared` events the stations publish, and answers
-`acknowledge` / `shelve` from the console with an event and a record (the record goes to the
-platform like the stations' alarm records).
+The floor's alarm desk (`supervisor.station.alarm_desk`) puts every alarm it raises or clears on
+the board, whether or not a console runs; the board answers `acknowledge` / `shelve` from a console
+with an event and a record (the record goes to the platform like every other alarm record). Each
+alarm keeps its kind and parameters beside the message rendered in the floor's language, so a
+console may say it in its own.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from enum import StrEnum
 
-from attrs import evolve, frozen
+from attrs import evolve, field, frozen
 
-from domain.events import AlarmAcknowledged, AlarmCleared, AlarmRaised, AlarmShelved, FloorEvent
+from domain.alarm_notices import AlarmChange, AlarmNotice
+from domain.events import AlarmAcknowledged, AlarmShelved, FloorEvent
 from domain.records import AlarmRecord
 
 __all__ = ["Alarm", "AlarmBoard", "AlarmState"]
@@ -41,6 +44,7 @@ class Alarm:
     state: AlarmState
     raised_at: float
     shelved_until: float | None = None
+    params: Mapping[str, str] = field(factory=dict, hash=False)  # the message's, by name
 
 
 class AlarmBoard:
@@ -50,35 +54,46 @@ class AlarmBoard:
         publish: Callable[[FloorEvent], None],
         wall_now: Callable[[], str],
         new_id: Callable[[str], str],
+        clock: Callable[[], float],
     ) -> None:
+        """`clock` is the floor's monotonic time: a shelving ends by it whenever the board is read
+        or ordered (no timer of a console's needed)."""
         self._record = record
         self._publish = publish
         self._wall_now = wall_now
         self._new_id = new_id
+        self._clock = clock
         self.alarms: dict[str, Alarm] = {}
 
-    def on_event(self, event: FloorEvent, now: float) -> None:
-        """Follow the stations' alarm events (subscribe the board to the bus, losslessly)."""
-        match event:
-            case AlarmRaised():
-                self.alarms[event.alarm_id] = Alarm(
-                    event.alarm_id, event.kind, event.severity, event.message, event.station,
-                    AlarmState.UNACKNOWLEDGED, now,
-                )  # fmt: skip
-            case AlarmCleared() if (alarm := self.alarms.get(event.alarm_id)) is not None:
-                if alarm.state == AlarmState.UNACKNOWLEDGED:
-                    self.alarms[event.alarm_id] = evolve(alarm, state=AlarmState.CLEARED_UNACKNOWLEDGED)
-                else:
-                    del self.alarms[event.alarm_id]  # acknowledged (or shelved) and back to normal
+    def follow(self, notice: AlarmNotice, message: str, now: float) -> None:
+        """An alarm raised or cleared (by the desk, which stored and published it)."""
+        alarm_id = notice.alarm_id
+        if notice.change == AlarmChange.RAISED:
+            self.alarms[alarm_id] = Alarm(
+                alarm_id, notice.kind, str(notice.severity), message, notice.station,
+                AlarmState.UNACKNOWLEDGED, now, params=notice.params,
+            )  # fmt: skip
+        elif (alarm := self.alarms.get(alarm_id)) is not None:
+            if alarm.state == AlarmState.UNACKNOWLEDGED:
+                self.alarms[alarm_id] = evolve(alarm, state=AlarmState.CLEARED_UNACKNOWLEDGED)
+            else:
+                del self.alarms[alarm_id]  # acknowledged (or shelved) and back to normal
+
+    def current(self) -> list[Alarm]:
+        """The list as it stands now (what a console is given)."""
+        self.unshelve_due(self._clock())
+        return list(self.alarms.values())
 
     def unacknowledged(self) -> int:
         """What the console's header counts."""
+        self.unshelve_due(self._clock())
         return sum(
             a.state in (AlarmState.UNACKNOWLEDGED, AlarmState.CLEARED_UNACKNOWLEDGED)
             for a in self.alarms.values()
         )
 
     def acknowledge(self, alarm_id: str, who: str) -> bool:
+        self.unshelve_due(self._clock())
         alarm = self.alarms.get(alarm_id)
         if alarm is None or alarm.state not in (AlarmState.UNACKNOWLEDGED, AlarmState.CLEARED_UNACKNOWLEDGED):
             return False

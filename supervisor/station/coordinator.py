@@ -4,14 +4,16 @@ Its inbox takes everything a station hears (samples, valve status, scans, checks
 link and storage health), and every `tick_s` a `Tick` (queued with the rest), so timeouts are
 judged on time. Effects leave without waiting: orders are desired states (`Latest`, the valve and
 scale actors apply the newest), events go to the bus (which never blocks), records to the record
-sink (which never blocks). So a slow console, a slow database or a full subscriber can never hold
+sink (which never blocks), alarms to the floor's alarm desk (which stores and publishes them the
+same two ways). So a slow console, a slow database or a full subscriber can never hold
 up a cut-off.
 
 A fill's valve opens only once the fill's open marker (`FillOpened`, stored by the core when it
-decides to fill) is durable: the sink tells this actor, which tells the core (`FillMarked`, through
-the inbox like any input), which then orders the permit. Until then the valve stays closed, so a
-supervisor killed during a fill always leaves a marker from which the next start records it as
-interrupted. Orders to close never wait for anything.
+decides to fill) is durable: the sink tells this actor, which tells the core (`FillMarked`, with
+the marker's record id, through the inbox like any input), which then orders the permit if the
+permit rule holds (`domain/permit_rule.py`, where the whole rule is stated). Until then the
+valve stays closed, so a supervisor killed during a fill always leaves a marker from which the
+next start records it as interrupted. Orders to close never wait for anything.
 
 The core outlives the actor: a coordinator restarted by its supervisor carries on with the same
 station state (a fill under way included), and on every start it first re-asserts the permit the
@@ -27,6 +29,7 @@ from typing import Protocol
 
 import trio
 
+from domain.alarm_notices import AlarmNotice
 from domain.events import FloorEvent, StationWeight
 from domain.messages import (
     FillMarked,
@@ -39,6 +42,7 @@ from domain.messages import (
 from domain.records import FillOpened, Record
 from supervisor.runtime.bus import EventBus
 from supervisor.runtime.mailbox import Latest, Mailbox, MailboxFull
+from supervisor.station.alarm_desk import AlarmDesk
 from supervisor.station.core import Effect, StationCore, Store
 from supervisor.station.status import StationStatus
 
@@ -63,6 +67,7 @@ class Coordinator:
         *,
         bus: EventBus,
         sink: Records,
+        alarms: AlarmDesk,
         permit: Latest[PermitOrder],
         indicator: Latest[IndicatorOrder],
         tick_s: float = 0.1,
@@ -71,6 +76,7 @@ class Coordinator:
         self.inbox = inbox
         self._bus = bus
         self._sink = sink
+        self._alarms = alarms
         self.permit_orders = permit  # read by the valve actor
         self.indicator_orders = indicator  # read by the scale actor (indicator cut-off)
         self._tick_s = tick_s
@@ -139,6 +145,9 @@ class Coordinator:
                 case FloorEvent():
                     self._bus.publish(effect)
                     status, published = status.after(effect), True
+                case AlarmNotice():
+                    self._alarms.post(effect)
+                    published = True  # (an alarm comes with a fault the status re-reads)
                 case Store(record=FillOpened() as marker):
                     self._sink.put(marker, functools.partial(self._marker_durable, marker.record_id))
                 case Store():

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Sequence
 from itertools import islice
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import trio
 
@@ -28,6 +28,11 @@ from domain.records import Record
 __all__ = ["RecordSink"]
 
 HealthListener = Callable[[bool, str], None]  # (ok, detail); must not block
+
+
+class _Queued(NamedTuple):
+    record: Record
+    on_durable: Callable[[], None] | None  # called once the record is durable (must not block)
 
 
 class Writer(Protocol):
@@ -43,11 +48,12 @@ class RecordSink:
         self, writer: Writer, *, stall_s: float = 2.0, max_batch: int = 512, stop_s: float = 4.0
     ) -> None:
         self._writer = writer
-        self._queue: deque[Record] = deque()
+        # Each record with its own durable callback (a fill's open marker: the permit waits on it),
+        # kept together so the callback follows its record, not an object's identity.
+        self._queue: deque[_Queued] = deque()
         self._wake = trio.Event()
         self._listeners: list[HealthListener] = []
         self._written_callbacks: list[Callable[[], None]] = []
-        self._durable_callbacks: dict[int, Callable[[], None]] = {}  # id(record) -> its own callback
         self._stall_s = stall_s
         self._max_batch = max_batch
         self._stop_s = stop_s
@@ -66,9 +72,7 @@ class RecordSink:
 
     def put(self, record: Record, on_durable: Callable[[], None] | None = None) -> None:
         """Queue `record`; `on_durable` (it must not block) is called once it is durable."""
-        self._queue.append(record)
-        if on_durable is not None:
-            self._durable_callbacks[id(record)] = on_durable
+        self._queue.append(_Queued(record, on_durable))
         self._wake.set()
 
     @property
@@ -116,11 +120,10 @@ class RecordSink:
     async def _write_next(self) -> None:
         """The oldest records, in order; those put meanwhile wait for the next batch."""
         batch = list(islice(self._queue, self._max_batch))
-        errors = await self._write(batch)
+        errors = await self._write([queued.record for queued in batch])
         any_written = False
-        for record, error in zip(batch, errors, strict=True):
+        for (record, callback), error in zip(batch, errors, strict=True):
             self._queue.popleft()
-            callback = self._durable_callbacks.pop(id(record), None)
             if error is None:
                 self.written += 1
                 any_written = True

@@ -15,6 +15,7 @@ from trio_websocket import ConnectionClosed, WebSocketConnection, connect_websoc
 
 from domain.checks import answered_in_full, standard_items
 from domain.events import CheckRecorded
+from domain.messages import Device, DeviceLink
 from simulator.in_process_floor import running_floor
 from supervisor.console.server import ConsoleServer
 from supervisor.storage import schema as t
@@ -255,3 +256,32 @@ async def test_a_check_for_a_code_the_floor_would_not_fill_is_refused_with_its_r
         assert reply["code"] == reason
     [(name, _target, result, detail)] = await audited(db, 1)
     assert (name, result, detail) == ("check", "refused", reply["message"])
+
+
+async def test_an_alarm_raised_with_no_console_is_stored_and_on_the_board_a_later_console_gets(
+    tmp_path: Path,
+) -> None:
+    async with running_floor(tmp_path) as (floor, db, _), trio.open_nursery() as nursery:
+        floor.stations["S1"].tell(DeviceLink(Device.SCANNER, False, trio.current_time(), "cable cut"))
+        with trio.fail_after(10):
+            while True:  # stored through the record sink, with no console anywhere
+                with db.reading() as conn:
+                    rows = conn.execute(select(t.alarm.c.alarm_id, t.alarm.c.event, t.alarm.c.message)).all()
+                if rows:
+                    break
+                await trio.sleep(0.05)
+        assert rows == [("S1.scanner_lost", "raised", "扫码枪断开：cable cut")]
+        server = ConsoleServer(floor, db, port=0)
+        port = await nursery.start(server.run)
+        token = await user(db, "王班长", "supervisor")
+        async with open_websocket_url(f"ws://127.0.0.1:{port}") as ws:
+            await hello(ws, token)
+            snap = (await receive(ws, "snapshot"))["snapshot"]
+            assert [(a["alarm_id"], a["state"]) for a in snap["alarms"]] == [
+                ("S1.scanner_lost", "unacknowledged")
+            ]
+            assert snap["unacknowledged"] == 1
+            reply = await command(ws, 1, "ack", alarm_id="S1.scanner_lost")
+            assert reply["ok"] is True, reply
+        assert floor.alarms.board.alarms["S1.scanner_lost"].state == "acknowledged"  # the floor's board
+        nursery.cancel_scope.cancel()

@@ -110,6 +110,7 @@ async def test_a_station_that_keeps_failing_goes_out_of_service_and_others_keep_
         while (e := sub.receive_nowait_or_none()) is not None:
             events.append(e)
         assert any(e.type == "alarm.raised" and e.fields["station"] == "S1" for e in events)
+        assert list(s1.alarms.board.alarms) == ["S1.out_of_service"]  # through the alarm desk
         assert any(e.type == "station.state" and e.fields["state"] == "out_of_service" for e in events)
 
         refused = await maintenance.restart("S1.valve", who="wang", role="operator")

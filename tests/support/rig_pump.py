@@ -1,4 +1,5 @@
-"""The scale and valve actors' part, done in-process on a model rig at 20 Hz."""
+"""A coordinator's surroundings on a model rig: the scale and valve actors' part done in-process at
+20 Hz (`pump`), and the floor's alarm path (`alarm_desk`)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,10 @@ from domain.messages import (
     WeightSample,
 )
 from simulator.model_rig import Rig
+from supervisor.runtime.bus import EventBus
 from supervisor.runtime.mailbox import Latest, Mailbox
+from supervisor.station.alarm_desk import AlarmDesk
+from supervisor.station.coordinator import Records
 
 
 async def pump(rig: Rig, inbox: Mailbox[StationInput], permit: Latest[PermitOrder],
@@ -38,3 +42,9 @@ async def pump(rig: Rig, inbox: Mailbox[StationInput], permit: Latest[PermitOrde
                                       fill_state=IndicatorFillState(view.fill_state)))  # fmt: skip
         v = rig.sim.valve_view()
         await inbox.send(ValveStatus(v.permit, v.feedback_open, now))
+
+
+def alarm_desk(rig: Rig, sink: Records, bus: EventBus) -> AlarmDesk:
+    """The floor's alarm path for a coordinator under test: its records to the sink, events to the bus."""
+    return AlarmDesk(sink.put, bus.publish, wall_now=rig.ctx.wall_now, new_id=rig.ctx.new_id,
+                     clock=trio.current_time)  # fmt: skip

@@ -8,12 +8,14 @@ import trio
 import trio.abc
 
 from domain.records import AuditRecord
+from domain.times import utc_now
 from supervisor.runtime.bus import EventBus
 from supervisor.runtime.maintenance import Maintenance
 from supervisor.runtime.permit import PermitGate
 from supervisor.runtime.spec import Backoff, ChildSpec, Intensity
 from supervisor.runtime.station import StationRuntime
 from supervisor.runtime.supervisor import Supervisor
+from supervisor.station.alarm_desk import AlarmDesk
 
 DEVICES = ("scale", "valve", "scanner")
 
@@ -41,8 +43,12 @@ class FakeStation:
         self._open_tx, self._open_rx = trio.open_memory_channel[None](100)
         self.refused = 0
         specs = [ChildSpec(f"{sid}.{dev}", self._device(dev)) for dev in DEVICES]
+        # The floor's alarm path without storage: published and on the board.
+        self.alarms = AlarmDesk(lambda _record: None, bus.publish, wall_now=utc_now,
+                                new_id=lambda kind: f"{kind}-{sid}", clock=trio.current_time)  # fmt: skip
         self.runtime = StationRuntime(sid, specs, bus=bus, gate=self.gate, intensity=intensity,
-                                      backoff=Backoff(initial_s=0.1, max_s=1.0))  # fmt: skip
+                                      backoff=Backoff(initial_s=0.1, max_s=1.0),
+                                      alarms=self.alarms.post)  # fmt: skip
 
     def crash(self, dev: str) -> None:
         self._crash[dev].send_nowait(dev)
