@@ -159,8 +159,9 @@ class StationWeight(FloorEvent):
 
 # --- alarms -------------------------------------------------------------------------------------
 @frozen
-class AlarmRaised(FloorEvent):
-    TYPE: ClassVar[str] = "alarm.raised"
+class _AlarmChanged(FloorEvent):
+    """An alarm raised or cleared: the same fields either way."""
+
     alarm_id: str
     kind: str
     severity: str  # critical | high | medium | low
@@ -169,29 +170,32 @@ class AlarmRaised(FloorEvent):
 
 
 @frozen
-class AlarmCleared(FloorEvent):
+class AlarmRaised(_AlarmChanged):
+    TYPE: ClassVar[str] = "alarm.raised"
+
+
+@frozen
+class AlarmCleared(_AlarmChanged):
     TYPE: ClassVar[str] = "alarm.cleared"
+
+
+@frozen
+class _AlarmHandled(FloorEvent):
+    """An alarm acknowledged or shelved by a person: the same fields either way."""
+
     alarm_id: str
-    kind: str
-    severity: str
-    message: str
+    by: str
     station: str | None = None
 
 
 @frozen
-class AlarmAcknowledged(FloorEvent):
+class AlarmAcknowledged(_AlarmHandled):
     TYPE: ClassVar[str] = "alarm.acknowledged"
-    alarm_id: str
-    by: str
-    station: str | None = None
 
 
 @frozen
-class AlarmShelved(FloorEvent):
+class AlarmShelved(_AlarmHandled):
     TYPE: ClassVar[str] = "alarm.shelved"
-    alarm_id: str
-    by: str
-    station: str | None = None
 
 
 # --- the runtime and the services -----------------------------------------------------------------
