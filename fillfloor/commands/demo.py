@@ -102,6 +102,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     # The live floor's own process (started by `fillfloor demo`, not by people).
     parser.add_argument("--serve-console", metavar="HOST:PORT", help=argparse.SUPPRESS)
     parser.add_argument("--ready-file", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--parent-pid", type=int, help=argparse.SUPPRESS)
     parser.set_defaults(func=run)
 
 

@@ -81,6 +81,10 @@ def _stop(child: subprocess.Popen[bytes]) -> int:
         return child.wait()
 
 
+def _hang_up(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)  # (unwinds through the console, so the floor is stopped)
+
+
 def run_live(args: argparse.Namespace) -> int:
     from fillfloor.commands.console_cmd import run_console
 
@@ -92,7 +96,7 @@ def run_live(args: argparse.Namespace) -> int:
     ready.unlink(missing_ok=True)
     command = [sys.executable, "-m", "fillfloor.cli", "demo", "--serve-console", "127.0.0.1:0",
                "--ready-file", str(ready), "--data-dir", str(data_dir),
-               "--stations", str(args.stations)]  # fmt: skip
+               "--stations", str(args.stations), "--parent-pid", str(os.getpid())]  # fmt: skip
     if args.db:
         command += ["--db", args.db]
     if args.events:
@@ -101,6 +105,8 @@ def run_live(args: argparse.Namespace) -> int:
     with log_path.open("wb") as log:
         # Its own session: a Ctrl+C meant for the console never reaches the floor half-way.
         child = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    # A closed terminal (SIGHUP) ends the demo as `q` does: the floor is stopped, not left behind.
+    previous = signal.signal(signal.SIGHUP, _hang_up)
     try:
         url = _wait_ready(child, ready)
         if url is None:
@@ -111,6 +117,7 @@ def run_live(args: argparse.Namespace) -> int:
         run_console(url, token, args.lang)
     finally:
         rc = _stop(child)
+        signal.signal(signal.SIGHUP, previous)
     if rc != 0:
         print(t["unclean"].format(rc=rc, log=log_path), file=sys.stderr)
         return 1
@@ -121,6 +128,18 @@ def run_live(args: argparse.Namespace) -> int:
         db.close()
     print(t["stopped"].format(chain=chain.count) if chain.ok else t["broken"].format(problem=chain.problem))
     return 0 if chain.ok else 1
+
+
+async def _stop_when_orphaned(parent_pid: int) -> None:
+    """The console that started this floor is gone however it ended (killed, its terminal closed
+    before it could stop us): stop as on SIGTERM, valves closed first and fills recorded, rather
+    than run on unseen."""
+    while True:  # (no event tells of a parent's end: its child is re-parented, which we look for)
+        await trio.sleep(1.0)
+        if os.getppid() != parent_pid:
+            break
+    print("fillfloor demo: the console that started this floor is gone", flush=True)
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 def serve_live_floor(args: argparse.Namespace) -> int:
@@ -157,7 +176,13 @@ def serve_live_floor(args: argparse.Namespace) -> int:
 
     async def main(task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         task_status.started()
-        await run_scenario(scenario, events, args.db, DeviceActorFactory(), data_dir=data_dir, attach=attach)
+        async with trio.open_nursery() as nursery:
+            if args.parent_pid is not None:
+                nursery.start_soon(_stop_when_orphaned, args.parent_pid)
+            await run_scenario(
+                scenario, events, args.db, DeviceActorFactory(), data_dir=data_dir, attach=attach
+            )
+            nursery.cancel_scope.cancel()
 
     def close_valves() -> None:
         for floor in floors:

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -24,3 +29,42 @@ def test_demo_fills_and_refuses_on_a_fresh_data_dir_and_runs_again(
     out = capsys.readouterr().out
     assert "inspection overdue" in out
     assert "fill chain intact (2 records)" in out
+
+
+def _running(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rpartition(")")[2].split()[0] != "Z"  # (a zombie has ended; its reaper may be slow)
+
+
+def test_a_live_floor_whose_console_is_gone_stops_as_on_sigterm(tmp_path: Path) -> None:
+    """`fillfloor demo` runs its floor in a session of its own (a Ctrl+C meant for the console must
+    not reach it half-way). A console that dies without stopping it (killed, its terminal closed)
+    must not leave the floor running unseen: the floor notices and stops as on SIGTERM."""
+    data, log = tmp_path / "data", tmp_path / "floor.log"
+    data.mkdir()
+    floor = [sys.executable, "-m", "fillfloor.cli", "demo", "--serve-console", "127.0.0.1:0", "--ready-file",
+             str(data / "demo-console.url"), "--data-dir", str(data), "--stations", "1"]  # fmt: skip
+    # A stand-in console: starts the floor as `fillfloor demo` does, then dies at once.
+    console = (
+        "import os, subprocess, sys\n"
+        f"floor = {floor!r} + ['--parent-pid', str(os.getpid())]\n"
+        f"with open({str(log)!r}, 'wb') as log:\n"
+        "    child = subprocess.Popen(floor, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)\n"
+        "print(child.pid)\n"
+    )
+    started = subprocess.run(
+        [sys.executable, "-c", console], capture_output=True, text=True, timeout=60, check=True
+    )
+    pid = int(started.stdout)
+    deadline = time.monotonic() + 120  # (its start, then a second's look, then its orderly stop)
+    while _running(pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if _running(pid):
+        os.kill(pid, signal.SIGKILL)
+    said = log.read_text(encoding="utf-8", errors="replace")
+    assert not _running(pid), said[-2000:]
+    assert "the console that started this floor is gone" in said
+    assert "floor stopped (signal 15)" in said
