@@ -16,7 +16,7 @@ from attrs import evolve, field, frozen
 
 from domain.alarm_kinds import ALARM_TEXTS, GUARD_RULE_TEXTS, SEVERITY, AlarmKind, Severity
 
-__all__ = ["AlarmChange", "AlarmNotice", "cleared", "raised"]
+__all__ = ["AlarmChange", "AlarmNotice", "alarm_message", "cleared", "raised"]
 
 
 class AlarmChange(StrEnum):
@@ -41,20 +41,38 @@ class AlarmNotice:
     def severity(self) -> Severity:
         return SEVERITY[self.kind]
 
+    @property
+    def text_name(self) -> str:
+        """Which of the kind's texts says this change (`ALARM_TEXTS`)."""
+        return self.text or str(self.change)
+
     def message(self, lang: str) -> str:
-        """The alarm's message in `lang` (zh, en): the kind's text with the parameters filled in;
-        the fill guard's rule is itself said in `lang`."""
-        texts = ALARM_TEXTS[self.kind]
-        template = texts[self.text or str(self.change)]
-        params = dict(self.params)
-        if "rule" in params:
-            params["rule"] = GUARD_RULE_TEXTS[params["rule"]].render(lang, {})
-        return template.render(lang, params)
+        """The alarm's message in `lang` (zh, en): the kind's text with the parameters filled in."""
+        said = alarm_message(self.kind, self.text_name, self.params, lang)
+        assert said is not None  # (a notice is made of a known kind and text)
+        return said
 
     def cleared(self) -> AlarmNotice:
         """This alarm's clear, saying what its raise said (the platform refuses an alarm record
         without its kind, and the clear of a fault names the fault)."""
         return evolve(self, change=AlarmChange.CLEARED, text=self.text or str(AlarmChange.RAISED))
+
+
+def alarm_message(kind: str, text_name: str, params: Mapping[str, str], lang: str) -> str | None:
+    """An alarm's words in `lang` from its kind, which of its texts, and its parameters (the fill
+    guard's rule is itself said in `lang`); None for a kind or text this build does not know (a
+    newer floor's: a console then shows the floor's own message)."""
+    try:
+        template = ALARM_TEXTS.get(AlarmKind(kind), {}).get(text_name)
+    except ValueError:
+        return None
+    if template is None:
+        return None
+    given = dict(params)
+    rule = GUARD_RULE_TEXTS.get(given.get("rule", ""))
+    if rule is not None:
+        given["rule"] = rule.render(lang, {})
+    return template.render(lang, given)
 
 
 def raised(alarm_id: str, kind: AlarmKind, station: str | None, text: str | None = None,

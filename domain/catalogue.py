@@ -18,7 +18,7 @@ from typing import Any
 
 from domain.reasons import Reason, describe
 
-__all__ = ["ALARM_TEXTS", "CATALOGUE", "LANGUAGES", "render", "render_alarm"]
+__all__ = ["CATALOGUE", "LANGUAGES", "render"]
 
 LANGUAGES = ("zh", "en")
 
@@ -96,10 +96,9 @@ _REASONS: dict[str, tuple[str, str]] = {
 
 CATALOGUE: Mapping[str, tuple[str, str]] = MappingProxyType(_REASONS | _REPLIES)
 
-# An alarm's words by its kind (`domain.alarm_kinds`), apart from the codes above (some kinds are
-# reason codes too, with other words). Empty until alarms carry their parameters: until then a
-# console shows the text the floor raised the alarm with.
-ALARM_TEXTS: Mapping[str, tuple[str, str]] = MappingProxyType({})
+# An alarm's words are its kind's texts (`domain.alarm_kinds.ALARM_TEXTS`, rendered by
+# `domain.alarm_notices.alarm_message`), apart from the codes above: some kinds are reason codes
+# too, with other words.
 
 
 class _Missing:
@@ -130,12 +129,6 @@ def render(code: str, params: Mapping[str, Any] | None = None, lang: str = "zh")
     """`code` in words, in `lang` (zh or en). Never fails: an unknown code is shown as itself with
     its parameters, a parameter missing as `{name}` in the text."""
     return _worded(CATALOGUE.get(code), code, params or {}, lang)
-
-
-def render_alarm(kind: str, params: Mapping[str, Any], lang: str = "zh") -> str | None:
-    """An alarm's text from its kind and parameters, or None when the kind has no words here."""
-    templates = ALARM_TEXTS.get(kind)
-    return None if templates is None else _worded(templates, kind, params, lang)
 
 
 def _worded(templates: tuple[str, str] | None, code: str, params: Mapping[str, Any], lang: str) -> str:

@@ -11,7 +11,8 @@ import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
-from domain.catalogue import render, render_alarm
+from domain.alarm_notices import alarm_message
+from domain.catalogue import render
 from domain.checks import CHECK_ITEMS
 from domain.reasons import describe
 
@@ -346,10 +347,14 @@ class Texts:
         """What the floor said as a code (a reply, a refusal, an alarm), in words (`domain.catalogue`)."""
         return plain(render(code, params, self.lang))
 
-    def alarm_text(self, kind: str, params: Mapping[str, Any] | None, message: str) -> str:
-        """An alarm's text: from its kind and parameters where the floor sent parameters and the
-        catalogue has words for the kind, else the floor's own message (in the floor's language)."""
-        worded = render_alarm(kind, params, self.lang) if params is not None else None
+    def alarm_text(
+        self, kind: str, text_name: str | None, params: Mapping[str, Any] | None, message: str
+    ) -> str:
+        """An alarm's text: from its kind's text and parameters where the floor sent them and this
+        build knows the kind, else the floor's own message (in the floor's language)."""
+        worded = None
+        if text_name is not None and params is not None:
+            worded = alarm_message(kind, text_name, {k: str(v) for k, v in params.items()}, self.lang)
         return plain(message if worded is None else worded)
 
     def check_items(self, phase: str) -> list[tuple[str, str]]:

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import attrs
-from attrs import define, field, frozen
+from attrs import define, evolve, field, frozen
 
 from domain.events import (
     ActorHealthChanged,
@@ -109,6 +109,7 @@ class AlarmView:
     state: str
     raised_at: float | None
     params: Mapping[str, Any] | None = None  # the text's parameters, when the floor sends them
+    text_name: str | None = None  # which of its kind's texts (with `params`: words in our language)
 
     @property
     def needs_action(self) -> bool:
@@ -156,8 +157,12 @@ class ConsoleModel:
                 self.user, self.role, self.user_station = user, role, station
             case Snapshot(snap) | Reply(snapshot=snap) if snap is not None:
                 self.apply_snapshot(snap)
-            case Event(at, event):
+            case Event(at, event, words):
                 self.apply_event(event, at)
+                if words is not None and isinstance(event, AlarmRaised):
+                    alarm = self.alarms.get(event.alarm_id)
+                    if alarm is not None:
+                        self.alarms[event.alarm_id] = evolve(alarm, params=words.params, text_name=words.text)
             case _:
                 return
         self.version += 1
@@ -238,6 +243,7 @@ class ConsoleModel:
         self.alarms[alarm_id] = AlarmView(
             alarm_id, str(a.get("kind", "")), str(a.get("severity", "")), str(a.get("message", "")),
             _text(a.get("station")), state, raised_at, params if isinstance(params, Mapping) else None,
+            _text(a.get("text")),
         )  # fmt: skip
 
     def _alarm_moved(self, alarm_id: str, what: str) -> None:

@@ -30,6 +30,7 @@ from domain.events import encode as encode_event
 __all__ = [
     "MAX_MESSAGE_BYTES",
     "VERSION",
+    "AlarmWords",
     "Bye",
     "ClientMessage",
     "Command",
@@ -95,9 +96,19 @@ class Snapshot:
 
 
 @frozen
+class AlarmWords:
+    """What an alarm event's message says, as its kind's text and parameters
+    (`domain.alarm_notices.alarm_message`), for a console to say it in its own language."""
+
+    text: str  # which of the kind's texts
+    params: Mapping[str, str] = field(factory=dict, converter=_frozen_mapping)
+
+
+@frozen
 class Event:
     at: float  # when it happened, seconds since the epoch
     event: FloorEvent
+    words: AlarmWords | None = None  # an alarm's, where the floor knows them
 
 
 @frozen
@@ -141,8 +152,11 @@ def _json_form(message: ClientMessage | ServerMessage) -> dict[str, Any]:
             return {"type": "welcome", "v": version, "user": user, "role": role, "station": station}
         case Snapshot(snapshot):
             return {"type": "snapshot", "snapshot": snapshot}
-        case Event(at, event):
-            return {"type": "event", "at": at, "event": encode_event(event)}
+        case Event(at, event, words):
+            sent: dict[str, Any] = {"type": "event", "at": at, "event": encode_event(event)}
+            if words is not None:
+                sent["words"] = {"text": words.text, "params": dict(words.params)}
+            return sent
         case Reply(cid, ok, code, params, text, snapshot):
             out: dict[str, Any] = {"type": "reply", "id": cid, "ok": ok}
             if snapshot is not None:
@@ -228,6 +242,12 @@ def _is_object(v: object) -> bool:
     return isinstance(v, dict)
 
 
+def _is_words(v: object) -> bool:
+    if not isinstance(v, dict) or not _is_text(v.get("text")) or not isinstance(v.get("params"), dict):
+        return False
+    return all(isinstance(k, str) and isinstance(p, str) for k, p in v["params"].items())
+
+
 def _field(
     obj: Mapping[str, Any],
     kind: str,
@@ -289,7 +309,8 @@ def decode_server(text: str | bytes) -> ServerMessage:
             raise ProtocolError("protocol.field", f"event: {exc}") from None
         if event is None:
             raise ProtocolError("protocol.unknown_event", f"event: unknown type {body.get('type')!r}")
-        return Event(float(at), event)
+        words = _field(obj, kind, "words", _is_words, "an object of a text and text params", default=None)
+        return Event(float(at), event, None if words is None else AlarmWords(words["text"], words["params"]))
     if kind == "reply":
         cid = _field(obj, kind, "id", _is_id, "a string or an integer")
         ok = _field(obj, kind, "ok", lambda v: isinstance(v, bool), "true or false")

@@ -19,9 +19,10 @@ import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection, WebSocketRequest, serve_websocket
 
 from domain.catalogue import render
-from domain.events import CheckRecorded, FillAborted, FillCompleted, InterlockRefused
+from domain.events import AlarmRaised, CheckRecorded, FillAborted, FillCompleted, FloorEvent, InterlockRefused
 from supervisor.console.commands import execute
 from supervisor.console.protocol import (
+    AlarmWords,
     Bye,
     Command,
     Error,
@@ -120,11 +121,21 @@ class ConsoleServer:
         if hit is not None and hit[0] is event:
             return hit[1]
         at = wall_clock(event.at, trio.current_time())
-        text = encode(EventMessage(at, event.payload))
+        text = encode(EventMessage(at, event.payload, self._words(event.payload)))
         self._encoded[id(event)] = (event, text)
         if len(self._encoded) > _ENCODED_KEPT:
             del self._encoded[next(iter(self._encoded))]  # the oldest
         return text
+
+    def _words(self, payload: FloorEvent) -> AlarmWords | None:
+        """A raised alarm's kind text and parameters, from the board (the event file's form of the
+        event has only the floor's message); None once the alarm has left the board."""
+        if not isinstance(payload, AlarmRaised):
+            return None
+        alarm = self.alarms.get(payload.alarm_id)
+        if alarm is None or alarm.message != payload.message:  # (gone, or raised again since)
+            return None
+        return AlarmWords(alarm.text_name, alarm.params)
 
     def snapshot(self) -> dict[str, Any]:
         return snapshot(self.floor, self.alarms, self.figures, trio.current_time(), self.sync)

@@ -135,6 +135,9 @@ def snapshot(
                 "kind": a.kind,
                 "severity": a.severity,
                 "message": a.message,
+                # its kind's text and parameters: a console says it in its own language
+                "text": a.text_name,
+                "params": dict(a.params),
                 "station": a.station,
                 "state": str(a.state),
                 "raised_at": wall_clock(a.raised_at, now),

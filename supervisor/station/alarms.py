@@ -45,6 +45,7 @@ class Alarm:
     raised_at: float
     shelved_until: float | None = None
     params: Mapping[str, str] = field(factory=dict, hash=False)  # the message's, by name
+    text_name: str = "raised"  # which of its kind's texts the message is (domain.alarm_kinds)
 
 
 class AlarmBoard:
@@ -71,13 +72,16 @@ class AlarmBoard:
         if notice.change == AlarmChange.RAISED:
             self.alarms[alarm_id] = Alarm(
                 alarm_id, notice.kind, str(notice.severity), message, notice.station,
-                AlarmState.UNACKNOWLEDGED, now, params=notice.params,
+                AlarmState.UNACKNOWLEDGED, now, params=notice.params, text_name=notice.text_name,
             )  # fmt: skip
         elif (alarm := self.alarms.get(alarm_id)) is not None:
             if alarm.state == AlarmState.UNACKNOWLEDGED:
                 self.alarms[alarm_id] = evolve(alarm, state=AlarmState.CLEARED_UNACKNOWLEDGED)
             else:
                 del self.alarms[alarm_id]  # acknowledged (or shelved) and back to normal
+
+    def get(self, alarm_id: str) -> Alarm | None:
+        return self.alarms.get(alarm_id)
 
     def current(self) -> list[Alarm]:
         """The list as it stands now (what a console is given)."""

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from domain import catalogue
-from domain.catalogue import ALARM_TEXTS, CATALOGUE, render
+from domain.catalogue import CATALOGUE, render
 from domain.reasons import Reason
 from tui.i18n import Texts
 
@@ -106,14 +105,16 @@ def test_the_console_shows_device_and_user_text_without_its_control_characters()
     assert (
         t.said("alarm.acknowledged", {"alarm_id": "[red]S1[/red]"}) == "已确认 [red]S1[/red]"
     )  # (shown as plain text)
-    assert t.alarm_text("device.scale_lost", None, "与秤\x07失去联系") == "与秤失去联系"
-    # A kind the catalogue has no words for (none has yet): the floor's own text, not a bare code.
-    assert not ALARM_TEXTS
-    assert t.alarm_text("device.scale_lost", {"station": "S1"}, "与秤失去联系") == "与秤失去联系"
-    with pytest.MonkeyPatch.context() as patch:  # (a kind with words: from them, in the console's language)
-        patch.setattr(
-            catalogue, "ALARM_TEXTS", {"device.scale_lost": ("与秤 {scale} 失去联系", "scale {scale} lost")}
-        )
-        assert t.alarm_text("device.scale_lost", {"scale": "S1\x1b"}, "lost") == "与秤 S1 失去联系"
-        assert Texts("en").alarm_text("device.scale_lost", {}, "lost") == "scale {scale} lost"
+    # Without the kind's text and parameters: the floor's own message, as plain text.
+    assert t.alarm_text("device.scale_lost", None, None, "与秤\x07失去联系") == "与秤失去联系"
+    # With them: the kind's words in the console's language, the device's text without escapes.
+    detail = {"detail": "timeout\x1b[2J"}
+    assert t.alarm_text("device.scale_lost", "raised", detail, "lost") == "与秤失去联系: timeout[2J"
+    assert (
+        Texts("en").alarm_text("device.scale_lost", "raised", detail, "与秤…")
+        == "scale contact lost: timeout[2J"
+    )
+    # A kind or text a newer floor has and this console does not: the floor's message.
+    assert Texts("en").alarm_text("device.new_kind", "raised", {}, "新报警") == "新报警"
+    assert Texts("en").alarm_text("device.scale_lost", "new_text", {}, "与秤失去联系") == "与秤失去联系"
     assert Texts("en").said("console.offline") == "not connected: command not sent"

@@ -13,6 +13,7 @@ from domain.events import AlarmRaised, FillCompleted, StationWeight
 from supervisor.console.protocol import (
     MAX_MESSAGE_BYTES,
     VERSION,
+    AlarmWords,
     Bye,
     ClientMessage,
     Command,
@@ -29,6 +30,7 @@ from supervisor.console.protocol import (
     encode,
 )
 
+SCAN = {"type": "scan", "station": "S1", "raw": "x"}
 CLIENT: list[ClientMessage] = [
     Hello("tok"),
     Command(7, "pause", {"station": "S1"}),
@@ -40,6 +42,11 @@ SERVER: list[ServerMessage] = [
     Welcome("张三", "operator", "S1"),
     Snapshot({"stations": [{"id": "S1", "state": "idle"}], "unacknowledged": 0}),
     Event(1_764_000_000.125, AlarmRaised("S1.scale_lost", "device.scale_lost", "high", "与秤失去联系", "S1")),
+    Event(
+        2.0,
+        AlarmRaised("S1.scanner_lost", "device.scanner_lost", "medium", "扫码枪断开：cut", "S1"),
+        AlarmWords("raised", {"detail": "cut"}),
+    ),
     Event(1.5, FillCompleted("S1", "C1", "r1", 15.2, 29.7, 29.7, 14.5, None, ("overfill",))),
     Reply(7, True, "console.done", {"station": "S1", "command": "pause"}, "S1: pause"),
     Reply(-1, True, snapshot={"stations": []}),
@@ -113,6 +120,9 @@ def test_a_bad_client_message_is_refused_with_its_code(text: str | bytes, code: 
     ({"type": "event", "event": {"type": "scan", "station": "S1", "raw": "x"}}, "protocol.field", "at"),
     ({"type": "event", "at": True, "event": {"type": "scan", "station": "S1"}}, "protocol.field", "at"),
     ({"type": "event", "at": 1, "event": {"type": "scan", "station": "S1"}}, "protocol.field", "raw"),
+    ({"type": "event", "at": 1, "event": SCAN, "words": {"text": "raised"}}, "protocol.field", "words"),
+    ({"type": "event", "at": 1, "event": SCAN, "words": {"text": "raised", "params": {"detail": 3}}},
+     "protocol.field", "words"),
     ('{"type": "event", "at": NaN, "event": {}}', "protocol.field", "at"),  # (json reads NaN)
     ({"type": "event", "at": 1, "event": {"type": "sim.mass"}}, "protocol.unknown_event", "sim.mass"),
     ({"type": "reply", "id": 1}, "protocol.field", "ok"),

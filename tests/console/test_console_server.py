@@ -17,10 +17,13 @@ from domain.checks import answered_in_full, standard_items
 from domain.events import CheckRecorded
 from domain.messages import Device, DeviceLink
 from simulator.in_process_floor import running_floor
+from supervisor.console.protocol import decode_server
 from supervisor.console.server import ConsoleServer
 from supervisor.storage import schema as t
 from supervisor.storage.database import Database
 from tests.support.console_client import command, hello, receive, user
+from tui.i18n import Texts
+from tui.model import ConsoleModel
 
 
 @pytest.fixture
@@ -281,7 +284,37 @@ async def test_an_alarm_raised_with_no_console_is_stored_and_on_the_board_a_late
                 ("S1.scanner_lost", "unacknowledged")
             ]
             assert snap["unacknowledged"] == 1
+            # Its kind's text and parameters, for a console in another language than the floor's.
+            (listed,) = snap["alarms"]
+            assert (listed["text"], listed["params"]) == ("raised", {"detail": "cable cut"})
+            assert Texts("en").alarm_text(listed["kind"], listed["text"], listed["params"],
+                                          listed["message"]) == "scanner lost: cable cut"  # fmt: skip
             reply = await command(ws, 1, "ack", alarm_id="S1.scanner_lost")
             assert reply["ok"] is True, reply
         assert floor.alarms.board.alarms["S1.scanner_lost"].state == "acknowledged"  # the floor's board
         nursery.cancel_scope.cancel()
+
+
+async def test_a_live_alarm_reaches_an_english_console_in_english_from_a_chinese_floor(
+    tmp_path: Path,
+) -> None:
+    async with running_floor(tmp_path) as (floor, db, _), trio.open_nursery() as nursery:
+        server = ConsoleServer(floor, db, port=0)
+        port = await nursery.start(server.run)
+        token = await user(db, "王班长", "supervisor")
+        async with open_websocket_url(f"ws://127.0.0.1:{port}") as ws:
+            await hello(ws, token)
+            await receive(ws, "snapshot")
+            floor.stations["S1"].tell(DeviceLink(Device.SCANNER, False, trio.current_time(), "cable cut"))
+            with trio.fail_after(10):
+                while (message := await receive(ws, "event"))["event"]["type"] != "alarm.raised":
+                    pass
+        nursery.cancel_scope.cancel()
+    assert message["event"]["message"] == "扫码枪断开：cable cut"  # (the floor speaks Chinese)
+    assert message["words"] == {"text": "raised", "params": {"detail": "cable cut"}}
+    model = ConsoleModel()
+    model.receive(decode_server(json.dumps(message)))
+    (alarm,) = model.alarms.values()
+    assert Texts("en").alarm_text(alarm.kind, alarm.text_name, alarm.params, alarm.message) == (
+        "scanner lost: cable cut"
+    )

@@ -35,7 +35,7 @@ class AlarmsScreen(ConsoleScreen):
                 cell(self.t.word(a.severity), _SEVERITY_STYLE.get(a.severity, "")),
                 cell(clock(a.raised_at)),
                 cell(a.station),
-                cell(self.t.alarm_text(a.kind, a.params, a.message), style),
+                cell(self.t.alarm_text(a.kind, a.text_name, a.params, a.message), style),
                 key=a.alarm_id,
             )
         if not alarms:
