@@ -140,9 +140,9 @@ ALARM_TEXTS: Mapping[AlarmKind, Mapping[str, AlarmText]] = {
         "raised": AlarmText("内部错误，已安全关阀: {error}", "internal error: closed safe: {error}"),
     },
     AlarmKind.STATION_OUT_OF_SERVICE: {
-        # (in English in both: the records have always had it so)
+        # (English in both languages until 2026-12: older zh records say it in English)
         "raised": AlarmText(
-            "{actor} keeps failing ({error}); station out of service",
+            "{actor} 反复失败（{error}），工位停用",
             "{actor} keeps failing ({error}); station out of service",
         ),
     },

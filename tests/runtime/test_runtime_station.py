@@ -321,5 +321,5 @@ def test_the_out_of_service_alarm_is_stored_when_raised_and_when_cleared(tmp_pat
         ("station.out_of_service", "high", "S1", "raised"),
         ("station.out_of_service", "high", "S1", "cleared"),
     ]
-    assert "S1.scale keeps failing" in rows[0].message
+    assert "S1.scale 反复失败" in rows[0].message  # (the floor's language: Chinese by default)
     assert {r.record_id for r in rows} <= queued  # both go to the platform, as every stored alarm does
