@@ -31,9 +31,8 @@ from domain.records import FillOpened, FillRecord, Record
 from simulator.model_rig import GOOD, Rig
 from supervisor.runtime.bus import EventBus
 from supervisor.runtime.mailbox import Latest, Mailbox, MailboxFull
-from supervisor.station.coordinator import Coordinator
 from supervisor.storage.sink import RecordSink
-from tests.support.rig_pump import alarm_desk, pump
+from tests.support.rig_pump import coordinator_on, pump
 
 
 class SlowWriter:
@@ -86,15 +85,7 @@ async def _fill_once(
     indicator: Latest[IndicatorOrder] = Latest()
     sink = RecordSink(writer, stall_s=1.0)
     sink.listen(lambda ok, detail: inbox.send_nowait(StorageHealth(ok, trio.current_time(), detail)))
-    coordinator = Coordinator(
-        rig.core,
-        inbox,
-        bus=bus,
-        sink=sink,
-        alarms=alarm_desk(rig, sink, bus),
-        permit=permit,
-        indicator=indicator,
-    )
+    coordinator = coordinator_on(rig, inbox, bus, sink, permit, indicator)
     seen: list[str] = []
     health: list[bool] = []
     # The database stalls once the fill is under way: its valve opens once its marker is durable.
@@ -233,15 +224,7 @@ async def test_a_marker_durable_behind_a_full_inbox_does_not_overtake_what_is_qu
                 markers.append(on_durable)
 
     sink = MarkerHoldingSink(SlowWriter())
-    coordinator = Coordinator(
-        rig.core,
-        inbox,
-        bus=bus,
-        sink=sink,
-        alarms=alarm_desk(rig, sink, bus),
-        permit=permit,
-        indicator=indicator,
-    )
+    coordinator = coordinator_on(rig, inbox, bus, sink, permit, indicator)
     async with trio.open_nursery() as nursery:
         await nursery.start(coordinator.run)
         nursery.start_soon(pump, rig, inbox, permit, indicator)

@@ -29,12 +29,11 @@ from domain.messages import (
 from simulator.model_rig import GOOD, Rig
 from supervisor.runtime.bus import EventBus
 from supervisor.runtime.mailbox import Latest, Mailbox
-from supervisor.station.coordinator import Coordinator
 from supervisor.storage import open_database, verify_chain
 from supervisor.storage import schema as t
 from supervisor.storage.sink import RecordSink
 from supervisor.storage.writer import StorageWriter
-from tests.support.rig_pump import alarm_desk, pump
+from tests.support.rig_pump import coordinator_on, pump
 from tests.support.storage_faults import StorageFaults
 
 ALL_OK = answered_in_full("pre", True, {})
@@ -64,15 +63,7 @@ async def test_unwritable_storage_stops_new_fills_alarms_keeps_every_record_and_
     permit: Latest[PermitOrder] = Latest()
     indicator: Latest[IndicatorOrder] = Latest()
     sink.listen(lambda ok, detail: inbox.send_nowait(StorageHealth(ok, trio.current_time(), detail)))
-    coordinator = Coordinator(
-        rig.core,
-        inbox,
-        bus=bus,
-        sink=sink,
-        alarms=alarm_desk(rig, sink, bus),
-        permit=permit,
-        indicator=indicator,
-    )
+    coordinator = coordinator_on(rig, inbox, bus, sink, permit, indicator)
     try:
         async with trio.open_nursery() as nursery:
             for run in (writer.run, sink.run, coordinator.run):

@@ -1,5 +1,6 @@
 """A coordinator's surroundings on a model rig: the scale and valve actors' part done in-process at
-20 Hz (`pump`), and the floor's alarm path (`alarm_desk`)."""
+20 Hz (`pump`), the floor's alarm path (`alarm_desk`) and the coordinator around the rig's core
+(`coordinator_on`)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from simulator.model_rig import Rig
 from supervisor.runtime.bus import EventBus
 from supervisor.runtime.mailbox import Latest, Mailbox
 from supervisor.station.alarm_desk import AlarmDesk
-from supervisor.station.coordinator import Records
+from supervisor.station.coordinator import Coordinator, Records
 
 
 async def pump(rig: Rig, inbox: Mailbox[StationInput], permit: Latest[PermitOrder],
@@ -42,6 +43,19 @@ async def pump(rig: Rig, inbox: Mailbox[StationInput], permit: Latest[PermitOrde
                                       fill_state=IndicatorFillState(view.fill_state)))  # fmt: skip
         v = rig.sim.valve_view()
         await inbox.send(ValveStatus(v.permit, v.feedback_open, now))
+
+
+def coordinator_on(
+    rig: Rig,
+    inbox: Mailbox[StationInput],
+    bus: EventBus,
+    sink: Records,
+    permit: Latest[PermitOrder],
+    indicator: Latest[IndicatorOrder],
+) -> Coordinator:
+    """The rig's core in a coordinator, its alarms through the floor's path (`alarm_desk`)."""
+    return Coordinator(rig.core, inbox, bus=bus, sink=sink, alarms=alarm_desk(rig, sink, bus), permit=permit,
+                       indicator=indicator)  # fmt: skip
 
 
 def alarm_desk(rig: Rig, sink: Records, bus: EventBus) -> AlarmDesk:
