@@ -21,6 +21,7 @@ __all__ = ["build_parser", "main"]
 
 def build_parser() -> argparse.ArgumentParser:
     # Imported here so that `--help` of one command never pays for importing another's stack.
+    from fillfloor import __version__
     from fillfloor.commands import register_all
 
     parser = argparse.ArgumentParser(
@@ -28,7 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="LPG cylinder filling-floor supervisor: scan-to-fill interlock, fill by weight, "
         "records to the city platform.",
     )
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    parser.add_argument("--version", action="version", version=f"fillfloor {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     register_all(subparsers)
     return parser
 
@@ -44,6 +46,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     _configure_logging()
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command is None:  # a bare `fillfloor`: what it can do
+        parser.print_help()
+        return 0
     try:
         return int(args.func(args) or 0)
     except BadInput as exc:
