@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from fillfloor import __version__
 from fillfloor.cli import main
+from tests.support.cli_run import GOOD, HEADER, store_fills
 
 
 def test_a_bare_fillfloor_lists_its_commands(capsys: pytest.CaptureFixture[str]) -> None:
@@ -20,3 +25,25 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
         main(["--version"])
     assert exited.value.code == 0
     assert capsys.readouterr().out.strip() == f"fillfloor {__version__}"
+
+
+def test_output_cut_short_by_its_reader_ends_quietly(tmp_path: Path) -> None:
+    """`fillfloor trace X | head -1`: the reader goes away; no BrokenPipe traceback, exit 0."""
+    db_url = f"sqlite:///{tmp_path / 'floor.db'}"
+    csv = tmp_path / "cyl.csv"
+    csv.write_text(HEADER + "".join(GOOD), encoding="utf-8")
+    assert main(["registry", "import", str(csv), "--unit", "HY0012", "--db", db_url]) == 0
+    store_fills(db_url, 2000)  # (more than a pipe holds: the writer meets the closed end)
+    fillfloor = [sys.executable, "-m", "fillfloor.cli"]
+    trace = subprocess.Popen([*fillfloor, "trace", "HY00120000123", "--db", db_url],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    assert trace.stdout is not None
+    assert trace.stderr is not None
+    first = trace.stdout.readline()
+    trace.stdout.close()  # (as `head -1` does)
+    with trace.stderr:
+        err = trace.stderr.read().decode()
+    assert trace.wait(timeout=60) == 0, err
+    assert first
+    assert "Traceback" not in err, err
+    assert "BrokenPipe" not in err, err
