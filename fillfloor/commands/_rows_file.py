@@ -27,8 +27,12 @@ def read_rows(path: Path, table: str) -> list[tuple[int, dict[str, object]]]:
         raise BadInput(f"{path}: cannot read: {exc.strerror}") from None
     try:
         text = raw.decode("utf-8-sig")  # Excel writes a BOM into UTF-8 CSV
-    except UnicodeDecodeError:
-        raise BadInput(f"{path}: not UTF-8 text") from None
+    except UnicodeDecodeError as exc:
+        # Excel on a Chinese Windows saves "CSV" as GBK: say how to save it instead.
+        raise BadInput(
+            f"{path}: not UTF-8 text (byte {exc.start + 1}); save it as UTF-8 "
+            "(Excel: 另存为 → CSV UTF-8（逗号分隔）) and import it again"
+        ) from None
     if path.suffix.lower() == ".toml":
         try:
             doc = tomllib.loads(text)

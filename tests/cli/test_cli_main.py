@@ -47,3 +47,13 @@ def test_output_cut_short_by_its_reader_ends_quietly(tmp_path: Path) -> None:
     assert first
     assert "Traceback" not in err, err
     assert "BrokenPipe" not in err, err
+
+
+def test_a_gbk_csv_is_refused_with_how_to_save_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    csv = tmp_path / "cyl.csv"
+    csv.write_bytes((HEADER + GOOD[0].replace("in_service", "在用")).encode("gbk"))
+    db_url = f"sqlite:///{tmp_path / 'floor.db'}"
+    assert main(["registry", "import", str(csv), "--unit", "HY0012", "--db", db_url]) == 2
+    err = capsys.readouterr().err
+    assert "not UTF-8 text" in err
+    assert "save it as UTF-8" in err
