@@ -26,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    with database_for(args) as db, db.reading() as conn:
+    with database_for(args, read_only=True) as db, db.reading() as conn:
         archive, entries = trace_cylinder(conn, args.code)
     if args.json:
         doc = {

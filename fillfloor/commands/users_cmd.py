@@ -55,7 +55,7 @@ def run_add(args: argparse.Namespace) -> int:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    with database_for(args) as db, db.reading() as conn:
+    with database_for(args, read_only=True) as db, db.reading() as conn:
         users = list_users(conn)
     for u in users:
         state = f"revoked {u.revoked_at}" if u.revoked_at else "active"

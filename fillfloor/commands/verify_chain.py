@@ -21,7 +21,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    with database_for(args) as db:
+    with database_for(args, read_only=True) as db:
         # Each chain in one consistent snapshot: safe while the floor writes.
         reports = {"fill": verify_chain(db.engine), "record": verify_record_chain(db.engine)}
     for chain, report in reports.items():

@@ -10,10 +10,10 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
-from supervisor.storage.engine import READ_ONLY, make_engine
-from supervisor.storage.migrate import upgrade
+from supervisor.storage.engine import READ_ONLY, make_engine, make_read_only_engine
+from supervisor.storage.migrate import current_revision, head_revision, upgrade
 
-__all__ = ["Database", "open_database", "read_snapshot"]
+__all__ = ["Database", "open_database", "open_read_only", "read_snapshot"]
 
 
 @contextmanager
@@ -83,3 +83,25 @@ def open_database(
 
 
 _OPEN_ATTEMPTS = 3
+
+
+def open_read_only(db_url: str | None, data_dir: Path | str = "data") -> Database:
+    """Open an existing database to read, changing nothing (no file made, no migration run).
+    A database whose schema is not this build's is refused, naming both revisions."""
+    engine = make_read_only_engine(db_url, data_dir)
+    try:
+        _check_revision(engine)
+    except BaseException:
+        engine.dispose()
+        raise
+    return Database(engine)
+
+
+def _check_revision(engine: Engine) -> None:
+    found, expected = current_revision(engine), head_revision()
+    if found != expected:
+        what = "not a fillfloor database" if found is None else f"its schema is at revision {found}"
+        raise ValueError(
+            f"{engine.url.render_as_string(hide_password=True)}: {what}; this fillfloor reads "
+            f"revision {expected} (open it once with this version's `fillfloor serve` to upgrade it)"
+        )

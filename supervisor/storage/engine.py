@@ -16,10 +16,11 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, make_url
 
-__all__ = ["READ_ONLY", "SQLITE_FILE", "database_url", "make_engine"]
+__all__ = ["READ_ONLY", "SQLITE_FILE", "database_url", "make_engine", "make_read_only_engine"]
 
 SQLITE_FILE = "fillfloor.db"
 # Execution option of a connection that only reads (see Database.reading).
@@ -33,6 +34,42 @@ def database_url(db_url: str | None, data_dir: Path | str) -> str:
     directory = Path(data_dir)
     directory.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{(directory / SQLITE_FILE).resolve()}"
+
+
+_READ_ONLY_SESSION = "-c default_transaction_read_only=on"
+
+
+def make_read_only_engine(db_url: str | None, data_dir: Path | str = "data") -> Engine:
+    """An engine that cannot change the database: for commands that only read (trace,
+    verify-chain, a backup's check). Nothing is created: a SQLite file that is not there is a
+    `FileNotFoundError` (a mistyped path must not become an empty database that checks "intact"),
+    and the file is opened `mode=ro`, so a backup stays byte for byte as it was. PostgreSQL
+    sessions are read-only transactions."""
+    url = db_url or f"sqlite:///{(Path(data_dir) / SQLITE_FILE).resolve()}"
+    if not url.startswith("sqlite"):
+        # (the URL's own libpq options, a search_path say, kept: connect_args would replace them)
+        parsed = make_url(url)
+        given = parsed.query.get("options")
+        options = " ".join([*([given] if isinstance(given, str) else given or ()), _READ_ONLY_SESSION])
+        return create_engine(
+            parsed.difference_update_query(["options"]), pool_pre_ping=True, connect_args={"options": options}
+        )
+    path = make_url(url).database
+    if not path or path == ":memory:":
+        raise ValueError(f"{url}: not a database file")
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"no database at {path}")
+    engine = create_engine(f"sqlite:///file:{quote(str(Path(path).resolve()))}?mode=ro&uri=true")
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: object) -> None:
+        dbapi_connection.isolation_level = None  # (BEGIN emitted below: one snapshot a transaction)
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN")
+
+    return engine
 
 
 def _sqlite_listeners(engine: Engine, busy_timeout_ms: int) -> None:

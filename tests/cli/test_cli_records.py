@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import delete, update
+from sqlalchemy.exc import DBAPIError
 
 from fillfloor.cli import main
 from supervisor.storage import AuditRecord, CheckRecord, FillRecord, RefusalRecord, open_database
 from supervisor.storage import schema as t
+from supervisor.storage.database import open_read_only
 from supervisor.storage.repository import store
 from tests.support.cli_run import GOOD, HEADER, run, store_fills
 
@@ -196,3 +198,42 @@ def test_trace_prints_the_history_in_time_order(db_url: str, tmp_path: Path, cap
     assert ["check" in lines[1], "fill" in lines[2], "fill.stalled" in lines[2]] == [True] * 3
     code, out, _ = run(capsys, "trace", "HY00120000123", "--json", "--db", db_url)
     assert [e["kind"] for e in json.loads(out)["events"]] == ["check", "fill"]
+
+
+@pytest.mark.parametrize("argv", [["verify-chain"], ["trace", "HY00120000123"], ["user", "list"]])
+def test_a_reading_command_on_a_mistyped_path_creates_nothing(
+    argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    typo = tmp_path / "flor.db"
+    code, out, err = run(capsys, *argv, "--db", f"sqlite:///{typo}")
+    assert (code, out) == (2, "")
+    assert f"no database at {typo}" in err
+    code, _, err = run(capsys, *argv, "--data-dir", str(tmp_path / "dat"))
+    assert code == 2
+    assert "no database at" in err
+    assert list(tmp_path.iterdir()) == []  # no file, no directory: nothing "intact" to find later
+
+
+def test_verify_chain_reads_a_backup_without_changing_a_byte(
+    db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store_fills(db_url, 3)
+    code, out, _ = run(capsys, "verify-chain", "--db", db_url)  # (PostgreSQL: a read-only session)
+    assert code == 0
+    assert "fill chain intact: 3 record(s)" in out
+    reader = open_read_only(db_url)
+    try:  # (what reading commands open refuses any write, on either database)
+        with pytest.raises(DBAPIError), reader.engine.begin() as conn:
+            conn.execute(delete(t.fill))
+    finally:
+        reader.close()
+    if not db_url.startswith("sqlite"):
+        return
+    backup = tmp_path / "backup.db"
+    assert run(capsys, "db", "backup", "--to", str(backup), "--db", db_url)[0] == 0
+    before = backup.read_bytes()
+    code, out, _ = run(capsys, "verify-chain", "--db", f"sqlite:///{backup}")
+    assert code == 0
+    assert "fill chain intact: 3 record(s)" in out
+    assert backup.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.glob("backup.db*")) == ["backup.db"]  # (no -wal, -shm)
