@@ -1,4 +1,4 @@
-"""`fillfloor user add/list/revoke`: who may use the console, with which role and token."""
+"""`fillfloor user add/list/rotate/revoke`: who may use the console, with which role and token."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from domain.roles import OWN_STATION_ONLY, rights
 from fillfloor.commands import add_db_options
 from fillfloor.commands._db import database_for
 from supervisor.errors import BadInput
-from supervisor.storage.users import ROLES, add_user, list_users, revoke_user
+from supervisor.storage.users import ROLES, add_user, list_users, revoke_user, rotate_user
 
 __all__ = ["register"]
 
@@ -38,6 +38,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     lst = sub.add_parser("list", help="list console users")
     add_db_options(lst)
     lst.set_defaults(func=run_list)
+    rot = sub.add_parser(
+        "rotate", help="give an active user a new token (printed once; the old one stops working)"
+    )
+    rot.add_argument("name")
+    add_db_options(rot)
+    rot.set_defaults(func=run_rotate)
     rev = sub.add_parser("revoke", help="revoke a user's token")
     rev.add_argument("name")
     add_db_options(rev)
@@ -60,6 +66,15 @@ def run_list(args: argparse.Namespace) -> int:
     for u in users:
         state = f"revoked {u.revoked_at}" if u.revoked_at else "active"
         print(f"{u.name}\t{u.role}\t{u.station or '-'}\t{state}")
+    return 0
+
+
+def run_rotate(args: argparse.Namespace) -> int:
+    with database_for(args) as db, db.transaction() as conn:
+        token = rotate_user(conn, args.name)
+    if token is None:
+        raise BadInput(f"no active user {args.name!r}")
+    print(token)
     return 0
 
 

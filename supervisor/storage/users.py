@@ -16,7 +16,16 @@ from domain.roles import OWN_STATION_ONLY, ROLES
 from domain.times import utc_now
 from supervisor.storage import schema as t
 
-__all__ = ["ROLES", "ConsoleUser", "add_user", "find_user", "list_users", "revoke_user", "token_hash"]
+__all__ = [
+    "ROLES",
+    "ConsoleUser",
+    "add_user",
+    "find_user",
+    "list_users",
+    "revoke_user",
+    "rotate_user",
+    "token_hash",
+]
 
 
 @frozen
@@ -38,13 +47,34 @@ def add_user(conn: Connection, name: str, role: str, station: str | None = None)
         raise ValueError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
     if role in OWN_STATION_ONLY and not station:
         raise ValueError(f"a user with role {role} needs --station (the station they may act on)")
-    if conn.execute(select(t.console_user.c.name).where(t.console_user.c.name == name)).first():
-        raise ValueError(f"user {name!r} exists (revoke it first, or choose another name)")
+    u = t.console_user.c
+    known = conn.execute(select(u.revoked_at).where(u.name == name)).first()
+    if known is not None and known.revoked_at is None:
+        raise ValueError(
+            f"user {name!r} exists: `fillfloor user rotate {name}` gives them a new token "
+            "(or revoke them first to add them again)"
+        )
     token = secrets.token_urlsafe(24)
-    conn.execute(insert(t.console_user).values(
-        name=name, role=role, station=station, token_hash=token_hash(token), created_at=utc_now(),
-    ))  # fmt: skip
+    row = {
+        "role": role, "station": station, "token_hash": token_hash(token), "created_at": utc_now(),
+        "revoked_at": None,
+    }  # fmt: skip
+    if known is None:
+        conn.execute(insert(t.console_user).values(name=name, **row))
+    else:  # revoked: the same name again, as a new user with a new token (the audit keeps the name)
+        conn.execute(update(t.console_user).where(u.name == name).values(**row))
     return token
+
+
+def rotate_user(conn: Connection, name: str) -> str | None:
+    """A new token for an active user, the old one refused from now on; None: no active user."""
+    token = secrets.token_urlsafe(24)
+    result = conn.execute(
+        update(t.console_user)
+        .where(t.console_user.c.name == name, t.console_user.c.revoked_at.is_(None))
+        .values(token_hash=token_hash(token))
+    )
+    return token if result.rowcount == 1 else None
 
 
 def find_user(conn: Connection, token: str) -> ConsoleUser | None:

@@ -62,3 +62,29 @@ def test_a_name_is_taken_once(sqlite_url: str, capsys) -> None:
     code, _, err = run(capsys, "user", "add", "OP1", "--role", "viewer", "--db", sqlite_url)
     assert code == 2
     assert "exists" in err
+
+
+def test_a_token_is_rotated_and_a_revoked_name_can_be_added_again(sqlite_url: str, capsys) -> None:
+    old = run(capsys, "user", "add", "王班长", "--role", "supervisor", "--db", sqlite_url)[1].strip()
+    code, _, err = run(capsys, "user", "add", "王班长", "--role", "supervisor", "--db", sqlite_url)
+    assert code == 2
+    assert "user rotate 王班长" in err  # (says how to get a new token)
+    code, out, _ = run(capsys, "user", "rotate", "王班长", "--db", sqlite_url)
+    assert code == 0
+    new = out.strip()
+    db = open_database(sqlite_url)
+    with db.reading() as conn:
+        assert find_user(conn, old) is None  # the old token stops working at once
+        rotated = find_user(conn, new)
+    assert rotated is not None
+    assert rotated.name == "王班长"
+    assert run(capsys, "user", "revoke", "王班长", "--db", sqlite_url)[0] == 0
+    assert run(capsys, "user", "rotate", "王班长", "--db", sqlite_url)[0] == 2  # (revoked: no token)
+    code, out, _ = run(capsys, "user", "add", "王班长", "--role", "viewer", "--db", sqlite_url)
+    assert code == 0
+    with db.reading() as conn:
+        again = find_user(conn, out.strip())
+        assert find_user(conn, new) is None
+    db.close()
+    assert again is not None
+    assert (again.name, again.role, again.revoked_at) == ("王班长", "viewer", None)
