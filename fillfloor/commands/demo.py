@@ -89,7 +89,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = subparsers.add_parser("demo", help="run the demo scenario on a live simulated floor (headless)")
     parser.add_argument("--scenario", type=Path, help="a scenario file (default: the bundled demo)")
     parser.add_argument("--lang", choices=("zh", "en"), default="zh", help="language of the output")
-    parser.add_argument("--data-dir", default="data", metavar="DIR", help="data directory (default ./data)")
+    # Not `serve`'s ./data: a demo never writes into a plant's records.
+    parser.add_argument("--data-dir", default="data/demo", metavar="DIR",
+                        help="data directory (default ./data/demo, apart from serve's ./data)")  # fmt: skip
     parser.add_argument("--db", metavar="URL", help="database URL (default: SQLite in --data-dir)")
     parser.add_argument("--events", type=Path, metavar="OUT.jsonl",
                         help="where the events go (default: demo-events.jsonl in --data-dir)")  # fmt: skip

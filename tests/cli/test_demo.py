@@ -68,3 +68,12 @@ def test_a_live_floor_whose_console_is_gone_stops_as_on_sigterm(tmp_path: Path) 
     assert not _running(pid), said[-2000:]
     assert "the console that started this floor is gone" in said
     assert "floor stopped (signal 15)" in said
+
+
+def test_the_demo_keeps_its_data_apart_from_a_real_floors() -> None:
+    from fillfloor.cli import build_parser
+
+    demo = build_parser().parse_args(["demo"])
+    serve = build_parser().parse_args(["serve"])
+    assert Path(demo.data_dir) != Path(serve.data_dir)
+    assert Path(demo.data_dir) == Path("data/demo")
