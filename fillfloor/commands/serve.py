@@ -29,7 +29,8 @@ from supervisor.errors import BadInput
 from supervisor.floor import Floor
 from supervisor.runtime import EventBus, run_until_signalled
 from supervisor.station.floor import FloorState
-from supervisor.storage import open_database
+from supervisor.storage import Database, open_database
+from supervisor.storage.floor_lock import floor_lock
 from supervisor.storage.interrupted import record_interrupted_fills
 from supervisor.storage.registry import regulator_disables
 from supervisor.storage.repository import load_archives, load_holds, load_learning, load_operators, utc_now
@@ -73,9 +74,6 @@ def sync_settings(config: FloorConfig, environ: Mapping[str, str]) -> SyncSettin
 
 
 def run(args: argparse.Namespace) -> int:
-    from supervisor.devices import DeviceActorFactory
-    from supervisor.services import add_console, add_platform_sync
-
     config = load_config(args.config)
     # The command line wins over the config file's [storage] settings.
     data_dir = Path(args.data_dir if args.data_dir != "data" else config.data_dir or "data")
@@ -83,6 +81,19 @@ def run(args: argparse.Namespace) -> int:
         db = open_database(args.db or config.db or None, data_dir)
     except Exception as exc:
         raise BadInput(f"cannot open the database: {exc}") from None
+    try:
+        # Before anything else: a second supervisor must not even record the first's fills under way
+        # as interrupted (`FloorLocked` names the first, exit 2).
+        with floor_lock(db.engine):
+            return _run_floor(config, db)
+    finally:
+        db.close()
+
+
+def _run_floor(config: FloorConfig, db: Database) -> int:
+    from supervisor.devices import DeviceActorFactory
+    from supervisor.services import add_console, add_platform_sync
+
     with db.transaction() as conn:  # before any new fill: the fills a killed supervisor left open
         interrupted = record_interrupted_fills(conn, utc_now(), [s.id for s in config.stations])
     for link in interrupted:
@@ -119,9 +130,6 @@ def run(args: argparse.Namespace) -> int:
             gc.freeze()
             task_status.started()
 
-    try:
-        signum = trio.run(run_until_signalled, main, floor.close_valves)
-    finally:
-        db.close()
+    signum = trio.run(run_until_signalled, main, floor.close_valves)
     print(f"fillfloor: stopped (signal {signum})" if signum else "fillfloor: stopped", file=sys.stderr)
     return 0

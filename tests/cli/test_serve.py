@@ -73,11 +73,12 @@ port = {devices.valve_address[1]}
 serial_port = "{tmp_path / 'scanner'}"
 """, encoding="utf-8")  # fmt: skip
         token = await trio.to_thread.run_sync(add_supervisor, db)
+        serve = [sys.executable, "-m", "fillfloor.cli", "serve", "--config", str(tmp_path / "fillfloor.toml"),
+                 "--db", db]  # fmt: skip
+        env = {**os.environ, "FILLFLOOR_PLATFORM_KEY": platform.keys["HY0012"]}
         proc = await trio.lowlevel.open_process(
-            [sys.executable, "-m", "fillfloor.cli", "serve", "--config", str(tmp_path / "fillfloor.toml"),
-             "--db", db], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            env={**os.environ, "FILLFLOOR_PLATFORM_KEY": platform.keys["HY0012"]},
-        )  # fmt: skip
+            serve, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+        )
         try:
             out = b""
             with trio.fail_after(60):  # until the floor and the console are up
@@ -89,6 +90,12 @@ serial_port = "{tmp_path / 'scanner'}"
                         error = await proc.stderr.receive_some()
                         raise AssertionError(f"fillfloor serve exited early: {error!r}")
                     out += chunk
+            # One floor per database: a second serve on it is refused at once, naming the first.
+            with trio.fail_after(60):
+                second = await trio.run_process(serve, cwd=ROOT, env=env, check=False, capture_stdout=True,
+                                                capture_stderr=True)  # fmt: skip
+            assert second.returncode == 2, second.stderr
+            assert f"another fillfloor serve (pid {proc.pid})" in second.stderr.decode(), second.stderr
             async with open_websocket_url(f"ws://127.0.0.1:{console_port}") as ws:
                 await ws.send_message(json.dumps({"type": "hello", "v": 1, "token": token}))
                 devices.place("HY00120000123", 15.5)
