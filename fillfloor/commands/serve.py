@@ -15,6 +15,7 @@ import argparse
 import datetime as dt
 import gc
 import os
+import socket
 import ssl
 import sys
 from collections.abc import Mapping
@@ -50,6 +51,25 @@ def _listen(config: FloorConfig) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
+def _console_port_free(config: FloorConfig) -> None:
+    """The console's address is checked before the floor starts: taken, the console server would
+    only fail and be given up by its supervisor, leaving a floor nobody can watch."""
+    host, port = _listen(config)
+    if port == 0:
+        return
+    try:
+        infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        family, kind, proto, _, address = infos[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # (as the server binds)
+            probe.bind(address)
+    except OSError as exc:
+        raise BadInput(
+            f"[console] listen = {config.console.listen!r}: {exc.strerror or exc} (another fillfloor "
+            "serve, or another program, has it; choose another port)"
+        ) from None
+
+
 def _tls(config: FloorConfig) -> ssl.SSLContext | None:
     if not config.console.tls_cert:
         return None
@@ -75,6 +95,7 @@ def sync_settings(config: FloorConfig, environ: Mapping[str, str]) -> SyncSettin
 
 def run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
+    _console_port_free(config)
     # The command line wins over the config file's [storage] settings.
     data_dir = Path(args.data_dir if args.data_dir != "data" else config.data_dir or "data")
     try:

@@ -141,3 +141,35 @@ serial_port = "{tmp_path / 'scanner'}"
         outcomes = [r[0] for r in conn.execute(select(t.fill.c.outcome).order_by(t.fill.c.seq))]
     database.close()
     assert outcomes == ["completed", "interrupted"]
+
+
+def test_a_console_port_in_use_ends_serve_at_once_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config = tmp_path / "fillfloor.toml"
+        config.write_text(f"""
+[unit]
+code = "HY0012"
+short_name = "衡阳燃气"
+[console]
+listen = "127.0.0.1:{port}"
+[[station]]
+id = "S1"
+[station.scale]
+host = "127.0.0.1"
+port = 1
+[station.valve]
+host = "127.0.0.1"
+port = 2
+""", encoding="utf-8")  # fmt: skip
+        assert main(["serve", "--config", str(config), "--data-dir", str(tmp_path / "data")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err  # one line, no traceback
+    assert f"[console] listen = '127.0.0.1:{port}': Address already in use" in err
+    assert not (tmp_path / "data").exists()  # (refused before anything was opened)
