@@ -11,11 +11,19 @@ the reference platform. `import fillfloor` gives the version and the command lin
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from importlib import metadata
 
-from fillfloor.cli import main
-
 __all__ = ["__version__", "main"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The command line (`fillfloor.cli.main`); imported when called, so that `python -m
+    fillfloor.cli` does not find its own module imported already (runpy warns of that)."""
+    from fillfloor.cli import main as run
+
+    return run(argv)
+
 
 try:
     __version__ = metadata.version("fillfloor")
