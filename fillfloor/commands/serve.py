@@ -95,7 +95,6 @@ def sync_settings(config: FloorConfig, environ: Mapping[str, str]) -> SyncSettin
 
 def run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
-    _console_port_free(config)
     # The command line wins over the config file's [storage] settings.
     data_dir = Path(args.data_dir if args.data_dir != "data" else config.data_dir or "data")
     try:
@@ -115,6 +114,9 @@ def _run_floor(config: FloorConfig, db: Database) -> int:
     from supervisor.devices import DeviceActorFactory
     from supervisor.services import add_console, add_platform_sync
 
+    # Under the floor lock (a second serve on this database is named as such, not as a port clash)
+    # and before anything is recorded or started.
+    _console_port_free(config)
     with db.transaction() as conn:  # before any new fill: the fills a killed supervisor left open
         interrupted = record_interrupted_fills(conn, utc_now(), [s.id for s in config.stations])
     for link in interrupted:

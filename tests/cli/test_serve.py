@@ -172,4 +172,3 @@ port = 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1, err  # one line, no traceback
     assert f"[console] listen = '127.0.0.1:{port}': Address already in use" in err
-    assert not (tmp_path / "data").exists()  # (refused before anything was opened)
