@@ -71,7 +71,13 @@ class ConsoleScreen(Screen[None]):
         self.show()
 
     def show(self) -> None:
-        self.query_one(StatusLine).show()
+        status = self.query(StatusLine)
+        if not status:
+            # Resumed before its widgets were mounted (a screen's first showing, on a loaded
+            # machine): drawn as soon as they are, not left blank until the floor next changes.
+            self.call_after_refresh(self.show)
+            return
+        status.first().show()
         self.show_body()
 
     def show_body(self) -> None:
