@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from domain.alarm_notices import AlarmChange, AlarmNotice
-from domain.events import AlarmCleared, AlarmRaised, FloorEvent
+from domain.alarm_notices import AlarmNotice
+from domain.events import FloorEvent
 from domain.records import AlarmRecord
 from supervisor.station.alarms import AlarmBoard
 
@@ -36,23 +36,11 @@ class AlarmDesk:
         lang: str = "zh",
     ) -> None:
         """`record` stores (the record sink's `put`), `publish` tells observers (the bus), `clock`
-        is the floor's monotonic time (when an alarm went on the board), `lang` the records'."""
-        self._record = record
-        self._publish = publish
-        self._wall_now = wall_now
-        self._new_id = new_id
-        self._clock = clock
+        is the floor's monotonic time (when an alarm went on the board), `lang` the records'. The
+        board holds these outlets: it stores and publishes the changes people make (ack, shelve)."""
         self.lang = lang
         self.board = AlarmBoard(record, publish, wall_now, new_id, clock)
 
     def post(self, notice: AlarmNotice) -> None:
-        """Store, publish and put on the board (in that order: what observers see is stored)."""
-        message = notice.message(self.lang)
-        severity = str(notice.severity)
-        self._record(AlarmRecord(
-            record_id=self._new_id("alarm"), alarm_id=notice.alarm_id, kind=notice.kind, severity=severity,
-            message=message, event=str(notice.change), at=self._wall_now(), station=notice.station,
-        ))  # fmt: skip
-        event = AlarmRaised if notice.change == AlarmChange.RAISED else AlarmCleared
-        self._publish(event(notice.alarm_id, notice.kind, severity, message, notice.station))
-        self.board.follow(notice, message, self._clock())
+        """Worded in the floor's language, then stored, published and put on the board."""
+        self.board.post(notice, notice.message(self.lang))

@@ -21,7 +21,7 @@ from enum import StrEnum
 from attrs import evolve, field, frozen
 
 from domain.alarm_notices import AlarmChange, AlarmNotice
-from domain.events import AlarmAcknowledged, AlarmShelved, FloorEvent
+from domain.events import AlarmAcknowledged, AlarmCleared, AlarmRaised, AlarmShelved, FloorEvent
 from domain.records import AlarmRecord
 
 __all__ = ["Alarm", "AlarmBoard", "AlarmState"]
@@ -66,8 +66,17 @@ class AlarmBoard:
         self._clock = clock
         self.alarms: dict[str, Alarm] = {}
 
-    def follow(self, notice: AlarmNotice, message: str, now: float) -> None:
-        """An alarm raised or cleared (by the desk, which stored and published it)."""
+    def post(self, notice: AlarmNotice, message: str) -> None:
+        """An alarm raised or cleared: stored, published, then on the board (in that order: what
+        observers see is stored)."""
+        severity = str(notice.severity)
+        self._record(AlarmRecord(
+            record_id=self._new_id("alarm"), alarm_id=notice.alarm_id, kind=notice.kind, severity=severity,
+            message=message, event=str(notice.change), at=self._wall_now(), station=notice.station,
+        ))  # fmt: skip
+        changed = AlarmRaised if notice.change == AlarmChange.RAISED else AlarmCleared
+        self._publish(changed(notice.alarm_id, notice.kind, severity, message, notice.station))
+        now = self._clock()
         alarm_id = notice.alarm_id
         if notice.change == AlarmChange.RAISED:
             self.alarms[alarm_id] = Alarm(
