@@ -43,8 +43,11 @@ _REPLIES: dict[str, tuple[str, str]] = {
     "console.ordered": ("{station}：{command}", "{station}: {command}"),
     "station.unknown": ("没有工位 {station!r}", "no station {station!r}"),
     # checks
-    "check.pre_recorded": ("已记录 {cylinder} 的充装前检查", "pre-fill check of {cylinder} recorded"),
-    "check.post_recorded": ("已记录 {cylinder} 的充装后检查", "post-fill check of {cylinder} recorded"),
+    # Taken by the station, not yet stored: the check's event (CheckRecorded) says when it is.
+    "check.pre_submitted": ("已提交 {cylinder} 的充装前检查，待记录",
+                            "pre-fill check of {cylinder} submitted, to be recorded"),
+    "check.post_submitted": ("已提交 {cylinder} 的充装后检查，待记录",
+                             "post-fill check of {cylinder} submitted, to be recorded"),
     "check.pre_problem": ("充装前检查：{problem}", "pre-fill check: {problem}"),
     "check.post_problem": ("充装后检查：{problem}", "post-fill check: {problem}"),
     # alarms
@@ -69,6 +72,13 @@ _REPLIES: dict[str, tuple[str, str]] = {
     "auth.required": ("请先发送 hello 与令牌", "send hello with your token first"),
     "auth.invalid_token": ("令牌无效或已吊销", "unknown or revoked token"),
     "auth.timeout": ("未及时登录", "no hello in time"),
+    "auth.throttled": ("登录失败次数过多，请一分钟后再试", "too many failed logins; wait a minute"),
+    "auth.revoked": ("令牌已吊销或更换，会话结束", "the token was revoked or rotated; session ended"),
+    "console.replaced": ("连接数已满：此空闲会话让位于新会话",
+                         "too many sessions: this idle one made way for a new one"),
+    "console.pending_full": ("未完成登录的连接过多：此连接被关闭",
+                             "too many connections not logged in: this one was closed"),
+    "console.closed": ("连接已关闭", "connection closed"),
     # a message that does not decode (`error`; the session goes on); the message has the detail
     "protocol.binary": ("消息须为 JSON 文本，而非二进制帧", "messages are JSON text, not binary frames"),
     "protocol.too_big": ("消息过大", "the message is too big"),

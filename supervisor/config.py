@@ -71,6 +71,15 @@ class ConsoleConfig:
     listen: str = field(default="127.0.0.1:8765", metadata=limited(pattern=_HOST_PORT))
     tls_cert: str = ""
     tls_key: str = ""
+    # Connections (docs/operations/en/security.md): sessions in all and per user (past a cap the
+    # oldest idle one makes way), connections still logging in, and connections per client address.
+    max_sessions: int = field(default=64, metadata=limited(lo=1, hi=4096))
+    max_sessions_per_user: int = field(default=4, metadata=limited(lo=1, hi=256))
+    max_pending: int = field(default=32, metadata=limited(lo=1, hi=4096))
+    max_per_address: int = field(default=64, metadata=limited(lo=1, hi=8192))
+    # Web origins whose pages may open the console (space-separated; none by default: a console is
+    # a terminal program, and a browser page reaching a loopback console is an attack).
+    allowed_origins: str = ""
 
     def __attrs_post_init__(self) -> None:
         if bool(self.tls_cert) != bool(self.tls_key):

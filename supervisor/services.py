@@ -8,6 +8,7 @@ import ssl
 
 from platform_client.settings import SyncSettings
 from platform_client.sync import PlatformSync
+from supervisor.console.admission import Limits, connection_capacity
 from supervisor.console.server import ConsoleServer
 from supervisor.floor import Floor
 from supervisor.runtime import ChildSpec
@@ -31,7 +32,20 @@ def add_console(
     ssl_context: ssl.SSLContext | None = None,
     sync: PlatformSync | None = None,
 ) -> ConsoleServer:
-    """The console server (its port is known once the floor runs: `ConsoleServer.port`)."""
-    console = ConsoleServer(floor, floor.db, host=host, port=port, ssl_context=ssl_context, sync=sync)
+    """The console server (its port is known once the floor runs: `ConsoleServer.port`), with the
+    connection caps of the floor's [console] table; its connections never take the descriptors the
+    floor's device links need (three per station)."""
+    settings = floor.config.console
+    wanted = settings.max_sessions + settings.max_pending
+    limits = Limits(
+        max_sessions=settings.max_sessions,
+        max_sessions_per_user=settings.max_sessions_per_user,
+        max_pending=settings.max_pending,
+        max_per_address=settings.max_per_address,
+        capacity=connection_capacity(wanted, device_links=3 * len(floor.config.stations)),
+    )
+    origins = frozenset(settings.allowed_origins.split())
+    console = ConsoleServer(floor, floor.db, host=host, port=port, ssl_context=ssl_context, sync=sync,
+                            limits=limits, allowed_origins=origins)  # fmt: skip
     floor.services.add_child(ChildSpec("console", console.run))
     return console

@@ -66,18 +66,27 @@ def _refused(reason: Reason, what: str) -> _Refused:
 
 def _text(args: Mapping[str, Any], key: str, limit: int = 64) -> str:
     value = args.get(key)
-    if not isinstance(value, str) or not value or len(value) > limit:
+    if not isinstance(value, str) or not value or len(value) > limit or not _printable(value):
         raise _Refused("console.bad_text", field=key, limit=limit)
     return value
+
+
+def _printable(text: str) -> bool:
+    """No control characters: the floor broadcasts what a console sends to every other console and
+    keeps it in its records (a terminal escape in a cylinder code reached supervisors' screens)."""
+    return text.isprintable()
 
 
 async def execute(floor: Floor, alarms: AlarmBoard, user: ConsoleUser, name: str,
                   args: Mapping[str, Any]) -> CommandResult:  # fmt: skip
     """Check the role, carry the command out, audit it; never raises for what a console sends."""
     if name not in COMMAND_ROLES:
-        return CommandResult(
-            False, "console.unknown_command", {"command": name, "known": ", ".join(COMMAND_ROLES)}
-        )
+        # Audited as any refusal (someone trying commands is worth seeing), the name made printable.
+        shown = name.encode("unicode_escape").decode("ascii")[:64]
+        result = CommandResult(False, "console.unknown_command",
+                               {"command": shown, "known": ", ".join(COMMAND_ROLES)})  # fmt: skip
+        floor.sink.put(AuditRecord(utc_now(), user.name, user.role, shown, "refused", "", result.message))
+        return result
     if name in _MAINTENANCE:
         return await _maintenance(floor, user, name, args)  # (audited by Maintenance)
     target = str(args.get("station") or args.get("alarm_id") or args.get("cylinder") or "")[:64]
@@ -124,7 +133,12 @@ def _do(
                 not isinstance(items, dict)
                 or len(items) > 32
                 or not all(
-                    isinstance(k, str) and isinstance(v, str) and len(k) <= 64 and len(v) <= 256
+                    isinstance(k, str)
+                    and isinstance(v, str)
+                    and len(k) <= 64
+                    and len(v) <= 256
+                    and _printable(k)
+                    and _printable(v)
                     for k, v in items.items()
                 )
             ):
@@ -138,7 +152,7 @@ def _do(
             ))  # fmt: skip
             return CommandResult(
                 True,
-                "check.pre_recorded" if phase == "pre" else "check.post_recorded",
+                "check.pre_submitted" if phase == "pre" else "check.post_submitted",
                 {"cylinder": cylinder},
             )
         case "ack":

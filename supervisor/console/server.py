@@ -6,22 +6,31 @@ trio-websocket handler takes the whole server down). A slow console gets telemet
 (latest weight per station); one that falls `lag_limit` events behind, or cannot take a message
 within `send_timeout_s`, is told why and dropped. Nothing a console does reaches the control path
 except through the stations' mailboxes, which never block a coordinator.
+
+Nothing outside may cost the floor its loop or its descriptors (docs/operations/en/security.md):
+every connection is admitted (`admission`) before a byte of it is read, its handshake has
+`handshake_timeout_s` and ends at the peer's EOF, a message is at most the protocol's 64 KiB, a
+browser (an `Origin` header) or a request for another host (DNS rebinding of a loopback console) is
+refused, failed logins are throttled per address, and a session's token is checked again on every
+command and every `recheck_s`, so a revoked user's console is closed.
 """
 
 from __future__ import annotations
 
-import functools
+import contextvars
 import logging
 import ssl
 from typing import Any
 
 import trio
-from trio_websocket import ConnectionClosed, WebSocketConnection, WebSocketRequest, serve_websocket
+from trio_websocket import ConnectionClosed, WebSocketConnection, WebSocketRequest, WebSocketServer
 
 from domain.catalogue import render
 from domain.events import AlarmRaised, CheckRecorded, FillAborted, FillCompleted, FloorEvent, InterlockRefused
+from supervisor.console.admission import Admission, Limits, LoginThrottle, Ticket
 from supervisor.console.commands import execute
 from supervisor.console.protocol import (
+    MAX_MESSAGE_BYTES,
     AlarmWords,
     Bye,
     Command,
@@ -48,6 +57,10 @@ log = logging.getLogger(__name__)
 
 _FOLLOWED = (FillCompleted, FillAborted, InterlockRefused, CheckRecorded)
 _ENCODED_KEPT = 512  # events whose encoding is kept for the consoles still to send them
+_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
+# The connection the running task serves: set by `_connection` before trio-websocket hands the same
+# task its request (a per-task value, not shared state).
+_TICKET: contextvars.ContextVar[Ticket] = contextvars.ContextVar("console_ticket")
 
 
 class ConsoleServer:
@@ -61,7 +74,11 @@ class ConsoleServer:
         ssl_context: ssl.SSLContext | None = None,
         lag_limit: int = 2000,
         send_timeout_s: float = 10.0,
-        hello_timeout_s: float = 10.0,
+        hello_timeout_s: float = 5.0,
+        handshake_timeout_s: float = 5.0,
+        recheck_s: float = 10.0,
+        limits: Limits | None = None,
+        allowed_origins: frozenset[str] = frozenset(),
         sync: SyncFigures | None = None,
     ) -> None:
         self.floor = floor
@@ -73,6 +90,11 @@ class ConsoleServer:
         self.lag_limit = lag_limit
         self.send_timeout_s = send_timeout_s
         self.hello_timeout_s = hello_timeout_s
+        self.handshake_timeout_s = handshake_timeout_s
+        self.recheck_s = recheck_s
+        self.admission = Admission(limits or Limits())
+        self.logins = LoginThrottle()
+        self._allowed_origins = allowed_origins
         # The floor's alarm board (its alarm desk keeps it, with or without a console): the
         # console shows it and hands it acknowledge and shelve orders.
         self.alarms = floor.alarms.board
@@ -87,11 +109,35 @@ class ConsoleServer:
         self.figures.started_at = trio.current_time()
         async with trio.open_nursery() as nursery:
             await nursery.start(self._follow)
-            serve = functools.partial(serve_websocket, self._handle, self._host, self._port, self._ssl,
-                                      handler_nursery=nursery)  # fmt: skip
-            server = await nursery.start(serve)
-            self.port = server.port
-            task_status.started(server.port)
+            listeners = await trio.open_tcp_listeners(self._port, host=self._host)
+            # trio-websocket does the handshake and the framing; the listening and the admission
+            # are ours (it would read every connection it accepts, without limit).
+            self._ws = WebSocketServer(self._handle, listeners, handler_nursery=nursery,
+                                       max_message_size=MAX_MESSAGE_BYTES,
+                                       connect_timeout=self.handshake_timeout_s,
+                                       disconnect_timeout=1.0)  # fmt: skip
+            self.port = listeners[0].socket.getsockname()[1]
+            await nursery.start(trio.serve_listeners, self._connection, listeners)
+            task_status.started(self.port)
+
+    async def _connection(self, stream: trio.SocketStream) -> None:
+        """One accepted connection: admitted or closed at once, then handshake, hello, session."""
+        address = _peer(stream)
+        with trio.CancelScope() as scope:
+            ticket = self.admission.admit(address, scope)
+            if ticket is None:
+                await trio.aclose_forcefully(stream)
+                return
+            try:
+                _TICKET.set(ticket)
+                watched = _EndsAtEof(stream, ticket)
+                inner: trio.abc.Stream = (
+                    trio.SSLStream(watched, self._ssl, server_side=True) if self._ssl else watched
+                )
+                await self._ws._handle_connection(inner)  # (its handshake, our listener)
+            finally:
+                self.admission.release(ticket)
+                await trio.aclose_forcefully(stream)
 
     async def _follow(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """The shift figures, kept whether or not a console is attached (the alarms are on the
@@ -104,17 +150,34 @@ class ConsoleServer:
             self.figures.on_event(event.payload, event.at)
 
     async def _handle(self, request: WebSocketRequest) -> None:
+        ticket = _TICKET.get()
+        refusal = self._refusal(request)
+        if refusal is not None:
+            log.warning("console handshake from %s refused: %s", ticket.address, refusal)
+            await request.reject(403, body=refusal.encode())
+            return
         try:
             ws = await request.accept()
             self.sessions += 1
             try:
-                await _Session(self, ws).run()
+                await _Session(self, ws, ticket).run()
             finally:
                 self.sessions -= 1
         except ConnectionClosed:
             pass
         except Exception:  # contained: one console's trouble never takes down the others
             log.exception("console session failed")
+
+    def _refusal(self, request: WebSocketRequest) -> str | None:
+        """Why a handshake is refused: a browser page's (it sends `Origin`; a console does not), or a
+        request for a name that is not this loopback server's (a DNS-rebound page)."""
+        origin = next((v.decode("latin-1") for k, v in request.headers if k.lower() == b"origin"), None)
+        if origin is not None and origin not in self._allowed_origins:
+            return f"origin {origin!r} not allowed"
+        host = _request_host(request)
+        if self._host in _LOOPBACK_HOSTS and _host_name(host) not in _LOOPBACK_HOSTS:
+            return f"host {host!r} is not this loopback console"
+        return None
 
     def encoded(self, event: Event) -> str:
         hit = self._encoded.get(id(event))
@@ -149,9 +212,11 @@ class ConsoleServer:
 
 
 class _Session:
-    def __init__(self, server: ConsoleServer, ws: WebSocketConnection) -> None:
+    def __init__(self, server: ConsoleServer, ws: WebSocketConnection, ticket: Ticket) -> None:
         self.server = server
         self.ws = ws
+        self.ticket = ticket
+        self.token = ""
 
     async def send(self, message: ServerMessage | str) -> None:
         """A message (or one already encoded); a console that cannot take it in time is dropped."""
@@ -162,15 +227,26 @@ class _Session:
             raise _Drop("console.too_slow")
 
     async def run(self) -> None:
-        user = await self._hello()
-        if user is None:
-            return
+        try:
+            user = await self._hello()
+            if user is None:
+                return
+            await self._serve(user)
+        finally:
+            code = self.ticket.dropped
+            if code is not None:  # ended from outside: say why, briefly
+                with trio.CancelScope(shield=True):
+                    await self._bye(code)
+
+    async def _serve(self, user: ConsoleUser) -> None:
+        self.server.admission.authenticated(self.ticket, user.name)
         sub = self.server.floor.bus.subscribe(f"console:{user.name}", capacity=self.server.lag_limit)
         try:
             await self.send(Welcome(user.name, user.role, user.station))
             await self.send(Snapshot(self.server.snapshot()))
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._events, sub, nursery.cancel_scope)
+                nursery.start_soon(self._recheck, user, nursery.cancel_scope)
                 await self._commands(user)
                 nursery.cancel_scope.cancel()
         except _Drop as exc:
@@ -179,6 +255,7 @@ class _Session:
             sub.close()
 
     async def _hello(self) -> ConsoleUser | None:
+        address = self.ticket.address
         with trio.move_on_after(self.server.hello_timeout_s):
             text = await self.ws.get_message()
             try:
@@ -189,12 +266,31 @@ class _Session:
             if not isinstance(hello, Hello):
                 await self._refuse("auth.required", "send hello with your token first")
                 return None
+            if self.server.logins.throttled(address):
+                await self._refuse("auth.throttled", "too many failed logins; wait a minute")
+                return None
             user = await self.server.authenticate(hello.token)
             if user is None:
+                self.server.logins.failed(address)
                 await self._refuse("auth.invalid_token", "unknown or revoked token")
+                return None
+            self.token = hello.token
             return user
         await self._refuse("auth.timeout", "no hello in time")
         return None
+
+    async def _still_valid(self, user: ConsoleUser) -> bool:
+        """The session's token still names its user (a revoke or rotate ends the session)."""
+        now = await self.server.authenticate(self.token)
+        return now is not None and now.name == user.name and now.role == user.role
+
+    async def _recheck(self, user: ConsoleUser, scope: trio.CancelScope) -> None:
+        while True:
+            await trio.sleep(self.server.recheck_s)
+            if not await self._still_valid(user):
+                await self._bye("auth.revoked")
+                scope.cancel()
+                return
 
     async def _refuse(self, code: str, message: str) -> None:
         """No session: the console is told why, and the connection closed (1008, the code as reason)."""
@@ -220,6 +316,7 @@ class _Session:
                 text = await self.ws.get_message()
             except ConnectionClosed:
                 return  # the console went away (closed, or its network did): nothing wrong here
+            self.server.admission.commanded(self.ticket)
             try:
                 message = decode_client(text)
             except ProtocolError as exc:
@@ -228,6 +325,9 @@ class _Session:
             if isinstance(message, Hello):
                 await self._error("protocol.type", "already authenticated")
                 continue
+            if not await self._still_valid(user):
+                await self._bye("auth.revoked")
+                return
             await self._command(user, message)
 
     async def _command(self, user: ConsoleUser, cmd: Command) -> None:
@@ -247,6 +347,50 @@ class _Session:
                 await self.ws.aclose(code=1008, reason="dropped")
             except ConnectionClosed:
                 pass
+
+
+class _EndsAtEof(trio.abc.Stream):
+    """A connection that ends itself when its peer closes before it is a session (trio-websocket
+    would wait out the handshake deadline with the socket in CLOSE_WAIT)."""
+
+    def __init__(self, stream: trio.SocketStream, ticket: Ticket) -> None:
+        self._stream = stream
+        self._ticket = ticket
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        await self._stream.send_all(data)
+
+    async def wait_send_all_might_not_block(self) -> None:
+        await self._stream.wait_send_all_might_not_block()
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
+        data = await self._stream.receive_some(max_bytes)
+        if not data and self._ticket.user is None:
+            self._ticket.drop("console.closed")
+        return data
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
+
+
+def _peer(stream: trio.SocketStream) -> str:
+    try:
+        return str(stream.socket.getpeername()[0])
+    except OSError:  # (gone already)
+        return "?"
+
+
+def _request_host(request: WebSocketRequest) -> str:
+    """The handshake's Host header. trio-websocket lists the other headers but not this one (wsproto
+    keeps it apart), so it is read from the wsproto request it wraps; a test pins that."""
+    return str(request._event.host)
+
+
+def _host_name(host: str) -> str:
+    """`localhost:8765` -> `localhost`, `[::1]:8765` -> `[::1]`."""
+    if host.startswith("["):
+        return host[: host.find("]") + 1]
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
 class _Drop(Exception):

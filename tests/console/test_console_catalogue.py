@@ -16,11 +16,11 @@ from tui.i18n import Texts
 ROOT = Path(__file__).resolve().parents[2]
 # Where an answer is made: the console's commands, server and protocol, maintenance, the console.
 SPEAKERS = ("supervisor/console/commands.py", "supervisor/console/server.py",
-            "supervisor/console/protocol.py", "supervisor/runtime/maintenance.py", "tui/connection.py",
-            "tui/app.py")  # fmt: skip
+            "supervisor/console/protocol.py", "supervisor/console/admission.py",
+            "supervisor/runtime/maintenance.py", "tui/connection.py", "tui/app.py")  # fmt: skip
 # The calls that make an answer, and where their code is among the arguments.
 MAKERS = {"CommandResult": 1, "_Refused": 0, "_Drop": 0, "_bye": 0, "local_reply": 1, "ProtocolError": 0,
-          "_error": 0, "_refuse": 0}  # fmt: skip
+          "_error": 0, "_refuse": 0, "_drop": 1, "drop": 0}  # fmt: skip
 
 
 def _written(node: ast.expr) -> set[str]:
@@ -65,7 +65,7 @@ def test_the_check_finds_the_codes_it_is_meant_to() -> None:
 def test_every_code_the_floor_can_answer_with_has_chinese_and_english_words() -> None:
     sent = _sent_codes()
     assert {"console.role_refused", "station.unknown", "maintenance.restarted", "console.lagged",
-            "console.offline", "check.pre_recorded", "auth.timeout", "protocol.field"} <= sent  # fmt: skip
+            "console.offline", "check.pre_submitted", "auth.timeout", "protocol.field"} <= sent  # fmt: skip
     missing = sorted(code for code in sent | {str(r) for r in Reason} if code not in CATALOGUE)
     assert not missing, missing
 
