@@ -9,17 +9,21 @@ Every failure is one of two kinds, so that the sync decides by kind and never by
   large, 422 naming a field). Retrying it unchanged will not help; the sync shrinks the batch,
   dead-letters the record named, or waits for an operator to fix the key (an alarm, not a loop).
 A reply is read defensively: a result for a record we did not send, or one without a known status,
-is ignored (the record stays pending and is sent again).
+is ignored (the record stays pending and is sent again). It is read in pieces up to `MAX_REPLY_BYTES`
+(a larger one is not the platform's: a 300 MB reply once grew the floor to 2.7 GB) and the whole
+request has one deadline (a reply dripping a byte a second never times out a per-read timeout).
 """
 
 from __future__ import annotations
 
+import json
 import re
 import ssl
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import httpx
+import trio
 from attrs import frozen
 
 from platform_client.auth import SigningAuth
@@ -28,6 +32,7 @@ from platform_client.settings import SyncSettings
 from supervisor.storage.outbox import OutboxItem
 
 __all__ = [
+    "MAX_REPLY_BYTES",
     "ChangesPage",
     "PlatformApi",
     "RecordOutcome",
@@ -38,6 +43,8 @@ __all__ = [
 ]
 
 _RETRYABLE_STATUS = frozenset({408, 425, 429})
+# The largest reply the platform sends is a page of 5000 registry changes (about 2 MB).
+MAX_REPLY_BYTES = 8 * 1024 * 1024
 _ITEM_FIELD = re.compile(r"records\[(\d+)\]")
 
 
@@ -131,13 +138,43 @@ def _text(value: object) -> str:
     return value if isinstance(value, str) else ""
 
 
+class _TooBig(Exception):
+    pass
+
+
 class PlatformApi:
-    def __init__(self, client: httpx.AsyncClient) -> None:
+    def __init__(self, client: httpx.AsyncClient, deadline_s: float = 60.0) -> None:
         self.client = client
+        self.deadline_s = deadline_s  # for a whole request, its reply read to the end included
 
     async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        with trio.move_on_after(self.deadline_s):
+            return await self._exchange(method, path, **kwargs)
+        raise Unavailable("timeout", f"no whole reply within {self.deadline_s:g} s")
+
+    async def _read(self, method: str, path: str, **kwargs: Any) -> tuple[httpx.Response, bytes]:
+        """The reply and its body, read in pieces and never beyond `MAX_REPLY_BYTES`."""
+        async with self.client.stream(method, path, **kwargs) as response:
+            length = response.headers.get("content-length", "")
+            if length.isdigit() and int(length) > MAX_REPLY_BYTES:
+                raise _TooBig
+            body = bytearray()
+            # Stopped by a cancel rather than a break: the cancel is raised inside httpx's innermost
+            # read and ends every one of its nested generators (a break leaves them to the collector).
+            with trio.CancelScope() as reading:
+                async for chunk in response.aiter_bytes():
+                    body += chunk
+                    if len(body) > MAX_REPLY_BYTES:
+                        reading.cancel()
+            if reading.cancelled_caught:
+                raise _TooBig
+            return response, bytes(body)
+
+    async def _exchange(self, method: str, path: str, **kwargs: Any) -> Any:
         try:
-            response = await self.client.request(method, path, **kwargs)
+            response, content = await self._read(method, path, **kwargs)
+        except _TooBig:
+            raise Unavailable("bad_reply", f"a reply over {MAX_REPLY_BYTES} bytes") from None
         except httpx.TimeoutException as exc:
             raise Unavailable("timeout", _why(exc)) from None
         except httpx.ConnectError as exc:  # also a TLS certificate that does not verify
@@ -147,12 +184,12 @@ class PlatformApi:
         status = response.status_code
         if status == 200 or status == 201:
             try:
-                return response.json()
-            except ValueError:
+                return json.loads(content)
+            except (ValueError, RecursionError):
                 raise Unavailable("bad_reply", f"{status} reply is not JSON") from None
         try:
-            body = response.json()
-        except ValueError:
+            body = json.loads(content)
+        except (ValueError, RecursionError):
             body = {}
         body = body if isinstance(body, dict) else {}
         code, detail = _text(body.get("error")) or f"http_{status}", _text(body.get("detail"))
@@ -199,6 +236,7 @@ class PlatformApi:
             or next_cursor < cursor
             or not isinstance(more, bool)
             or not isinstance(latest, int)
+            or next_cursor > latest  # (a cursor the platform never gave would skip changes)
         ):
             raise Unavailable("bad_reply", "the changes reply is malformed")
         return ChangesPage(tuple(changes), next_cursor, more, latest)

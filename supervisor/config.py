@@ -87,6 +87,17 @@ class ConsoleConfig:
             raise FieldProblem(missing, "TLS needs both a certificate and a key")
 
 
+_LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "[::1]"})
+
+
+def _url_host(url: str) -> str:
+    """`http://127.0.0.1:8080/x` -> `127.0.0.1`, `http://[::1]:8080` -> `[::1]`."""
+    authority = url.split("://", 1)[1].split("/", 1)[0].rsplit("@", 1)[-1]
+    if authority.startswith("["):
+        return authority[: authority.find("]") + 1]
+    return authority.split(":", 1)[0].lower()
+
+
 @frozen
 class PlatformConfig:
     url: str = field(metadata=limited(pattern=r"https?://\S+"))
@@ -104,6 +115,10 @@ class PlatformConfig:
     def __attrs_post_init__(self) -> None:
         if self.ca_file and not self.verify_tls:
             raise FieldProblem("ca_file", "a CA file with verify_tls = false: choose one")
+        # Plain HTTP carries the unit's signed records and the registry unauthenticated: a forged
+        # reply registered a cylinder. Only a platform on this machine (a lab, the demo) may use it.
+        if self.url.startswith("http://") and _url_host(self.url) not in _LOOPBACK_NAMES:
+            raise FieldProblem("url", "http:// is for a platform on this machine only: use https://")
 
 
 @frozen
