@@ -82,20 +82,27 @@ def _decoder() -> DecodePDU:
 
 
 async def _read_reply(receive: object, framer: FramerBase, unit: int, tid: int) -> ModbusPDU:
-    """Read until the framer yields a reply (the caller bounds the time)."""
+    """Read until the framer yields the reply to this request (the caller bounds the time).
+
+    Over TCP a reply must carry the request's transaction id exactly: pymodbus lets a reply with id
+    0 through for any request, so a stale or forged reply (id 0) would be taken as this one's
+    answer (a weight for the wrong poll). Such a frame is passed over, as is any other id."""
     buffer = b""
     while True:
         data = await receive()  # type: ignore[operator]
         if not data:
             raise LinkClosed("the device closed the connection")
         buffer += data
-        try:
-            used, pdu = framer.handleFrame(buffer, unit, tid)
-        except PymodbusError as exc:
-            raise ModbusMalformed(f"malformed reply: {exc}") from None
-        if pdu is not None:
-            return pdu
-        buffer = buffer[used:]
+        while True:
+            try:
+                used, pdu = framer.handleFrame(buffer, unit, tid)
+            except PymodbusError as exc:
+                raise ModbusMalformed(f"malformed reply: {exc}") from None
+            buffer = buffer[used:]
+            if pdu is None:
+                break
+            if tid == 0 or pdu.transaction_id == tid:
+                return pdu
         if len(buffer) > 4 * framer.MAX_SIZE:
             raise ModbusMalformed("no valid frame in the reply bytes")
 

@@ -415,3 +415,37 @@ def test_the_framers_reject_what_they_cannot_frame(protocol: str) -> None:
     assert pdu is not None
     assert list(pdu.registers) == [1, 2, 3]
     assert used > 0
+
+
+async def test_a_tcp_reply_with_transaction_id_zero_is_not_taken_for_the_requests() -> None:
+    """pymodbus lets id 0 through for any request: a forged reply (60.000 kg) must not be a reading."""
+    registers = [0, 15500, 1, *[0] * 13]
+    forged = ReadHoldingRegistersResponse(registers=[0, 60000, 1])
+    forged.dev_id, forged.transaction_id = 1, 0
+    framer = FramerSocket(DecodePDU(is_server=True))
+
+    async def serve(stream: trio.SocketStream) -> None:
+        async with stream:
+            buffer = b""
+            while chunk := await stream.receive_some():
+                buffer += chunk
+                used, request = framer.handleFrame(buffer, 0, 0)
+                buffer = buffer[used:]
+                if request is None:
+                    continue
+                forged.dev_id = request.dev_id
+                good = ReadHoldingRegistersResponse(
+                    registers=registers[request.address : request.address + request.count]
+                )
+                good.dev_id, good.transaction_id = request.dev_id, request.transaction_id
+                await stream.send_all(framer.buildFrame(forged) + framer.buildFrame(good))
+
+    async with trio.open_nursery() as nursery:
+        listeners = await nursery.start(functools.partial(trio.serve_tcp, serve, 0, host="127.0.0.1"))
+        port = listeners[0].socket.getsockname()[1]
+        transport = TcpTransport("127.0.0.1", port)
+        request = ReadHoldingRegistersRequest(address=0, count=3, dev_id=1)
+        reply = await transport.exchange(request, timeout=5)
+        assert reply.registers == registers[:3]  # the real answer, not the forged one before it
+        await transport.aclose()
+        nursery.cancel_scope.cancel()
