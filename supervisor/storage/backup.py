@@ -75,7 +75,10 @@ def pg_dump_command(db_url: str, dest: Path) -> tuple[list[str], dict[str, str]]
     URL whose `options` set a search_path (a floor in its own schema) dumps that schema only.
     """
     url = make_url(db_url)
-    params = {k: v for k, v in url.query.items() if k != "options"}
+    # A password given as `?password=` is a password too (libpq takes it there): never a parameter.
+    params = {k: v for k, v in url.query.items() if k not in ("options", "password")}
+    in_query = url.query.get("password")
+    password = url.password or (in_query if isinstance(in_query, str) else None)
     libpq = URL.create("postgresql", url.username, None, url.host, url.port, url.database, params)
     command = ["pg_dump", "--format=custom", "--file", str(dest)]
     options = url.query.get("options")
@@ -87,8 +90,8 @@ def pg_dump_command(db_url: str, dest: Path) -> tuple[list[str], dict[str, str]]
                 command += ["--schema", setting.removeprefix("search_path=").split(",")[0]]
     command.append(libpq.render_as_string(hide_password=False))
     env = dict(os.environ)
-    if url.password:
-        env["PGPASSWORD"] = str(url.password)
+    if password:
+        env["PGPASSWORD"] = str(password)
     return command, env
 
 

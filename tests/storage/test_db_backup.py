@@ -136,6 +136,14 @@ def test_pg_dump_connects_as_the_floor_does_and_dumps_the_floors_schema() -> Non
     assert env["PGPASSWORD"] == "s3cret"
 
 
+def test_a_password_in_the_urls_query_goes_to_pg_dump_in_its_environment_too() -> None:
+    command, env = pg_dump_command("postgresql://floor@db.plant/fillfloor?password=s3cret&sslmode=require",
+                                   Path("/backup/f.dump"))  # fmt: skip
+    assert "s3cret" not in " ".join(command)
+    assert dict(make_url(command[-1]).query) == {"sslmode": "require"}
+    assert env["PGPASSWORD"] == "s3cret"
+
+
 def test_a_postgresql_backup_restores_with_pg_restore_and_verifies(
     pg_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
