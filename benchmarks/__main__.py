@@ -31,6 +31,7 @@ MODULES = (
     "benchmarks.poll_capacity",
     "benchmarks.rtu_utilisation",
     "benchmarks.console_latency",
+    "benchmarks.console_flood",
     "benchmarks.platform_drain",
     "benchmarks.soak",
 )

@@ -9,8 +9,9 @@ from __future__ import annotations
 import math
 
 import pytest
+import trio
 
-from benchmarks import poll_capacity, rtu_utilisation
+from benchmarks import console_flood, poll_capacity, rtu_utilisation
 from benchmarks.__main__ import _sections
 
 
@@ -78,3 +79,16 @@ def test_the_soak_benchmark_compares_early_and_late_windows() -> None:
     assert "loop lateness p99 (median of windows), last quarter" in names
     assert all(set(r) >= {"name", "value", "unit"} for r in rows)
     assert "fill chain intact" in rows[-1]["note"]
+
+
+@pytest.mark.parametrize("attack", ["idle", "half-open", "slow-frames"])
+def test_a_small_console_flood_costs_the_floor_no_device_alarm_and_no_fill(attack: str) -> None:
+    """The issue-19 floods at a small count (the full counts: `python -m benchmarks.console_flood`):
+    whatever the decision latency does on a shared machine, the devices stay connected and no fill
+    is aborted, and the server refuses or drops what is past its caps."""
+    count = {"idle": 40, "half-open": 120, "slow-frames": 20}[attack]
+    outcome = trio.run(console_flood.measure, 2, 3.0, attack, count)
+    assert outcome.alarms == ()
+    assert outcome.aborted == 0
+    assert len(outcome.latencies) > 50  # the scales were polled and judged all along
+    assert "opened" in outcome.attack_note

@@ -1,0 +1,230 @@
+"""The control path under a console flood (issue 19): decision latency, device alarms, aborted fills
+and memory while another process floods the console server.
+
+    python -m benchmarks.console_flood [--stations 8] [--seconds 10] [--scale 1.0]
+
+The floor of `benchmarks.console_latency` (a real `Floor`, its console server, in-process scales and
+valves at 20 Hz, every station filling cylinder after cylinder) runs with its descriptor limit at
+1,024, as a service's usually is. Another process attacks, starting once the floor is in its
+stride:
+- `idle`: 1,000 sessions of one viewer token (hello, then silence);
+- `half-open`: 2,000 TCP connections that never finish the WebSocket handshake;
+- `slow-frames`: 500 connections each sending a 1 MiB frame a slice at a time.
+Each is compared with the quiet run before it (p99 of the decision latency, as in
+console_latency); the notes give device alarms, aborted fills and the process's RSS.
+`--scale` multiplies the attack's counts (the test suite runs it small).
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+import trio
+import trio.lowlevel
+
+from benchmarks.console_latency import _code, _operate, _timed
+from domain.events import AlarmRaised, FillAborted
+from simulator.in_process_floor import running_floor
+from simulator.measure import percentile, rss_kib
+from supervisor.console.admission import Limits, connection_capacity
+from supervisor.console.server import ConsoleServer
+from supervisor.storage.users import add_user
+
+__all__ = ["ATTACKS", "NOTES", "Outcome", "measure", "run"]
+
+ATTACKS = {"idle": 1000, "half-open": 2000, "slow-frames": 500}
+SERVICE_DESCRIPTORS = 1024
+
+NOTES = """
+Each attack runs in its own process against a floor limited to 1,024 descriptors (`ulimit -n`, as a
+service's); its counts are the issue's. The ratio is the attacked run's p99 over the quiet run's,
+measured one after the other in the same process. "device alarms" counts `device.*` and
+`storage.*` alarms raised during the attack; "aborted" the fills aborted. On these 2 cores the
+attacker's process shares the machine with the floor.
+"""
+
+
+@attrs.frozen
+class Outcome:
+    latencies: tuple[float, ...]
+    alarms: tuple[str, ...]  # kinds of the device and storage alarms raised
+    aborted: int
+    rss_kib: int
+    attack_note: str
+
+
+def _limit_descriptors(n: int) -> None:
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(n, hard), hard))
+
+
+async def measure(stations: int, seconds: float, attack: str | None, count: int) -> Outcome:
+    ids = tuple(f"S{i + 1}" for i in range(stations))
+    codes = tuple(_code(i + 1) for i in range(stations))
+    latencies: list[float] = []
+    alarms: list[str] = []
+    aborted = [0]
+    with tempfile.TemporaryDirectory(prefix="fillfloor-flood-") as tmp:
+        floor_running = running_floor(Path(tmp), ids, codes)
+        async with floor_running as (floor, db, physics), trio.open_nursery() as nursery:
+
+            def user() -> str:
+                with db.transaction() as conn:
+                    return add_user(conn, "bench", "viewer")
+
+            token = await trio.to_thread.run_sync(user)
+            limits = Limits(capacity=connection_capacity(96, device_links=3 * stations))
+            server = ConsoleServer(floor, db, port=0, limits=limits)
+            port = await nursery.start(server.run)
+            for sid, code in zip(ids, codes, strict=True):
+                nursery.start_soon(_operate, floor.stations[sid], physics[sid], code)
+            await trio.sleep(2)  # the floor in its stride
+
+            async def watch() -> None:
+                async for event in floor.bus.subscribe("flood-watch", coalesce=False, capacity=100_000):
+                    if isinstance(event.payload, FillAborted):
+                        aborted[0] += 1
+                    elif isinstance(event.payload, AlarmRaised) and _of_the_floor(event.payload.kind):
+                        alarms.append(event.payload.kind)
+
+            nursery.start_soon(watch)
+            attacker = None
+            if attack is not None:
+                command = [sys.executable, "-m", "benchmarks.console_flood", "--attack", attack,
+                           "--count", str(count), "--port", str(port), f"--token={token}"]  # fmt: skip
+                attacker = await trio.lowlevel.open_process(command, stdout=subprocess.PIPE)
+            for sid in ids:
+                _timed(floor.stations[sid], latencies)
+            await trio.sleep(seconds)
+            measured = tuple(latencies)
+            rss = rss_kib()
+            note = ""
+            if attacker is not None:
+                attacker.terminate()
+                await attacker.wait()
+                assert attacker.stdout is not None
+                note = (await attacker.stdout.receive_some(4096)).decode().strip()
+            nursery.cancel_scope.cancel()
+    return Outcome(measured, tuple(alarms), aborted[0], rss, note)
+
+
+def _of_the_floor(kind: str) -> bool:
+    """An alarm about the floor's own devices or storage (what a console flood must never cause)."""
+    return kind.startswith(("device.", "storage."))
+
+
+def run(stations: int = 8, seconds: float = 10.0, scale: float = 1.0,
+        attacks: Sequence[str] = tuple(ATTACKS)) -> list[dict[str, object]]:  # fmt: skip
+    _limit_descriptors(SERVICE_DESCRIPTORS)
+    rows: list[dict[str, object]] = []
+    for attack in attacks:
+        count = max(1, int(ATTACKS[attack] * scale))
+        quiet = trio.run(measure, stations, seconds, None, 0)
+        loud = trio.run(measure, stations, seconds, attack, count)
+        base = percentile(quiet.latencies, 99)
+        p99 = percentile(loud.latencies, 99)
+        quiet_note = f"{len(quiet.latencies)} samples; RSS {quiet.rss_kib // 1024} MiB"
+        loud_note = (f"{len(loud.latencies)} samples; device alarms {len(loud.alarms)}, "
+                     f"aborted {loud.aborted}; RSS {loud.rss_kib // 1024} MiB; "
+                     f"attacker: {loud.attack_note}")  # fmt: skip
+        name = f"decision p99, {stations} stations"
+        rows.append(
+            {"name": f"{name}, quiet (before {attack})", "value": base, "unit": "ms", "note": quiet_note}
+        )
+        rows.append({"name": f"{name}, {count} {attack}", "value": p99, "unit": "ms",
+                     "ratio": p99 / base if base else 0.0, "note": loud_note})  # fmt: skip
+    return rows
+
+
+# The attacker's side (its own process: its work must not be counted as the floor's).
+
+
+async def _attack(kind: str, count: int, port: int, token: str) -> None:
+    import signal
+
+    from trio_websocket import open_websocket_url
+
+    from supervisor.console.protocol import Hello, encode
+
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    opened = refused = 0
+    held: list[Any] = []
+
+    async def idle() -> None:
+        nonlocal opened, refused
+        try:
+            async with open_websocket_url(f"ws://127.0.0.1:{port}") as ws:
+                await ws.send_message(encode(Hello(token)))
+                opened += 1
+                await trio.sleep_forever()
+        except Exception:
+            refused += 1
+
+    async def half_open() -> None:
+        nonlocal opened, refused
+        try:
+            stream = await trio.open_tcp_stream("127.0.0.1", port)
+        except OSError:
+            refused += 1
+            return
+        opened += 1
+        held.append(stream)
+        await stream.send_all(b"GET / HTTP/1.1\r\n")
+        await trio.sleep_forever()
+
+    async def slow_frame() -> None:
+        nonlocal opened, refused
+        try:
+            stream = await trio.open_tcp_stream("127.0.0.1", port)
+            held.append(stream)
+            await stream.send_all(
+                b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            )
+            opened += 1
+            # A masked 1 MiB text frame header, then its body a slice at a time.
+            await stream.send_all(b"\x81\xff" + (1 << 20).to_bytes(8, "big") + b"\x00\x00\x00\x00")
+            for _ in range(1 << 20 >> 14):
+                await stream.send_all(b"x" * (1 << 14))
+                await trio.sleep(0.05)
+        except (OSError, trio.BrokenResourceError):
+            refused += 1
+        await trio.sleep_forever()
+
+    task = {"idle": idle, "half-open": half_open, "slow-frames": slow_frame}[kind]
+    with trio.open_signal_receiver(signal.SIGTERM) as signals:
+        async with trio.open_nursery() as nursery:
+            for _ in range(count):
+                nursery.start_soon(task)
+                await trio.lowlevel.checkpoint()
+            async for _ in signals:
+                nursery.cancel_scope.cancel()
+                break
+    print(f"{opened} opened, {refused} refused or dropped", flush=True)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--stations", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--attack", help=argparse.SUPPRESS)  # the attacker's own process
+    parser.add_argument("--count", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--token", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.attack:
+        trio.run(_attack, args.attack, args.count, args.port, args.token)
+    else:
+        for r in run(args.stations, args.seconds, args.scale):
+            ratio = f" (×{r['ratio']:.2f})" if "ratio" in r else ""
+            print(f"{r['name']}: {r['value']:.3f} {r['unit']}{ratio} ({r['note']})")
