@@ -35,6 +35,7 @@ from domain.events import AlarmRaised, FillAborted
 from simulator.in_process_floor import running_floor
 from simulator.measure import percentile, rss_kib
 from supervisor.console.admission import Limits, connection_capacity
+from supervisor.console.in_process import InProcessAccess
 from supervisor.console.server import ConsoleServer
 from supervisor.storage.users import add_user
 
@@ -82,7 +83,7 @@ async def measure(stations: int, seconds: float, attack: str | None, count: int)
 
             token = await trio.to_thread.run_sync(user)
             limits = Limits(capacity=connection_capacity(96, device_links=3 * stations))
-            server = ConsoleServer(floor, db, port=0, limits=limits)
+            server = ConsoleServer(InProcessAccess(floor, db), port=0, limits=limits)
             port = await nursery.start(server.run)
             for sid, code in zip(ids, codes, strict=True):
                 nursery.start_soon(_operate, floor.stations[sid], physics[sid], code)

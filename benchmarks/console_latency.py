@@ -29,6 +29,7 @@ from simulator.in_process_floor import running_floor
 from simulator.measure import percentile
 from simulator.model_rig import UNIT
 from simulator.station_physics import SimulatedStation
+from supervisor.console.in_process import InProcessAccess
 from supervisor.console.server import ConsoleServer
 from supervisor.floor import StationParts
 from supervisor.storage.users import add_user
@@ -105,7 +106,7 @@ async def _measure(stations: int, seconds: float, consoles: int) -> tuple[list[f
                     return add_user(conn, "bench", "viewer")
 
             token = await trio.to_thread.run_sync(user)
-            port = await nursery.start(ConsoleServer(floor, db, port=0).run)
+            port = await nursery.start(ConsoleServer(InProcessAccess(floor, db), port=0).run)
             for sid, code in zip(ids, codes, strict=True):
                 nursery.start_soon(_operate, floor.stations[sid], physics[sid], code)
             clients = None

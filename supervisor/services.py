@@ -9,6 +9,7 @@ import ssl
 from platform_client.settings import SyncSettings
 from platform_client.sync import PlatformSync
 from supervisor.console.admission import Limits, connection_capacity
+from supervisor.console.in_process import InProcessAccess
 from supervisor.console.server import ConsoleServer
 from supervisor.floor import Floor
 from supervisor.runtime import ChildSpec
@@ -45,7 +46,7 @@ def add_console(
         capacity=connection_capacity(wanted, device_links=3 * len(floor.config.stations)),
     )
     origins = frozenset(settings.allowed_origins.split())
-    console = ConsoleServer(floor, floor.db, host=host, port=port, ssl_context=ssl_context, sync=sync,
-                            limits=limits, allowed_origins=origins)  # fmt: skip
+    console = ConsoleServer(InProcessAccess(floor, floor.db, sync), host=host, port=port,
+                            ssl_context=ssl_context, limits=limits, allowed_origins=origins)  # fmt: skip
     floor.services.add_child(ChildSpec("console", console.run))
     return console

@@ -146,6 +146,7 @@ def serve_live_floor(args: argparse.Namespace) -> int:
     """The floor process: the live demo scenario with a console server, until SIGTERM."""
     from simulator.live_demo import live_demo_scenario
     from simulator.runner import run_scenario
+    from supervisor.console.in_process import InProcessAccess
     from supervisor.console.server import ConsoleServer
     from supervisor.devices import DeviceActorFactory
     from supervisor.runtime import run_until_signalled
@@ -166,7 +167,7 @@ def serve_live_floor(args: argparse.Namespace) -> int:
     async def attach(floor: Any, db: Any, sync: Any,
                      task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:  # fmt: skip
         floors.append(floor)
-        server = ConsoleServer(floor, db, host=host, port=int(port_text), sync=sync)
+        server = ConsoleServer(InProcessAccess(floor, db, sync), host=host, port=int(port_text))
         async with trio.open_nursery() as nursery:
             port = await nursery.start(server.run)
             if args.ready_file is not None:

@@ -20,18 +20,15 @@ from __future__ import annotations
 import contextvars
 import logging
 import ssl
-from typing import Any
 
 import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection, WebSocketRequest, WebSocketServer
 
 from domain.catalogue import render
-from domain.events import AlarmRaised, CheckRecorded, FillAborted, FillCompleted, FloorEvent, InterlockRefused
+from supervisor.console.access import EventFeed, FloorAccess
 from supervisor.console.admission import Admission, Limits, LoginThrottle, Ticket
-from supervisor.console.commands import execute
 from supervisor.console.protocol import (
     MAX_MESSAGE_BYTES,
-    AlarmWords,
     Bye,
     Command,
     Error,
@@ -44,19 +41,13 @@ from supervisor.console.protocol import (
     decode_client,
     encode,
 )
-from supervisor.console.protocol import Event as EventMessage
-from supervisor.console.snapshot import FloorFigures, SyncFigures, snapshot, wall_clock
-from supervisor.floor import Floor
-from supervisor.runtime.bus import Event, SubscriberLagged, Subscription
-from supervisor.storage.database import Database
-from supervisor.storage.users import ConsoleUser, find_user
+from supervisor.runtime.bus import SubscriberLagged
+from supervisor.storage.users import ConsoleUser
 
 __all__ = ["ConsoleServer"]
 
 log = logging.getLogger(__name__)
 
-_FOLLOWED = (FillCompleted, FillAborted, InterlockRefused, CheckRecorded)
-_ENCODED_KEPT = 512  # events whose encoding is kept for the consoles still to send them
 _LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 # The connection the running task serves: set by `_connection` before trio-websocket hands the same
 # task its request (a per-task value, not shared state).
@@ -66,8 +57,7 @@ _TICKET: contextvars.ContextVar[Ticket] = contextvars.ContextVar("console_ticket
 class ConsoleServer:
     def __init__(
         self,
-        floor: Floor,
-        db: Database,
+        access: FloorAccess,
         *,
         host: str = "127.0.0.1",
         port: int = 8765,
@@ -79,11 +69,8 @@ class ConsoleServer:
         recheck_s: float = 10.0,
         limits: Limits | None = None,
         allowed_origins: frozenset[str] = frozenset(),
-        sync: SyncFigures | None = None,
     ) -> None:
-        self.floor = floor
-        self.sync = sync  # the platform sync's figures for the shift screen, when there is one
-        self._db = db
+        self.access = access
         self._host = host
         self._port = port
         self._ssl = ssl_context
@@ -95,20 +82,12 @@ class ConsoleServer:
         self.admission = Admission(limits or Limits())
         self.logins = LoginThrottle()
         self._allowed_origins = allowed_origins
-        # The floor's alarm board (its alarm desk keeps it, with or without a console): the
-        # console shows it and hands it acknowledge and shelve orders.
-        self.alarms = floor.alarms.board
-        self.figures = FloorFigures(started_at=0.0)  # (the shift starts when the server runs)
         self.port: int | None = None
         self.sessions = 0
-        # Every console gets the same events: each is encoded once, not once per console (16
-        # consoles cost the floor's loop one encoding, not sixteen). Keyed by identity, bounded.
-        self._encoded: dict[int, tuple[Event, str]] = {}
 
     async def run(self, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
-        self.figures.started_at = trio.current_time()
         async with trio.open_nursery() as nursery:
-            await nursery.start(self._follow)
+            await nursery.start(self.access.run)
             listeners = await trio.open_tcp_listeners(self._port, host=self._host)
             # trio-websocket does the handshake and the framing; the listening and the admission
             # are ours (it would read every connection it accepts, without limit).
@@ -138,16 +117,6 @@ class ConsoleServer:
             finally:
                 self.admission.release(ticket)
                 await trio.aclose_forcefully(stream)
-
-    async def _follow(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """The shift figures, kept whether or not a console is attached (the alarms are on the
-        floor's board, kept by its alarm desk)."""
-        sub = self.floor.bus.subscribe("console-state", coalesce=False, capacity=100_000,
-                                       accept=lambda e: isinstance(e.payload, _FOLLOWED))  # fmt: skip
-        task_status.started()
-        while True:
-            event = await sub.receive()
-            self.figures.on_event(event.payload, event.at)
 
     async def _handle(self, request: WebSocketRequest) -> None:
         ticket = _TICKET.get()
@@ -179,36 +148,8 @@ class ConsoleServer:
             return f"host {host!r} is not this loopback console"
         return None
 
-    def encoded(self, event: Event) -> str:
-        hit = self._encoded.get(id(event))
-        if hit is not None and hit[0] is event:
-            return hit[1]
-        at = wall_clock(event.at, trio.current_time())
-        text = encode(EventMessage(at, event.payload, self._words(event.payload)))
-        self._encoded[id(event)] = (event, text)
-        if len(self._encoded) > _ENCODED_KEPT:
-            del self._encoded[next(iter(self._encoded))]  # the oldest
-        return text
-
-    def _words(self, payload: FloorEvent) -> AlarmWords | None:
-        """A raised alarm's kind text and parameters, from the board (the event file's form of the
-        event has only the floor's message); None once the alarm has left the board."""
-        if not isinstance(payload, AlarmRaised):
-            return None
-        alarm = self.alarms.get(payload.alarm_id)
-        if alarm is None or alarm.message != payload.message:  # (gone, or raised again since)
-            return None
-        return AlarmWords(alarm.text_name, alarm.params)
-
-    def snapshot(self) -> dict[str, Any]:
-        return snapshot(self.floor, self.alarms, self.figures, trio.current_time(), self.sync)
-
     async def authenticate(self, token: str) -> ConsoleUser | None:
-        def lookup() -> ConsoleUser | None:
-            with self._db.reading() as conn:
-                return find_user(conn, token)
-
-        return await trio.to_thread.run_sync(lookup)
+        return await self.access.authenticate(token)
 
 
 class _Session:
@@ -240,10 +181,10 @@ class _Session:
 
     async def _serve(self, user: ConsoleUser) -> None:
         self.server.admission.authenticated(self.ticket, user.name)
-        sub = self.server.floor.bus.subscribe(f"console:{user.name}", capacity=self.server.lag_limit)
+        sub = self.server.access.follow(f"console:{user.name}", self.server.lag_limit)
         try:
             await self.send(Welcome(user.name, user.role, user.station))
-            await self.send(Snapshot(self.server.snapshot()))
+            await self.send(Snapshot(await self.server.access.snapshot()))
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._events, sub, nursery.cancel_scope)
                 nursery.start_soon(self._recheck, user, nursery.cancel_scope)
@@ -297,10 +238,12 @@ class _Session:
         await self._error(code, message)
         await self.ws.aclose(code=1008, reason=code)
 
-    async def _events(self, sub: Subscription, scope: trio.CancelScope) -> None:
+    async def _events(self, sub: EventFeed, scope: trio.CancelScope) -> None:
         try:
-            async for event in sub:
-                await self.send(self.server.encoded(event))
+            while True:
+                await self.send(await sub.receive())
+        except trio.EndOfChannel:
+            scope.cancel()
         except SubscriberLagged:
             await self._bye("console.lagged", limit=self.server.lag_limit)
             scope.cancel()
@@ -332,9 +275,9 @@ class _Session:
 
     async def _command(self, user: ConsoleUser, cmd: Command) -> None:
         if cmd.name == "snapshot":
-            await self.send(Reply(cmd.id, True, snapshot=self.server.snapshot()))
+            await self.send(Reply(cmd.id, True, snapshot=await self.server.access.snapshot()))
             return
-        result = await execute(self.server.floor, self.server.alarms, user, cmd.name, cmd.args)
+        result = await self.server.access.command(user, cmd.name, cmd.args)
         await self.send(Reply(cmd.id, result.ok, result.code, result.params, result.message))
 
     async def _error(self, code: str, message: str) -> None:

@@ -17,6 +17,7 @@ from trio_websocket import ConnectionClosed, WebSocketConnection, open_websocket
 
 from simulator.in_process_floor import running_floor
 from supervisor.console.admission import Admission, Limits
+from supervisor.console.in_process import InProcessAccess
 from supervisor.console.server import ConsoleServer
 from supervisor.storage import schema as t
 from supervisor.storage.database import Database
@@ -32,7 +33,7 @@ async def console(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
     async with running_floor(tmp_path) as (floor, db, _physics), trio.open_nursery() as nursery:
 
         async def start(**settings: Any) -> Console:
-            server = ConsoleServer(floor, db, port=0, **settings)
+            server = ConsoleServer(InProcessAccess(floor, db), port=0, **settings)
             port = await nursery.start(server.run)
             return server, db, port
 

@@ -17,6 +17,7 @@ from domain.checks import answered_in_full, standard_items
 from domain.events import CheckRecorded
 from domain.messages import Device, DeviceLink
 from simulator.in_process_floor import running_floor
+from supervisor.console.in_process import InProcessAccess
 from supervisor.console.protocol import decode_server
 from supervisor.console.server import ConsoleServer
 from supervisor.storage import schema as t
@@ -29,7 +30,7 @@ from tui.model import ConsoleModel
 @pytest.fixture
 async def console(tmp_path: Path):  # type: ignore[no-untyped-def]
     async with running_floor(tmp_path) as (floor, db, physics), trio.open_nursery() as nursery:
-        server = ConsoleServer(floor, db, port=0, lag_limit=50)
+        server = ConsoleServer(InProcessAccess(floor, db), port=0, lag_limit=50)
         port = await nursery.start(server.run)
         yield server, db, f"ws://127.0.0.1:{port}", physics
         nursery.cancel_scope.cancel()
@@ -129,12 +130,12 @@ async def test_a_console_that_stops_reading_is_dropped_and_the_floor_goes_on(con
         await hello(ws, token)
         # Stop reading; flood the bus with records-kind events (lossless for consoles).
         for i in range(500):
-            server.floor.bus.publish(CheckRecorded("S1", f"C{i}", phase="pre", result="pass"))
+            server.access.floor.bus.publish(CheckRecorded("S1", f"C{i}", phase="pre", result="pass"))
             await trio.lowlevel.checkpoint()
         with trio.fail_after(20):
             while server.sessions:  # noqa: ASYNC110 - polling the server's session count
                 await trio.sleep(0.05)
-    assert server.floor.stations["S1"].coordinator.handled > 0  # the coordinator kept going
+    assert server.access.floor.stations["S1"].coordinator.handled > 0  # the coordinator kept going
 
 
 async def test_a_console_whose_network_drops_is_let_go_quietly(console, caplog) -> None:  # type: ignore[no-untyped-def]
@@ -273,7 +274,7 @@ async def test_an_alarm_raised_with_no_console_is_stored_and_on_the_board_a_late
                     break
                 await trio.sleep(0.05)
         assert rows == [("S1.scanner_lost", "raised", "扫码枪断开：cable cut")]
-        server = ConsoleServer(floor, db, port=0)
+        server = ConsoleServer(InProcessAccess(floor, db), port=0)
         port = await nursery.start(server.run)
         token = await user(db, "王班长", "supervisor")
         async with open_websocket_url(f"ws://127.0.0.1:{port}") as ws:
@@ -298,7 +299,7 @@ async def test_a_live_alarm_reaches_an_english_console_in_english_from_a_chinese
     tmp_path: Path,
 ) -> None:
     async with running_floor(tmp_path) as (floor, db, _), trio.open_nursery() as nursery:
-        server = ConsoleServer(floor, db, port=0)
+        server = ConsoleServer(InProcessAccess(floor, db), port=0)
         port = await nursery.start(server.run)
         token = await user(db, "王班长", "supervisor")
         async with open_websocket_url(f"ws://127.0.0.1:{port}") as ws:

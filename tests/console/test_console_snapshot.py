@@ -14,6 +14,7 @@ from domain.events import FloorEvent, OperatorLogin, OperatorLogout, StationStat
 from domain.messages import ConsoleOrder, Scanned
 from simulator.in_process_floor import running_floor
 from simulator.model_rig import GOOD, OPERATOR
+from supervisor.console.in_process import InProcessAccess
 from supervisor.console.server import ConsoleServer
 from supervisor.runtime.bus import Subscription
 
@@ -42,7 +43,7 @@ def drain(sub: Subscription, into: list[FloorEvent]) -> None:
 
 async def test_the_snapshot_says_what_the_station_published(tmp_path: Path) -> None:
     async with running_floor(tmp_path) as (floor, db, physics), trio.open_nursery() as nursery:
-        server = ConsoleServer(floor, db, port=0)
+        server = ConsoleServer(InProcessAccess(floor, db), port=0)
         await nursery.start(server.run)
         parts = floor.stations["S1"]
         # Subscribed before the station says anything of its own: from here every word is heard.
@@ -60,7 +61,7 @@ async def test_the_snapshot_says_what_the_station_published(tmp_path: Path) -> N
                 drain(sub, events)
             await trio.sleep(0.5)  # some telemetry more
         drain(sub, events)  # ... and no checkpoint between this and the snapshot: nothing can come in between
-        [station] = server.snapshot()["stations"]
+        [station] = server.access.snapshot_now()["stations"]
         said = what_the_events_said(events)
         assert {"state", "cylinder", "operator", "gross_kg"} <= said.keys()
         assert {k: station[k] for k in said} == said

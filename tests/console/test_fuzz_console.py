@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from trio_websocket import WebSocketConnection, open_websocket_url
 
 from simulator.in_process_floor import running_floor
+from supervisor.console.in_process import InProcessAccess
 from supervisor.console.protocol import (
     MAX_MESSAGE_BYTES,
     Command,
@@ -96,7 +97,7 @@ async def next_answer(ws: WebSocketConnection) -> dict[str, object]:
 async def test_a_session_answers_every_message_and_the_server_lives_on(messages: list[str]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         async with running_floor(Path(tmp)) as (floor, db, _), trio.open_nursery() as nursery:
-            server = ConsoleServer(floor, db, port=0)
+            server = ConsoleServer(InProcessAccess(floor, db), port=0)
             url = f"ws://127.0.0.1:{await nursery.start(server.run)}"
             token = await user(db, "王班长", "supervisor")
             async with open_websocket_url(url) as ws:

@@ -9,6 +9,7 @@ import trio
 
 from domain.events import AlarmRaised
 from simulator.in_process_floor import running_floor
+from supervisor.console.in_process import InProcessAccess
 from supervisor.console.server import ConsoleServer
 from supervisor.storage.users import add_user
 from tui.connection import ConsoleConnection
@@ -34,7 +35,7 @@ async def test_the_console_follows_the_floor_and_reconnects_when_the_server_is_b
         async def serve(scope: trio.CancelScope, port: int,
                         task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:  # fmt: skip
             with scope:
-                await ConsoleServer(floor, db, port=port).run(task_status=task_status)
+                await ConsoleServer(InProcessAccess(floor, db), port=port).run(task_status=task_status)
 
         port = await nursery.start(serve, first, 0)
         model = ConsoleModel()
@@ -56,7 +57,7 @@ async def test_the_console_follows_the_floor_and_reconnects_when_the_server_is_b
 
 async def test_a_refused_token_shows_as_refused_not_as_a_live_floor(tmp_path: Path) -> None:
     async with running_floor(tmp_path) as (floor, db, _physics), trio.open_nursery() as nursery:
-        port = await nursery.start(ConsoleServer(floor, db, port=0).run)
+        port = await nursery.start(ConsoleServer(InProcessAccess(floor, db), port=0).run)
         model = ConsoleModel()
         nursery.start_soon(ConsoleConnection(f"ws://127.0.0.1:{port}", "not-a-token", model).run)
         await _until(lambda: model.link == "refused")
