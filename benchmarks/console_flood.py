@@ -11,7 +11,9 @@ stride:
 - `half-open`: 2,000 TCP connections that never finish the WebSocket handshake;
 - `slow-frames`: 500 connections each sending a 1 MiB frame a slice at a time.
 Each is compared with the quiet run before it (p99 of the decision latency, as in
-console_latency); the notes give device alarms, aborted fills and the process's RSS.
+console_latency), once with the console server in the floor's own process and once in its console
+process (as `fillfloor serve` runs it); the notes give device alarms, aborted fills and the floor
+process's RSS.
 `--scale` multiplies the attack's counts (the test suite runs it small).
 """
 
@@ -35,6 +37,8 @@ from domain.events import AlarmRaised, FillAborted
 from simulator.in_process_floor import running_floor
 from simulator.measure import percentile, rss_kib
 from supervisor.console.admission import Limits, connection_capacity
+from supervisor.console.bridge import ConsoleProcess
+from supervisor.console.child import ChildSettings
 from supervisor.console.in_process import InProcessAccess
 from supervisor.console.server import ConsoleServer
 from supervisor.storage.users import add_user
@@ -67,7 +71,8 @@ def _limit_descriptors(n: int) -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(n, hard), hard))
 
 
-async def measure(stations: int, seconds: float, attack: str | None, count: int) -> Outcome:
+async def measure(stations: int, seconds: float, attack: str | None, count: int,
+                  in_process: bool = False) -> Outcome:  # fmt: skip
     ids = tuple(f"S{i + 1}" for i in range(stations))
     codes = tuple(_code(i + 1) for i in range(stations))
     latencies: list[float] = []
@@ -83,7 +88,12 @@ async def measure(stations: int, seconds: float, attack: str | None, count: int)
 
             token = await trio.to_thread.run_sync(user)
             limits = Limits(capacity=connection_capacity(96, device_links=3 * stations))
-            server = ConsoleServer(InProcessAccess(floor, db), port=0, limits=limits)
+            access = InProcessAccess(floor, db)
+            server: ConsoleServer | ConsoleProcess = (
+                ConsoleServer(access, port=0, limits=limits)
+                if in_process
+                else ConsoleProcess(access, ChildSettings("127.0.0.1", 0, limits=limits))
+            )
             port = await nursery.start(server.run)
             for sid, code in zip(ids, codes, strict=True):
                 nursery.start_soon(_operate, floor.stations[sid], physics[sid], code)
@@ -126,22 +136,25 @@ def run(stations: int = 8, seconds: float = 10.0, scale: float = 1.0,
         attacks: Sequence[str] = tuple(ATTACKS)) -> list[dict[str, object]]:  # fmt: skip
     _limit_descriptors(SERVICE_DESCRIPTORS)
     rows: list[dict[str, object]] = []
+    name = f"decision p99, {stations} stations"
     for attack in attacks:
         count = max(1, int(ATTACKS[attack] * scale))
         quiet = trio.run(measure, stations, seconds, None, 0)
-        loud = trio.run(measure, stations, seconds, attack, count)
         base = percentile(quiet.latencies, 99)
-        p99 = percentile(loud.latencies, 99)
         quiet_note = f"{len(quiet.latencies)} samples; RSS {quiet.rss_kib // 1024} MiB"
-        loud_note = (f"{len(loud.latencies)} samples; device alarms {len(loud.alarms)}, "
-                     f"aborted {loud.aborted}; RSS {loud.rss_kib // 1024} MiB; "
-                     f"attacker: {loud.attack_note}")  # fmt: skip
-        name = f"decision p99, {stations} stations"
         rows.append(
             {"name": f"{name}, quiet (before {attack})", "value": base, "unit": "ms", "note": quiet_note}
         )
-        rows.append({"name": f"{name}, {count} {attack}", "value": p99, "unit": "ms",
-                     "ratio": p99 / base if base else 0.0, "note": loud_note})  # fmt: skip
+        for in_process in (True, False):
+            loud = trio.run(measure, stations, seconds, attack, count, in_process)
+            p99 = percentile(loud.latencies, 99)
+            where = "console in the floor's process" if in_process else "console process (serve)"
+            note = (f"{len(loud.latencies)} samples; device alarms {len(loud.alarms)}, "
+                    f"aborted {loud.aborted}; RSS {loud.rss_kib // 1024} MiB; "
+                    f"attacker: {loud.attack_note}")  # fmt: skip
+            loud_name = f"{name}, {count} {attack}, {where}"
+            rows.append({"name": loud_name, "value": p99, "unit": "ms", "ratio": p99 / base if base else 0.0,
+                         "note": note})  # fmt: skip
     return rows
 
 

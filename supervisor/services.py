@@ -4,13 +4,12 @@ layer below), so a service is added here, before the floor runs."""
 
 from __future__ import annotations
 
-import ssl
-
 from platform_client.settings import SyncSettings
 from platform_client.sync import PlatformSync
 from supervisor.console.admission import Limits, connection_capacity
+from supervisor.console.bridge import ConsoleProcess
+from supervisor.console.child import ChildSettings
 from supervisor.console.in_process import InProcessAccess
-from supervisor.console.server import ConsoleServer
 from supervisor.floor import Floor
 from supervisor.runtime import ChildSpec
 
@@ -30,23 +29,22 @@ def add_console(
     *,
     host: str = "127.0.0.1",
     port: int = 8765,
-    ssl_context: ssl.SSLContext | None = None,
     sync: PlatformSync | None = None,
-) -> ConsoleServer:
-    """The console server (its port is known once the floor runs: `ConsoleServer.port`), with the
-    connection caps of the floor's [console] table; its connections never take the descriptors the
-    floor's device links need (three per station)."""
+) -> ConsoleProcess:
+    """The console server, in a process of its own (`supervisor.console.bridge`), with the TLS and
+    connection caps of the floor's [console] table; its port is known once the floor runs
+    (`ConsoleProcess.port`). Its connections are the process's: they can take neither the floor's
+    loop nor the descriptors its device links need."""
     settings = floor.config.console
-    wanted = settings.max_sessions + settings.max_pending
     limits = Limits(
         max_sessions=settings.max_sessions,
         max_sessions_per_user=settings.max_sessions_per_user,
         max_pending=settings.max_pending,
         max_per_address=settings.max_per_address,
-        capacity=connection_capacity(wanted, device_links=3 * len(floor.config.stations)),
+        capacity=connection_capacity(settings.max_sessions + settings.max_pending, device_links=0),
     )
-    origins = frozenset(settings.allowed_origins.split())
-    console = ConsoleServer(InProcessAccess(floor, floor.db, sync), host=host, port=port,
-                            ssl_context=ssl_context, limits=limits, allowed_origins=origins)  # fmt: skip
+    child = ChildSettings(host, port, settings.tls_cert, settings.tls_key, limits,
+                          tuple(settings.allowed_origins.split()))  # fmt: skip
+    console = ConsoleProcess(InProcessAccess(floor, floor.db, sync), child)
     floor.services.add_child(ChildSpec("console", console.run))
     return console

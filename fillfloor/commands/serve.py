@@ -140,7 +140,8 @@ def _run_floor(config: FloorConfig, db: Database) -> int:
     except (OSError, ssl.SSLError) as exc:  # the platform's CA file
         raise BadInput(f"[platform] ca_file: {exc}") from None
     host, port = _listen(config)
-    console = add_console(floor, host=host, port=port, ssl_context=_tls(config), sync=sync)
+    _tls(config)  # (its files are read here first: a mistake is one line at start, exit 2)
+    console = add_console(floor, host=host, port=port, sync=sync)
 
     async def main(task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as nursery:

@@ -86,9 +86,16 @@ class ConsoleServer:
         self.sessions = 0
 
     async def run(self, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
+        listeners = await trio.open_tcp_listeners(self._port, host=self._host)  # (a port in use: at once)
+        try:
+            await self._serve(listeners, task_status)
+        finally:
+            for listener in listeners:  # (serving closes them too; not if it never began)
+                await trio.aclose_forcefully(listener)
+
+    async def _serve(self, listeners: list[trio.SocketListener], task_status: trio.TaskStatus[int]) -> None:
         async with trio.open_nursery() as nursery:
             await nursery.start(self.access.run)
-            listeners = await trio.open_tcp_listeners(self._port, host=self._host)
             # trio-websocket does the handshake and the framing; the listening and the admission
             # are ours (it would read every connection it accepts, without limit).
             self._ws = WebSocketServer(self._handle, listeners, handler_nursery=nursery,

@@ -1,0 +1,63 @@
+"""The one channel between the floor and its console process: lines of UTF-8, each a kind letter,
+a tab and the rest (docs/console.md, "The console process").
+
+floor -> console process                     console process -> floor
+  (first) the settings, one JSON object        (first) {"ready": PORT} or {"failed": WHY}
+  E <tab> KEY <tab> EVENT-TEXT                 Q <tab> {"req": N, "k": "snapshot" | "auth" | "command", ...}
+  R <tab> {"req": N, ...}   (an answer)
+
+An event's text is the console message itself (JSON, which never holds a raw newline), sent as it
+is: the floor encodes an event once, whatever the number of consoles. KEY is the telemetry key
+under which a later event replaces it for a console that is behind (empty: never replaced).
+"""
+
+from __future__ import annotations
+
+import trio
+
+__all__ = ["LineReader", "LineWriter", "PipeClosed"]
+
+MAX_LINE = 64 << 20  # a snapshot of a large floor is a few MB; anything past this is not ours
+
+
+class PipeClosed(Exception):
+    """The other side is gone (its end of the pipe closed, or it wrote what is not a line)."""
+
+
+class LineReader:
+    def __init__(self, stream: trio.abc.ReceiveStream) -> None:
+        self._stream = stream
+        self._buffer = bytearray()
+        self._start = 0
+
+    async def line(self) -> str:
+        while True:
+            end = self._buffer.find(b"\n", self._start)
+            if end >= 0:
+                line = bytes(self._buffer[self._start : end])
+                self._start = end + 1
+                if self._start > 65536:  # (drop what was read, now and then, not per line)
+                    del self._buffer[: self._start]
+                    self._start = 0
+                return line.decode("utf-8")
+            if len(self._buffer) - self._start > MAX_LINE:
+                raise PipeClosed("a line past the limit")
+            data = await self._stream.receive_some(1 << 16)
+            if not data:
+                raise PipeClosed("the other side closed the pipe")
+            self._buffer += data
+
+
+class LineWriter:
+    """Lines from several tasks, each written whole (one writer at a time on the pipe)."""
+
+    def __init__(self, stream: trio.abc.SendStream) -> None:
+        self._stream = stream
+        self._lock = trio.Lock()
+
+    async def send(self, text: str) -> None:
+        async with self._lock:
+            try:
+                await self._stream.send_all(text.encode("utf-8"))
+            except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+                raise PipeClosed(str(exc)) from None
