@@ -29,6 +29,7 @@ class AlarmKind(StrEnum):
     DEVICE_SCALE_LOST = "device.scale_lost"  # no answer from the scale (or no sample in time)
     DEVICE_VALVE_LOST = "device.valve_lost"  # no answer from the valve
     DEVICE_SCANNER_LOST = "device.scanner_lost"  # the scanner's line is down
+    SCANNER_JUNK = "scanner.junk"  # a burst of unreadable frames (counted, not recorded one by one)
     VALVE_STUCK_OPEN = "valve.stuck_open"  # ordered closed, the position switch still says open
     FILL_OVERFILL = "fill.overfill"  # over tolerance: must not leave until the excess is removed
     FILL_OVER_MAX = "fill.over_max"  # above the cylinder's maximum fill
@@ -53,6 +54,7 @@ SEVERITY: Mapping[AlarmKind, Severity] = {
     AlarmKind.DEVICE_SCALE_LOST: Severity.HIGH,
     AlarmKind.DEVICE_VALVE_LOST: Severity.HIGH,
     AlarmKind.DEVICE_SCANNER_LOST: Severity.MEDIUM,
+    AlarmKind.SCANNER_JUNK: Severity.MEDIUM,
     AlarmKind.VALVE_STUCK_OPEN: Severity.CRITICAL,
     AlarmKind.FILL_OVERFILL: Severity.HIGH,
     AlarmKind.FILL_OVER_MAX: Severity.CRITICAL,
@@ -99,6 +101,12 @@ ALARM_TEXTS: Mapping[AlarmKind, Mapping[str, AlarmText]] = {
     AlarmKind.DEVICE_SCANNER_LOST: {
         "raised": AlarmText("扫码枪断开：{detail}", "scanner lost: {detail}"),
         "cleared": _EMPTY,
+    },
+    AlarmKind.SCANNER_JUNK: {
+        "raised": AlarmText(
+            "扫码枪连续发来无法识别的数据（已超过 {frames} 帧）：检查扫码枪及其线路",
+            "the scanner keeps sending unreadable frames (over {frames}): check it and its line",
+        ),
     },
     AlarmKind.VALVE_STUCK_OPEN: {
         "raised": AlarmText("阀门未按指令关闭（卡开）", "valve stuck open: it did not close on command"),

@@ -134,6 +134,7 @@ class StationCore(Course, FillLifecycle, Faults):
         """Timeouts: silent devices, max fill time, the re-weigh's wait. Judged on every message at
         most every `_JUDGE_TIME_EVERY_S`, and on a `Tick` (sent when no device speaks)."""
         now, timeout = self.now, self.ctx.fill.sample_timeout_s
+        self._judge_burst()
         since = self.born if self.born is not None else now
         for device, last in (("scale", self.sample), ("valve", self.valve)):
             if (last.at if last is not None else since) + timeout > now:

@@ -12,6 +12,7 @@ from domain.holds import Hold
 from domain.messages import ValveStatus, WeightSample
 from domain.reasons import Reason
 from domain.records import Record, RefusalRecord
+from domain.unreadable_burst import UnreadableBurst
 from supervisor.station.station_state import (
     CourseState,
     Effect,
@@ -33,6 +34,7 @@ class StationBase:
         self.course = CourseState()
         self.lifecycle = FillLifecycleState(registry_seen=ctx.floor.registry_version)
         self.fault_state = FaultState()
+        self.unreadable = UnreadableBurst()  # a scanner sending junk: one burst, not a record a frame
         self.sample: WeightSample | None = None
         self.valve: ValveStatus | None = None
         self.now = 0.0

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import assert_never
 
+from domain.alarm_kinds import AlarmKind
+from domain.alarm_notices import cleared, raised
 from domain.checks import CheckEntry, counts_as_pass
 from domain.events import CheckRecorded, CheckRefused, InterlockRefused, OperatorLogin, OperatorLogout, Scan
 from domain.holds import Hold
@@ -16,6 +18,7 @@ from domain.messages import CheckPhase, CheckSubmitted, ConsoleOrder, OrderKind,
 from domain.operators import operator_reasons
 from domain.reasons import Reason
 from domain.records import CheckRecord
+from domain.unreadable_burst import Frame
 from supervisor.station.core_base import StationBase
 from supervisor.station.station_state import Phase
 
@@ -36,6 +39,8 @@ class Course(StationBase):
             if msg.too_long
             else parse_label(msg.text, self.ctx.label_rule)
         )
+        if label.reason == Reason.LABEL_UNREADABLE and self._junk():
+            return  # one more frame of a burst: counted, not published, judged or recorded
         self._emit(Scan(self.ctx.station, label.raw, label.code))
         if self.course.phase not in _SCAN_ACCEPTED:
             return  # a fill is under way or done: the cylinder on the scale is not changed by a scan
@@ -53,6 +58,28 @@ class Course(StationBase):
             self.course.claimed = label.code
         self._enter(Phase.VERIFYING, self.now + self.ctx.fill.stable_timeout_s)
         self._verify()
+
+    def _junk(self) -> bool:
+        """Whether this unreadable frame belongs to a burst already refused (domain.unreadable_burst)."""
+        frame = self.unreadable.frame(self.now)
+        if frame == Frame.ALARM:
+            self._alarm(raised(self._junk_alarm_id(), AlarmKind.SCANNER_JUNK, self.ctx.station,
+                               frames=str(self.unreadable.alarm_after)))  # fmt: skip
+        return frame != Frame.FIRST
+
+    def _junk_alarm_id(self) -> str:
+        return f"{self.ctx.station}.scanner_junk"
+
+    def _judge_burst(self) -> None:
+        """A burst of unreadable frames that is over: one record with its count, its alarm cleared."""
+        end = self.unreadable.ended(self.now)
+        if end is None:
+            return
+        self._store_refusal((Reason.LABEL_UNREADABLE,),
+                            raw=f"{end.frames} unreadable frames in {end.seconds:.1f} s")  # fmt: skip
+        if end.alarmed:
+            self._alarm(cleared(self._junk_alarm_id(), AlarmKind.SCANNER_JUNK, self.ctx.station, "raised",
+                                frames=str(self.unreadable.alarm_after)))  # fmt: skip
 
     def _on_badge(self, badge: str) -> None:
         if badge == self.course.badge:

@@ -721,3 +721,29 @@ def test_a_cylinder_swapped_and_scanned_within_one_poll_is_judged_on_its_own_wei
     if not refused:
         rig.until(lambda: rig.fills())
         assert rig.fills()[0].gross_before_kg == Decimal(str(after_kg))
+
+
+def test_a_scanner_sending_junk_is_one_refusal_one_alarm_and_one_count_not_a_record_a_frame() -> None:
+    """Issue 19: 31,910 refusal records in 28 s from a scanner spewing garbage, each uploaded."""
+    rig = Rig()
+    rig.login()
+    rig.place(15.5)
+    rig.step(0.5)
+    for _ in range(500):  # 500 frames, one every poll
+        rig.scan("\x00\x1b[31m")
+        rig.step(0.05)
+    assert len(rig.refusal_records()) == 1  # the first, as any unreadable label
+    assert len(rig.of_type("interlock.refused")) == 1
+    assert [a.kind for a in rig.records if isinstance(a, AlarmRecord)] == ["scanner.junk"]
+    rig.step(3.0)  # the line is quiet: the burst is over
+    _first, burst = rig.refusal_records()
+    assert list(burst.reasons) == ["label.unreadable"]
+    assert burst.raw.startswith("500 unreadable frames in ")
+    assert [(a.kind, a.event) for a in rig.records if isinstance(a, AlarmRecord)] == [
+        ("scanner.junk", "raised"), ("scanner.junk", "cleared")]  # fmt: skip
+    rig.scan("\x00")  # a torn label later is refused at once again
+    rig.step(0.1)
+    assert len(rig.of_type("interlock.refused")) == 2
+    rig.check(CheckPhase.PRE)
+    rig.scan()
+    rig.until(lambda: rig.fills())  # the station fills as before
