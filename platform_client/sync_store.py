@@ -26,6 +26,7 @@ from platform_client.registry_changes import (
 from supervisor.storage.database import Database
 from supervisor.storage.outbox import (
     OutboxItem,
+    anchor_acknowledged_fills,
     dead_letter,
     dead_letter_count,
     dead_letters,
@@ -112,6 +113,7 @@ class SyncStore:
 
         def write(conn: Connection) -> OutboxFigures:
             mark_sent(conn, accepted)
+            anchor_acknowledged_fills(conn, accepted)
             for record_id, reason in rejected.items():
                 dead_letter(conn, record_id, reason)
             return _figures(conn)

@@ -100,6 +100,31 @@ def mark_sent(conn: Connection, record_ids: Iterable[str], at: str | None = None
     return conn.execute(q).rowcount
 
 
+def anchor_acknowledged_fills(conn: Connection, record_ids: Iterable[str]) -> None:
+    """Of these records the platform accepted, the newest fill becomes the chain's platform anchor
+    (schema.PLATFORM_FILL_ANCHOR) if it is newer than the anchor: in the same transaction as the
+    acceptance, so an anchor never names a fill the platform does not hold."""
+    ids = list(record_ids)
+    if not ids:
+        return
+    f = t.fill.c
+    newest = conn.execute(
+        select(f.seq, f.hash).where(f.record_id.in_(ids)).order_by(f.seq.desc()).limit(1)
+    ).first()
+    if newest is None:
+        return
+    h = t.chain_head.c
+    anchor = conn.execute(select(h.seq).where(h.id == t.PLATFORM_FILL_ANCHOR)).scalar()
+    if anchor is None:
+        conn.execute(insert(t.chain_head).values(id=t.PLATFORM_FILL_ANCHOR, seq=newest.seq, hash=newest.hash))
+    elif newest.seq > anchor:
+        conn.execute(
+            update(t.chain_head)
+            .where(h.id == t.PLATFORM_FILL_ANCHOR)
+            .values(seq=newest.seq, hash=newest.hash)
+        )
+
+
 def mark_failed(conn: Connection, record_ids: Iterable[str], next_try_at: str) -> None:
     """An attempt failed (network, 5xx, lost reply): count it and try again at `next_try_at`."""
     ids = list(record_ids)

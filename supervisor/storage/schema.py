@@ -163,6 +163,9 @@ archive_change = Table(
 # record is then as detectable as deleting any other. One row per chain, by id.
 FILL_CHAIN = 1
 RECORD_CHAIN = 2
+# The newest fill the platform has acknowledged (its seq and hash): the anchor a local rewrite of the
+# chain (hashes recomputed, or the chain emptied) cannot move, checked by verify-chain.
+PLATFORM_FILL_ANCHOR = 3
 chain_head = Table(
     "chain_head",
     metadata,

@@ -100,7 +100,28 @@ def _unlinked(conn: Connection, count: int) -> Iterator[ChainReport]:
 def _verify_fills(conn: Connection) -> ChainReport:
     head = _head(conn, t.FILL_CHAIN)
     with closing(_fill_links(conn)) as links:
-        return walk_to_first_problem("fill", links, head)
+        report = walk_to_first_problem("fill", links, head)
+    return report if not report.ok else _against_anchor(conn, report)
+
+
+def _against_anchor(conn: Connection, report: ChainReport) -> ChainReport:
+    """A chain that agrees with itself must also hold the newest fill the platform acknowledged, as
+    it was: rewriting fills with recomputed hashes, or emptying the chain, cannot keep that."""
+    h = t.chain_head.c
+    anchor = conn.execute(select(h.seq, h.hash).where(h.id == t.PLATFORM_FILL_ANCHOR)).first()
+    if anchor is None:
+        return report
+    f = t.fill.c
+    row = conn.execute(select(f.record_id, f.hash).where(f.seq == anchor.seq)).first()
+    if row is None:
+        return broken(report.count, anchor.seq, None,
+                      f"fill #{anchor.seq}, which the platform acknowledged, is missing: the chain was "
+                      f"cut or emptied after its upload (the chain now ends at #{report.count})")  # fmt: skip
+    if row.hash != anchor.hash:
+        return broken(report.count, anchor.seq, row.record_id,
+                      f"fill #{anchor.seq} ({row.record_id}) is not the fill the platform acknowledged "
+                      "(its hash differs): the chain was rewritten after its upload")  # fmt: skip
+    return report
 
 
 def _verify_records(conn: Connection) -> ChainReport:

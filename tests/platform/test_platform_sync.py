@@ -21,6 +21,7 @@ from typing import Any
 import attrs
 import pytest
 import trio
+from sqlalchemy import select
 
 from domain.backoff import Backoff
 from domain.events import FloorEvent, SyncBatch, SyncRegistry
@@ -33,6 +34,7 @@ from supervisor.runtime import EventBus
 from supervisor.runtime.bus import Event
 from supervisor.station.floor import FloorState
 from supervisor.storage import open_database
+from supervisor.storage import schema as t
 from supervisor.storage.database import Database
 from supervisor.storage.outbox import dead_letters, enqueue, outbox_backlog
 from supervisor.storage.registry import get_cursor, load_archive, regulator_disables
@@ -134,6 +136,10 @@ async def test_the_outbox_drains_to_the_platform_and_each_record_is_stored_once(
         assert sum(e.fields["accepted"] for e in ok) == 8  # 5 fills, a check, a refusal, an alarm
         assert stored_once(env) == dict.fromkeys(stored_once(env), 1)
         assert len(stored_once(env)) == 8
+        with db.reading() as conn:  # the newest acknowledged fill anchors the chain (verify-chain)
+            h = t.chain_head.c
+            anchored = conn.execute(select(h.seq).where(h.id == t.PLATFORM_FILL_ANCHOR)).scalar()
+        assert anchored == 5
         # A record stored later is uploaded at once (the sink nudges), well before the interval.
         with db.transaction() as conn:
             enqueue(conn, "chk-late", "check", _check_payload())

@@ -11,6 +11,7 @@ from sqlalchemy import delete, insert, select, update
 from supervisor.storage import Database, FillLink, open_database, verify_chain
 from supervisor.storage import schema as t
 from supervisor.storage.chain import canonical_content, content_hash, link_hash
+from supervisor.storage.outbox import anchor_acknowledged_fills
 from supervisor.storage.repository import store
 from tests.support.fill_records import fill
 
@@ -123,3 +124,63 @@ def test_masses_finer_than_a_gram_are_chained_as_stored(db_url: str) -> None:
     report = verify_chain(db.engine)
     assert (report.ok, report.count) == (True, 1), report.problem
     db.close()
+
+
+def _rewrite_from(db: Database, seq: int, **changes: object) -> None:
+    """What a thorough forger does: change a fill, then recompute every later link and the head,
+    so that the chain agrees with itself again."""
+    with db.transaction() as conn:
+        rows = [
+            dict(r)
+            for r in conn.execute(select(t.fill).where(t.fill.c.seq >= seq).order_by(t.fill.c.seq)).mappings()
+        ]
+        prev = rows[0]["prev_hash"]
+        for i, row in enumerate(rows):
+            values = dict(changes) if i == 0 else {}
+            row.update(values)
+            content = canonical_content(row)
+            new_hash = link_hash(prev, content)
+            forged = update(t.fill).where(t.fill.c.seq == row["seq"])
+            conn.execute(forged.values(**values, content=content, content_hash=content_hash(content),
+                                       prev_hash=prev, hash=new_hash))  # fmt: skip
+            prev = new_hash
+        conn.execute(update(t.chain_head).where(t.chain_head.c.id == t.FILL_CHAIN).values(hash=prev))
+
+
+def _acknowledged(db: Database, *record_ids: str) -> None:
+    with db.transaction() as conn:
+        anchor_acknowledged_fills(conn, record_ids)
+
+
+def test_a_chain_rewritten_whole_verifies_alone_but_not_against_the_platforms_anchor(db: Database) -> None:
+    """Issue 19: rewriting fills with recomputed hashes passed verify-chain (the chain is unkeyed)."""
+    _acknowledged(db, "fill-0001", "fill-0004", "fill-0003")  # uploaded, then:
+    _rewrite_from(db, 2, net_kg=Decimal("14.9"))
+    with db.transaction() as conn:  # (what the chain alone says: it agrees with itself)
+        conn.execute(delete(t.chain_head).where(t.chain_head.c.id == t.PLATFORM_FILL_ANCHOR))
+        assert verify_chain(conn).ok
+        conn.rollback()
+    report = verify_chain(db.engine)
+    assert (report.ok, report.first_bad_seq, report.first_bad_record_id) == (False, 4, "fill-0004")
+    assert "not the fill the platform acknowledged" in report.problem
+
+
+def test_an_emptied_chain_is_reported_once_the_platform_acknowledged_a_fill(db: Database) -> None:
+    _acknowledged(db, "fill-0002")
+    assert verify_chain(db.engine).ok
+    with db.transaction() as conn:
+        conn.execute(delete(t.fill))
+        conn.execute(delete(t.chain_head).where(t.chain_head.c.id == t.FILL_CHAIN))
+    report = verify_chain(db.engine)
+    assert not report.ok
+    assert "fill #2, which the platform acknowledged, is missing" in report.problem
+
+
+def test_the_anchor_only_moves_forward(db: Database) -> None:
+    _acknowledged(db, "fill-0004")
+    _acknowledged(db, "fill-0002")  # an older fill's late acknowledgement
+    with db.reading() as conn:
+        seq = conn.execute(
+            select(t.chain_head.c.seq).where(t.chain_head.c.id == t.PLATFORM_FILL_ANCHOR)
+        ).scalar()
+    assert seq == 4
