@@ -184,26 +184,34 @@ async def test_guessing_tokens_from_one_address_is_throttled(console) -> None:  
         assert (await receive(ws, "error"))["code"] == "auth.throttled"
 
 
+async def _revoke(db: Database, name: str) -> None:
+    def revoke() -> None:
+        with db.transaction() as conn:
+            revoke_user(conn, name)
+
+    await trio.to_thread.run_sync(revoke)
+
+
+async def _audited(db: Database) -> list[tuple[str, str]]:
+    def read() -> list[tuple[str, str]]:
+        with db.reading() as conn:
+            rows = conn.execute(select(t.console_audit.c.command, t.console_audit.c.result))
+            return [(row[0], row[1]) for row in rows]
+
+    return await trio.to_thread.run_sync(read)
+
+
 async def test_a_revoked_users_open_session_is_closed_and_its_command_not_obeyed(console) -> None:  # type: ignore[no-untyped-def]
     _, db, port = await console(recheck_s=3600)  # the command itself must find it out
     token = await user(db, "sup", "supervisor")
     async with client(f"ws://127.0.0.1:{port}") as ws:
         await hello(ws, token)
-
-        def revoke() -> None:
-            with db.transaction() as conn:
-                revoke_user(conn, "sup")
-
-        await trio.to_thread.run_sync(revoke)
+        await _revoke(db, "sup")
         await ws.send_message(json.dumps({"type": "command", "id": 1, "command": "pause",
                                           "args": {"station": "S1"}}))  # fmt: skip
         assert (await receive(ws, "bye"))["code"] == "auth.revoked"
 
-    def audited() -> list[Any]:
-        with db.reading() as conn:
-            return list(conn.execute(select(t.console_audit.c.command, t.console_audit.c.result)))
-
-    assert ("pause", "ok") not in await trio.to_thread.run_sync(audited)
+    assert ("pause", "ok") not in await _audited(db)
 
 
 async def test_an_idle_revoked_session_is_closed_by_the_recheck(console) -> None:  # type: ignore[no-untyped-def]
@@ -211,12 +219,7 @@ async def test_an_idle_revoked_session_is_closed_by_the_recheck(console) -> None
     token = await user(db, "sup", "supervisor")
     async with client(f"ws://127.0.0.1:{port}") as ws:
         await hello(ws, token)
-
-        def revoke() -> None:
-            with db.transaction() as conn:
-                revoke_user(conn, "sup")
-
-        await trio.to_thread.run_sync(revoke)
+        await _revoke(db, "sup")
         assert (await receive(ws, "bye"))["code"] == "auth.revoked"
 
 
@@ -239,19 +242,9 @@ async def test_an_unknown_command_is_refused_and_audited(console) -> None:  # ty
         reply = await command(ws, 1, "format_disk\x1b[2J")
         assert reply["code"] == "console.unknown_command"
 
-    def audited() -> list[Any]:
-        with db.reading() as conn:
-            return list(conn.execute(select(t.console_audit.c.command, t.console_audit.c.result)))
-
-    rows: list[Any] = []
-
-    async def fetch() -> None:
-        rows[:] = await trio.to_thread.run_sync(audited)
-
     with trio.fail_after(10):  # (the audit row is written by the floor's record writer)
-        while ("format_disk\\x1b[2J", "refused") not in rows:
+        while ("format_disk\\x1b[2J", "refused") not in await _audited(db):  # noqa: ASYNC110
             await trio.sleep(0.05)
-            await fetch()
 
 
 def test_admission_caps_each_address_and_the_total_and_forgets_what_is_released() -> None:
