@@ -4,21 +4,34 @@ layer below), so a service is added here, before the floor runs."""
 
 from __future__ import annotations
 
+from platform_client.bridge import SyncProcess
 from platform_client.settings import SyncSettings
 from platform_client.sync import PlatformSync
 from supervisor.console.admission import Limits, connection_capacity
 from supervisor.console.bridge import ConsoleProcess
 from supervisor.console.child import ChildSettings
 from supervisor.console.in_process import InProcessAccess
+from supervisor.console.snapshot import SyncFigures
 from supervisor.floor import Floor
 from supervisor.runtime import ChildSpec
 
-__all__ = ["add_console", "add_platform_sync"]
+__all__ = ["add_console", "add_platform_sync", "add_platform_sync_process"]
 
 
 def add_platform_sync(floor: Floor, settings: SyncSettings) -> PlatformSync:
-    """The platform sync, woken by every write (a new record goes up at once)."""
+    """The platform sync in the floor's loop (scenarios and tests), woken by every write (a new
+    record goes up at once)."""
     sync = PlatformSync(settings, floor.db, floor.state, floor.bus)
+    floor.sink.on_written(sync.nudge)
+    floor.services.add_child(ChildSpec("platform", sync.run))
+    return sync
+
+
+def add_platform_sync_process(floor: Floor, settings: SyncSettings) -> SyncProcess:
+    """The platform sync in a process of its own (`fillfloor serve`): its uploads' JSON and TLS work
+    never delays a poll or a decision (platform_client/bridge.py)."""
+    url = floor.db.engine.url.render_as_string(hide_password=False)
+    sync = SyncProcess(settings, floor.db, url, floor.state, floor.bus)
     floor.sink.on_written(sync.nudge)
     floor.services.add_child(ChildSpec("platform", sync.run))
     return sync
@@ -29,7 +42,7 @@ def add_console(
     *,
     host: str = "127.0.0.1",
     port: int = 8765,
-    sync: PlatformSync | None = None,
+    sync: SyncFigures | None = None,
 ) -> ConsoleProcess:
     """The console server, in a process of its own (`supervisor.console.bridge`), with the TLS and
     connection caps of the floor's [console] table; its port is known once the floor runs

@@ -111,8 +111,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_floor(config: FloorConfig, db: Database) -> int:
+    from platform_client.api import tls_context
     from supervisor.devices import DeviceActorFactory
-    from supervisor.services import add_console, add_platform_sync
+    from supervisor.services import add_console, add_platform_sync_process
 
     # Under the floor lock (a second serve on this database is named as such, not as a port clash)
     # and before anything is recorded or started.
@@ -135,10 +136,13 @@ def _run_floor(config: FloorConfig, db: Database) -> int:
         state.set_disabled(station, True)
     floor = Floor(config, db, state, EventBus(), DeviceActorFactory(), learned=learned)
     platform = sync_settings(config, os.environ)
-    try:
-        sync = add_platform_sync(floor, platform) if platform is not None else None
-    except (OSError, ssl.SSLError) as exc:  # the platform's CA file
-        raise BadInput(f"[platform] ca_file: {exc}") from None
+    sync = None
+    if platform is not None:
+        try:
+            tls_context(platform)  # its CA file read here (the sync's process reads it again)
+        except (OSError, ssl.SSLError) as exc:
+            raise BadInput(f"[platform] ca_file: {exc}") from None
+        sync = add_platform_sync_process(floor, platform)
     host, port = _listen(config)
     _tls(config)  # (its files are read here first: a mistake is one line at start, exit 2)
     console = add_console(floor, host=host, port=port, sync=sync)

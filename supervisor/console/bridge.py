@@ -1,6 +1,15 @@
 """The floor's side of its console process (`child.py`): start it, feed it the floor's events,
 answer its requests; a service of the floor's services supervisor, restarted with a new process if
-the process dies or stops reading.
+the process dies or stops reading. Over the pipe (supervisor/runtime/pipe.py):
+
+floor -> console process                     console process -> floor
+  (first) its settings (`ChildSettings`)       (first) {"ready": PORT} or {"failed": WHY}
+  E <tab> KEY <tab> EVENT-TEXT                 Q <tab> {"req": N, "k": "snapshot" | "auth" | "command", ...}
+  R <tab> {"req": N, ...}   (an answer)
+
+An event's text is the console message itself, sent as it is: the floor encodes an event once,
+whatever the number of consoles. KEY is the telemetry key under which a later event replaces it for
+a console that is behind (empty: never replaced).
 
 What the floor's loop does for its consoles is then the same however many there are and whatever
 they do: encode each event once and write it to one pipe (batched), build a snapshot when the
@@ -26,8 +35,8 @@ import trio
 
 from supervisor.console.child import ChildSettings
 from supervisor.console.in_process import InProcessAccess
-from supervisor.console.pipe import LineReader, LineWriter, PipeClosed
 from supervisor.runtime.bus import Event, Subscription
+from supervisor.runtime.pipe import LineReader, LineWriter, PipeClosed
 from supervisor.storage.users import ConsoleUser
 
 __all__ = ["ConsoleProcess", "ConsoleProcessFailed"]

@@ -19,9 +19,9 @@ import attrs
 import trio
 
 from supervisor.console.admission import Limits
-from supervisor.console.pipe import LineReader, LineWriter, PipeClosed
 from supervisor.console.pipe_access import PipeAccess
 from supervisor.console.server import ConsoleServer
+from supervisor.runtime.pipe import LineReader, LineWriter, PipeClosed, ended_by
 
 __all__ = ["ChildSettings", "main"]
 
@@ -65,7 +65,7 @@ async def _serve() -> None:
         try:
             port = await nursery.start(server.run)
         except BaseException as exc:
-            if _only(exc, OSError, ssl.SSLError):  # (its port, its TLS files: the floor says so)
+            if ended_by(exc, OSError, ssl.SSLError):  # (its port, its TLS files: the floor says so)
                 await writer.send(json.dumps({"failed": str(_first(exc))}) + "\n")
             raise
         await writer.send(json.dumps({"ready": port}) + "\n")
@@ -77,9 +77,9 @@ def main() -> int:
     try:
         trio.run(_serve)
     except BaseException as exc:
-        if _only(exc, PipeClosed, KeyboardInterrupt):
+        if ended_by(exc, PipeClosed, KeyboardInterrupt):
             return 0  # the floor is gone: so is its console
-        if _only(exc, OSError, ssl.SSLError):
+        if ended_by(exc, OSError, ssl.SSLError):
             return 2  # (said on the pipe: the floor reports it)
         raise
     return 0
@@ -89,13 +89,6 @@ def _first(exc: BaseException) -> BaseException:
     while isinstance(exc, BaseExceptionGroup):
         exc = exc.exceptions[0]
     return exc
-
-
-def _only(exc: BaseException, *kinds: type[BaseException]) -> bool:
-    """Whether `exc` is of `kinds`, or a group of nothing else (trio's nurseries group them)."""
-    if isinstance(exc, BaseExceptionGroup):
-        return exc.split(kinds)[1] is None
-    return isinstance(exc, kinds)
 
 
 if __name__ == "__main__":

@@ -19,9 +19,9 @@ from typing import Any
 
 import trio
 
-from supervisor.console.pipe import LineReader, LineWriter, PipeClosed
 from supervisor.runtime.bus import SubscriberLagged
 from supervisor.runtime.maintenance import CommandResult
+from supervisor.runtime.pipe import LineReader, LineWriter, PipeClosed
 from supervisor.storage.users import ConsoleUser
 
 __all__ = ["PipeAccess"]

@@ -22,8 +22,8 @@ from simulator.in_process_floor import running_floor
 from supervisor.console.bridge import ConsoleProcess
 from supervisor.console.child import ChildSettings
 from supervisor.console.in_process import InProcessAccess
-from supervisor.console.pipe import PipeClosed
 from supervisor.floor import Floor
+from supervisor.runtime.pipe import PipeClosed
 from supervisor.storage.database import Database
 from tests.support.console_client import command, hello, receive, user
 

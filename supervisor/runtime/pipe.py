@@ -1,21 +1,17 @@
-"""The one channel between the floor and its console process: lines of UTF-8, each a kind letter,
-a tab and the rest (docs/console.md, "The console process").
+"""The channel between the floor and a process of its services (the console server, the platform
+sync): lines of UTF-8 over a pipe, each a kind letter, a tab and the rest. What the kinds are is
+each service's (supervisor/console/bridge.py, platform_client/process.py); JSON never holds a raw
+newline, so a JSON text is a line as it is.
 
-floor -> console process                     console process -> floor
-  (first) the settings, one JSON object        (first) {"ready": PORT} or {"failed": WHY}
-  E <tab> KEY <tab> EVENT-TEXT                 Q <tab> {"req": N, "k": "snapshot" | "auth" | "command", ...}
-  R <tab> {"req": N, ...}   (an answer)
-
-An event's text is the console message itself (JSON, which never holds a raw newline), sent as it
-is: the floor encodes an event once, whatever the number of consoles. KEY is the telemetry key
-under which a later event replaces it for a console that is behind (empty: never replaced).
+The service's process reads its settings from the first line and ends when the floor closes the
+pipe (`PipeClosed`): it never outlives the floor.
 """
 
 from __future__ import annotations
 
 import trio
 
-__all__ = ["LineReader", "LineWriter", "PipeClosed"]
+__all__ = ["LineReader", "LineWriter", "PipeClosed", "ended_by"]
 
 MAX_LINE = 64 << 20  # a snapshot of a large floor is a few MB; anything past this is not ours
 
@@ -61,3 +57,11 @@ class LineWriter:
                 await self._stream.send_all(text.encode("utf-8"))
             except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
                 raise PipeClosed(str(exc)) from None
+
+
+def ended_by(exc: BaseException, *kinds: type[BaseException]) -> bool:
+    """Whether `exc` is of `kinds`, or a group of nothing else (trio's nurseries group them): how a
+    service's process tells "the floor closed the pipe" from a failure of its own."""
+    if isinstance(exc, BaseExceptionGroup):
+        return exc.split(kinds)[1] is None
+    return isinstance(exc, kinds)

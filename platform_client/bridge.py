@@ -1,0 +1,108 @@
+"""The floor's side of its platform sync process (`platform_client/process.py`): start it, nudge it
+when records are written, publish its events on the floor's bus, apply the registry changes it
+stored, keep its figures for the console. A service of the floor's services supervisor: if the
+process dies, the service ends and is started anew; nothing is lost (the outbox is in the
+database, and each record is marked only once the platform answered for it).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import trio
+from sqlalchemy import Connection
+
+from domain.events import decode
+from platform_client.process import settings_line
+from platform_client.settings import SyncSettings
+from supervisor.runtime import EventBus
+from supervisor.runtime.pipe import LineReader, LineWriter, PipeClosed
+from supervisor.station.floor import FloorState
+from supervisor.storage.database import Database
+from supervisor.storage.registry import load_archive, load_operators
+
+__all__ = ["SyncProcess"]
+
+T = TypeVar("T")
+
+
+class SyncProcess:
+    def __init__(self, settings: SyncSettings, db: Database, db_url: str, state: FloorState,
+                 bus: EventBus) -> None:  # fmt: skip
+        self.settings = settings
+        self._db = db
+        self._db_url = db_url
+        self.state = state
+        self.bus = bus
+        self.pid: int | None = None
+        self._figures: dict[str, Any] = {"status": "starting", "backlog": 0, "dead_letters": 0}
+        self._nudged = trio.Event()
+
+    def nudge(self) -> None:
+        """New records are in the outbox (called by the floor's record writer)."""
+        self._nudged.set()
+
+    def figures(self) -> dict[str, Any]:
+        return self._figures
+
+    async def run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        command = [sys.executable, "-m", "platform_client.process"]
+        process = await trio.lowlevel.open_process(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self.pid = process.pid
+        try:
+            if process.stdin is None or process.stdout is None:  # pragma: no cover - asked for above
+                raise PipeClosed("no pipe to the platform sync process")
+            writer, reader = LineWriter(process.stdin), LineReader(process.stdout)
+            await writer.send(settings_line(self.settings, self._db_url))
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._nudges, writer)
+                task_status.started()
+                await self._read(reader)
+        finally:
+            with trio.CancelScope(shield=True):
+                process.kill()
+                await process.wait()
+
+    async def _nudges(self, writer: LineWriter) -> None:
+        while True:
+            await self._nudged.wait()
+            self._nudged = trio.Event()  # (nudges while one is written are one nudge)
+            await writer.send("N\n")
+
+    async def _read(self, reader: LineReader) -> None:
+        while True:
+            kind, _, rest = (await reader.line()).partition("\t")
+            match kind:
+                case "V":
+                    event = decode(json.loads(rest))
+                    if event is not None:
+                        self.bus.publish(event)
+                case "F":
+                    figures = json.loads(rest)
+                    if isinstance(figures, dict):
+                        self._figures = figures
+                case "A":
+                    archive = await self._read_db(functools.partial(load_archive, code=rest))
+                    if archive is not None:
+                        self.state.put_archive(archive)
+                case "O":
+                    operator = (await self._read_db(load_operators)).get(rest)
+                    if operator is not None:
+                        self.state.put_operator(operator)
+                case "D":
+                    station, _, flag = rest.partition("\t")
+                    self.state.set_disabled(station or None, flag == "1")
+                case _:
+                    raise PipeClosed(f"a line of unknown kind {kind!r} from the platform sync process")
+
+    async def _read_db(self, read: Callable[[Connection], T]) -> T:
+        def run() -> T:
+            with self._db.reading() as conn:
+                return read(conn)
+
+        return await trio.to_thread.run_sync(run)

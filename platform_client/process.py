@@ -1,0 +1,133 @@
+"""The platform sync in a process of its own: `python -m platform_client.process`, started by the
+floor (`platform_client.bridge.SyncProcess`) with one pipe (supervisor/runtime/pipe.py's lines).
+
+An upload of 500 records is JSON and TLS work of tens of milliseconds; in the floor's own loop it
+delays polls and decisions (issue 19). Here it costs the floor one line per batch.
+
+floor -> sync process                       sync process -> floor
+  (first) {"settings": …, "db": URL}          V <tab> EVENT-JSON   a sync event (sync.batch, …)
+  N                 records to upload         A <tab> CODE         an archive the registry changed
+                                              O <tab> ID           an operator it changed
+                                              D <tab> STATION <tab> 0|1   a station (dis)abled
+                                              F <tab> FIGURES-JSON  what the console shows
+
+The process writes the registry's changes to the database itself (with their cursor, as in the
+floor); the floor reads back the archives and operators it names. It ends when the floor closes
+its pipe.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from collections import deque
+from typing import Any
+
+import attrs
+import trio
+
+from domain.archive import CylinderArchive, Operator
+from domain.events import encode
+from platform_client.settings import SyncSettings
+from platform_client.sync import PlatformSync
+from supervisor.config import PlatformConfig
+from supervisor.runtime import EventBus
+from supervisor.runtime.pipe import LineReader, LineWriter, PipeClosed, ended_by
+from supervisor.storage import open_database
+
+__all__ = ["main", "settings_line"]
+
+_FIGURES_EVERY_S = 1.0
+
+
+def settings_line(settings: SyncSettings, db_url: str) -> str:
+    """The first line the floor sends: the settings (the key with them: never on a command line)."""
+    raw = {"platform": attrs.asdict(settings.platform), "unit_code": settings.unit_code, "key": settings.key,
+           "timeout_s": settings.timeout_s, "registry_page": settings.registry_page}  # fmt: skip
+    return json.dumps({"settings": raw, "db": db_url}) + "\n"
+
+
+def _settings(raw: dict[str, Any]) -> SyncSettings:
+    return SyncSettings(PlatformConfig(**raw["platform"]), raw["unit_code"], raw["key"],
+                        timeout_s=raw["timeout_s"], registry_page=raw["registry_page"])  # fmt: skip
+
+
+class _ToFloor:
+    """What the sync would do to the floor's state, said to the floor instead (`FloorState`'s
+    three registry methods); lines wait here for the writer, never blocking the sync."""
+
+    def __init__(self) -> None:
+        self.lines: deque[str] = deque()
+        self.wake = trio.Event()
+
+    def say(self, line: str) -> None:
+        self.lines.append(line)
+        self.wake.set()
+
+    def put_archive(self, archive: CylinderArchive) -> None:
+        self.say(f"A\t{archive.code}\n")
+
+    def put_operator(self, operator: Operator) -> None:
+        self.say(f"O\t{operator.id}\n")
+
+    def set_disabled(self, station: str | None, disabled: bool) -> None:
+        self.say(f"D\t{station or ''}\t{int(disabled)}\n")
+
+
+async def _serve() -> None:
+    reader = LineReader(trio.lowlevel.FdStream(os.dup(sys.stdin.fileno())))
+    writer = LineWriter(trio.lowlevel.FdStream(os.dup(sys.stdout.fileno())))
+    first = json.loads(await reader.line())
+    settings = _settings(first["settings"])
+    db = await trio.to_thread.run_sync(open_database, first["db"])
+    to_floor, bus = _ToFloor(), EventBus()
+    sync = PlatformSync(settings, db, to_floor, bus)  # type: ignore[arg-type]  # (FloorState's methods)
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(_events, bus, to_floor)
+            nursery.start_soon(_write, to_floor, writer)
+            nursery.start_soon(_figures, sync, to_floor)
+            await nursery.start(sync.run)
+            while True:  # the floor's nudges, until it closes the pipe
+                if await reader.line() == "N":
+                    sync.nudge()
+    finally:
+        db.close()
+
+
+async def _events(bus: EventBus, to_floor: _ToFloor) -> None:
+    async for event in bus.subscribe("to-floor", coalesce=False, capacity=100_000):
+        to_floor.say("V\t" + json.dumps(encode(event.payload), ensure_ascii=False) + "\n")
+
+
+async def _figures(sync: PlatformSync, to_floor: _ToFloor) -> None:
+    while True:
+        to_floor.say("F\t" + json.dumps(sync.figures(), ensure_ascii=False, default=str) + "\n")
+        await trio.sleep(_FIGURES_EVERY_S)
+
+
+async def _write(to_floor: _ToFloor, writer: LineWriter) -> None:
+    while True:
+        await to_floor.wake.wait()
+        to_floor.wake = trio.Event()
+        lines = "".join(to_floor.lines)
+        to_floor.lines.clear()
+        await writer.send(lines)
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
+                        format="fillfloor platform sync: %(levelname)s %(name)s: %(message)s")  # fmt: skip
+    try:
+        trio.run(_serve)
+    except BaseException as exc:
+        if ended_by(exc, PipeClosed, KeyboardInterrupt):
+            return 0  # the floor is gone: so is its sync
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
