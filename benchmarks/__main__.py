@@ -33,6 +33,7 @@ MODULES = (
     "benchmarks.console_latency",
     "benchmarks.console_flood",
     "benchmarks.platform_drain",
+    "benchmarks.sync_isolation",
     "benchmarks.soak",
 )
 OUT = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"

@@ -11,7 +11,7 @@ import math
 import pytest
 import trio
 
-from benchmarks import console_flood, poll_capacity, rtu_utilisation
+from benchmarks import console_flood, poll_capacity, rtu_utilisation, sync_isolation
 from benchmarks.__main__ import _sections
 
 
@@ -92,3 +92,9 @@ def test_a_small_console_flood_costs_the_floor_no_device_alarm_and_no_fill(attac
     assert outcome.aborted == 0
     assert len(outcome.latencies) > 50  # the scales were polled and judged all along
     assert "opened" in outcome.attack_note
+
+
+def test_the_sync_isolation_benchmark_drains_through_the_floors_loop_and_through_its_process() -> None:
+    rows = sync_isolation.run(stations=1, seconds=2.0, records=300)
+    assert [r["name"] for r in rows] == [f"decision p99, 1 stations, sync {m}" for m in sync_isolation.MODES]
+    assert all("drained 300" in str(r["note"]) for r in rows[1:])  # both ways, every record up
