@@ -155,6 +155,7 @@ class StationWeight(FloorEvent):
     gross_kg: Decimal
     stable: bool
     target_kg: Decimal | None = None
+    tare_kg: Decimal | None = None  # the cylinder's tare while it fills: progress is net, tare → target
 
 
 # --- alarms -------------------------------------------------------------------------------------

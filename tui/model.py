@@ -69,6 +69,7 @@ class StationView:
     gross_kg: float | None = None
     stable: bool | None = None
     target_kg: float | None = None
+    tare_kg: float | None = None
     preact_kg: float | None = None
     cutoff: str | None = None
     faults: list[str] = field(factory=list)
@@ -87,6 +88,7 @@ class StationView:
         view.gross_kg = _float(s.get("gross_kg"))
         view.stable = s.get("stable") if isinstance(s.get("stable"), bool) else None
         view.target_kg = _float(s.get("target_kg"))
+        view.tare_kg = _float(s.get("tare_kg"))
         view.preact_kg = _float(s.get("preact_kg"))
         view.cutoff = _text(s.get("cutoff"))
         view.faults = [str(f) for f in s.get("faults") or [] if isinstance(f, str)]
@@ -214,6 +216,7 @@ class ConsoleModel:
                 station.gross_kg = float(e.gross_kg)
                 station.stable = e.stable
                 station.target_kg = None if e.target_kg is None else float(e.target_kg)
+                station.tare_kg = None if e.tare_kg is None else float(e.tare_kg)
             case StationState():
                 station.state = e.state
                 if e.cylinder is not None or e.state == "idle":

@@ -13,18 +13,30 @@ from textual.widgets import Static
 from tui.i18n import Texts, plain
 from tui.model import ConsoleModel, StationView
 
-__all__ = ["ABNORMAL_STATES", "StationTile", "StatusLine", "weight_bar"]
+__all__ = ["ABNORMAL_STATES", "StationTile", "StatusLine", "progress", "weight_bar"]
 
 # ISA-101: calm grey while all is well; colour only where someone must look.
 ABNORMAL_STATES = frozenset({"rejected", "fault", "out_of_service", "paused"})
+_TITLE_FROM = 100  # columns from which the status line has room for the console's title
 
 
-def weight_bar(gross_kg: float | None, target_kg: float | None, width: int = 20) -> str:
-    """`██████░░░░` for gross against target (clamped: an overfill shows full, not wider)."""
-    if gross_kg is None or not target_kg or target_kg <= 0:
+def progress(gross_kg: float | None, tare_kg: float | None, target_kg: float | None) -> float | None:
+    """How far a fill is, 0.0 at the cylinder's tare to 1.0 at its target (clamped): the net that
+    went in, not gross/target (a cylinder at tare would show half full)."""
+    if gross_kg is None or target_kg is None:
+        return None
+    tare = tare_kg or 0.0
+    if target_kg <= tare:
+        return None
+    return max(0.0, min(1.0, (gross_kg - tare) / (target_kg - tare)))
+
+
+def weight_bar(done: float | None, width: int = 20) -> str:
+    """`██████░░░░  60 %` for a fill's progress (an overfill shows full, not wider)."""
+    if done is None:
         return "░" * width
-    filled = round(max(0.0, min(1.0, gross_kg / target_kg)) * width)
-    return "█" * filled + "░" * (width - filled)
+    filled = round(done * width)
+    return "█" * filled + "░" * (width - filled) + f" {round(done * 100):3d} %"
 
 
 def _kg(value: float | None) -> str:
@@ -42,8 +54,10 @@ class StatusLine(Static):
 
     def show(self) -> None:
         t, m = self.t, self.model
-        line = Text(t("title"), style="bold")
-        line.append("  │  ")
+        line = Text()
+        if self.app.size.width >= _TITLE_FROM:  # on a narrow terminal the figures matter more
+            line.append(t("title"), style="bold")
+            line.append("  │  ")
         link_style = {"connected": "", "connecting": "italic"}.get(m.link, "bold reverse")
         line.append(t(f"link.{m.link}"), style=link_style)
         if m.user:
@@ -71,9 +85,11 @@ class StationTile(Static, can_focus=True):
         self.t = texts
         self.station_id = station_id
 
-    def show(self, s: StationView, stale: bool) -> None:
+    def show(self, s: StationView, stale: bool, bar_width: int = 20) -> None:
         t = self.t
-        text = Text(no_wrap=True, overflow="ellipsis")  # a tile's lines never wrap out of sight
+        # The floor screen sizes the tiles so that every line but the problem fits its width; the
+        # problem may take the tile's last two lines rather than be cut.
+        text = Text()
         text.append(plain(s.id), style="bold")
         text.append("  ")
         text.append(t.state(s.state), style="bold" if s.state in ABNORMAL_STATES else "")
@@ -89,13 +105,14 @@ class StationTile(Static, can_focus=True):
             text.append(t("tile.none"))
         text.append("\n")
         target = s.target_kg if s.state in ("ready", "filling", "settling") else None
-        text.append(weight_bar(s.gross_kg, target))
+        text.append(weight_bar(progress(s.gross_kg, s.tare_kg, target), bar_width))
         text.append("\n")
         text.append(f"{t('tile.weight')} {_kg(s.gross_kg)} kg")
-        if s.target_kg is not None and s.state in ("ready", "filling", "settling"):
-            text.append(f"  {t('tile.target')} {_kg(s.target_kg)} kg")
+        if target is not None:
+            text.append(f"  {t('tile.target')} {_kg(target)} kg")
         text.append("\n")
         if s.last_problem:
+            # The last lines, wrapped rather than cut: the problem is why someone looks.
             text.append(f"{t('tile.last_error')}: ")
             text.append(plain(t.reason(s.last_problem)), style="bold")
         for state in ABNORMAL_STATES:

@@ -8,11 +8,13 @@ before committing.
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import time
 from collections.abc import Iterator
 
 import pytest
+from rich.console import Console
 from textual.widgets import DataTable
 
 from domain.events import AlarmRaised
@@ -108,3 +110,35 @@ def test_device_and_user_text_reaches_the_screen_as_plain_text_without_control_c
     assert "张三 (OP01)" in tile
     assert "秤]0;title丢失[b]" in alarms
     assert not any(ch in tile + alarms for ch in "\x1b\x07\r")
+
+
+def screen_text(console: ConsoleApp) -> list[str]:
+    """The screen as a person reads it, line by line."""
+    width, height = console.size
+    out = Console(width=width, height=height, file=io.StringIO(), record=True, legacy_windows=False)
+    out.print(console.screen._compositor.render_update(full=True))
+    return out.export_text().splitlines()
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+@pytest.mark.parametrize("size", [(80, 24), (100, 30), (140, 40)])
+def test_floor_tiles_show_weight_target_progress_and_problem_whole_at_every_size(
+    lang: str, size: tuple[int, int]
+) -> None:
+    """From 80×24 up, no tile cuts off what a person reads it for; the bar is the net filled
+    (tare 15.2 → target 29.7 kg at 24.31 kg gross: 63 %, where gross/target would say 82 %)."""
+    t = Texts(lang)
+
+    async def run() -> list[str]:
+        console = ConsoleApp(sample_model(), t)
+        async with console.run_test(size=size) as pilot:
+            await pilot.pause()
+            return screen_text(console)
+
+    lines = asyncio.run(run())
+    text = "\n".join(lines)
+    assert f"{t('tile.weight')} 24.31 kg  {t('tile.target')} 29.70 kg" in text
+    assert " 63 %" in text
+    # The problem (S2's refusal) whole, if wrapped onto the tile's last line.
+    assert all(word in text for word in t.reason("label.foreign_unit").split())
+    assert t("header.unacknowledged", n=1) in lines[0]

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
     from tui.app import ConsoleApp
 
 __all__ = ["ConsoleScreen", "cell", "clock", "table"]
+
+_WIDE = 120  # columns from which the key bar has room to spare
 
 
 def cell(value: Any, style: str = "") -> Text:
@@ -65,6 +68,12 @@ class ConsoleScreen(Screen[None]):
 
     def compose_footer(self) -> ComposeResult:
         yield Footer()
+
+    def on_resize(self, event: events.Resize) -> None:
+        # A narrow terminal gets the compact key bar, so that the last keys are not cut off.
+        for footer in self.query(Footer):
+            footer.compact = event.size.width < _WIDE
+        self.show()
 
     def on_screen_resume(self) -> None:
         self.sub_title = self.t(self.name_key)
