@@ -286,6 +286,9 @@ _WORDS = {
     "post": ("充装后", "post-fill"),
     "pass": ("合格", "pass"),
     "fail": ("不合格", "fail"),
+    # cut-off modes (who closes the valve at target)
+    "indicator": ("仪表切断", "indicator cut-off"),
+    "host": ("主机切断", "host cut-off"),
 }
 
 # The platform sync's upload and registry states (platform_client.sync).

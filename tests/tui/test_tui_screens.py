@@ -24,7 +24,8 @@ from tui.app import ConsoleApp
 from tui.i18n import Texts
 from tui.widgets import StationTile
 
-SIZE = (140, 36)
+SIZE = (140, 40)
+SMALL_SIZES = [(80, 24), (100, 30)]  # the least terminal the README names, and a common one
 
 
 @pytest.fixture(autouse=True)
@@ -59,6 +60,16 @@ def app(lang: str, link: str = "connected") -> ConsoleApp:
 )
 def test_screen(snap_compare, lang: str, screen: str, keys: list[str]) -> None:  # type: ignore[no-untyped-def]
     assert snap_compare(app(lang), press=keys, terminal_size=SIZE)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+@pytest.mark.parametrize("size", SMALL_SIZES, ids=lambda size: "{}x{}".format(*size))
+@pytest.mark.parametrize(("screen", "keys"), [("floor", []), ("alarms", ["f2"]), ("station", ["f3"])])
+def test_screen_on_a_small_terminal(  # type: ignore[no-untyped-def]
+    snap_compare, lang: str, size: tuple[int, int], screen: str, keys: list[str]
+) -> None:
+    """The screens watched all shift, on the least terminal: nothing a person needs is cut off."""
+    assert snap_compare(app(lang), press=keys, terminal_size=size)
 
 
 def test_floor_when_the_link_is_down_says_so_and_greys_out(snap_compare) -> None:  # type: ignore[no-untyped-def]
