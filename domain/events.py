@@ -103,6 +103,7 @@ class CheckRecorded(FloorEvent):
     phase: str  # pre | post
     result: str  # pass | fail
     complete: bool = True  # every item checked and passed (a pass without it does not count)
+    checker: str | None = None  # who did this check (F3's checker column)
 
 
 @frozen

@@ -721,3 +721,11 @@ def test_a_cylinder_swapped_and_scanned_within_one_poll_is_judged_on_its_own_wei
     if not refused:
         rig.until(lambda: rig.fills())
         assert rig.fills()[0].gross_before_kg == Decimal(str(after_kg))
+
+
+def test_a_recorded_check_names_its_checker_for_the_console() -> None:
+    """F3's checker column reads who did the check from the event: without it, always "—"."""
+    rig = Rig()
+    rig.check(CheckPhase.PRE)
+    rig.step(0.2)
+    assert rig.of_type("check.recorded")[-1]["checker"] == "CK01"

@@ -153,3 +153,35 @@ def test_floor_tiles_show_weight_target_progress_and_problem_whole_at_every_size
     # The problem (S2's refusal) whole, if wrapped onto the tile's last line.
     assert all(word in text for word in t.reason("label.foreign_unit").split())
     assert t("header.unacknowledged", n=1) in lines[0]
+
+
+def test_brackets_step_through_the_stations_on_f3() -> None:
+    """`]` and `[` are bound by their key names, as Textual reports them when pressed."""
+
+    async def run() -> list[str | None]:
+        console = ConsoleApp(sample_model(), Texts("en"))
+        seen: list[str | None] = []
+        async with console.run_test(size=SIZE) as pilot:
+            await pilot.press("f3")
+            await pilot.pause()
+            for key in ("right_square_bracket", "right_square_bracket", "left_square_bracket"):
+                seen.append(console.screen.station_id)  # type: ignore[attr-defined]
+                await pilot.press(key)
+                await pilot.pause()
+            seen.append(console.screen.station_id)  # type: ignore[attr-defined]
+        return seen
+
+    assert asyncio.run(run()) == ["S1", "S2", "S3", "S2"]
+
+
+def test_aborted_fills_from_a_snapshot_show_as_aborted_rows_not_blank_ones() -> None:
+    async def run() -> list[str]:
+        console = ConsoleApp(sample_model(), Texts("en"))
+        async with console.run_test(size=SIZE) as pilot:
+            await pilot.press("f3")
+            await pilot.pause()
+            return screen_text(console)
+
+    text = "\n".join(asyncio.run(run()))
+    assert "HY00120001002" in text
+    assert "aborted: no flow" in text

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer
 
@@ -56,8 +57,11 @@ class ConsoleScreen(Screen[None]):
         super().__init__()
         self.t = texts
         self.model = model
-        for key, action, text_key in keys:
-            self._bindings.bind(key, action, texts(text_key))
+        # Through `make_bindings`, as Textual reads BINDINGS: a key given as its character ("[")
+        # becomes the key's name ("left_square_bracket"), or it is never matched.
+        named = ((key, action, texts(text_key)) for key, action, text_key in keys)
+        for binding in Binding.make_bindings(named):
+            self._bindings.key_to_bindings.setdefault(binding.key, []).append(binding)
 
     @property
     def console(self) -> ConsoleApp:
