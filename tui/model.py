@@ -36,9 +36,10 @@ from domain.events import (
 )
 from supervisor.console.protocol import Event, Reply, ServerMessage, Snapshot, Welcome
 
-__all__ = ["AlarmView", "ConsoleModel", "StationView"]
+__all__ = ["ALARM_PROBLEM", "AlarmView", "ConsoleModel", "StationView"]
 
 _RECENT = 10
+ALARM_PROBLEM = "alarm:"  # a station's last problem that is an alarm: this, then the alarm's id
 _ACTIVE_ALARM_STATES = ("unacknowledged", "cleared_unacknowledged")
 
 
@@ -73,7 +74,9 @@ class StationView:
     preact_kg: float | None = None
     cutoff: str | None = None
     faults: list[str] = field(factory=list)
-    last_problem: str | None = None  # a reason code or an alarm's text, until the next fill starts
+    # A reason code, or `alarm:` and an alarm's id (worded from the alarm, in the console's
+    # language), until the next fill starts.
+    last_problem: str | None = None
     recent_fills: deque[dict[str, Any]] = field(factory=lambda: deque(maxlen=_RECENT))
     recent_refusals: deque[dict[str, Any]] = field(factory=lambda: deque(maxlen=_RECENT))
     recent_checks: deque[dict[str, Any]] = field(factory=lambda: deque(maxlen=_RECENT))
@@ -121,7 +124,9 @@ class AlarmView:
 @define
 class ConsoleModel:
     link: str = "connecting"  # connecting | connected | disconnected | refused
-    link_detail: str = ""
+    link_why: str = ""  # why the link is down: a catalogue code (auth.*, a bye's) or a `link.why.*` text
+    link_why_params: Mapping[str, Any] = field(factory=dict)
+    link_detail: str = ""  # the technical detail (a socket error, a server's words), never the main text
     user: str | None = None
     role: str | None = None
     user_station: str | None = None
@@ -193,7 +198,7 @@ class ConsoleModel:
             case AlarmRaised():
                 self._set_alarm(_listed(e, ts), "unacknowledged", ts)
                 if station is not None:
-                    station.last_problem = e.message
+                    station.last_problem = f"{ALARM_PROBLEM}{e.alarm_id}"
             case AlarmCleared(alarm_id):
                 self._alarm_moved(alarm_id, "cleared")
             case AlarmAcknowledged(alarm_id):

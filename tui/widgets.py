@@ -11,9 +11,17 @@ from rich.text import Text
 from textual.widgets import Static
 
 from tui.i18n import Texts, plain
-from tui.model import ConsoleModel, StationView
+from tui.model import ALARM_PROBLEM, ConsoleModel, StationView
 
-__all__ = ["ABNORMAL_STATES", "StationTile", "StatusLine", "progress", "weight_bar"]
+__all__ = [
+    "ABNORMAL_STATES",
+    "StationTile",
+    "StatusLine",
+    "link_why",
+    "problem_text",
+    "progress",
+    "weight_bar",
+]
 
 # ISA-101: calm grey while all is well; colour only where someone must look.
 ABNORMAL_STATES = frozenset({"rejected", "fault", "out_of_service", "paused"})
@@ -44,6 +52,28 @@ def _kg(value: float | None) -> str:
     return "—" if value is None else f"{value:.2f}".replace("-0.00", "0.00")
 
 
+def link_why(t: Texts, model: ConsoleModel) -> str:
+    """Why the link is down, in the console's language: the console's own words (`link.why.*`) or
+    the floor's code worded by the catalogue (a refused token, a server's bye)."""
+    if model.link_why.startswith("link.why."):
+        return t(model.link_why)
+    return t.said(model.link_why, model.link_why_params)
+
+
+def problem_text(t: Texts, model: ConsoleModel, s: StationView) -> str | None:
+    """A station's last problem in the console's language: a reason's words, or an alarm's text
+    from its kind and parameters (never the floor's sentence, which is in the floor's language,
+    where this build knows the kind)."""
+    if not s.last_problem:
+        return None
+    if s.last_problem.startswith(ALARM_PROBLEM):
+        alarm = model.alarms.get(s.last_problem.removeprefix(ALARM_PROBLEM))
+        if alarm is None:  # cleared and acknowledged since: nothing to look at any more
+            return None
+        return t.alarm_text(alarm.kind, alarm.text_name, alarm.params, alarm.message)
+    return t.reason(s.last_problem)
+
+
 class StatusLine(Static):
     """Title, link state, who is logged in, unacknowledged alarms, storage health."""
 
@@ -60,6 +90,8 @@ class StatusLine(Static):
             line.append("  │  ")
         link_style = {"connected": "", "connecting": "italic"}.get(m.link, "bold reverse")
         line.append(t(f"link.{m.link}"), style=link_style)
+        if m.link != "connected" and m.link_why:
+            line.append(f"：{link_why(t, m)}" if t.lang == "zh" else f": {link_why(t, m)}", style=link_style)
         if m.user:
             line.append("  │  ")
             line.append(plain(t("header.user", user=m.user, role=t.word(m.role or ""))))
@@ -72,6 +104,10 @@ class StatusLine(Static):
         if m.records_backlog:
             line.append("  │  ")
             line.append(t("backlog", n=m.records_backlog))
+        if m.link != "connected" and m.link_detail:
+            # The technical detail on a line of its own, in its own words: for whoever maintains it.
+            line.append(f"\n{t('link.detail')}: ")
+            line.append(plain(m.link_detail), style="dim")
         self.set_class(m.link != "connected", "-stale")
         self.set_class(n > 0, "-alarm")
         self.update(line)
@@ -85,7 +121,8 @@ class StationTile(Static, can_focus=True):
         self.t = texts
         self.station_id = station_id
 
-    def show(self, s: StationView, stale: bool, bar_width: int = 20) -> None:
+    def show(self, s: StationView, stale: bool, bar_width: int = 20, problem: str | None = None) -> None:
+        """`problem`: the station's last problem in words (`problem_text`)."""
         t = self.t
         # The floor screen sizes the tiles so that every line but the problem fits its width; the
         # problem may take the tile's last two lines rather than be cut.
@@ -111,10 +148,10 @@ class StationTile(Static, can_focus=True):
         if target is not None:
             text.append(f"  {t('tile.target')} {_kg(target)} kg")
         text.append("\n")
-        if s.last_problem:
+        if problem:
             # The last lines, wrapped rather than cut: the problem is why someone looks.
             text.append(f"{t('tile.last_error')}: ")
-            text.append(plain(t.reason(s.last_problem)), style="bold")
+            text.append(plain(problem), style="bold")
         for state in ABNORMAL_STATES:
             self.set_class(s.state == state, f"-{state}")
         self.set_class(stale, "-stale")

@@ -7,7 +7,7 @@ from textual.containers import Grid
 from textual.widgets import Static
 
 from tui.screens.base import ConsoleScreen
-from tui.widgets import StationTile
+from tui.widgets import StationTile, problem_text
 
 __all__ = ["FloorScreen", "tile_layout"]
 
@@ -45,7 +45,8 @@ class FloorScreen(ConsoleScreen):
             grid.mount_all(tiles.values())
         stale = self.model.link != "connected"
         for sid, tile in tiles.items():
-            tile.show(self.model.stations[sid], stale, bar_width)
+            station = self.model.stations[sid]
+            tile.show(station, stale, bar_width, problem_text(self.t, self.model, station))
         self.query_one("#no-stations").display = not tiles
 
     def action_open_station(self) -> None:
