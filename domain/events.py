@@ -103,6 +103,7 @@ class CheckRecorded(FloorEvent):
     phase: str  # pre | post
     result: str  # pass | fail
     complete: bool = True  # every item checked and passed (a pass without it does not count)
+    checker: str | None = None  # who did this check (F3's checker column)
 
 
 @frozen
@@ -155,6 +156,7 @@ class StationWeight(FloorEvent):
     gross_kg: Decimal
     stable: bool
     target_kg: Decimal | None = None
+    tare_kg: Decimal | None = None  # the cylinder's tare while it fills: progress is net, tare → target
 
 
 # --- alarms -------------------------------------------------------------------------------------

@@ -200,7 +200,9 @@ class PlatformSync:
             self._batch_event(len(items), 0, 1, status, reason)
             return 0.0
         # Credentials refused (401/403) or a request the platform will not take: nothing a retry
-        # changes until someone fixes the key or the platform; keep asking, slowly, and say why.
+        # changes until someone fixes the key or the platform; keep asking, slowly, and say why,
+        # with what waits now (records stored since the last count wait too).
+        self.outbox = await self.store.figures()
         self._batch_event(len(items), 0, 0, status, f"{exc.code}: {exc.detail}")
         return backoff.failed()
 

@@ -74,7 +74,9 @@ class ConsoleApp(App[None]):
     def _redraw_if_changed(self) -> None:
         if self.guest is not None and self.guest.error is not None:
             error, self.guest.error = self.guest.error, None
-            self.notify(f"{type(error).__name__}: {error}", severity="error", timeout=30, markup=False)
+            # In the console's words; the exception (its class and text) only as the detail line.
+            detail = plain(f"{self.t('link.detail')}: {type(error).__name__}: {error}")
+            self.notify(f"{self.t('console.crashed')}\n{detail}", severity="error", timeout=30, markup=False)
         if self.model.version != self._shown_version and isinstance(self.screen, ConsoleScreen):
             self._shown_version = self.model.version
             self.screen.show()

@@ -41,6 +41,14 @@ from tui.model import ConsoleModel
 
 __all__ = ["ConsoleConnection", "local_reply"]
 
+_Ended = tuple[str, Mapping[str, Any], str]  # why a session ended: a code, its parameters, the detail
+
+
+def _closed(exc: ConnectionClosed) -> _Ended:
+    reason = exc.reason
+    detail = f"closed ({reason.code} {reason.reason or ''})".strip() if reason else "closed"
+    return "link.why.closed", {}, detail
+
 
 def local_reply(command_id: int, code: str) -> Reply:
     """An answer the console gives itself (offline, busy, no reply): a code as the floor's are."""
@@ -111,19 +119,20 @@ class ConsoleConnection:
         task_status.started()
         failures = 0
         while True:
-            detail = await self._session()
+            why, params, detail = await self._session()
             self._fail_pending()
             if self.model.link != "refused":
                 self.model.link = "disconnected"
-            self.model.link_detail = detail
+            self.model.link_why, self.model.link_why_params, self.model.link_detail = why, params, detail
             self.model.version += 1
-            failures = 0 if detail == "" else failures + 1
+            failures = 0 if why == "" else failures + 1
             # A refused token will stay refused: retry slowly (a revoked user sees why).
             cap = 30.0 if self.model.link == "refused" else self.max_backoff_s
             await trio.sleep(Backoff(initial_s=min(0.25, cap), max_s=cap).delay(failures + 1, self._rng))
 
-    async def _session(self) -> str:
-        """One session, to its end; returns why it ended."""
+    async def _session(self) -> _Ended:
+        """One session, to its end; returns why it ended: a code for the words, its parameters, and
+        the technical detail (shown apart: it is in whatever language the socket or server used)."""
         ws: WebSocketConnection | None = None
         try:
             async with open_websocket_url(self.url, ssl_context=self.ssl_context, connect_timeout=5,
@@ -133,29 +142,31 @@ class ConsoleConnection:
                     nursery.start_soon(self._send_commands, ws)
                     nursery.start_soon(self._refresh, ws)
                     nursery.start_soon(self._expire)
-                    detail = await self._receive(ws)
+                    ended = await self._receive(ws)
                     nursery.cancel_scope.cancel()
-                return detail
+                return ended
         except ConnectionClosed as exc:
-            reason = exc.reason
-            return f"closed ({reason.code} {reason.reason or ''})".strip() if reason else "closed"
+            return _closed(exc)
         except HandshakeError as exc:
             cause = exc.__cause__ or exc.__context__  # (a refused connection comes wrapped)
-            return f"{type(cause).__name__}: {cause}" if cause is not None else f"handshake failed: {exc!r}"
-        except (OSError, trio.TooSlowError, trio.BrokenResourceError) as exc:
-            return f"{type(exc).__name__}: {exc}"
+            detail = f"{type(cause).__name__}: {cause}" if cause is not None else f"handshake failed: {exc!r}"
+            return "link.why.unreachable", {}, detail
+        except trio.TooSlowError as exc:
+            return "link.why.timeout", {}, f"{type(exc).__name__}: {exc}"
+        except (OSError, trio.BrokenResourceError) as exc:
+            return "link.why.unreachable", {}, f"{type(exc).__name__}: {exc}"
         finally:
             if ws is not None:
                 # trio-websocket leaves its TCP stream open when the server closed first.
                 with contextlib.suppress(Exception):
                     await ws._stream.aclose()
 
-    async def _receive(self, ws: WebSocketConnection) -> str:
+    async def _receive(self, ws: WebSocketConnection) -> _Ended:
         while True:
             try:
                 text = await ws.get_message()
             except ConnectionClosed as exc:
-                return f"closed ({exc.reason.code})" if exc.reason else "closed"
+                return _closed(exc)
             try:
                 message = decode_server(text)
             except ProtocolError:
@@ -163,15 +174,17 @@ class ConsoleConnection:
             match message:
                 case Welcome():
                     self.sessions += 1
-                    self.model.link, self.model.link_detail = "connected", ""
+                    self.model.link, self.model.link_why, self.model.link_detail = "connected", "", ""
                 case Error(code) if code.startswith("auth."):
-                    # Both at once: a screen drawn in between would show "refused" without why.
-                    self.model.link, self.model.link_detail = "refused", code
+                    # All at once: a screen drawn in between would show "refused" without why.
+                    self.model.link, self.model.link_why, self.model.link_detail = "refused", code, ""
                     self.model.version += 1
-                    return self.model.link_detail
-                case Bye(reason):
+                    return code, {}, ""
+                case Bye(reason, code, params):
                     self.model.version += 1
-                    return f"bye: {reason}"
+                    # The code is worded in the console's language; the server's own sentence
+                    # (English, for its log) is only the detail, or all there is from an older floor.
+                    return (code, params, "") if code else ("link.why.bye", {}, reason)
                 case Reply(int() as command_id):
                     self._answer(command_id, message)
             self.model.receive(message)

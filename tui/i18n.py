@@ -136,6 +136,13 @@ _ZH: dict[str, str] = {
     "reply.refused": "被拒绝：{message}",
     "alarm.none": "无报警",
     "bye": "监控台被服务器断开：{reason}",
+    # why the link is down (the technical detail goes on the line below, after "detail")
+    "link.why.unreachable": "连不上监控服务器",
+    "link.why.closed": "服务器关闭了连接",
+    "link.why.timeout": "服务器无响应",
+    "link.why.bye": "服务器断开了本监控台",
+    "link.detail": "技术细节",
+    "console.crashed": "监控台内部错误，连接已停止；请重启监控台",
 }
 
 _EN: dict[str, str] = {
@@ -242,6 +249,12 @@ _EN: dict[str, str] = {
     "reply.refused": "Refused: {message}",
     "alarm.none": "no alarms",
     "bye": "dropped by the server: {reason}",
+    "link.why.unreachable": "cannot reach the console server",
+    "link.why.closed": "the server closed the link",
+    "link.why.timeout": "the server does not answer",
+    "link.why.bye": "the server dropped this console",
+    "link.detail": "detail",
+    "console.crashed": "console error: the link has stopped; restart the console",
 }
 
 _STATES = {
@@ -286,6 +299,13 @@ _WORDS = {
     "post": ("充装后", "post-fill"),
     "pass": ("合格", "pass"),
     "fail": ("不合格", "fail"),
+    # the records the platform sync uploads (a dead letter's kind)
+    "fill": ("充装记录", "fill"),
+    "check": ("检查记录", "check"),
+    "refusal": ("拒绝记录", "refusal"),
+    # cut-off modes (who closes the valve at target)
+    "indicator": ("仪表切断", "indicator cut-off"),
+    "host": ("主机切断", "host cut-off"),
 }
 
 # The platform sync's upload and registry states (platform_client.sync).
@@ -304,6 +324,19 @@ _SYNC_STATUS: dict[str, tuple[str, str]] = {
     "bad_change": ("平台档案变更无法识别，已停在此处", "a registry change could not be read: stopped there"),
     "error": ("同步内部错误，稍后重试", "sync error: retrying later"),
 }
+
+# What an exception's class means, for an alarm's `{error}` (the actors' and runtime's classes).
+_ERROR_KINDS: tuple[tuple[frozenset[str], tuple[str, str]], ...] = (
+    (frozenset({"ModbusTimeout", "TimeoutError", "TooSlowError", "RequestTimeout"}),
+     ("设备无响应", "device not answering")),
+    (frozenset({"ModbusError", "ModbusMalformed", "ModbusExceptionResponse"}),
+     ("设备通讯错误", "device communication error")),
+    (frozenset({"LinkClosed", "ConnectionRefusedError", "ConnectionResetError", "BrokenPipeError",
+                "OSError", "SerialException", "BrokenResourceError", "ClosedResourceError"}),
+     ("设备连接中断", "device link lost")),
+    (frozenset({"SupervisorGaveUp"}), ("反复重启无效", "restarts did not help")),
+)  # fmt: skip
+_ERROR_OTHER = ("设备或程序故障", "device or software fault")
 
 
 class Texts:
@@ -354,8 +387,20 @@ class Texts:
         build knows the kind, else the floor's own message (in the floor's language)."""
         worded = None
         if text_name is not None and params is not None:
-            worded = alarm_message(kind, text_name, {k: str(v) for k, v in params.items()}, self.lang)
+            given = {k: str(v) for k, v in params.items()}
+            if "error" in given:  # an exception's class, which is no word: what it means instead
+                given["error"] = self.error_kind(given["error"])
+            worded = alarm_message(kind, text_name, given, self.lang)
         return plain(message if worded is None else worded)
+
+    def error_kind(self, error: str) -> str:
+        """An error as the floor names it (an exception's class, perhaps with its text after a
+        colon) in words of this language; the class itself is for maintenance (F4), not the text."""
+        name = error.split(":", 1)[0].strip()
+        for names, words in _ERROR_KINDS:
+            if name in names:
+                return words[0] if self.lang == "zh" else words[1]
+        return _ERROR_OTHER[0] if self.lang == "zh" else _ERROR_OTHER[1]
 
     def check_items(self, phase: str) -> list[tuple[str, str]]:
         return [(key, zh if self.lang == "zh" else en) for key, zh, en in CHECK_ITEMS[phase]]

@@ -36,9 +36,10 @@ from domain.events import (
 )
 from supervisor.console.protocol import Event, Reply, ServerMessage, Snapshot, Welcome
 
-__all__ = ["AlarmView", "ConsoleModel", "StationView"]
+__all__ = ["ALARM_PROBLEM", "AlarmView", "ConsoleModel", "StationView"]
 
 _RECENT = 10
+ALARM_PROBLEM = "alarm:"  # a station's last problem that is an alarm: this, then the alarm's id
 _ACTIVE_ALARM_STATES = ("unacknowledged", "cleared_unacknowledged")
 
 
@@ -69,10 +70,13 @@ class StationView:
     gross_kg: float | None = None
     stable: bool | None = None
     target_kg: float | None = None
+    tare_kg: float | None = None
     preact_kg: float | None = None
     cutoff: str | None = None
     faults: list[str] = field(factory=list)
-    last_problem: str | None = None  # a reason code or an alarm's text, until the next fill starts
+    # A reason code, or `alarm:` and an alarm's id (worded from the alarm, in the console's
+    # language), until the next fill starts.
+    last_problem: str | None = None
     recent_fills: deque[dict[str, Any]] = field(factory=lambda: deque(maxlen=_RECENT))
     recent_refusals: deque[dict[str, Any]] = field(factory=lambda: deque(maxlen=_RECENT))
     recent_checks: deque[dict[str, Any]] = field(factory=lambda: deque(maxlen=_RECENT))
@@ -87,6 +91,7 @@ class StationView:
         view.gross_kg = _float(s.get("gross_kg"))
         view.stable = s.get("stable") if isinstance(s.get("stable"), bool) else None
         view.target_kg = _float(s.get("target_kg"))
+        view.tare_kg = _float(s.get("tare_kg"))
         view.preact_kg = _float(s.get("preact_kg"))
         view.cutoff = _text(s.get("cutoff"))
         view.faults = [str(f) for f in s.get("faults") or [] if isinstance(f, str)]
@@ -119,7 +124,9 @@ class AlarmView:
 @define
 class ConsoleModel:
     link: str = "connecting"  # connecting | connected | disconnected | refused
-    link_detail: str = ""
+    link_why: str = ""  # why the link is down: a catalogue code (auth.*, a bye's) or a `link.why.*` text
+    link_why_params: Mapping[str, Any] = field(factory=dict)
+    link_detail: str = ""  # the technical detail (a socket error, a server's words), never the main text
     user: str | None = None
     role: str | None = None
     user_station: str | None = None
@@ -191,7 +198,7 @@ class ConsoleModel:
             case AlarmRaised():
                 self._set_alarm(_listed(e, ts), "unacknowledged", ts)
                 if station is not None:
-                    station.last_problem = e.message
+                    station.last_problem = f"{ALARM_PROBLEM}{e.alarm_id}"
             case AlarmCleared(alarm_id):
                 self._alarm_moved(alarm_id, "cleared")
             case AlarmAcknowledged(alarm_id):
@@ -214,6 +221,7 @@ class ConsoleModel:
                 station.gross_kg = float(e.gross_kg)
                 station.stable = e.stable
                 station.target_kg = None if e.target_kg is None else float(e.target_kg)
+                station.tare_kg = None if e.tare_kg is None else float(e.tare_kg)
             case StationState():
                 station.state = e.state
                 if e.cylinder is not None or e.state == "idle":

@@ -111,6 +111,7 @@ def snapshot(
             "gross_kg": status.gross_kg,
             "stable": status.stable,
             "target_kg": status.target_kg,
+            "tare_kg": status.tare_kg,
             "preact_kg": status.preact_kg,
             "cutoff": parts.config.cutoff,
             "faults": list(status.faults),

@@ -116,7 +116,8 @@ class Coordinator:
             fill = self.core.fill
             station = self.core.ctx.station
             target = fill.target.target_gross_kg if fill else None
-            weight = StationWeight(station, message.gross_kg, message.stable, target)
+            tare = fill.target.tare_kg if fill else None
+            weight = StationWeight(station, message.gross_kg, message.stable, target, tare)
             self._bus.publish(weight, coalesce_key=(StationWeight, station))
             self.status = self.status.after(weight)
 

@@ -117,7 +117,11 @@ class Course(StationBase):
             checker=msg.checker, at=msg.when.isoformat() if msg.when else self.ctx.wall_now(),
             items=dict(msg.items), station=self.ctx.station, fill_record_id=bound,
         ))  # fmt: skip
-        self._emit(CheckRecorded(self.ctx.station, code, msg.phase.value, result, msg.passed and complete))
+        self._emit(
+            CheckRecorded(
+                self.ctx.station, code, msg.phase.value, result, msg.passed and complete, checker=msg.checker
+            )
+        )
         if msg.phase == CheckPhase.POST:
             self._after_post_check(code, entry, bound)
 

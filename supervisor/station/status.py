@@ -30,6 +30,7 @@ class StationStatus:
     gross_kg: Decimal | None = None
     stable: bool | None = None
     target_kg: Decimal | None = None
+    tare_kg: Decimal | None = None
     preact_kg: Decimal | None = None
     faults: tuple[str, ...] = ()  # the causes holding the station in fault
 
@@ -40,7 +41,8 @@ class StationStatus:
         return cls(
             core.ctx.station, core.state, label.code if label else None, core.badge,
             sample.gross_kg if sample else None, sample.stable if sample else None,
-            core.fill.target.target_gross_kg if core.fill else None, core.preact_kg,
+            core.fill.target.target_gross_kg if core.fill else None,
+            core.fill.target.tare_kg if core.fill else None, core.preact_kg,
             tuple(sorted(core.faults)),
         )  # fmt: skip
 
@@ -49,8 +51,8 @@ class StationStatus:
         match event:
             case StationState(state=state, cylinder=cylinder):
                 return attrs.evolve(self, state=state, cylinder=cylinder)
-            case StationWeight(gross_kg=gross, stable=stable, target_kg=target):
-                return attrs.evolve(self, gross_kg=gross, stable=stable, target_kg=target)
+            case StationWeight(gross_kg=gross, stable=stable, target_kg=target, tare_kg=tare):
+                return attrs.evolve(self, gross_kg=gross, stable=stable, target_kg=target, tare_kg=tare)
             case OperatorLogin(operator=badge):
                 return attrs.evolve(self, operator=badge)
             case OperatorLogout():

@@ -28,7 +28,8 @@ def what_the_events_said(events: list[FloorEvent]) -> dict[str, Any]:
         if isinstance(e, StationState):
             said |= {"state": e.state, "cylinder": e.cylinder}
         elif isinstance(e, StationWeight):
-            said |= {"gross_kg": e.gross_kg, "stable": e.stable, "target_kg": e.target_kg}
+            said |= {"gross_kg": e.gross_kg, "stable": e.stable}
+            said |= {"target_kg": e.target_kg, "tare_kg": e.tare_kg}
         elif isinstance(e, OperatorLogin):
             said["operator"] = e.operator
         elif isinstance(e, OperatorLogout):

@@ -323,6 +323,30 @@ async def test_refused_credentials_keep_every_record_and_say_why(tmp_path: Path)
     db.close()
 
 
+async def test_records_to_upload_count_what_waits_while_the_platform_refuses_the_key(tmp_path: Path) -> None:
+    """F6's "records to upload" is the outbox's real count, also for records stored after the
+    sync started while every batch is refused (it stayed at the count read at start)."""
+    db = _floor_db(tmp_path, records=0)
+    waiting = backlog(db) + 3
+    async with (
+        platform_env(f"sqlite:///{tmp_path / 'p.db'}") as env,
+        running_sync(env, db, key="ffk_not-the-key") as run,
+    ):
+        await until(lambda: len(run.batches("http_401")) >= 1)  # refused, with what was there
+        with db.transaction() as conn:
+            for n in range(3):
+                enqueue(conn, f"chk-{n:05d}", "check", _check_payload())
+        seen = len(run.batches("http_401"))
+        run.sync.nudge()
+        await until(lambda: len(run.batches("http_401")) > seen)
+        figures = run.sync.figures()
+        last_batch = run.batches("http_401")[-1].fields
+    assert backlog(db) == waiting
+    assert figures["backlog"] == waiting
+    assert last_batch["backlog"] == waiting
+    db.close()
+
+
 async def test_regulator_and_inspection_actions_reach_the_registry_and_survive_a_restart(
     tmp_path: Path,
 ) -> None:

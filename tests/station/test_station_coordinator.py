@@ -251,3 +251,14 @@ async def test_a_marker_durable_behind_a_full_inbox_does_not_overtake_what_is_qu
     aborted = next(e for e in seen if e["type"] == "fill.aborted")
     assert aborted["reason"] == "fill.cylinder_removed"
     assert rig.max_mass < 15.6
+
+
+async def test_the_weight_shown_while_filling_carries_the_cylinders_tare_and_target(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    """The console's bar is the net filled, tare → target: the station says both while it fills."""
+    fields: list[dict[str, object]] = []
+    await _fill_once(SlowWriter(), fields=fields)
+    filling = [f for f in fields if f["type"] == "station.weight" and f.get("target_kg") is not None]
+    assert filling
+    assert {(f["tare_kg"], f["target_kg"]) for f in filling} == {(Decimal("15.2"), Decimal("29.7"))}

@@ -747,3 +747,11 @@ def test_a_scanner_sending_junk_is_one_refusal_one_alarm_and_one_count_not_a_rec
     rig.check(CheckPhase.PRE)
     rig.scan()
     rig.until(lambda: rig.fills())  # the station fills as before
+
+
+def test_a_recorded_check_names_its_checker_for_the_console() -> None:
+    """F3's checker column reads who did the check from the event: without it, always "—"."""
+    rig = Rig()
+    rig.check(CheckPhase.PRE)
+    rig.step(0.2)
+    assert rig.of_type("check.recorded")[-1]["checker"] == "CK01"

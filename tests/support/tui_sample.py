@@ -20,7 +20,7 @@ def sample_snapshot() -> dict[str, Any]:
     return {
         "stations": [
             {"id": "S1", "state": "filling", "cylinder": "HY00120001003", "operator": "OP01",
-             "operator_name": "张三", "gross_kg": 24.31, "stable": False, "target_kg": 29.7,
+             "operator_name": "张三", "gross_kg": 24.31, "stable": False, "target_kg": 29.7, "tare_kg": 15.2,
              "preact_kg": 0.26, "cutoff": "indicator", "faults": [], "recent_fills": [aborted, over, fill],
              "recent_refusals": [{"station": "S1", "cylinder": "HY00120009001",
                                   "reasons": ["cylinder.inspection_overdue", "precheck.missing"],

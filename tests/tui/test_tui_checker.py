@@ -7,7 +7,7 @@ import asyncio
 import itertools
 
 import pytest
-from textual.widgets import Static
+from textual.widgets import Input, Static
 
 from domain.checks import ItemState, check_problem, standard_items
 from tests.support.tui_sample import sample_model
@@ -72,3 +72,25 @@ def test_a_failed_item_makes_a_fail_that_is_sent_with_the_rest_unchecked() -> No
     assert result == "不合格"
     assert items[2] == "[✗] 不合格  有余压"
     assert reply == "未接受：未连接，命令未发送"
+
+
+def test_each_use_of_the_check_screen_starts_empty_at_the_code_field() -> None:
+    """A half-done check left behind (code typed, an item passed, the focus on an item) is not
+    there when the screen is next used: the code is empty, every item 未检, the code field focused."""
+
+    async def run() -> tuple[str, list[ItemState], str | None]:
+        app = ConsoleApp(sample_model(), Texts("zh"))
+        async with app.run_test(size=(140, 36)) as pilot:
+            await pilot.press("f5", *"HY00120001000", "tab", "tab", "tab", "1", "f1")
+            await pilot.pause()
+            await pilot.press("f5")
+            await pilot.pause()
+            code = app.screen.query_one("#cylinder", Input).value
+            states = [item.state for item in app.screen.query(CheckItem)]
+            focused = app.focused.id if app.focused is not None else None
+            return code, states, focused
+
+    code, states, focused = asyncio.run(run())
+    assert code == ""
+    assert states == [ItemState.NOT_CHECKED] * 6
+    assert focused == "cylinder"

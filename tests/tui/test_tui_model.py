@@ -57,7 +57,7 @@ def test_alarms_move_through_the_isa_18_2_states_as_on_the_floor() -> None:
     m.receive(event("alarm.raised", alarm_id="S4.valve_mismatch", kind="valve.feedback_mismatch",
                     severity="high", message="阀门反馈不一致", station="S4"))  # fmt: skip
     assert m.unacknowledged == 2
-    assert m.stations["S4"].last_problem == "阀门反馈不一致"
+    assert m.stations["S4"].last_problem == "alarm:S4.valve_mismatch"  # worded from the alarm, on screen
     m.receive(event("alarm.cleared", alarm_id="S4.valve_mismatch", kind="valve.feedback_mismatch",
                     severity="high", message="阀门反馈不一致", station="S4"))  # fmt: skip
     assert m.alarms["S4.valve_mismatch"].state == "cleared_unacknowledged"

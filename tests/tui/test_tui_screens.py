@@ -8,11 +8,13 @@ before committing.
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import time
 from collections.abc import Iterator
 
 import pytest
+from rich.console import Console
 from textual.widgets import DataTable
 
 from domain.events import AlarmRaised
@@ -22,7 +24,8 @@ from tui.app import ConsoleApp
 from tui.i18n import Texts
 from tui.widgets import StationTile
 
-SIZE = (140, 36)
+SIZE = (140, 40)
+SMALL_SIZES = [(80, 24), (100, 30)]  # the least terminal the README names, and a common one
 
 
 @pytest.fixture(autouse=True)
@@ -57,6 +60,16 @@ def app(lang: str, link: str = "connected") -> ConsoleApp:
 )
 def test_screen(snap_compare, lang: str, screen: str, keys: list[str]) -> None:  # type: ignore[no-untyped-def]
     assert snap_compare(app(lang), press=keys, terminal_size=SIZE)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+@pytest.mark.parametrize("size", SMALL_SIZES, ids=lambda size: "{}x{}".format(*size))
+@pytest.mark.parametrize(("screen", "keys"), [("floor", []), ("alarms", ["f2"]), ("station", ["f3"])])
+def test_screen_on_a_small_terminal(  # type: ignore[no-untyped-def]
+    snap_compare, lang: str, size: tuple[int, int], screen: str, keys: list[str]
+) -> None:
+    """The screens watched all shift, on the least terminal: nothing a person needs is cut off."""
+    assert snap_compare(app(lang), press=keys, terminal_size=size)
 
 
 def test_floor_when_the_link_is_down_says_so_and_greys_out(snap_compare) -> None:  # type: ignore[no-untyped-def]
@@ -108,3 +121,67 @@ def test_device_and_user_text_reaches_the_screen_as_plain_text_without_control_c
     assert "张三 (OP01)" in tile
     assert "秤]0;title丢失[b]" in alarms
     assert not any(ch in tile + alarms for ch in "\x1b\x07\r")
+
+
+def screen_text(console: ConsoleApp) -> list[str]:
+    """The screen as a person reads it, line by line."""
+    width, height = console.size
+    out = Console(width=width, height=height, file=io.StringIO(), record=True, legacy_windows=False)
+    out.print(console.screen._compositor.render_update(full=True))
+    return out.export_text().splitlines()
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+@pytest.mark.parametrize("size", [(80, 24), (100, 30), (140, 40)])
+def test_floor_tiles_show_weight_target_progress_and_problem_whole_at_every_size(
+    lang: str, size: tuple[int, int]
+) -> None:
+    """From 80×24 up, no tile cuts off what a person reads it for; the bar is the net filled
+    (tare 15.2 → target 29.7 kg at 24.31 kg gross: 63 %, where gross/target would say 82 %)."""
+    t = Texts(lang)
+
+    async def run() -> list[str]:
+        console = ConsoleApp(sample_model(), t)
+        async with console.run_test(size=size) as pilot:
+            await pilot.pause()
+            return screen_text(console)
+
+    lines = asyncio.run(run())
+    text = "\n".join(lines)
+    assert f"{t('tile.weight')} 24.31 kg  {t('tile.target')} 29.70 kg" in text
+    assert " 63 %" in text
+    # The problem (S2's refusal) whole, if wrapped onto the tile's last line.
+    assert all(word in text for word in t.reason("label.foreign_unit").split())
+    assert t("header.unacknowledged", n=1) in lines[0]
+
+
+def test_brackets_step_through_the_stations_on_f3() -> None:
+    """`]` and `[` are bound by their key names, as Textual reports them when pressed."""
+
+    async def run() -> list[str | None]:
+        console = ConsoleApp(sample_model(), Texts("en"))
+        seen: list[str | None] = []
+        async with console.run_test(size=SIZE) as pilot:
+            await pilot.press("f3")
+            await pilot.pause()
+            for key in ("right_square_bracket", "right_square_bracket", "left_square_bracket"):
+                seen.append(console.screen.station_id)  # type: ignore[attr-defined]
+                await pilot.press(key)
+                await pilot.pause()
+            seen.append(console.screen.station_id)  # type: ignore[attr-defined]
+        return seen
+
+    assert asyncio.run(run()) == ["S1", "S2", "S3", "S2"]
+
+
+def test_aborted_fills_from_a_snapshot_show_as_aborted_rows_not_blank_ones() -> None:
+    async def run() -> list[str]:
+        console = ConsoleApp(sample_model(), Texts("en"))
+        async with console.run_test(size=SIZE) as pilot:
+            await pilot.press("f3")
+            await pilot.pause()
+            return screen_text(console)
+
+    text = "\n".join(asyncio.run(run()))
+    assert "HY00120001002" in text
+    assert "aborted: no flow" in text

@@ -12,7 +12,9 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer
 
@@ -24,6 +26,8 @@ if TYPE_CHECKING:
     from tui.app import ConsoleApp
 
 __all__ = ["ConsoleScreen", "cell", "clock", "table"]
+
+_WIDE = 120  # columns from which the key bar has room to spare
 
 
 def cell(value: Any, style: str = "") -> Text:
@@ -53,8 +57,11 @@ class ConsoleScreen(Screen[None]):
         super().__init__()
         self.t = texts
         self.model = model
-        for key, action, text_key in keys:
-            self._bindings.bind(key, action, texts(text_key))
+        # Through `make_bindings`, as Textual reads BINDINGS: a key given as its character ("[")
+        # becomes the key's name ("left_square_bracket"), or it is never matched.
+        named = ((key, action, texts(text_key)) for key, action, text_key in keys)
+        for binding in Binding.make_bindings(named):
+            self._bindings.key_to_bindings.setdefault(binding.key, []).append(binding)
 
     @property
     def console(self) -> ConsoleApp:
@@ -65,6 +72,12 @@ class ConsoleScreen(Screen[None]):
 
     def compose_footer(self) -> ComposeResult:
         yield Footer()
+
+    def on_resize(self, event: events.Resize) -> None:
+        # A narrow terminal gets the compact key bar, so that the last keys are not cut off.
+        for footer in self.query(Footer):
+            footer.compact = event.size.width < _WIDE
+        self.show()
 
     def on_screen_resume(self) -> None:
         self.sub_title = self.t(self.name_key)

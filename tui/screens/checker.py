@@ -9,7 +9,8 @@ The result is the items' (`domain.checks`): 不合格 once an item failed (the i
 未检), 合格 once every item passed. Until then nothing is sent and the reply line names the items
 still open, so the screen never sends a check the floor would refuse as incomplete. The reply (or
 the reason it was refused) shows above the form; an accepted check clears the code and the items
-for the next cylinder.
+for the next cylinder, and so does leaving the screen; each time it is shown, the code field has the
+focus.
 """
 
 from __future__ import annotations
@@ -146,6 +147,24 @@ class CheckerScreen(ConsoleScreen):
         await box.mount_all(self.items)
         self._show_result()
 
+    def on_screen_resume(self) -> None:
+        # Each use starts at the code, the first thing a checker does (also after pressing keys
+        # elsewhere); ConsoleScreen's own handler redraws the screen.
+        self.query_one("#cylinder", Input).focus()
+
+    def on_screen_suspend(self) -> None:
+        # A check belongs to the cylinder in hand: a half-done form left behind on a shared
+        # terminal must not be finished later for another cylinder. The phase and the station
+        # stay: they are the checker's post, not the cylinder's.
+        self._clear()
+        self.query_one("#check-reply", Static).update("")
+
+    def _clear(self) -> None:
+        """Ready for the next cylinder: no code, every item 未检."""
+        self.query_one("#cylinder", Input).value = ""
+        for item in self.items:
+            item.set_state(ItemState.NOT_CHECKED)
+
     def _states(self) -> dict[str, ItemState]:
         return {item.key: item.state for item in self.items}
 
@@ -191,9 +210,7 @@ class CheckerScreen(ConsoleScreen):
         def answered(ok: bool, message: str) -> None:
             reply.update(t("check.sent" if ok else "check.refused", message=message))
             if ok:  # the next cylinder is checked afresh: its code first, every item 未检
-                self.query_one("#cylinder", Input).value = ""
-                for item in self.items:
-                    item.set_state(ItemState.NOT_CHECKED)
+                self._clear()
                 self.query_one("#cylinder", Input).focus()
 
         self.console.send("check", args, answered)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import DataTable
@@ -47,21 +48,28 @@ class ShiftScreen(ConsoleScreen):
         dead = s.get("dead_letters")
         sync.add_row(cell(t("sync.backlog")), cell(s.get("backlog")))
         sync.add_row(cell(t("sync.last_success")), cell(clock(s.get("last_success"))))
-        sync.add_row(cell(t("sync.status")), cell(_state(t, s.get("status"), s.get("detail"))))
+        sync.add_row(cell(t("sync.status")), cell(_state(t, s.get("status"))))
+        _detail(t, sync, s.get("status"), s.get("detail"))
         if "registry_current" in s:
             registry = t("sync.current") if s.get("registry_current") else t("sync.behind")
             if s.get("registry_status") not in ("ok", None):
-                registry += " · " + _state(t, s.get("registry_status"), s.get("registry_detail"))
+                registry += " · " + _state(t, s.get("registry_status"))
             sync.add_row(cell(t("sync.registry")), cell(registry))
+            _detail(t, sync, s.get("registry_status"), s.get("registry_detail"))
         sync.add_row(cell(t("sync.dead_letters")), cell(dead, "bold reverse" if dead else ""))
         # The records the platform refused, newest first, with its reason: someone must act on them.
         for d in dicts(s.get("recent_dead_letters")):
-            sync.add_row(cell(f"  {d.get('kind', '')} {d.get('record_id', '')}"), cell(d.get("reason")))
+            kind = t.word(str(d.get("kind", "")))
+            sync.add_row(cell(f"  {kind} {d.get('record_id', '')}"), cell(d.get("reason"), "dim"))
 
 
-def _state(t: Texts, status: object, detail: object) -> str:
-    """The state in words; the platform's detail after a failure (what maintenance will ask for)."""
-    if not isinstance(status, str):
-        return "—"
-    words = t.sync_status(status)
-    return f"{words}: {detail}" if detail and status != "ok" else words
+def _state(t: Texts, status: object) -> str:
+    """The state in words (`sync_status`: the code kept in brackets after a failure)."""
+    return t.sync_status(status) if isinstance(status, str) else "—"
+
+
+def _detail(t: Texts, rows: DataTable[Text], status: object, detail: object) -> None:
+    """The platform's own words after a failure (what maintenance will ask for), on a row of
+    their own: they are in the platform's language, never the main text."""
+    if detail and status != "ok":
+        rows.add_row(cell(f"  {t('link.detail')}"), cell(detail, "dim"))

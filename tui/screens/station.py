@@ -50,12 +50,13 @@ class StationScreen(ConsoleScreen):
         head.append(f"   {t('tile.operator')} ")
         head.append(plain(s.operator_name or s.operator or t("tile.none")))
         preact = "—" if s.preact_kg is None else f"{s.preact_kg:.3f} kg"
-        head.append(f"   {t('tile.preact')} {preact} ({s.cutoff or '—'})")
+        head.append(plain(f"   {t('tile.preact')} {preact} ({t.word(s.cutoff) if s.cutoff else '—'})"))
         self.query_one("#station-head", Static).update(head)
         self._rows("fills", [self._fill_row(f) for f in s.recent_fills])
         self._rows("refusals", [
             (cell(clock(r.get("at"))), cell(r.get("cylinder")),
-             cell(t("sep").join(t.reason(str(c)) for c in r.get("reasons") or [])))
+             # One reason a line: a refusal's reasons are read whole, also on a narrow terminal.
+             Text("\n").join(cell(t.reason(str(c))) for c in r.get("reasons") or []) or cell(None))
             for r in s.recent_refusals
         ])  # fmt: skip
         self._rows("checks", [
@@ -83,8 +84,8 @@ class StationScreen(ConsoleScreen):
         rows_table = self.query_one(f"#{table_id}", DataTable)
         rows_table.clear()
         for row in rows:
-            rows_table.add_row(*row)
-        rows_table.styles.height = len(rows) + 1
+            rows_table.add_row(*row, height=None)
+        rows_table.styles.height = "auto"
 
     def step(self, delta: int) -> None:
         ids = list(self.model.stations)
