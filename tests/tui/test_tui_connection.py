@@ -123,7 +123,7 @@ async def test_each_language_says_why_the_link_is_down_and_an_actor_failed_in_it
 
         async def serve(task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
             with scope:
-                await ConsoleServer(floor, db, port=0).run(task_status=task_status)
+                await ConsoleServer(InProcessAccess(floor, db), port=0).run(task_status=task_status)
 
         port = await nursery.start(serve)
         refused = ConsoleModel()
