@@ -1,6 +1,7 @@
 """The floor's services, added under its services supervisor: the platform sync (records up,
-registry down) and the console server. They know the floor; the floor does not know them (the
-layer below), so a service is added here, before the floor runs."""
+registry down), the console server and the registry watch (imports made beside the floor).
+They know the floor; the floor does not know them (the layer below), so a service is added here,
+before the floor runs."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from platform_client.settings import SyncSettings
 from platform_client.sync import PlatformSync
 from supervisor.console.server import ConsoleServer
 from supervisor.floor import Floor
+from supervisor.registry_watch import RegistrySnapshot, RegistryWatch
 from supervisor.runtime import ChildSpec
 
-__all__ = ["add_console", "add_platform_sync"]
+__all__ = ["add_console", "add_platform_sync", "add_registry_watch"]
 
 
 def add_platform_sync(floor: Floor, settings: SyncSettings) -> PlatformSync:
@@ -35,3 +37,11 @@ def add_console(
     console = ConsoleServer(floor, floor.db, host=host, port=port, ssl_context=ssl_context, sync=sync)
     floor.services.add_child(ChildSpec("console", console.run))
     return console
+
+
+def add_registry_watch(floor: Floor, start: RegistrySnapshot, period_s: float = 1.0) -> RegistryWatch:
+    """The registry watch: imports made while the floor runs decide its scans within `period_s`
+    and a read (`start`: the registry the floor's state was built from)."""
+    watch = RegistryWatch(floor.db, floor.state, floor.bus.publish, start, period_s=period_s)
+    floor.services.add_child(ChildSpec("registry", watch.run))
+    return watch
