@@ -1,11 +1,11 @@
-"""The registry watch against a real SQLite database: an import beside the floor reaches the
-floor's registry, and a change the floor already holds is not undone by an older copy."""
+"""The registry watch against a real database (SQLite and PostgreSQL, migrated as a floor's): an
+import beside the floor reaches the floor's registry, and a change the floor already holds is not
+undone by an older copy."""
 
 from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from pathlib import Path
 
 import attrs
 import trio
@@ -24,8 +24,8 @@ def _archive(code: str, status: CylinderStatus = CylinderStatus.IN_SERVICE) -> C
                            status=status)  # fmt: skip
 
 
-async def test_an_import_reaches_the_floor_and_a_newer_floor_copy_stays(tmp_path: Path) -> None:
-    db = open_database(f"sqlite:///{tmp_path / 'floor.db'}")
+async def test_an_import_reaches_the_floor_and_a_newer_floor_copy_stays(db_url: str) -> None:
+    db = open_database(db_url)
     a, b = _archive("HY00120000123"), _archive("HY00120000124")
     with db.transaction() as conn:
         import_archives(conn, [a])
