@@ -33,6 +33,7 @@ __all__ = [
     "InterlockRefused",
     "OperatorLogin",
     "OperatorLogout",
+    "RegistryReloaded",
     "Scan",
     "StationState",
     "StationWeight",
@@ -242,12 +243,23 @@ class SyncRegistry(FloorEvent):
     current: bool
 
 
+@frozen
+class RegistryReloaded(FloorEvent):
+    """Archives or operators changed in the database beside the running floor (an import) and
+    now decide its scans: how many of each were new or changed."""
+
+    TYPE: ClassVar[str] = "registry.reloaded"
+    archives: int
+    operators: int
+
+
 EVENT_TYPES: Mapping[str, type[FloorEvent]] = {
     cls.TYPE: cls
     for cls in (
         StationState, Scan, OperatorLogin, OperatorLogout, InterlockRefused, CheckRecorded, CheckRefused,
         ValveCommand, FillCompleted, FillAborted, StationWeight, AlarmRaised, AlarmCleared,
         AlarmAcknowledged, AlarmShelved, ActorHealthChanged, SubscriberCutOff, SyncBatch, SyncRegistry,
+        RegistryReloaded,
     )
 }  # fmt: skip
 

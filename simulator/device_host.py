@@ -17,7 +17,8 @@ own values back.
 
 RTU: the floor's pty pair and the server's pty pair are joined by a byte relay in the loop, so the
 floor opens a tty path (the slave of a pty pair, as with a USB–RS-485 adapter) and pymodbus's own
-serial server serves the other pair unchanged.
+serial server serves the other pair unchanged. The floor may close and reopen its side as often
+as it restarts: the relay puts the line back as it was made each time (`_Relay`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import contextlib
 import os
 import random
 import socket
+import termios
 import threading
 import tty
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -165,29 +167,78 @@ def _why_not_bind(host: str, port: int) -> str:
 
 
 class _Relay:
-    """Copies bytes both ways between two pty masters (the floor's bus and the server's port)."""
+    """Copies bytes both ways between two pty masters (the floor's bus and the server's port).
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, a: int, b: int) -> None:
+    The floor's side is a pty slave that the floor opens and closes (every restart of `fillfloor
+    serve`). Nothing else holds it open, so the floor's close shows here as EIO on its master: the
+    slave's line settings are then put back as they were made, and the master is probed until the
+    floor opens the slave again. Why: a pty takes no parity, so a floor configured for parity E or O
+    asks for a setting the pty drops. On the first open the baud rate changes too, and the request
+    succeeds; on a reopen nothing it asks for would change, and tcsetattr fails with EINVAL (it
+    succeeds only when some requested change was made), which left every RTU station of a restarted
+    floor out of service while `fillfloor simulate-devices` ran on.
+    """
+
+    _PROBE_S = 0.05  # how often an absent floor's side is looked at
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, floor: int, device: int, floor_path: str,
+                 fresh: list[Any]) -> None:  # fmt: skip
         self._loop = loop
-        self._fds = (a, b)
-        loop.add_reader(a, self._copy, a, b)
-        loop.add_reader(b, self._copy, b, a)
+        self._floor, self._device = floor, device
+        self._floor_path, self._fresh = floor_path, fresh
+        self._probe: asyncio.TimerHandle | None = None
+        loop.add_reader(device, self._copy, device, floor)
+        self._probe_floor()
 
     def _copy(self, src: int, dst: int) -> None:
         try:
             data = os.read(src, 4096)
         except (BlockingIOError, InterruptedError):
             return
-        except OSError:
-            data = b""  # EIO: nobody holds the slave side open right now
+        except OSError:  # EIO: nobody holds the slave side open right now
+            if src == self._floor:
+                self._floor_left()
+            return
+        self._forward(data, dst)
+
+    @staticmethod
+    def _forward(data: bytes, dst: int) -> None:
         if not data:
             return
         with contextlib.suppress(BlockingIOError, InterruptedError, OSError):
             # A full buffer loses bytes, as an overrun bus would.
             os.write(dst, data)
 
+    def _floor_left(self) -> None:
+        self._loop.remove_reader(self._floor)
+        self._reset_floor_line()
+        self._probe = self._loop.call_later(self._PROBE_S, self._probe_floor)
+
+    def _probe_floor(self) -> None:
+        self._probe = None
+        try:
+            data = os.read(self._floor, 4096)
+        except (BlockingIOError, InterruptedError):
+            data = b""  # opened again, nothing sent yet
+        except OSError:  # still away
+            self._probe = self._loop.call_later(self._PROBE_S, self._probe_floor)
+            return
+        self._forward(data, self._device)
+        self._loop.add_reader(self._floor, self._copy, self._floor, self._device)
+
+    def _reset_floor_line(self) -> None:
+        # (A floor opening the port at this very moment gets the raw line it asks for anyway.)
+        with contextlib.suppress(OSError, termios.error):
+            fd = os.open(self._floor_path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+            try:
+                termios.tcsetattr(fd, termios.TCSANOW, self._fresh)
+            finally:
+                os.close(fd)
+
     def close(self) -> None:
-        for fd in self._fds:
+        if self._probe is not None:
+            self._probe.cancel()
+        for fd in (self._floor, self._device):
             self._loop.remove_reader(fd)
 
 
@@ -317,9 +368,12 @@ class DeviceHost:
         floor_master, floor_slave = os.openpty()
         dev_master, dev_slave = os.openpty()
         fds = [floor_master, floor_slave, dev_master, dev_slave]
-        self._fds += fds
+        self._fds += [floor_master, dev_master, dev_slave]
         for fd in fds:
             tty.setraw(fd)  # no echo, no line discipline: Modbus RTU is binary
+        # The floor's slave is the floor's alone to hold open (its close is seen: see _Relay).
+        floor_path, fresh = os.ttyname(floor_slave), termios.tcgetattr(floor_slave)
+        os.close(floor_slave)
         os.set_blocking(floor_master, False)
         os.set_blocking(dev_master, False)
         server = ModbusSerialServer(
@@ -331,8 +385,8 @@ class DeviceHost:
         )
         server.context = _FreshReads(server.context, self._catch_up)  # type: ignore[assignment]
         await server.serve_forever(background=True)
-        self._relays.append(_Relay(asyncio.get_running_loop(), floor_master, dev_master))
-        served.server, served.address = server, os.ttyname(floor_slave)
+        self._relays.append(_Relay(asyncio.get_running_loop(), floor_master, dev_master, floor_path, fresh))
+        served.server, served.address = server, floor_path
 
     def _tracer(self, served: _Served, unit_at: int) -> Callable[[bool, bytes], bytes]:
         """pymodbus's packet hook: silence and corrupt replies as the faults say. `unit_at`: where

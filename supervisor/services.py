@@ -1,6 +1,7 @@
 """The floor's services, added under its services supervisor: the platform sync (records up,
-registry down) and the console server. They know the floor; the floor does not know them (the
-layer below), so a service is added here, before the floor runs."""
+registry down), the console server and the registry watch (imports made beside the floor).
+They know the floor; the floor does not know them (the layer below), so a service is added here,
+before the floor runs."""
 
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ from supervisor.console.child import ChildSettings
 from supervisor.console.in_process import InProcessAccess
 from supervisor.console.snapshot import SyncFigures
 from supervisor.floor import Floor
+from supervisor.registry_watch import RegistrySnapshot, RegistryWatch
 from supervisor.runtime import ChildSpec
 
-__all__ = ["add_console", "add_platform_sync", "add_platform_sync_process"]
+__all__ = ["add_console", "add_platform_sync", "add_platform_sync_process", "add_registry_watch"]
 
 
 def add_platform_sync(floor: Floor, settings: SyncSettings) -> PlatformSync:
@@ -61,3 +63,11 @@ def add_console(
     console = ConsoleProcess(InProcessAccess(floor, floor.db, sync), child)
     floor.services.add_child(ChildSpec("console", console.run))
     return console
+
+
+def add_registry_watch(floor: Floor, start: RegistrySnapshot, period_s: float = 1.0) -> RegistryWatch:
+    """The registry watch: imports made while the floor runs decide its scans within `period_s`
+    and a read (`start`: the registry the floor's state was built from)."""
+    watch = RegistryWatch(floor.db, floor.state, floor.bus.publish, start, period_s=period_s)
+    floor.services.add_child(ChildSpec("registry", watch.run))
+    return watch

@@ -1,9 +1,10 @@
 """`fillfloor serve --config fillfloor.toml`: the supervisor on the plant's real devices.
 
 The floor as the config describes it (stations, devices, register maps), the registry from the
-database (import it first: `fillfloor registry import`, `fillfloor operators import`; with
-`[platform]` the sync keeps it current), the console server on `[console] listen` (loopback by
-default), and the platform sync when `[platform]` is configured (its key from the environment).
+database (`fillfloor registry import`, `fillfloor operators import`, before or while it runs: an
+import reaches the running floor within seconds; with `[platform]` the sync keeps it current),
+the console server on `[console] listen` (loopback by default), and the platform sync when
+`[platform]` is configured (its key from the environment).
 SIGINT/SIGTERM: every valve closed first, a fill under way recorded as interrupted, then the tree
 stopped in order. After a stop that left no chance for that (SIGKILL, a power cut), the start
 records the fills left open as interrupted (supervisor/storage/interrupted.py) before any new one.
@@ -28,13 +29,14 @@ from platform_client.settings import SyncSettings
 from supervisor.config import FloorConfig, load_config
 from supervisor.errors import BadInput
 from supervisor.floor import Floor
+from supervisor.registry_watch import read_registry
 from supervisor.runtime import EventBus, run_until_signalled
 from supervisor.station.floor import FloorState
 from supervisor.storage import Database, open_database
 from supervisor.storage.floor_lock import floor_lock
 from supervisor.storage.interrupted import record_interrupted_fills
 from supervisor.storage.registry import regulator_disables
-from supervisor.storage.repository import load_archives, load_holds, load_learning, load_operators, utc_now
+from supervisor.storage.repository import load_holds, load_learning, utc_now
 
 __all__ = ["register"]
 
@@ -113,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
 def _run_floor(config: FloorConfig, db: Database) -> int:
     from platform_client.api import tls_context
     from supervisor.devices import DeviceActorFactory
-    from supervisor.services import add_console, add_platform_sync_process
+    from supervisor.services import add_console, add_platform_sync_process, add_registry_watch
 
     # Under the floor lock (a second serve on this database is named as such, not as a port clash)
     # and before anything is recorded or started.
@@ -124,7 +126,8 @@ def _run_floor(config: FloorConfig, db: Database) -> int:
         print(f"fillfloor: fill {link.record_id} (#{link.seq}) was under way when the supervisor last "
               "stopped without closing it: recorded as interrupted", file=sys.stderr)  # fmt: skip
     with db.reading() as conn:
-        archives, operators = load_archives(conn), load_operators(conn)
+        registry = read_registry(conn)  # (with its change count: the watch reloads from there)
+        archives, operators = registry.archives, registry.operators
         learned = load_learning(conn, [s.id for s in config.stations])
         holds = load_holds(conn)
         disabled = regulator_disables(conn)
@@ -143,6 +146,7 @@ def _run_floor(config: FloorConfig, db: Database) -> int:
         except (OSError, ssl.SSLError) as exc:
             raise BadInput(f"[platform] ca_file: {exc}") from None
         sync = add_platform_sync_process(floor, platform)
+    add_registry_watch(floor, registry)
     host, port = _listen(config)
     _tls(config)  # (its files are read here first: a mistake is one line at start, exit 2)
     console = add_console(floor, host=host, port=port, sync=sync)

@@ -22,6 +22,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 from domain.archive import CylinderArchive, CylinderStatus, Operator
 from domain.times import utc_now
 from supervisor.storage import schema as t
+from supervisor.storage.registry_changes import bump_registry_changes
 
 __all__ = [
     "archive_from_db_row",
@@ -90,7 +91,10 @@ def _photos(conn: Connection, code: str | None = None) -> dict[str, tuple[str, .
 def upsert_archives(conn: Connection, archives: Iterable[CylinderArchive]) -> int:
     """Store archives by code as they are (the platform's, a scenario's); returns how many were new
     or changed (0 on a re-import)."""
-    return sum(_store_archive(conn, archive, load_archive(conn, archive.code)) for archive in archives)
+    changed = sum(_store_archive(conn, archive, load_archive(conn, archive.code)) for archive in archives)
+    if changed:
+        bump_registry_changes(conn)  # a running floor reloads (supervisor/registry_watch.py)
+    return changed
 
 
 def import_archives(conn: Connection, archives: Iterable[CylinderArchive]) -> int:
@@ -104,6 +108,8 @@ def import_archives(conn: Connection, archives: Iterable[CylinderArchive]) -> in
         if current is not None:
             archive = attrs.evolve(archive, blocked=current.blocked, photos=current.photos)
         changed += _store_archive(conn, archive, current)
+    if changed:
+        bump_registry_changes(conn)  # a running floor reloads (supervisor/registry_watch.py)
     return changed
 
 
@@ -162,6 +168,7 @@ def record_inspection(
         if agency:
             values["inspection_unit"] = agency
         conn.execute(update(t.cylinder).where(t.cylinder.c.code == code).values(**values))
+        bump_registry_changes(conn)
 
 
 def upsert_operators(conn: Connection, operators: Iterable[Operator]) -> int:
@@ -179,6 +186,8 @@ def upsert_operators(conn: Connection, operators: Iterable[Operator]) -> int:
             conn.execute(insert(t.operator).values(id=op.id, **values))
         stored[op.id] = op
         changed += 1
+    if changed:
+        bump_registry_changes(conn)  # a running floor reloads (supervisor/registry_watch.py)
     return changed
 
 

@@ -267,6 +267,15 @@ registry_cursor = Table(
     Column("updated_at", String(40), nullable=False),
 )
 
+# One row: how many times the registry (archives, operators) was changed, bumped in the same
+# transaction as the change, so that a running floor sees an import (supervisor/storage/registry_changes.py).
+registry_change = Table(
+    "registry_change",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("count", Integer, nullable=False),
+)
+
 station_setting = Table(
     "station_setting",
     metadata,

@@ -34,6 +34,7 @@ LAYERS: dict[str, int] = {
     "supervisor.storage": 3,
     "supervisor.floor": 4,
     "supervisor.devices": 4,
+    "supervisor.registry_watch": 4,
     "supervisor.config": 4,
     "supervisor.console": 5,
     "platform_client": 5,

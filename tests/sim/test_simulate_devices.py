@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -253,3 +254,83 @@ def test_command_lines_become_scenario_steps() -> None:
     assert (place.do, place.station, str(place.args["gross_kg"])) == ("place", "S1", "21.4")
     assert parse_line("  # a comment", 3, {"S1"}) is None
     assert parse_line("STATUS", 4, {"S1"}) == Meta("status")
+
+
+async def _fill_once(serve_cmd: list[str], console_port: int, token: str, cylinder: str,
+                     check_id: int, say: Callable[[str], Awaitable[None]]) -> None:  # fmt: skip
+    """Start `serve`, fill `cylinder` on S2 (its scale and valve on the simulated RS-485 bus),
+    stop `serve`."""
+    serve = await trio.lowlevel.open_process(
+        serve_cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+    )
+    try:
+        assert serve.stdout is not None
+        await _read_until(serve.stdout, b"console on", bytearray())
+        async with open_websocket_url(f"ws://127.0.0.1:{console_port}") as ws:
+            await ws.send_message(json.dumps({"type": "hello", "v": 1, "token": token}))
+            await passed_check(ws, check_id, cylinder)
+            await say(f"place S2 {cylinder} 15.5")
+            await say("login S2 OP01")
+            await say("sleep 1.5")  # the scale settles
+            await say(f"scan S2 {cylinder}")
+            with trio.fail_after(30):
+                while True:
+                    event = json.loads(await ws.get_message()).get("event", {})
+                    if event.get("type") == "fill.completed" and event["station"] == "S2":
+                        break
+            await say("remove S2")
+        serve.send_signal(signal.SIGINT)
+        with trio.fail_after(20):
+            await serve.wait()
+    finally:
+        if serve.returncode is None:
+            serve.kill()
+            await serve.wait()
+
+
+async def test_a_restarted_serve_fills_again_on_the_same_simulated_rtu_bus(tmp_path: Path) -> None:
+    # simulate-devices is left running, as a plant's engineer leaves it while restarting the
+    # floor: the second serve must reopen the RS-485 bus's pty and fill on it again.
+    db = f"sqlite:///{tmp_path / 'floor.db'}"
+    cylinders = tmp_path / "cyl.csv"
+    cylinders.write_text("code,owner,model,tare_kg,manufactured,last_inspection\n"
+                         f"{A},HY0012,YSP35.5,15.2,2021-03-01,2025-03-01\n"
+                         f"{B},HY0012,YSP35.5,15.2,2021-03-01,2025-03-01\n", encoding="utf-8")  # fmt: skip
+    operators = tmp_path / "ops.csv"
+    operators.write_text("id,name,certificate_expires\nOP01,张三,2099-01-01\n", encoding="utf-8")
+    assert main(["registry", "import", str(cylinders), "--unit", "HY0012", "--db", db]) == 0
+    assert main(["operators", "import", str(operators), "--db", db]) == 0
+    token = await trio.to_thread.run_sync(add_supervisor, db)
+    console_port = free_port()
+    config = floor_config(tmp_path, free_port(), console_port)
+    # Even parity, as RS-485 indicators often use (a pty takes none: the floor's request for it is
+    # what failed on a reopen).
+    text = config.read_text(encoding="utf-8").replace(
+        'protocol = "rtu"\n', 'protocol = "rtu"\nparity = "E"\n'
+    )
+    config.write_text(text, encoding="utf-8")
+    sim = await trio.lowlevel.open_process(
+        [sys.executable, "-m", "fillfloor.cli", "simulate-devices", "--config", str(config),
+         "--flow-kg-s", "4"],
+        cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+
+    async def say(line: str) -> None:
+        assert sim.stdin is not None
+        await sim.stdin.send_all(line.encode() + b"\n")
+
+    serve_cmd = [sys.executable, "-m", "fillfloor.cli", "serve", "--config", str(config), "--db", db]
+    try:
+        assert sim.stdout is not None
+        await _read_until(sim.stdout, b"ready", bytearray())
+        await _fill_once(serve_cmd, console_port, token, A, 1, say)
+        await _fill_once(serve_cmd, console_port, token, B, 2, say)
+    finally:
+        if sim.returncode is None:
+            sim.kill()
+            await sim.wait()
+    database = open_database(db)
+    with database.reading() as conn:
+        rows = conn.execute(select(t.fill.c.cylinder_code, t.fill.c.outcome)).all()
+    database.close()
+    assert sorted(rows) == [(A, "completed"), (B, "completed")]
