@@ -1,5 +1,7 @@
-"""The control path while the platform sync drains a backlog: the sync in the floor's loop against
-the sync in its own process (what `fillfloor serve` runs), issue 19.
+"""The control path while the platform sync drains a backlog, in the floor's loop or its own process.
+
+The sync in the floor's loop against the sync in its own process (what `fillfloor serve` runs),
+issue 19.
 
     python -m benchmarks.sync_isolation [--stations 8] [--seconds 10] [--records 20000]
 
@@ -43,7 +45,9 @@ NOTES = """
 The platform (hypercorn, SQLite) runs in a process of its own, so what is measured is the floor's
 side of the sync: reading the outbox, encoding and signing each batch, TLS-free HTTP on loopback,
 reading the replies and settling the outbox. "drained" is how many records the platform took in
-the window. On these 2 cores the sync's process and the platform's share the machine with the floor.
+the window. On these 2 cores the sync's process and the platform's share the machine with the floor;
+two runs on 2026-12-05 gave ×2.16 (in the loop) against ×0.77 (own process) for 5,000 records in 4 s,
+and ×1.11 for both with 20,000 records in 10 s (drained in the first seconds of the window).
 """
 
 
