@@ -113,7 +113,7 @@ class StationCore(Course, FillLifecycle, Faults):
 
     def _on_sample(self, s: WeightSample) -> None:
         self.sample = s
-        self._clear_fault("scale_silent")
+        self._clear_fault("scale_lost")  # (a sample: the scale is there, however it was lost)
         if self.course.phase == Phase.VERIFYING:
             self._follow_steadiness(s)
         if self._awaiting_marker:
@@ -142,7 +142,9 @@ class StationCore(Course, FillLifecycle, Faults):
             lost = Reason.DEVICE_SCALE_LOST if device == "scale" else Reason.DEVICE_VALVE_LOST
             self._close(lost)  # a silent device cannot be trusted with a fill
             kind = AlarmKind.DEVICE_SCALE_LOST if device == "scale" else AlarmKind.DEVICE_VALVE_LOST
-            self._raise_fault(f"{device}_silent", kind, text="silent")
+            # One cause, one alarm (ISA-18.2): a silent device and a lost link are the same alarm,
+            # whichever is seen first words it (a link that drops also falls silent).
+            self._raise_fault(f"{device}_lost", kind, text="silent")
         if self.course.phase == Phase.FILLING and self.lifecycle.fill is not None:
             verdict = self.lifecycle.fill.on_time(now)
             if isinstance(verdict, Reason):

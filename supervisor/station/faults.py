@@ -16,7 +16,7 @@ from supervisor.station.station_state import Phase
 class Faults(StationBase):
     def _on_valve(self, v: ValveStatus) -> None:
         self.valve = v
-        self._clear_fault("valve_silent")
+        self._clear_fault("valve_lost")  # (a reading: the valve is there, however it was lost)
         if self.course.phase == Phase.FILLING and self.lifecycle.fill is not None:
             self.lifecycle.fill.on_valve(v)  # the position switch tells the fill guard when gas may flow
         # The position switch must follow the order within the feedback timeout. In indicator mode

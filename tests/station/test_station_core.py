@@ -160,6 +160,7 @@ def _console(kind: str) -> Setup:
 
 
 def _scale_link_lost(rig: Rig) -> None:
+    rig.scale_ok = False  # (a lost link brings no samples: one would say the scale is back)
     rig.link("scale", up=False)
     rig.scan()
 
@@ -755,3 +756,25 @@ def test_a_recorded_check_names_its_checker_for_the_console() -> None:
     rig.check(CheckPhase.PRE)
     rig.step(0.2)
     assert rig.of_type("check.recorded")[-1]["checker"] == "CK01"
+
+
+@pytest.mark.parametrize("device", ["scale", "valve"])
+def test_a_device_that_drops_is_one_alarm_whether_its_link_or_its_silence_is_seen_first(device: str) -> None:
+    """ISA-18.2, one alarm per cause: a lost scale raised two (lost, then silent) before."""
+    rig = Rig()
+    rig.step(0.5)
+    if device == "scale":
+        rig.scale_ok = False
+    else:
+        rig.valve_ok = False
+    rig.step(3.0)  # silent past the timeout first
+    rig.link(device, up=False)  # then its actor says the link is down
+    rig.step(0.5)
+    rig.link(device, up=True)
+    if device == "scale":
+        rig.scale_ok = True
+    else:
+        rig.valve_ok = True
+    rig.step(0.5)
+    alarms = [(r.alarm_id, r.event) for r in rig.records if isinstance(r, AlarmRecord)]
+    assert alarms == [(f"S1.{device}_lost", "raised"), (f"S1.{device}_lost", "cleared")]
