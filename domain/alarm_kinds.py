@@ -29,6 +29,7 @@ class AlarmKind(StrEnum):
     DEVICE_SCALE_LOST = "device.scale_lost"  # no answer from the scale (or no sample in time)
     DEVICE_VALVE_LOST = "device.valve_lost"  # no answer from the valve
     DEVICE_SCANNER_LOST = "device.scanner_lost"  # the scanner's line is down
+    PLATFORM_CREDENTIALS_REFUSED = "platform.credentials_refused"  # the platform refuses the unit's key
     SCANNER_JUNK = "scanner.junk"  # a burst of unreadable frames (counted, not recorded one by one)
     VALVE_STUCK_OPEN = "valve.stuck_open"  # ordered closed, the position switch still says open
     FILL_OVERFILL = "fill.overfill"  # over tolerance: must not leave until the excess is removed
@@ -55,6 +56,7 @@ SEVERITY: Mapping[AlarmKind, Severity] = {
     AlarmKind.DEVICE_VALVE_LOST: Severity.HIGH,
     AlarmKind.DEVICE_SCANNER_LOST: Severity.MEDIUM,
     AlarmKind.SCANNER_JUNK: Severity.MEDIUM,
+    AlarmKind.PLATFORM_CREDENTIALS_REFUSED: Severity.HIGH,
     AlarmKind.VALVE_STUCK_OPEN: Severity.CRITICAL,
     AlarmKind.FILL_OVERFILL: Severity.HIGH,
     AlarmKind.FILL_OVER_MAX: Severity.CRITICAL,
@@ -101,6 +103,12 @@ ALARM_TEXTS: Mapping[AlarmKind, Mapping[str, AlarmText]] = {
     AlarmKind.DEVICE_SCANNER_LOST: {
         "raised": AlarmText("扫码枪断开：{detail}", "scanner lost: {detail}"),
         "cleared": _EMPTY,
+    },
+    AlarmKind.PLATFORM_CREDENTIALS_REFUSED: {
+        "raised": AlarmText(
+            "城市平台拒绝本单位的密钥（{status}）：记录留在本地待上传；核对 {key_env}",
+            "the city platform refuses the unit's key ({status}): records wait here; check {key_env}",
+        ),
     },
     AlarmKind.SCANNER_JUNK: {
         "raised": AlarmText(

@@ -17,8 +17,9 @@ from typing import Any, TypeVar
 import trio
 from sqlalchemy import Connection
 
+from domain.alarm_notices import AlarmNotice
 from domain.events import decode
-from platform_client.process import settings_line
+from platform_client.process import notice_from_json, settings_line
 from platform_client.settings import SyncSettings
 from supervisor.runtime import EventBus
 from supervisor.runtime.pipe import LineReader, LineWriter, PipeClosed
@@ -32,13 +33,16 @@ T = TypeVar("T")
 
 
 class SyncProcess:
-    def __init__(self, settings: SyncSettings, db: Database, db_url: str, state: FloorState,
-                 bus: EventBus) -> None:  # fmt: skip
+    def __init__(self, settings: SyncSettings, db: Database, db_url: str, state: FloorState, bus: EventBus,
+                 *, alarm: Callable[[AlarmNotice], None] = lambda _notice: None,
+                 key_refused: Callable[[], AlarmNotice | None] = lambda: None) -> None:  # fmt: skip
         self.settings = settings
         self._db = db
         self._db_url = db_url
         self.state = state
         self.bus = bus
+        self._alarm = alarm
+        self._key_refused = key_refused  # (read at each start: the board may hold an earlier run's)
         self.pid: int | None = None
         self._figures: dict[str, Any] = {"status": "starting", "backlog": 0, "dead_letters": 0}
         self._nudged = trio.Event()
@@ -58,7 +62,7 @@ class SyncProcess:
             if process.stdin is None or process.stdout is None:  # pragma: no cover - asked for above
                 raise PipeClosed("no pipe to the platform sync process")
             writer, reader = LineWriter(process.stdin), LineReader(process.stdout)
-            await writer.send(settings_line(self.settings, self._db_url))
+            await writer.send(settings_line(self.settings, self._db_url, self._key_refused()))
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._nudges, writer)
                 task_status.started()
@@ -94,6 +98,8 @@ class SyncProcess:
                     operator = (await self._read_db(load_operators)).get(rest)
                     if operator is not None:
                         self.state.put_operator(operator)
+                case "L":
+                    self._alarm(notice_from_json(json.loads(rest)))
                 case "D":
                     station, _, flag = rest.partition("\t")
                     self.state.set_disabled(station or None, flag == "1")

@@ -6,7 +6,8 @@ delays polls and decisions (issue 19). Here it costs the floor one line per batc
 
 floor -> sync process                       sync process -> floor
   (first) {"settings": …, "db": URL}          V <tab> EVENT-JSON   a sync event (sync.batch, …)
-  N                 records to upload         A <tab> CODE         an archive the registry changed
+  N                 records to upload         L <tab> NOTICE-JSON  an alarm raised or cleared (a refused key)
+                                              A <tab> CODE         an archive the registry changed
                                               O <tab> ID           an operator it changed
                                               D <tab> STATION <tab> 0|1   a station (dis)abled
                                               F <tab> FIGURES-JSON  what the console shows
@@ -28,6 +29,8 @@ from typing import Any
 import attrs
 import trio
 
+from domain.alarm_kinds import AlarmKind
+from domain.alarm_notices import AlarmChange, AlarmNotice
 from domain.archive import CylinderArchive, Operator
 from domain.events import encode
 from platform_client.settings import SyncSettings
@@ -37,16 +40,17 @@ from supervisor.runtime import EventBus
 from supervisor.runtime.pipe import LineReader, LineWriter, PipeClosed, ended_by
 from supervisor.storage import open_database
 
-__all__ = ["main", "settings_line"]
+__all__ = ["main", "notice_from_json", "notice_to_json", "settings_line"]
 
 _FIGURES_EVERY_S = 1.0
 
 
-def settings_line(settings: SyncSettings, db_url: str) -> str:
+def settings_line(settings: SyncSettings, db_url: str, key_refused: AlarmNotice | None = None) -> str:
     """The first line the floor sends: the settings (the key with them: never on a command line)."""
     raw = {"platform": attrs.asdict(settings.platform), "unit_code": settings.unit_code, "key": settings.key,
            "timeout_s": settings.timeout_s, "registry_page": settings.registry_page}  # fmt: skip
-    return json.dumps({"settings": raw, "db": db_url}) + "\n"
+    refused = None if key_refused is None else notice_to_json(key_refused)
+    return json.dumps({"settings": raw, "db": db_url, "key_refused": refused}) + "\n"
 
 
 def _settings(raw: dict[str, Any]) -> SyncSettings:
@@ -75,6 +79,21 @@ class _ToFloor:
     def set_disabled(self, station: str | None, disabled: bool) -> None:
         self.say(f"D\t{station or ''}\t{int(disabled)}\n")
 
+    def alarm(self, notice: AlarmNotice) -> None:
+        self.say("L\t" + json.dumps(notice_to_json(notice), ensure_ascii=False) + "\n")
+
+
+def notice_to_json(notice: AlarmNotice) -> dict[str, Any]:
+    return {"change": notice.change.value, "alarm_id": notice.alarm_id, "kind": notice.kind.value,
+            "station": notice.station, "params": dict(notice.params), "text": notice.text}  # fmt: skip
+
+
+def notice_from_json(raw: dict[str, Any]) -> AlarmNotice:
+    """(Raises ValueError/KeyError/TypeError for what is not a notice.)"""
+    return AlarmNotice(AlarmChange(raw["change"]), str(raw["alarm_id"]), AlarmKind(raw["kind"]),
+                       raw.get("station"), {str(k): str(v) for k, v in raw.get("params", {}).items()},
+                       raw.get("text"))  # fmt: skip
+
 
 async def _serve() -> None:
     reader = LineReader(trio.lowlevel.FdStream(os.dup(sys.stdin.fileno())))
@@ -83,7 +102,9 @@ async def _serve() -> None:
     settings = _settings(first["settings"])
     db = await trio.to_thread.run_sync(open_database, first["db"])
     to_floor, bus = _ToFloor(), EventBus()
-    sync = PlatformSync(settings, db, to_floor, bus)  # type: ignore[arg-type]  # (FloorState's methods)
+    refused = first.get("key_refused")
+    sync = PlatformSync(settings, db, to_floor, bus, alarm=to_floor.alarm,  # type: ignore[arg-type]
+                        key_refused=None if refused is None else notice_from_json(refused))  # fmt: skip
     try:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(_events, bus, to_floor)

@@ -32,8 +32,11 @@ from typing import Any
 
 import trio
 
+from domain.alarm_kinds import AlarmKind
+from domain.alarm_notices import AlarmNotice, raised
 from domain.events import SyncBatch, SyncRegistry
 from domain.times import utc_iso
+from platform_client.alarms import KEY_REFUSED
 from platform_client.api import PlatformApi, Refused, Unavailable, open_client, tls_context
 from platform_client.backoff import RetryBackoff
 from platform_client.registry_changes import (
@@ -64,6 +67,8 @@ class PlatformSync:
         *,
         rng: random.Random | None = None,
         wall_clock: Callable[[], float] = time.time,
+        alarm: Callable[[AlarmNotice], None] = lambda _notice: None,
+        key_refused: AlarmNotice | None = None,
     ) -> None:
         self.settings = settings
         self._tls = tls_context(settings)  # a bad CA file fails the start-up, not the first upload
@@ -72,6 +77,10 @@ class PlatformSync:
         self.bus = bus
         self._rng = rng or random.Random()
         self._wall = wall_clock
+        self._alarm = alarm  # the floor's alarm desk: a refused key is an alarm, not only a figure
+        # Raised and not cleared (by this run, or an earlier one: the floor's board says so); the
+        # first request that goes through clears it.
+        self._key_refused = key_refused
         self._wake = trio.Event()
         self._pull_now = trio.Event()
         # Halved when the platform says a batch is too large (413, for good) or a request times out
@@ -181,6 +190,7 @@ class PlatformSync:
                               f"{unanswered} record(s) not answered", duplicates)  # fmt: skip
             return backoff.failed()
         backoff.succeeded()
+        self._key_accepted()
         if len(items) == self.batch_size:  # a full batch went through: back towards the setting
             self.batch_size = min(self.settings.platform.batch_size, self.batch_size * 2)
         self._batch_event(len(items), len(accepted), len(rejected), "ok", "", duplicates)
@@ -215,6 +225,18 @@ class PlatformSync:
             last_success=self.last_success,
         ))  # fmt: skip
 
+    def _key_refused_now(self, status: str) -> None:
+        if self._key_refused is None:
+            key_env = self.settings.platform.key_env
+            self._key_refused = raised(KEY_REFUSED, AlarmKind.PLATFORM_CREDENTIALS_REFUSED, None,
+                                       status=status, key_env=key_env)  # fmt: skip
+            self._alarm(self._key_refused)
+
+    def _key_accepted(self) -> None:
+        if self._key_refused is not None:
+            self._alarm(self._key_refused.cleared())
+            self._key_refused = None
+
     def _report(self, status: str, detail: str) -> None:
         self.status, self.detail = status, detail
 
@@ -234,6 +256,7 @@ class PlatformSync:
                     self.cursor = await self.store.cursor()
                     cursor_known = True
                 await self._pull(api)
+                self._key_accepted()
                 self.registry_status, self.registry_detail = "ok", ""
                 self.registry_at = self._wall()
             except Unavailable as exc:
@@ -242,6 +265,8 @@ class PlatformSync:
             except Refused as exc:
                 self.registry_status = f"http_{exc.http_status}"
                 self.registry_detail = f"{exc.code}: {exc.detail}"
+                if exc.http_status in (401, 403):
+                    self._key_refused_now(self.registry_status)
             except BadChange as exc:  # stopped before it: the platform must mend it
                 self.registry_status, self.registry_detail = "bad_change", str(exc)
             except Exception as exc:  # the database busy or broken, or a bug: never the floor's end

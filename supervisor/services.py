@@ -5,6 +5,7 @@ before the floor runs."""
 
 from __future__ import annotations
 
+from platform_client.alarms import key_refused_alarm
 from platform_client.bridge import SyncProcess
 from platform_client.settings import SyncSettings
 from platform_client.sync import PlatformSync
@@ -23,7 +24,8 @@ __all__ = ["add_console", "add_platform_sync", "add_platform_sync_process", "add
 def add_platform_sync(floor: Floor, settings: SyncSettings) -> PlatformSync:
     """The platform sync in the floor's loop (scenarios and tests), woken by every write (a new
     record goes up at once)."""
-    sync = PlatformSync(settings, floor.db, floor.state, floor.bus)
+    sync = PlatformSync(settings, floor.db, floor.state, floor.bus, alarm=floor.alarms.post,
+                        key_refused=key_refused_alarm(floor.alarms.board))  # fmt: skip
     floor.sink.on_written(sync.nudge)
     floor.services.add_child(ChildSpec("platform", sync.run))
     return sync
@@ -33,7 +35,8 @@ def add_platform_sync_process(floor: Floor, settings: SyncSettings) -> SyncProce
     """The platform sync in a process of its own (`fillfloor serve`): its uploads' JSON and TLS work
     never delays a poll or a decision (platform_client/bridge.py)."""
     url = floor.db.engine.url.render_as_string(hide_password=False)
-    sync = SyncProcess(settings, floor.db, url, floor.state, floor.bus)
+    sync = SyncProcess(settings, floor.db, url, floor.state, floor.bus, alarm=floor.alarms.post,
+                       key_refused=lambda: key_refused_alarm(floor.alarms.board))  # fmt: skip
     floor.sink.on_written(sync.nudge)
     floor.services.add_child(ChildSpec("platform", sync.run))
     return sync

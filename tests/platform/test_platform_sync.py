@@ -23,6 +23,7 @@ import pytest
 import trio
 from sqlalchemy import select
 
+from domain.alarm_notices import AlarmNotice
 from domain.backoff import Backoff
 from domain.events import FloorEvent, SyncBatch, SyncRegistry
 from domain.times import utc_now
@@ -243,6 +244,7 @@ async def test_a_floor_stopped_mid_batch_resends_it_after_restart_and_nothing_is
 
 _SYNC_PROCESS = """
 import sys, trio, datetime as dt
+from domain.alarm_notices import AlarmNotice
 from domain.backoff import Backoff
 from platform_client.settings import SyncSettings
 from platform_client.sync import PlatformSync
@@ -452,4 +454,38 @@ async def test_a_link_too_slow_for_the_batch_gets_smaller_batches_then_full_ones
     assert timeouts == [8, 4, 2]  # then 1: the platform is back by the time it is sent
     assert sizes[:4] == [1, 2, 4, 8], "doubled back after each full batch"
     assert_each_stored_once(env, 16)
+    db.close()
+
+
+async def test_a_platform_refusing_the_units_key_is_one_alarm_until_a_request_goes_through(
+    tmp_path: Path,
+) -> None:
+    db = _floor_db(tmp_path, records=1)
+    notices: list[AlarmNotice] = []
+    async with platform_env(f"sqlite:///{tmp_path / 'p.db'}") as env:
+        platform = PlatformConfig(env.url, sync_interval_s=0.2)
+        wrong = SyncSettings(platform, UNIT, "ffk_not-the-key", backoff=FAST_BACKOFF, timeout_s=5.0)
+        state = FloorState(UNIT, lambda: TODAY, [archive(CODE)])
+        sync = PlatformSync(wrong, db, state, RecordingBus(), alarm=notices.append)
+        async with trio.open_nursery() as nursery:
+            await nursery.start(sync.run)
+            await until(
+                lambda: (
+                    sync.figures()["status"] == "http_401" and sync.figures()["registry_status"] == "http_401"
+                )
+            )
+            await trio.sleep(0.5)  # more refused uploads and pulls: still one alarm
+            nursery.cancel_scope.cancel()
+        assert [(n.change, n.kind, n.params["status"]) for n in notices] == [
+            ("raised", "platform.credentials_refused", "http_401")]  # fmt: skip
+        # The key is fixed and the service started anew, finding the alarm on the floor's board:
+        # its first accepted request clears it.
+        right = attrs.evolve(wrong, key=env.keys[UNIT])
+        again = PlatformSync(right, db, state, RecordingBus(), alarm=notices.append, key_refused=notices[0])
+        async with trio.open_nursery() as nursery:
+            await nursery.start(again.run)
+            await until(lambda: len(notices) == 2)
+            nursery.cancel_scope.cancel()
+    assert notices[1].change == "cleared"
+    assert notices[1].alarm_id == notices[0].alarm_id
     db.close()
