@@ -48,9 +48,16 @@ class LinkHealth:
         self._rng = random.Random()
         self.in_a_row = 0
         self.lost = False
+        self.answered = False  # any answer since start
         self.errors: Counter[str] = Counter()  # timeout, exception, malformed, closed
 
+    @property
+    def state(self) -> str:
+        """connecting (no answer yet since start), up, or lost."""
+        return "lost" if self.lost else "up" if self.answered else "connecting"
+
     def ok(self) -> None:
+        self.answered = True
         self.in_a_row = 0
         if self.lost:
             self.lost = False

@@ -46,6 +46,11 @@ class ScaleActor:
         self.polls = 0
         self._block = _block([self.map["gross"], self.map["status"], self.map["fill_state"]])
 
+    @property
+    def link_state(self) -> str:
+        """The device link as this actor sees it (the maintenance tree shows it)."""
+        return self.health.state
+
     async def run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as nursery:
             if self._orders is not None:

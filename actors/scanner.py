@@ -171,6 +171,13 @@ class ScannerActor:
         return self._up
 
     @property
+    def link_state(self) -> str:
+        """connecting (never open yet), up, or lost (the maintenance tree shows it)."""
+        if not self._up:
+            return "lost"
+        return "up" if self.opens else "connecting"
+
+    @property
     def link_pending(self) -> bool:
         """A link change the coordinator has not taken yet (its mailbox was full)."""
         return self._link_msg is not None

@@ -52,6 +52,11 @@ class ValveActor:
         # Feed the watchdog well within its period, and poll the valve at least 10 times a second.
         self.period_s = min(config.watchdog_ms / 4000, 0.1)
 
+    @property
+    def link_state(self) -> str:
+        """The device link as this actor sees it (the maintenance tree shows it)."""
+        return self.health.state
+
     async def run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         self.written = None
         configured = False

@@ -211,6 +211,8 @@ class ActorHealthChanged(FloorEvent):
     error: str | None = None
     attempt: int | None = None  # restarting: which attempt, and when
     next_try_in_s: float | None = None
+    # A device actor's link: connecting (never up yet), up, lost; None for the other actors.
+    link: str | None = None
 
 
 @frozen

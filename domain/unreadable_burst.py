@@ -32,7 +32,7 @@ class BurstEnd:
 
 @define
 class UnreadableBurst:
-    gap_s: float = 2.0
+    gap_s: float = 0.5  # faster than a person rescans a label; a faulty line sends far faster
     alarm_after: int = 10
     first_at: float | None = None
     last_at: float = 0.0

@@ -81,6 +81,7 @@ _ZH: dict[str, str] = {
     "col.health": "健康",
     "col.restarts": "重启次数",
     "col.last_error": "最近错误",
+    "col.link": "设备链路",
     "col.figure": "项目",
     "col.value": "数值",
     "col.count": "次数",
@@ -197,6 +198,7 @@ _EN: dict[str, str] = {
     "col.health": "Health",
     "col.restarts": "Restarts",
     "col.last_error": "Last error",
+    "col.link": "Device link",
     "col.figure": "Figure",
     "col.value": "Value",
     "col.count": "Count",
@@ -294,6 +296,10 @@ _WORDS = {
     "stopped": ("已停止", "stopped"),
     "failed": ("失败", "failed"),
     "starting": ("启动中", "starting"),
+    # a device actor's link (F4)
+    "link.connecting": ("连接中", "connecting"),
+    "link.up": ("已连接", "connected"),
+    "link.lost": ("已断开", "lost"),
     # check phases and results
     "pre": ("充装前", "pre-fill"),
     "post": ("充装后", "post-fill"),

@@ -199,8 +199,10 @@ class ConsoleModel:
                 self._set_alarm(_listed(e, ts), "unacknowledged", ts)
                 if station is not None:
                     station.last_problem = f"{ALARM_PROBLEM}{e.alarm_id}"
+                self._device_link(e.kind, e.station, "lost")
             case AlarmCleared(alarm_id):
                 self._alarm_moved(alarm_id, "cleared")
+                self._device_link(e.kind, e.station, "up")
             case AlarmAcknowledged(alarm_id):
                 self._alarm_moved(alarm_id, "acknowledged")
             case AlarmShelved(alarm_id):
@@ -270,11 +272,22 @@ class ConsoleModel:
         else:
             del self.alarms[alarm_id]
 
+    def _device_link(self, kind: str, station: str | None, link: str) -> None:
+        """A device's lost alarm moves its actor's link on F4 between snapshots (device.scale_lost
+        of S1: the actor S1.scale)."""
+        device = kind.removeprefix("device.").removesuffix("_lost")
+        if station is None or not kind.startswith("device.") or not kind.endswith("_lost"):
+            return
+        for i, actor in enumerate(self.actors):
+            if actor.get("actor") == f"{station}.{device}" and actor.get("state") == "running":
+                self.actors[i] = {**actor, "link": link}
+
     def _actor_health(self, e: Mapping[str, Any]) -> None:
         name = _text(e.get("actor"))
         if name is None:
             return
-        fields = {k: v for k, v in e.items() if k not in ("type", "at")}
+        # (a health event says nothing of the link: the snapshot and the lost alarms do)
+        fields = {k: v for k, v in e.items() if k not in ("type", "at") and not (k == "link" and v is None)}
         for i, actor in enumerate(self.actors):
             if actor.get("actor") == name:
                 self.actors[i] = {**actor, **fields}  # an error stays shown as the last one

@@ -28,6 +28,7 @@ class ActorHealth:
     traceback: str | None = None  # kept for maintenance, not sent in events
     attempt: int = 0  # restarting: which attempt comes next
     next_try_in_s: float | None = None  # restarting: backoff before the next try
+    link: str | None = None  # a device actor's link (connecting, up, lost), as the tree is read
 
     def event(self) -> ActorHealthChanged:
         """What the bus tells observers of it (a restart's attempt and wait only while restarting)."""
@@ -36,4 +37,5 @@ class ActorHealth:
             self.actor, self.state.value, self.restarts, self.error,
             attempt=self.attempt if restarting else None,
             next_try_in_s=round(self.next_try_in_s or 0.0, 3) if restarting else None,
+            link=self.link,
         )  # fmt: skip

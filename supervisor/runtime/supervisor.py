@@ -21,7 +21,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 
 import trio
-from attrs import define, field, frozen
+from attrs import define, evolve, field, frozen
 
 from supervisor.runtime.bus import EventBus
 from supervisor.runtime.health import ActorHealth, HealthState
@@ -132,7 +132,7 @@ class Supervisor:
 
     def view(self) -> tuple[ChildView, ...]:
         return tuple(
-            ChildView(self._children[n].health, self.nested[n].view() if n in self.nested else ())
+            ChildView(_with_link(self._children[n]), self.nested[n].view() if n in self.nested else ())
             for n in self._order
         )
 
@@ -382,6 +382,15 @@ class Supervisor:
         if self._on_transition is not None:
             self._on_transition(health.actor, health.state)
         self._bus.publish(health.event())
+
+
+def _with_link(child: _Child) -> ActorHealth:
+    """A device actor's health with its link as the actor sees it now (`link_state`: connecting,
+    up, lost), read from the actor its start function belongs to; other actors have none."""
+    link = getattr(getattr(child.spec.start, "__self__", None), "link_state", None)
+    if not isinstance(link, str) or child.health.state != HealthState.RUNNING:
+        return child.health
+    return evolve(child.health, link=link)
 
 
 def _describe(error: BaseException | None) -> tuple[str | None, str | None]:

@@ -22,7 +22,9 @@ from actors.scanner import Frame, FrameDecoder, ScannerActor
 from domain.backoff import Backoff, Jitter
 from domain.messages import DeviceLink, Scanned, StationInput, Tick
 from simulator.scanner_sim import PtyScanner, TcpScanner
+from supervisor.runtime import ChildSpec, EventBus
 from supervisor.runtime.mailbox import Mailbox
+from supervisor.runtime.supervisor import Supervisor
 from tests.support.scanner_actors import WAIT_S, receive, receive_scans, running, serial_actor
 
 
@@ -372,3 +374,25 @@ async def test_a_tcp_scanner_absent_at_start_is_connected_once_it_listens() -> N
             got = (await receive_scans(inbox, 1))[0]
             assert (got.text, got.badge, got.too_long) == ("OP07", True, False)
         nursery.cancel_scope.cancel()
+
+
+async def test_a_scanner_at_an_address_nobody_answers_is_lost_on_f4_and_told_to_the_station() -> None:
+    """Issue 20: a scanner at a wrong address showed only "running" on F4 and no alarm."""
+    with trio.socket.socket() as closed:  # a loopback port bound but never listening: refused
+        await closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+        inbox = _inbox()
+        config = ScannerConfig(kind="tcp", host="127.0.0.1", port=port)
+        actor = ScannerActor(config, "S1", inbox, link_retry_s=0.2)
+        spec = ChildSpec("S1.scanner", actor.run)
+        assert actor.link_state == "connecting"  # before its first try
+        root = Supervisor("S1", [spec], bus=EventBus())
+        async with trio.open_nursery() as nursery:
+            await nursery.start(root.run)
+            message = await receive(inbox)
+            assert isinstance(message, DeviceLink)
+            assert (message.device, message.up) == ("scanner", False)  # the station's scanner_lost alarm
+            [view] = root.view()
+            assert (view.health.state, view.health.link) == ("running", "lost")
+            assert view.health.event().link == "lost"  # what the console's tree shows
+            nursery.cancel_scope.cancel()

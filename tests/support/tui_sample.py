@@ -52,6 +52,9 @@ def sample_snapshot() -> dict[str, Any]:
         "unacknowledged": 1,
         "actors": [
             {"actor": "storage", "state": "running", "restarts": 0, "depth": 0},
+            {"actor": "S2", "state": "running", "restarts": 0, "depth": 0},
+            {"actor": "S2.scale", "state": "running", "restarts": 0, "depth": 1, "link": "up"},
+            {"actor": "S2.scanner", "state": "running", "restarts": 1, "depth": 1, "link": "lost"},
             {"actor": "S3", "state": "failed", "restarts": 0, "depth": 0,
              "error": "SupervisorGaveUp: S3.scale restarted more than 3 times in 30 s"},
             {"actor": "S3.scale", "state": "failed", "restarts": 3, "depth": 1,

@@ -138,3 +138,17 @@ def test_an_empty_scales_noise_shows_as_zero_not_minus_zero() -> None:
     from tui.widgets import _kg
 
     assert [_kg(-0.004), _kg(-0.006), _kg(14.5), _kg(None)] == ["0.00", "-0.01", "14.50", "—"]
+
+
+def test_a_device_lost_alarm_moves_its_actors_link_on_f4_until_it_clears() -> None:
+    m = sample_model()
+    link = {a["actor"]: a.get("link") for a in m.actors}
+    assert link["S2.scale"] == "up"
+    fields = {"alarm_id": "S2.scale_lost", "kind": "device.scale_lost", "severity": "high",
+              "message": "与秤失去联系", "station": "S2"}  # fmt: skip
+    m.receive(event("alarm.raised", **fields))
+    assert {a["actor"]: a.get("link") for a in m.actors}["S2.scale"] == "lost"
+    m.receive(event("actor.health", actor="S2.scale", state="running", restarts=0))  # (says nothing of it)
+    assert {a["actor"]: a.get("link") for a in m.actors}["S2.scale"] == "lost"
+    m.receive(event("alarm.cleared", **fields))
+    assert {a["actor"]: a.get("link") for a in m.actors}["S2.scale"] == "up"

@@ -13,6 +13,9 @@ from tui.screens.confirm import Confirm
 __all__ = ["MaintenanceScreen"]
 
 _HEALTH_STYLE = {"restarting": "bold", "failed": "bold reverse", "stopped": "dim"}
+# A device that never answered, or stopped answering, while its actor runs (a wrong address, a
+# cable): F4's "running" alone would hide it.
+_LINK_STYLE = {"lost": "bold reverse", "connecting": "bold"}
 
 
 class MaintenanceScreen(ConsoleScreen):
@@ -21,7 +24,14 @@ class MaintenanceScreen(ConsoleScreen):
     def compose(self) -> ComposeResult:
         yield from self.compose_status()
         yield table(
-            self.t, "actors", "col.actor", "col.health", "col.restarts", "col.last_error", cursor=True
+            self.t,
+            "actors",
+            "col.actor",
+            "col.health",
+            "col.link",
+            "col.restarts",
+            "col.last_error",
+            cursor=True,
         )
         yield from self.compose_footer()
 
@@ -34,9 +44,12 @@ class MaintenanceScreen(ConsoleScreen):
             depth = actor.get("depth")
             depth = depth if isinstance(depth, int) else 0
             state = str(actor.get("state", ""))
+            link = actor.get("link")
+            link_words = self.t.word(f"link.{link}") if isinstance(link, str) else ""
             rows.add_row(
                 cell("  " * depth + name),
                 cell(self.t.word(state), _HEALTH_STYLE.get(state, "")),
+                cell(link_words, _LINK_STYLE.get(str(link), "")),
                 cell(actor.get("restarts", 0)),
                 cell(actor.get("error", "")),
                 key=name,
