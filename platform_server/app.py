@@ -42,7 +42,7 @@ from platform_server.photos import MAX_PHOTO_BYTES, store_photo
 from platform_server.records import check_record, read_batch, store_batch
 from platform_server.regulator import act
 from platform_server.store import PlatformStore
-from platform_server.transfers import transfer_in
+from platform_server.transfers import accept_transfer, pending_transfers, request_transfer
 
 __all__ = ["OnRecord", "PlatformApp"]
 
@@ -117,7 +117,9 @@ class PlatformApp:
             self._route("/v1/photos/{sha256}", "GET", ANY, self._get_photo),
             self._route("/v1/stations", "POST", UNIT, self._stations),
             self._route("/v1/operators", "POST", UNIT, self._operators),
-            self._route("/v1/transfers", "POST", UNIT, self._transfers),
+            self._route("/v1/transfers", "POST", ("unit", "regulator"), self._transfers),
+            self._route("/v1/transfers", "GET", UNIT, self._pending_transfers),
+            self._route("/v1/transfers/{transfer_id}/accept", "POST", UNIT, self._accept_transfer),
             self._route("/v1/registry/changes", "GET", ANY, self._changes),
             self._route("/v1/inspections", "POST", AGENCY, self._inspections),
             self._route("/v1/regulator/actions", "POST", REGULATOR, self._actions),
@@ -278,8 +280,21 @@ class PlatformApp:
         )
 
     async def _transfers(self, call: Call) -> Response:
-        body, unit, at = call.json(), call.party.id, self.now_iso()
-        return JSONResponse(await self.store.write(lambda conn: transfer_in(conn, unit, body, at)))
+        body, party, at = call.json(), call.party, self.now_iso()
+        result = await self.store.write(lambda conn: request_transfer(conn, party, body, at))
+        return JSONResponse(result, status_code=202 if result["status"] == "pending" else 200)
+
+    async def _pending_transfers(self, call: Call) -> Response:
+        unit = call.party.id
+        return JSONResponse({"pending": await self.store.read(lambda conn: pending_transfers(conn, unit))})
+
+    async def _accept_transfer(self, call: Call) -> Response:
+        party, at = call.party, self.now_iso()
+        text = call.request.path_params["transfer_id"]
+        if not (text.isascii() and text.isdigit() and len(text) <= 18):
+            raise ApiError(404, "transfer.unknown", "no such transfer request")
+        request_id = int(text)
+        return JSONResponse(await self.store.write(lambda conn: accept_transfer(conn, party, request_id, at)))
 
     # -- inspection agencies -------------------------------------------------------------------
 

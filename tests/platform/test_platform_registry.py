@@ -146,6 +146,11 @@ async def test_a_property_transfer_moves_the_cylinder_and_tells_both_units(sqlit
         assert (r.status_code, r.json()["error"]) == (409, "transfer.wrong_owner")
         body = {"cylinder": code, "from_unit": UNIT, "document": "转让协议 7"}
         r = await other.post("/v1/transfers", json=body)
+        assert (r.status_code, r.json()["status"]) == (202, "pending")
+        async with env.client(UNIT) as unit:
+            (pending,) = (await unit.get("/v1/transfers")).json()["pending"]
+            assert (pending["cylinder"], pending["to_unit"]) == (code, OTHER)
+            r = await unit.post(f"/v1/transfers/{pending['transfer_id']}/accept")
         assert r.status_code == 200
         assert r.json()["archive"]["owner"] == OTHER
         assert r.json()["previous_owner"] == UNIT
@@ -157,3 +162,28 @@ async def test_a_property_transfer_moves_the_cylinder_and_tells_both_units(sqlit
         async with env.client(REGULATOR) as reg:
             r = await reg.get(f"/v1/regulator/trace/{code}")
         assert r.json()["transfers"][0]["from_unit"] == UNIT
+
+
+async def test_a_unit_cannot_take_another_units_cylinder_without_the_owners_acceptance(
+    sqlite_url: str,
+) -> None:
+    code = f"{UNIT}0000003"
+    async with platform_env(sqlite_url) as env:
+        async with env.client(OTHER) as other:
+            r = await other.post("/v1/transfers", json={"cylinder": code, "from_unit": UNIT})
+            assert (r.status_code, r.json()["status"]) == (202, "pending")
+            # A unit cannot accept its own request, nor give away what it does not own.
+            r = await other.post(f"/v1/transfers/{r.json()['transfer_id']}/accept")
+            assert (r.status_code, r.json()["error"]) == (404, "transfer.unknown")
+            r = await other.post("/v1/transfers", json={"cylinder": code, "to_unit": OTHER})
+            assert (r.status_code, r.json()["error"]) == (409, "transfer.wrong_owner")
+        async with env.client(REGULATOR) as reg:
+            assert (await reg.get(f"/v1/regulator/trace/{code}")).json()["transfers"] == []
+            # The regulator decides directly.
+            body = {"cylinder": code, "from_unit": UNIT, "to_unit": OTHER, "document": "监管决定 3"}
+            r = await reg.post("/v1/transfers", json=body)
+            assert (r.status_code, r.json()["archive"]["owner"]) == (200, OTHER)
+        async with env.client(OTHER) as other:
+            # The new owner gives it back itself: moved at once.
+            r = await other.post("/v1/transfers", json={"cylinder": code, "to_unit": UNIT})
+            assert (r.status_code, r.json()["archive"]["owner"]) == (200, UNIT)
