@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from platform_server import schema as t
-from tests.support.platform_env import OTHER, UNIT, floor_outbox, platform_env
+from tests.support.platform_env import OTHER, REGULATOR, UNIT, floor_outbox, platform_env
 
 
 @pytest.fixture(scope="module")
@@ -117,3 +117,31 @@ def test_floor_outbox_payloads_are_what_the_platform_expects(tmp_path: Path) -> 
 
     for item in floor_outbox(tmp_path, fills=2):
         assert isinstance(check_record(item["record_id"], Fields(item, "r")), Checked), item
+
+
+async def test_records_about_another_units_cylinders_are_refused_and_stay_out_of_its_trace(
+    sqlite_url: str, outbox: list[dict[str, Any]]
+) -> None:
+    async with platform_env(sqlite_url) as env:
+        code = next(x["payload"]["cylinder_code"] for x in outbox if x["kind"] == "fill")
+        async with env.client(OTHER) as other:
+            r = await other.post("/v1/records", json={"records": outbox})
+        got = {x["record_id"]: (x["status"], x.get("reason")) for x in r.json()["results"]}
+        by_kind = {x["record_id"]: x["kind"] for x in outbox}
+        for record_id, kind in by_kind.items():
+            if kind in ("fill", "check"):
+                assert got[record_id] == ("rejected", "record.not_owner"), record_id
+        field = r.json()["results"][0]["field"]
+        assert field == "records[0].payload.cylinder_code"
+        async with env.client(REGULATOR) as reg:
+            trace = (await reg.get(f"/v1/regulator/trace/{code}")).json()
+        assert [x["unit"] for x in trace["records"]] == []
+        # The owner's own records are taken and traced.
+        async with env.client(UNIT) as unit:
+            own = [x for x in outbox if x["kind"] in ("fill", "check")]
+            r = await unit.post("/v1/records", json={"records": own})
+            assert {x["status"] for x in r.json()["results"]} == {"stored"}
+        async with env.client(REGULATOR) as reg:
+            trace = (await reg.get(f"/v1/regulator/trace/{code}")).json()
+        assert trace["records"]
+        assert {x["unit"] for x in trace["records"]} == {UNIT}
