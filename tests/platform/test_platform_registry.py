@@ -18,7 +18,7 @@ def row(code: str, **kw: Any) -> dict[str, Any]:
 
 
 async def test_registration_refuses_with_every_reason_that_applies(sqlite_url: str) -> None:
-    photo = b"\x89PNG stamped marks"
+    photo = b"\x89PNG\r\n\x1a\n stamped marks"
     digest = hashlib.sha256(photo).hexdigest()
     async with platform_env(sqlite_url) as env, env.client(UNIT) as client:
         r = await client.put(f"/v1/photos/{digest}", content=photo, headers={"content-type": "image/png"})
@@ -187,3 +187,21 @@ async def test_a_unit_cannot_take_another_units_cylinder_without_the_owners_acce
             # The new owner gives it back itself: moved at once.
             r = await other.post("/v1/transfers", json={"cylinder": code, "to_unit": UNIT})
             assert (r.status_code, r.json()["archive"]["owner"]) == (200, UNIT)
+
+
+async def test_a_photo_is_served_as_what_its_bytes_are_never_as_the_uploader_claimed(
+    sqlite_url: str,
+) -> None:
+    page = b"<html><script>alert(1)</script></html>"
+    jpeg = b"\xff\xd8\xff\xe0 label"
+    async with platform_env(sqlite_url) as env, env.client(UNIT) as client:
+        digest = hashlib.sha256(page).hexdigest()
+        r = await client.put(f"/v1/photos/{digest}", content=page, headers={"content-type": "image/png"})
+        assert (r.status_code, r.json()["error"]) == (415, "photo.bad_type")
+        assert (await client.get(f"/v1/photos/{digest}")).status_code == 404
+        digest = hashlib.sha256(jpeg).hexdigest()
+        r = await client.put(f"/v1/photos/{digest}", content=jpeg, headers={"content-type": "image/png"})
+        assert r.status_code == 201
+        r = await client.get(f"/v1/photos/{digest}")
+        assert (r.content, r.headers["content-type"]) == (jpeg, "image/jpeg")
+        assert r.headers["x-content-type-options"] == "nosniff"
