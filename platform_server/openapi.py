@@ -189,7 +189,7 @@ def _paths() -> dict[str, Any]:
                 "Register cylinder archives",
                 "Each archive answered registered, updated, unchanged or refused with every reason that "
                 "applies (不予赋码与录入): cylinder.* eligibility codes, registration.* codes, "
-                "archive.bad_field.",
+                "archive.bad_field, archive.out_of_range.",
                 body=_obj(
                     ["archives"], archives={"type": "array", "maxItems": 1000, "items": _ref("ArchiveIn")}
                 ),

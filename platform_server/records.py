@@ -34,7 +34,7 @@ from domain.records import FillRecord
 from domain.stored import FieldKind, StoredField, stored_fields
 from platform_server import schema as t
 from platform_server.errors import Invalid
-from platform_server.fields import Fields, path
+from platform_server.fields import Fields, check_json, path
 
 __all__ = ["KINDS", "MAX_BATCH", "Checked", "RecordResult", "check_record", "read_batch", "store_batch"]
 
@@ -214,6 +214,7 @@ def check_record(record_id: str, f: Fields) -> Checked | RecordResult:
             detail = f"kind must be one of {', '.join(KINDS)}"
             return RecordResult(record_id, "rejected", "record.bad_kind", f.name("kind"), detail)
         payload = Fields(f.mapping("payload"), f.name("payload"))
+        check_json(payload.obj, payload.prefix)
         if kind == "fill":
             cylinder, station, at, seq = _fill(payload, record_id)
         else:

@@ -5,6 +5,7 @@ naming the field. On SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 from typing import Any
 
@@ -145,3 +146,34 @@ async def test_records_about_another_units_cylinders_are_refused_and_stay_out_of
             trace = (await reg.get(f"/v1/regulator/trace/{code}")).json()
         assert trace["records"]
         assert {x["unit"] for x in trace["records"]} == {UNIT}
+
+
+async def test_pathological_json_is_refused_for_its_record_and_the_rest_stored(
+    sqlite_url: str, outbox: list[dict[str, Any]]
+) -> None:
+    by_id = {x["record_id"]: x for x in outbox}
+    deep: object = "bottom"
+    for _ in range(200):
+        deep = [deep]
+    bad = [
+        {**by_id["alm-1"], "record_id": "deep", "payload": {**by_id["alm-1"]["payload"], "extra": deep}},
+        {**by_id["alm-1"], "record_id": "huge", "payload": {**by_id["alm-1"]["payload"], "n": 0}},
+        {**by_id["alm-1"], "record_id": "lone", "payload": {**by_id["alm-1"]["payload"], "note": "x"}},
+    ]
+    body = json.dumps({"records": [*bad, by_id["ref-1"]]}, ensure_ascii=True)
+    body = body.replace('"n": 0', '"n": ' + "9" * 5000).replace('"note": "x"', '"note": "\\ud800"')
+    async with platform_env(sqlite_url) as env, env.client(UNIT) as client:
+        r = await client.post("/v1/records", content=body, headers={"content-type": "application/json"})
+        assert r.status_code == 200
+        got = [(x["status"], x.get("reason"), x.get("field", "")[:24]) for x in r.json()["results"]]
+        assert got == [
+            ("rejected", "record.bad_field", "records[0].payload.extra"),  # where it gets too deep
+            ("rejected", "record.bad_field", "records[1].payload.n"),
+            ("rejected", "record.bad_field", "records[2].payload.note"),
+            ("stored", None, ""),
+        ]
+        # Nested beyond what can be parsed at all: the body is refused, not the platform broken.
+        r = await client.post(
+            "/v1/records", content=b"[" * 100_000, headers={"content-type": "application/json"}
+        )
+        assert (r.status_code, r.json()["field"]) == (422, "(body)")

@@ -205,3 +205,15 @@ async def test_a_photo_is_served_as_what_its_bytes_are_never_as_the_uploader_cla
         r = await client.get(f"/v1/photos/{digest}")
         assert (r.content, r.headers["content-type"]) == (jpeg, "image/jpeg")
         assert r.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_an_archive_value_no_cylinder_has_is_refused_with_its_reason(sqlite_url: str) -> None:
+    async with platform_env(sqlite_url) as env, env.client(UNIT) as client:
+        archives = [row(f"{UNIT}1000011", tare_kg=1e308), row(f"{UNIT}1000012", volume_l="35.5")]
+        r = await client.post("/v1/archives", json={"archives": archives})
+        results = r.json()["results"]
+        assert (results[0]["status"], results[0]["reasons"]) == ("refused", ["archive.out_of_range"])
+        assert results[0]["field"] == "archives[0].tare_kg"
+        assert results[1]["status"] == "registered"
+        changes = (await client.get("/v1/registry/changes")).json()["changes"]
+        assert f"{UNIT}1000011" not in {c["data"].get("code") for c in changes}
