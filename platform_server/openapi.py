@@ -37,14 +37,14 @@ _BOOL = {"type": "boolean"}
 
 def _errors(*statuses: int) -> dict[str, Any]:
     text = {
-        401: "not authenticated: auth.missing, auth.malformed, auth.stale, auth.unknown_party, "
-        "auth.bad_signature, auth.replayed",
+        401: "not authenticated: auth.missing, auth.malformed, auth.stale, "
+        "auth.bad_signature (also for an unknown party), auth.replayed",
         403: "auth.forbidden: this party kind may not call this endpoint",
         404: "not found (cylinder.unknown, unit.unknown, station.unknown, photo.unknown, transfer.unknown)",
         409: "conflict with the registry (cylinder.scrapped, transfer.wrong_owner, "
         "transfer.already_owner, transfer.not_pending)",
         413: "request.too_large",
-        415: "photo.bad_type",
+        415: "photo.bad_type, request.bad_type (a JSON body needs Content-Type: application/json)",
         422: "request.invalid: a bad body or query, `field` names it",
     }
     return {
