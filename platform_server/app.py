@@ -27,22 +27,23 @@ from domain.settings import DomainSettings
 from domain.times import utc_iso
 from platform_server import schema as t
 from platform_server.archives import register_archives
-from platform_server.auth import authenticate, read_proof
+from platform_server.auth import authenticate, not_signed, read_proof
 from platform_server.chain_check import report_json, verify_unit_chain
 from platform_server.changes import changes_after, latest_seq
 from platform_server.errors import ApiError, Invalid, invalid_body
 from platform_server.faults import FaultMiddleware, FaultSwitch
 from platform_server.fields import parse_json
 from platform_server.floors import register_operators, register_stations
+from platform_server.guard import Guard
 from platform_server.inspections import post_inspection
 from platform_server.openapi import openapi_document
 from platform_server.oversight import progress, trace
-from platform_server.parties import Party
-from platform_server.photos import MAX_PHOTO_BYTES, store_photo
+from platform_server.parties import Party, find_party
+from platform_server.photos import MAX_PHOTO_BYTES, sniffed_type, store_photo
 from platform_server.records import check_record, read_batch, store_batch
 from platform_server.regulator import act
 from platform_server.store import PlatformStore
-from platform_server.transfers import transfer_in
+from platform_server.transfers import accept_transfer, pending_transfers, request_transfer
 
 __all__ = ["OnRecord", "PlatformApp"]
 
@@ -99,6 +100,7 @@ class PlatformApp:
         on_record: OnRecord | None = None,
         replay_window_s: int = 300,
         max_body_bytes: int = 16 * 1024 * 1024,
+        guard: Guard | None = None,
     ) -> None:
         self.store = store
         self.settings = settings or DomainSettings()
@@ -108,6 +110,7 @@ class PlatformApp:
         self.replay_window_s = replay_window_s
         self.max_body_bytes = max_body_bytes
         self.faults = FaultSwitch()
+        self.guard = guard or Guard()
         routes = [
             Route("/openapi.json", self._openapi, methods=["GET"]),
             self._route("/v1/me", "GET", ANY, self._me),
@@ -117,7 +120,9 @@ class PlatformApp:
             self._route("/v1/photos/{sha256}", "GET", ANY, self._get_photo),
             self._route("/v1/stations", "POST", UNIT, self._stations),
             self._route("/v1/operators", "POST", UNIT, self._operators),
-            self._route("/v1/transfers", "POST", UNIT, self._transfers),
+            self._route("/v1/transfers", "POST", ("unit", "regulator"), self._transfers),
+            self._route("/v1/transfers", "GET", UNIT, self._pending_transfers),
+            self._route("/v1/transfers/{transfer_id}/accept", "POST", UNIT, self._accept_transfer),
             self._route("/v1/registry/changes", "GET", ANY, self._changes),
             self._route("/v1/inspections", "POST", AGENCY, self._inspections),
             self._route("/v1/regulator/actions", "POST", REGULATOR, self._actions),
@@ -143,10 +148,19 @@ class PlatformApp:
 
     def _route(self, path: str, method: str, kinds: Sequence[str], handler: Handler) -> Route:
         limit = MAX_PHOTO_BYTES if path.startswith("/v1/photos") else self.max_body_bytes
+        # Every POST carries JSON but the acceptance of a transfer, which has no body.
+        json_body = method == "POST" and not path.endswith("/accept")
 
         async def endpoint(request: Request) -> Response:
-            body = await self._read_body(request, limit)
-            party = await self._authenticate(request, body)
+            now = self.clock()
+            address = request.client.host if request.client is not None else "unknown"
+            self.guard.check_address(address, now)
+            try:
+                party, body = await self._authenticate(request, limit, json_body, now)
+            except ApiError as exc:
+                if exc.status == 401:
+                    self.guard.failed(address, exc.code, now, f"{method} {path}")
+                raise
             if party.kind not in kinds:
                 raise ApiError(403, "auth.forbidden", f"a {party.kind} may not call {method} {path}")
             try:
@@ -156,25 +170,40 @@ class PlatformApp:
 
         return Route(path, endpoint, methods=[method], name=f"{method} {path}")
 
+    async def _authenticate(
+        self, request: Request, limit: int, json_body: bool, now: float
+    ) -> tuple[Party, bytes]:
+        """Headers, timestamp, party and body type before a byte of the body is read (a stranger
+        must not make the platform buffer 16 MiB), then the body (bounded), signature and nonce."""
+        proof = read_proof(request.headers, now, self.replay_window_s)
+        if await self.store.read(lambda conn: find_party(conn, proof.party)) is None:
+            raise not_signed()
+        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if json_body and media_type != "application/json":
+            raise ApiError(415, "request.bad_type", "the body must be Content-Type: application/json")
+        body = await self._read_body(request, limit)
+        target, method = _target(request), request.method
+        party = await self.store.write(
+            lambda conn: authenticate(conn, proof, method, target, body, now, self.replay_window_s)
+        )
+        return party, body
+
     async def _read_body(self, request: Request, limit: int) -> bytes:
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
             raise ApiError(413, "request.too_large", f"bodies are limited to {limit} bytes")
         chunks, size = [], 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise ApiError(413, "request.too_large", f"bodies are limited to {limit} bytes")
-            chunks.append(chunk)
+        self.guard.start_unverified()
+        try:
+            async for chunk in request.stream():
+                size += len(chunk)
+                self.guard.buffer(len(chunk))
+                if size > limit:
+                    raise ApiError(413, "request.too_large", f"bodies are limited to {limit} bytes")
+                chunks.append(chunk)
+        finally:
+            self.guard.end_unverified(size)
         return b"".join(chunks)
-
-    async def _authenticate(self, request: Request, body: bytes) -> Party:
-        now = self.clock()
-        proof = read_proof(request.headers, now, self.replay_window_s)
-        target, method = _target(request), request.method
-        return await self.store.write(
-            lambda conn: authenticate(conn, proof, method, target, body, now, self.replay_window_s)
-        )
 
     async def _api_error(self, _request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)
@@ -222,13 +251,16 @@ class PlatformApp:
         digest = call.request.path_params["sha256"]
 
         def read(conn: Connection) -> Any:
-            q = select(t.photo.c.content, t.photo.c.content_type).where(t.photo.c.sha256 == digest)
+            q = select(t.photo.c.content).where(t.photo.c.sha256 == digest)
             return conn.execute(q).first()
 
         row = await self.store.read(read)
         if row is None:
             raise ApiError(404, "photo.unknown", f"no photo {digest}")
-        return Response(row[0], media_type=row[1], headers={"Cache-Control": "max-age=31536000, immutable"})
+        # The type its bytes show (photos stored before the check kept the uploader's claim).
+        media_type = sniffed_type(row[0]) or "application/octet-stream"
+        headers = {"Cache-Control": "max-age=31536000, immutable", "X-Content-Type-Options": "nosniff"}
+        return Response(row[0], media_type=media_type, headers=headers)
 
     # -- filling units -------------------------------------------------------------------------
 
@@ -278,8 +310,21 @@ class PlatformApp:
         )
 
     async def _transfers(self, call: Call) -> Response:
-        body, unit, at = call.json(), call.party.id, self.now_iso()
-        return JSONResponse(await self.store.write(lambda conn: transfer_in(conn, unit, body, at)))
+        body, party, at = call.json(), call.party, self.now_iso()
+        result = await self.store.write(lambda conn: request_transfer(conn, party, body, at))
+        return JSONResponse(result, status_code=202 if result["status"] == "pending" else 200)
+
+    async def _pending_transfers(self, call: Call) -> Response:
+        unit = call.party.id
+        return JSONResponse({"pending": await self.store.read(lambda conn: pending_transfers(conn, unit))})
+
+    async def _accept_transfer(self, call: Call) -> Response:
+        party, at = call.party, self.now_iso()
+        text = call.request.path_params["transfer_id"]
+        if not (text.isascii() and text.isdigit() and len(text) <= 18):
+            raise ApiError(404, "transfer.unknown", "no such transfer request")
+        request_id = int(text)
+        return JSONResponse(await self.store.write(lambda conn: accept_transfer(conn, party, request_id, at)))
 
     # -- inspection agencies -------------------------------------------------------------------
 

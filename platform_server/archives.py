@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 import attrs
@@ -45,6 +46,14 @@ __all__ = [
 
 DEFECTS = ("modified", "refurbished", "damaged", "corroded", "hazard")
 MAX_ARCHIVES = 1000
+# The largest LPG cylinder (YSP118) weighs about 50 kg empty and holds 118 L: anything far above is
+# a typing error or an attack, never a cylinder.
+_LIMITS = {"tare_kg": Decimal(500), "volume_l": Decimal(1000)}
+# The registry's column lengths (schema.archive).
+_TEXT_LENGTHS = {
+    "code": 64, "owner": 32, "model": 16, "manufacturer": 128, "serial": 64, "property_no": 64,
+    "inspection_unit": 128,
+}  # fmt: skip
 # What a unit may change in an archive it registered before.
 _UNIT_EDITABLE = ("model", "tare_kg", "manufacturer", "serial", "property_no", "volume_l", "photos")
 
@@ -102,6 +111,18 @@ def _refusal(code: str | None, reasons: Sequence[str], **extra: Any) -> dict[str
     return {"code": code, "status": "refused", "reasons": list(dict.fromkeys(reasons)), **extra}
 
 
+def _out_of_range(a: CylinderArchive) -> tuple[str, str] | None:
+    """The first value outside what a cylinder can have or the registry can hold (field, why)."""
+    for name, high in _LIMITS.items():
+        value = getattr(a, name)
+        if value is not None and not (value <= high and value.as_tuple().exponent >= -3):
+            return name, f"must be at most {high} with at most 3 decimals, got {value:.6g}"
+    for name, length in _TEXT_LENGTHS.items():
+        if len(getattr(a, name)) > length:
+            return name, f"longer than {length} characters"
+    return None
+
+
 def _register_one(
     conn: Connection, unit: str, f: Fields, today: dt.date, settings: DomainSettings, at: str
 ) -> dict[str, Any]:
@@ -123,6 +144,10 @@ def _register_one(
         archive = archive_from_row(row, settings.models)
     except FieldError as exc:
         return _refusal(code, ["archive.bad_field"], field=f.name(exc.field), detail=exc.problem)
+    out_of_range = _out_of_range(archive)
+    if out_of_range is not None:
+        field, detail = out_of_range
+        return _refusal(code, ["archive.out_of_range"], field=f.name(field), detail=detail)
     archive = attrs.evolve(archive, photos=tuple(photos))
     current = load_archive(conn, archive.code)
     reasons: list[str] = []

@@ -1,9 +1,10 @@
 """Authenticating a request: who signed it, that it is fresh, and that it was never seen before.
 
-Order matters: the cheap checks first (headers, timestamp), then the party's key and the
-signature, and only a correctly signed request may leave its nonce in the store, so strangers
-cannot fill it. A nonce is kept until its timestamp leaves the replay window; after that the
-timestamp alone refuses a replay.
+Order matters: the cheap checks first (headers, timestamp, that the party exists: all before the
+body is read), then the party's key and the signature, and only a correctly signed request may
+leave its nonce in the store, so strangers cannot fill it. An unknown party and a bad signature
+get the same answer (`not_signed`), so party ids cannot be enumerated. A nonce is kept until its
+timestamp leaves the replay window; after that the timestamp alone refuses a replay.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from platform_server import schema as t
 from platform_server.errors import ApiError
 from platform_server.parties import Party, find_party
 
-__all__ = ["RequestProof", "authenticate", "read_proof"]
+__all__ = ["RequestProof", "authenticate", "not_signed", "read_proof"]
 
 
 @frozen
@@ -42,6 +43,11 @@ class RequestProof:
 
 def _unauthorized(code: str, detail: str) -> ApiError:
     return ApiError(401, code, detail, headers={"WWW-Authenticate": "FF1-HMAC-SHA256"})
+
+
+def not_signed() -> ApiError:
+    """The one answer to an unknown party and to a bad signature alike."""
+    return _unauthorized("auth.bad_signature", "the signature does not match the request")
 
 
 def read_proof(headers: Mapping[str, str], now: float, window_s: int) -> RequestProof:
@@ -79,10 +85,10 @@ def authenticate(
     """Check the signature with the party's key and spend the nonce; the party, or a 401."""
     party = find_party(conn, proof.party)
     if party is None:
-        raise _unauthorized("auth.unknown_party", f"no party {proof.party!r}")
+        raise not_signed()
     expected = signature(party.key, method, target, body, proof.ts, proof.nonce)
     if not hmac.compare_digest(expected, proof.signature):
-        raise _unauthorized("auth.bad_signature", "the signature does not match the request")
+        raise not_signed()
     conn.execute(delete(t.nonce).where(t.nonce.c.expires < int(now)))
     try:
         with conn.begin_nested():

@@ -42,6 +42,8 @@ class Invalid(ValueError):
     """A field of a body is missing or malformed. `field` is its path (`records[2].payload.seq`)."""
 
     def __init__(self, field: str, problem: str, *, missing: bool = False) -> None:
+        # The path may hold a sender's key: kept short and UTF-8-encodable for the answer.
+        field = "".join("\ufffd" if "\ud800" <= ch <= "\udfff" else ch for ch in field[:200])
         super().__init__(f"{field}: {problem}")
         self.field = field
         self.problem = problem

@@ -10,18 +10,44 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import re
 from collections.abc import Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from attrs import frozen
+
 from platform_server.errors import Invalid
 
-__all__ = ["Fields", "parse_json", "path"]
+__all__ = ["MAX_DEPTH", "Fields", "Unreadable", "check_json", "parse_json", "path"]
 
 _DECIMAL = re.compile(r"-?\d{1,12}(\.\d{1,6})?")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _MISSING = object()
+# How deep a record's JSON may nest: the floor's payloads are two levels deep.
+MAX_DEPTH = 16
+# Longer numbers than any field needs are kept unread (a 5,000-digit integer would not convert).
+_MAX_NUMBER_CHARS = 40
+
+
+@frozen(repr=False)
+class Unreadable:
+    """A JSON number the platform does not convert (too long, not finite): refused where it is."""
+
+    text: str
+
+    def __repr__(self) -> str:  # named in answers: never the sender's 5,000 digits
+        return "an unreadable number"
+
+
+def _int(text: str) -> int | Unreadable:
+    return Unreadable(text) if len(text) > _MAX_NUMBER_CHARS else int(text)
+
+
+def _float(text: str) -> float | Unreadable:
+    value = float(text) if len(text) <= _MAX_NUMBER_CHARS else math.inf
+    return value if math.isfinite(value) else Unreadable(text)
 
 
 def path(prefix: str, name: str | int) -> str:
@@ -31,10 +57,37 @@ def path(prefix: str, name: str | int) -> str:
 
 
 def parse_json(body: bytes) -> Any:
+    """The body's JSON; numbers too long or not finite become `Unreadable` (refused where they are,
+    by `check_json` or a field's getter), so one bad record never fails its whole batch."""
     try:
-        return json.loads(body)
+        return json.loads(body, parse_int=_int, parse_float=_float, parse_constant=Unreadable)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise Invalid("(body)", f"not JSON: {exc}") from None
+    except RecursionError:
+        raise Invalid("(body)", "nested too deeply") from None
+
+
+def _has_surrogate(text: str) -> bool:
+    return any("\ud800" <= ch <= "\udfff" for ch in text)
+
+
+def check_json(value: object, where: str, depth: int = 0) -> None:
+    """Refuse what cannot be stored as sent: nesting deeper than MAX_DEPTH, an `Unreadable` number,
+    a lone surrogate (not encodable as UTF-8) in a string or a key. Raises `Invalid` at its path."""
+    if depth > MAX_DEPTH:
+        raise Invalid(where, f"nested deeper than {MAX_DEPTH} levels")
+    if isinstance(value, Unreadable):
+        raise Invalid(where, "a number too long or not finite")
+    if isinstance(value, str) and _has_surrogate(value):
+        raise Invalid(where, "contains a lone surrogate (not UTF-8 text)")
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if _has_surrogate(str(key)):
+                raise Invalid(where, "a key contains a lone surrogate (not UTF-8 text)")
+            check_json(item, path(where, str(key)), depth + 1)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            check_json(item, path(where, i), depth + 1)
 
 
 class Fields:

@@ -37,13 +37,14 @@ _BOOL = {"type": "boolean"}
 
 def _errors(*statuses: int) -> dict[str, Any]:
     text = {
-        401: "not authenticated: auth.missing, auth.malformed, auth.stale, auth.unknown_party, "
-        "auth.bad_signature, auth.replayed",
+        401: "not authenticated: auth.missing, auth.malformed, auth.stale, "
+        "auth.bad_signature (also for an unknown party), auth.replayed",
         403: "auth.forbidden: this party kind may not call this endpoint",
-        404: "not found (cylinder.unknown, unit.unknown, station.unknown, photo.unknown)",
-        409: "conflict with the registry (cylinder.scrapped, transfer.wrong_owner, transfer.already_owner)",
+        404: "not found (cylinder.unknown, unit.unknown, station.unknown, photo.unknown, transfer.unknown)",
+        409: "conflict with the registry (cylinder.scrapped, transfer.wrong_owner, "
+        "transfer.already_owner, transfer.not_pending)",
         413: "request.too_large",
-        415: "photo.bad_type",
+        415: "photo.bad_type, request.bad_type (a JSON body needs Content-Type: application/json)",
         422: "request.invalid: a bad body or query, `field` names it",
     }
     return {
@@ -188,7 +189,7 @@ def _paths() -> dict[str, Any]:
                 "Register cylinder archives",
                 "Each archive answered registered, updated, unchanged or refused with every reason that "
                 "applies (不予赋码与录入): cylinder.* eligibility codes, registration.* codes, "
-                "archive.bad_field.",
+                "archive.bad_field, archive.out_of_range.",
                 body=_obj(
                     ["archives"], archives={"type": "array", "maxItems": 1000, "items": _ref("ArchiveIn")}
                 ),
@@ -254,17 +255,36 @@ def _paths() -> dict[str, Any]:
         },
         "/v1/transfers": {
             "post": _op(
-                "Transfer a cylinder's property into the unit",
-                "产权转移: the cylinder moves from `from_unit` (its owner on record) to the calling unit.",
-                body=_obj(["cylinder", "from_unit"], cylinder=_S, from_unit=_S, document=_S),
+                "Transfer a cylinder's property (产权转移)",
+                "The owner (`to_unit`) or the regulator (`from_unit` and `to_unit`): the property moves "
+                "now (`status` transferred). The receiving unit (`from_unit` the owner): a pending "
+                "request (202, `status` pending, `transfer_id`) the owner accepts; nothing moves until then.",
+                body=_obj(["cylinder"], cylinder=_S, from_unit=_S, to_unit=_S, document=_S),
                 response=_obj(
-                    ["archive", "previous_owner", "changes"],
+                    ["status"],
+                    status={"enum": ["transferred", "pending"]},
+                    transfer_id=_INT,
                     archive=_ref("Archive"),
                     previous_owner=_S,
                     changes={"type": "array", "items": _INT},
                 ),
                 errors=(401, 403, 404, 409, 422),
+                party="unit, regulator",
+            ),
+            "get": _op(
+                "Transfer requests waiting for the unit's acceptance",
+                "Receiving units' requests for the calling unit's cylinders, still pending.",
+                errors=(401, 403),
                 party="unit",
+            ),
+        },
+        "/v1/transfers/{transfer_id}/accept": {
+            "post": _op(
+                "Accept a pending transfer request",
+                "The owner accepts: the property moves to the requesting unit (as a transfer by the owner).",
+                params=[_q("transfer_id", _INT, "the request's transfer_id", where="path")],
+                errors=(401, 403, 404, 409),
+                party="unit (the owner)",
             )
         },
         "/v1/registry/changes": {

@@ -1,7 +1,9 @@
 """Archive photos (stamped marks, label, inspection ring), stored by their content hash.
 
 `PUT /v1/photos/{sha256}`: the path names the content's sha256, so a photo is stored once however
-often it is sent, and an archive that lists the hash is bound to exactly those bytes.
+often it is sent, and an archive that lists the hash is bound to exactly those bytes. Its type is
+the one its bytes show (`sniffed_type`), never the uploader's word: a page uploaded as a "PNG"
+must not come back as something a browser would render.
 """
 
 from __future__ import annotations
@@ -14,11 +16,22 @@ from sqlalchemy import Connection, insert, select
 from platform_server import schema as t
 from platform_server.errors import ApiError
 
-__all__ = ["MAX_PHOTO_BYTES", "store_photo"]
+__all__ = ["MAX_PHOTO_BYTES", "sniffed_type", "store_photo"]
 
 MAX_PHOTO_BYTES = 8 * 1024 * 1024
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _TYPES = ("image/jpeg", "image/png", "image/webp")
+
+
+def sniffed_type(content: bytes) -> str | None:
+    """The image type the bytes' signature shows (JPEG, PNG, WebP), or None."""
+    if content.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if content.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if content[:4] == b"RIFF" and content[8:12] == b"WEBP":
+        return "image/webp"
+    return None
 
 
 def store_photo(
@@ -33,6 +46,9 @@ def store_photo(
         raise ApiError(415, "photo.bad_type", f"Content-Type must be one of {', '.join(_TYPES)}")
     if not content:
         raise ApiError(422, "request.invalid", "the photo is empty", field="(body)")
+    sniffed = sniffed_type(content)
+    if sniffed is None:
+        raise ApiError(415, "photo.bad_type", f"the body is not an image of {', '.join(_TYPES)}")
     if hashlib.sha256(content).hexdigest() != digest:
         raise ApiError(
             422, "photo.hash_mismatch", "the body's sha256 is not the one in the path", field="sha256"
@@ -43,7 +59,7 @@ def store_photo(
         insert(t.photo).values(
             sha256=digest,
             content=content,
-            content_type=content_type.split(";")[0].strip(),
+            content_type=sniffed,
             uploaded_by=party,
             at=at,
         )

@@ -6,6 +6,8 @@ A batch is answered record by record (docs/platform-api.md, "POST /v1/records"):
   lost reply): nothing changes;
 - `rejected` with a `reason` code (and the `field` at fault): the record is kept nowhere; the
   floor dead-letters it. `record.conflict`: the id is taken by a different record.
+  `record.not_owner`: a fill or check of another unit's cylinder (one the unit never owned); a
+  refusal of one is kept but not linked to that cylinder, so no unit writes into another's trace.
 A record is one row, so it is stored whole or not at all; the batch commits in one transaction.
 
 Payload fields are those of the floor's outbox (`supervisor/storage/repository.py`; a fill's are
@@ -23,6 +25,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import attrs
 from attrs import frozen
 from sqlalchemy import Connection, insert, select
 
@@ -31,7 +34,7 @@ from domain.records import FillRecord
 from domain.stored import FieldKind, StoredField, stored_fields
 from platform_server import schema as t
 from platform_server.errors import Invalid
-from platform_server.fields import Fields, path
+from platform_server.fields import Fields, check_json, path
 
 __all__ = ["KINDS", "MAX_BATCH", "Checked", "RecordResult", "check_record", "read_batch", "store_batch"]
 
@@ -211,6 +214,7 @@ def check_record(record_id: str, f: Fields) -> Checked | RecordResult:
             detail = f"kind must be one of {', '.join(KINDS)}"
             return RecordResult(record_id, "rejected", "record.bad_kind", f.name("kind"), detail)
         payload = Fields(f.mapping("payload"), f.name("payload"))
+        check_json(payload.obj, payload.prefix)
         if kind == "fill":
             cylinder, station, at, seq = _fill(payload, record_id)
         else:
@@ -224,6 +228,23 @@ def check_record(record_id: str, f: Fields) -> Checked | RecordResult:
     return Checked(record_id, kind, data, digest_of(kind, data), cylinder, station, at, seq, f.prefix)
 
 
+def _foreign_cylinders(conn: Connection, unit: str, codes: set[str | None]) -> set[str]:
+    """The codes that name another unit's cylinder which this unit never owned (a cylinder it
+    transferred out may still have its fills from before to upload)."""
+    wanted = [c for c in codes if c is not None]
+    foreign: set[str] = set()
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        q = select(t.archive.c.code).where(t.archive.c.code.in_(chunk), t.archive.c.owner != unit)
+        foreign.update(r[0] for r in conn.execute(q))
+    if foreign:
+        q = select(t.transfer.c.cylinder_code).where(
+            t.transfer.c.cylinder_code.in_(sorted(foreign)), t.transfer.c.from_unit == unit
+        )
+        foreign.difference_update(r[0] for r in conn.execute(q))
+    return foreign
+
+
 def store_batch(
     conn: Connection, unit: str, checked: Sequence[Checked | RecordResult], received_at: str
 ) -> list[RecordResult]:
@@ -235,12 +256,22 @@ def store_batch(
             t.record.c.record_id.in_(ids[start : start + 500])
         )
         known.update({r[0]: (r[1], r[2], r[3]) for r in conn.execute(q)})
+    foreign = _foreign_cylinders(conn, unit, {c.cylinder_code for c in checked if isinstance(c, Checked)})
     rows: list[dict[str, Any]] = []
     results: list[RecordResult] = []
     for c in checked:
         if isinstance(c, RecordResult):
             results.append(c)
             continue
+        if c.cylinder_code in foreign:
+            if c.kind != "refusal":
+                detail = f"{c.cylinder_code} is another unit's property: record only your own cylinders"
+                field = path(path(c.where, "payload"), "cylinder_code")
+                results.append(RecordResult(c.record_id, "rejected", "record.not_owner", field, detail))
+                continue
+            # A floor refusing another unit's cylinder is right to say so, but its record must not
+            # enter that cylinder's trace: it is kept, linked to no cylinder.
+            c = attrs.evolve(c, cylinder_code=None)
         mine = (unit, c.kind, c.digest)
         seen = known.get(c.record_id)
         if seen is None:

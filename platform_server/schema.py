@@ -159,6 +159,19 @@ transfer = Table(
     Column("at", String(40), nullable=False),
 )
 
+# A receiving unit's transfer request, pending until the owner accepts it (state pending|accepted).
+transfer_request = Table(
+    "transfer_request",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("cylinder_code", String(64), nullable=False),
+    Column("from_unit", String(32), nullable=False, index=True),
+    Column("to_unit", String(32), nullable=False),
+    Column("document", String(128), nullable=False, server_default=""),
+    Column("state", String(16), nullable=False),
+    Column("at", String(40), nullable=False),
+)
+
 operator = Table(
     "operator",
     metadata,

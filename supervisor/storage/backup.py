@@ -24,6 +24,7 @@ from attrs import frozen
 from sqlalchemy import URL, make_url
 
 from supervisor.errors import BadInput
+from supervisor.storage.engine import create_private
 
 __all__ = ["BackupResult", "backup_postgresql", "backup_sqlite", "pg_dump_command"]
 
@@ -41,6 +42,7 @@ def backup_sqlite(source: Path, dest: Path) -> BackupResult:
     _check_new(dest)  # (so never the database itself, which exists)
     partial = dest.with_name(dest.name + ".partial")
     partial.unlink(missing_ok=True)
+    create_private(partial)  # a copy of the floor's records: as private as the database
     # Read-only: a backup must never migrate or otherwise touch the floor's database.
     src = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True)
     try:
@@ -107,6 +109,8 @@ def backup_postgresql(db_url: str, dest: Path) -> BackupResult:
         )
     partial = dest.with_name(dest.name + ".partial")
     command[command.index(str(dest))] = str(partial)
+    partial.unlink(missing_ok=True)
+    create_private(partial)  # pg_dump writes into it, keeping its mode: private as the database
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         partial.unlink(missing_ok=True)

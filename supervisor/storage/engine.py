@@ -14,13 +14,22 @@ transaction, which under WAL reads one consistent snapshot without blocking the 
 
 from __future__ import annotations
 
+import contextlib
+import os
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from sqlalchemy import Connection, Engine, create_engine, event, make_url
 
-__all__ = ["READ_ONLY", "SQLITE_FILE", "database_url", "make_engine", "make_read_only_engine"]
+__all__ = [
+    "READ_ONLY",
+    "SQLITE_FILE",
+    "create_private",
+    "database_url",
+    "make_engine",
+    "make_read_only_engine",
+]
 
 SQLITE_FILE = "fillfloor.db"
 # Execution option of a connection that only reads (see Database.reading).
@@ -32,8 +41,21 @@ def database_url(db_url: str | None, data_dir: Path | str) -> str:
     if db_url:
         return db_url
     directory = Path(data_dir)
-    directory.mkdir(parents=True, exist_ok=True)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)  # records and keys: the owner's only
     return f"sqlite:///{(directory / SQLITE_FILE).resolve()}"
+
+
+def create_private(path: Path) -> None:
+    """Make `path` an empty file only its owner can read (0600), unless it exists; an existing one
+    of ours and its -wal/-shm are narrowed to 0600. SQLite gives the -wal, -shm and journal files
+    the database file's mode, so they are private too."""
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        for each in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            with contextlib.suppress(FileNotFoundError):
+                if each.stat().st_uid == os.getuid() and each.stat().st_mode & 0o077:
+                    each.chmod(0o600)
 
 
 _READ_ONLY_SESSION = "-c default_transaction_read_only=on"
@@ -101,6 +123,9 @@ def make_engine(
     if url.startswith("sqlite"):
         if ":memory:" in url or url in ("sqlite://", "sqlite:///"):
             raise ValueError("an in-memory SQLite database is private to one thread: use a file")
+        database = make_url(url).database
+        if database and not database.startswith("file:"):
+            create_private(Path(database))
         engine = create_engine(url)
         _sqlite_listeners(engine, busy_timeout_ms)
         return engine

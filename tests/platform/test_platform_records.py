@@ -5,6 +5,7 @@ naming the field. On SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from platform_server import schema as t
-from tests.support.platform_env import OTHER, UNIT, floor_outbox, platform_env
+from tests.support.platform_env import OTHER, REGULATOR, UNIT, floor_outbox, platform_env
 
 
 @pytest.fixture(scope="module")
@@ -117,3 +118,62 @@ def test_floor_outbox_payloads_are_what_the_platform_expects(tmp_path: Path) -> 
 
     for item in floor_outbox(tmp_path, fills=2):
         assert isinstance(check_record(item["record_id"], Fields(item, "r")), Checked), item
+
+
+async def test_records_about_another_units_cylinders_are_refused_and_stay_out_of_its_trace(
+    sqlite_url: str, outbox: list[dict[str, Any]]
+) -> None:
+    async with platform_env(sqlite_url) as env:
+        code = next(x["payload"]["cylinder_code"] for x in outbox if x["kind"] == "fill")
+        async with env.client(OTHER) as other:
+            r = await other.post("/v1/records", json={"records": outbox})
+        got = {x["record_id"]: (x["status"], x.get("reason")) for x in r.json()["results"]}
+        by_kind = {x["record_id"]: x["kind"] for x in outbox}
+        for record_id, kind in by_kind.items():
+            if kind in ("fill", "check"):
+                assert got[record_id] == ("rejected", "record.not_owner"), record_id
+        field = r.json()["results"][0]["field"]
+        assert field == "records[0].payload.cylinder_code"
+        async with env.client(REGULATOR) as reg:
+            trace = (await reg.get(f"/v1/regulator/trace/{code}")).json()
+        assert [x["unit"] for x in trace["records"]] == []
+        # The owner's own records are taken and traced.
+        async with env.client(UNIT) as unit:
+            own = [x for x in outbox if x["kind"] in ("fill", "check")]
+            r = await unit.post("/v1/records", json={"records": own})
+            assert {x["status"] for x in r.json()["results"]} == {"stored"}
+        async with env.client(REGULATOR) as reg:
+            trace = (await reg.get(f"/v1/regulator/trace/{code}")).json()
+        assert trace["records"]
+        assert {x["unit"] for x in trace["records"]} == {UNIT}
+
+
+async def test_pathological_json_is_refused_for_its_record_and_the_rest_stored(
+    sqlite_url: str, outbox: list[dict[str, Any]]
+) -> None:
+    by_id = {x["record_id"]: x for x in outbox}
+    deep: object = "bottom"
+    for _ in range(200):
+        deep = [deep]
+    bad = [
+        {**by_id["alm-1"], "record_id": "deep", "payload": {**by_id["alm-1"]["payload"], "extra": deep}},
+        {**by_id["alm-1"], "record_id": "huge", "payload": {**by_id["alm-1"]["payload"], "n": 0}},
+        {**by_id["alm-1"], "record_id": "lone", "payload": {**by_id["alm-1"]["payload"], "note": "x"}},
+    ]
+    body = json.dumps({"records": [*bad, by_id["ref-1"]]}, ensure_ascii=True)
+    body = body.replace('"n": 0', '"n": ' + "9" * 5000).replace('"note": "x"', '"note": "\\ud800"')
+    async with platform_env(sqlite_url) as env, env.client(UNIT) as client:
+        r = await client.post("/v1/records", content=body, headers={"content-type": "application/json"})
+        assert r.status_code == 200
+        got = [(x["status"], x.get("reason"), x.get("field", "")[:24]) for x in r.json()["results"]]
+        assert got == [
+            ("rejected", "record.bad_field", "records[0].payload.extra"),  # where it gets too deep
+            ("rejected", "record.bad_field", "records[1].payload.n"),
+            ("rejected", "record.bad_field", "records[2].payload.note"),
+            ("stored", None, ""),
+        ]
+        # Nested beyond what can be parsed at all: the body is refused, not the platform broken.
+        r = await client.post(
+            "/v1/records", content=b"[" * 100_000, headers={"content-type": "application/json"}
+        )
+        assert (r.status_code, r.json()["field"]) == (422, "(body)")

@@ -18,7 +18,7 @@ def row(code: str, **kw: Any) -> dict[str, Any]:
 
 
 async def test_registration_refuses_with_every_reason_that_applies(sqlite_url: str) -> None:
-    photo = b"\x89PNG stamped marks"
+    photo = b"\x89PNG\r\n\x1a\n stamped marks"
     digest = hashlib.sha256(photo).hexdigest()
     async with platform_env(sqlite_url) as env, env.client(UNIT) as client:
         r = await client.put(f"/v1/photos/{digest}", content=photo, headers={"content-type": "image/png"})
@@ -146,6 +146,11 @@ async def test_a_property_transfer_moves_the_cylinder_and_tells_both_units(sqlit
         assert (r.status_code, r.json()["error"]) == (409, "transfer.wrong_owner")
         body = {"cylinder": code, "from_unit": UNIT, "document": "转让协议 7"}
         r = await other.post("/v1/transfers", json=body)
+        assert (r.status_code, r.json()["status"]) == (202, "pending")
+        async with env.client(UNIT) as unit:
+            (pending,) = (await unit.get("/v1/transfers")).json()["pending"]
+            assert (pending["cylinder"], pending["to_unit"]) == (code, OTHER)
+            r = await unit.post(f"/v1/transfers/{pending['transfer_id']}/accept")
         assert r.status_code == 200
         assert r.json()["archive"]["owner"] == OTHER
         assert r.json()["previous_owner"] == UNIT
@@ -157,3 +162,58 @@ async def test_a_property_transfer_moves_the_cylinder_and_tells_both_units(sqlit
         async with env.client(REGULATOR) as reg:
             r = await reg.get(f"/v1/regulator/trace/{code}")
         assert r.json()["transfers"][0]["from_unit"] == UNIT
+
+
+async def test_a_unit_cannot_take_another_units_cylinder_without_the_owners_acceptance(
+    sqlite_url: str,
+) -> None:
+    code = f"{UNIT}0000003"
+    async with platform_env(sqlite_url) as env:
+        async with env.client(OTHER) as other:
+            r = await other.post("/v1/transfers", json={"cylinder": code, "from_unit": UNIT})
+            assert (r.status_code, r.json()["status"]) == (202, "pending")
+            # A unit cannot accept its own request, nor give away what it does not own.
+            r = await other.post(f"/v1/transfers/{r.json()['transfer_id']}/accept")
+            assert (r.status_code, r.json()["error"]) == (404, "transfer.unknown")
+            r = await other.post("/v1/transfers", json={"cylinder": code, "to_unit": OTHER})
+            assert (r.status_code, r.json()["error"]) == (409, "transfer.wrong_owner")
+        async with env.client(REGULATOR) as reg:
+            assert (await reg.get(f"/v1/regulator/trace/{code}")).json()["transfers"] == []
+            # The regulator decides directly.
+            body = {"cylinder": code, "from_unit": UNIT, "to_unit": OTHER, "document": "监管决定 3"}
+            r = await reg.post("/v1/transfers", json=body)
+            assert (r.status_code, r.json()["archive"]["owner"]) == (200, OTHER)
+        async with env.client(OTHER) as other:
+            # The new owner gives it back itself: moved at once.
+            r = await other.post("/v1/transfers", json={"cylinder": code, "to_unit": UNIT})
+            assert (r.status_code, r.json()["archive"]["owner"]) == (200, UNIT)
+
+
+async def test_a_photo_is_served_as_what_its_bytes_are_never_as_the_uploader_claimed(
+    sqlite_url: str,
+) -> None:
+    page = b"<html><script>alert(1)</script></html>"
+    jpeg = b"\xff\xd8\xff\xe0 label"
+    async with platform_env(sqlite_url) as env, env.client(UNIT) as client:
+        digest = hashlib.sha256(page).hexdigest()
+        r = await client.put(f"/v1/photos/{digest}", content=page, headers={"content-type": "image/png"})
+        assert (r.status_code, r.json()["error"]) == (415, "photo.bad_type")
+        assert (await client.get(f"/v1/photos/{digest}")).status_code == 404
+        digest = hashlib.sha256(jpeg).hexdigest()
+        r = await client.put(f"/v1/photos/{digest}", content=jpeg, headers={"content-type": "image/png"})
+        assert r.status_code == 201
+        r = await client.get(f"/v1/photos/{digest}")
+        assert (r.content, r.headers["content-type"]) == (jpeg, "image/jpeg")
+        assert r.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_an_archive_value_no_cylinder_has_is_refused_with_its_reason(sqlite_url: str) -> None:
+    async with platform_env(sqlite_url) as env, env.client(UNIT) as client:
+        archives = [row(f"{UNIT}1000011", tare_kg=1e308), row(f"{UNIT}1000012", volume_l="35.5")]
+        r = await client.post("/v1/archives", json={"archives": archives})
+        results = r.json()["results"]
+        assert (results[0]["status"], results[0]["reasons"]) == ("refused", ["archive.out_of_range"])
+        assert results[0]["field"] == "archives[0].tare_kg"
+        assert results[1]["status"] == "registered"
+        changes = (await client.get("/v1/registry/changes")).json()["changes"]
+        assert f"{UNIT}1000011" not in {c["data"].get("code") for c in changes}

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_a_new_platform_database_is_migrated_and_equals_the_metadata(db_url: str) -> None:
     store = open_store(db_url)
     try:
-        assert current_revision(store.engine) == head_revision() == "p0001"
+        assert current_revision(store.engine) == head_revision() == "p0002"
         with store.reading() as conn:
             assert compare_metadata(MigrationContext.configure(conn), t.metadata) == []  # code = migrations
             assert conn.execute(select(t.change_head.c.seq)).scalar_one() == 0
