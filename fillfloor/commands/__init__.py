@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+from pathlib import Path
 
 __all__ = ["add_db_options", "register_all"]
 
@@ -26,17 +27,26 @@ _COMMAND_MODULES = (
 
 
 def add_db_options(parser: argparse.ArgumentParser) -> None:
-    """`--db URL` / `--data-dir DIR`, taken by every command that touches the database."""
+    """`--config FILE`, `--db URL` / `--data-dir DIR`, taken by every command that touches the
+    floor's data: the floor's database is the one its config names ([storage]), as for `serve`."""
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="the floor's config file: its [storage] and [unit] are used where --db, --data-dir and "
+        "--unit do not say otherwise (default: ./fillfloor.toml when there is one)",
+    )
     parser.add_argument(
         "--db",
         metavar="URL",
-        help="database URL, e.g. postgresql+psycopg://user@host/db (default: SQLite in --data-dir)",
+        help="database URL, e.g. postgresql+psycopg://user@host/db (default: the config's [storage] "
+        "db, else SQLite in --data-dir)",
     )
     parser.add_argument(
         "--data-dir",
         metavar="DIR",
-        default="data",
-        help="data directory of the embedded SQLite database (default: ./data)",
+        help="data directory of the embedded SQLite database (default: the config's [storage] "
+        "data_dir, else ./data)",
     )
 
 

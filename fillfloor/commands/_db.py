@@ -5,23 +5,46 @@ from __future__ import annotations
 import argparse
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from sqlalchemy.exc import OperationalError
 
+from supervisor.config import FloorConfig, load_config
 from supervisor.errors import BadInput
 from supervisor.storage import Database, open_database
 from supervisor.storage.database import open_read_only
 
-__all__ = ["database_for", "open_for"]
+__all__ = ["DEFAULT_CONFIG", "database_for", "database_location", "floor_config", "open_for"]
+
+DEFAULT_CONFIG = Path("fillfloor.toml")  # serve's default, and every other command's
+
+
+def floor_config(args: argparse.Namespace) -> FloorConfig | None:
+    """The config the command was given (`--config`), or ./fillfloor.toml when there is one; None
+    for a command run without a floor's config (a bad file is one line, exit 2, as for serve)."""
+    path = getattr(args, "config", None)
+    if path is None:
+        if not DEFAULT_CONFIG.is_file():
+            return None
+        path = DEFAULT_CONFIG
+    return load_config(path)
+
+
+def database_location(args: argparse.Namespace, config: FloorConfig | None) -> tuple[str | None, str]:
+    """The database URL and data directory: the command line first, then the config's [storage]."""
+    db = args.db or (config.db if config is not None else "") or None
+    data_dir = args.data_dir or (config.data_dir if config is not None else "") or "data"
+    return db, data_dir
 
 
 def open_for(args: argparse.Namespace, *, read_only: bool = False) -> Database:
     """The command's database. `read_only`: an existing one, changed in nothing (a command that
     only reads must not create a database at a mistyped path, nor touch a backup's bytes)."""
+    db_url, data_dir = database_location(args, floor_config(args))
     try:
         if read_only:
-            return open_read_only(args.db, args.data_dir)
-        return open_database(args.db, args.data_dir)
+            return open_read_only(db_url, data_dir)
+        return open_database(db_url, data_dir)
     except OperationalError as exc:
         raise BadInput(f"cannot open the database: {exc.orig}") from None
     except (ValueError, FileNotFoundError) as exc:

@@ -12,6 +12,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, make_url
 
 from fillfloor.commands import add_db_options
+from fillfloor.commands._db import database_location, floor_config
 from supervisor.storage.backup import BackupResult, backup_postgresql, backup_sqlite
 from supervisor.storage.engine import database_url
 from supervisor.storage.verify import ChainReport, verify_chain
@@ -36,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run_backup(args: argparse.Namespace) -> int:
-    url = database_url(args.db, args.data_dir)
+    url = database_url(*database_location(args, floor_config(args)))
     if make_url(url).get_backend_name() == "postgresql":
         result = backup_postgresql(url, args.to)
         print(f"backup written: {result.path} ({_size(result)}, pg_dump custom format; "

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import sys
 from pathlib import Path
 
 from domain.archive import Operator
+from domain.labels import safe_text
 from domain.rows import FieldError, operator_from_row
 from fillfloor.commands import add_db_options
 from fillfloor.commands._db import database_for
 from fillfloor.commands._rows_file import read_rows
 from supervisor.errors import BadInput
+from supervisor.storage.registry import load_operators
 from supervisor.storage.repository import upsert_operators
 
 __all__ = ["register"]
@@ -28,6 +32,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     imp.add_argument("file", type=Path, metavar="FILE")
     add_db_options(imp)
     imp.set_defaults(func=run_import)
+    lst = sub.add_parser(
+        "list",
+        help="list the operators: badge, name, certificate expiry",
+        description="The operators the floor knows, one line each, tab-separated; an expired "
+        "certificate is marked (read-only: the database is opened for reading and never created).",
+    )
+    add_db_options(lst)
+    lst.set_defaults(func=run_list)
 
 
 def run_import(args: argparse.Namespace) -> int:
@@ -49,4 +61,17 @@ def run_import(args: argparse.Namespace) -> int:
     with database_for(args) as db, db.transaction() as conn:
         changed = upsert_operators(conn, operators)
     print(f"{len(operators)} operator(s) in {args.file}: {changed} new or changed")
+    return 0
+
+
+def run_list(args: argparse.Namespace) -> int:
+    with database_for(args, read_only=True) as db, db.reading() as conn:
+        operators = load_operators(conn)
+    today = dt.date.today()
+    print("id\tname\tcertificate_expires\texpired")
+    for op_id in sorted(operators):
+        op = operators[op_id]
+        expired = "yes" if op.certificate_expires <= today else ""
+        print(f"{safe_text(op.id)}\t{safe_text(op.name)}\t{op.certificate_expires.isoformat()}\t{expired}")
+    print(f"{len(operators)} operator(s)", file=sys.stderr)
     return 0

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import NoReturn
 
 from domain.archive import CylinderArchive
+from domain.labels import safe_text
 from domain.rows import FieldError, archive_from_row
 from fillfloor.commands import add_db_options
-from fillfloor.commands._db import database_for
+from fillfloor.commands._db import DEFAULT_CONFIG, database_for, floor_config
 from fillfloor.commands._rows_file import read_rows
 from supervisor.errors import BadInput
 from supervisor.storage.archive_changes import (
@@ -17,6 +19,7 @@ from supervisor.storage.archive_changes import (
     fill_target_changes,
     record_fill_target_changes,
 )
+from supervisor.storage.registry import load_archives
 from supervisor.storage.repository import get_unit, import_archives, set_unit
 
 __all__ = ["register"]
@@ -35,13 +38,23 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "target) is refused unless accepted with --accept-changes --by NAME --why TEXT (recorded).",
     )
     imp.add_argument("file", type=Path, metavar="FILE")
-    imp.add_argument("--unit", metavar="CODE", help="this filling unit's code (stored on first import)")
+    unit_help = "this unit's code (default: the config's [unit]; stored on first import)"
+    imp.add_argument("--unit", metavar="CODE", help=unit_help)
     imp.add_argument("--accept-changes", action="store_true",
                      help="accept the changed tares and models of cylinders already filled")  # fmt: skip
     imp.add_argument("--by", metavar="NAME", help="who accepts them (with --accept-changes)")
     imp.add_argument("--why", metavar="TEXT", help="why, e.g. tare re-stamped (with --accept-changes)")
     add_db_options(imp)
     imp.set_defaults(func=run_import)
+    lst = sub.add_parser(
+        "list",
+        help="list the registry: code, model, tare, status, next inspection, blocked",
+        description="The cylinder archives the floor decides its scans by, one line each, tab-separated "
+        "(read-only: the database is opened for reading and never created).",
+    )
+    lst.add_argument("--status", help="only cylinders of this status (in_service, scrapped, ...)")
+    add_db_options(lst)
+    lst.set_defaults(func=run_list)
 
 
 def validate(path: Path, unit: str) -> list[CylinderArchive]:
@@ -103,7 +116,12 @@ def run_import(args: argparse.Namespace) -> int:
         stored = get_unit(conn)
         if stored is not None and args.unit and args.unit != stored[0]:
             raise BadInput(f"--unit {args.unit}: this database belongs to unit {stored[0]}")
-        unit = args.unit or (stored[0] if stored else None)
+        config = floor_config(args)
+        configured = config.unit.code if config is not None else None
+        unit = args.unit or configured or (stored[0] if stored else None)
+        if stored is not None and unit != stored[0]:
+            where = f"unit {unit} of {args.config or DEFAULT_CONFIG}"
+            raise BadInput(f"{where}: this database belongs to unit {stored[0]}")
         if unit is None:
             raise BadInput("which filling unit is this? give --unit CODE (stored on first import)")
         archives = validate(args.file, unit)
@@ -119,4 +137,22 @@ def run_import(args: argparse.Namespace) -> int:
     if changes and acceptance is not None:
         print(f"{len(changes)} change(s) of filled cylinders' tare or model accepted by {acceptance[0]}, "
               f"recorded (fillfloor trace CODE shows them)")  # fmt: skip
+    return 0
+
+
+def run_list(args: argparse.Namespace) -> int:
+    with database_for(args, read_only=True) as db, db.reading() as conn:
+        archives = load_archives(conn)
+    print("code\tmodel\ttare_kg\tstatus\tnext_inspection\tblocked")
+    shown = 0
+    for code in sorted(archives):
+        a = archives[code]
+        if args.status is not None and a.status != args.status:
+            continue
+        tare = "" if a.tare_kg is None else str(a.tare_kg)
+        nxt = "" if a.next_inspection is None else a.next_inspection.isoformat()
+        blocked = "yes" if a.blocked else ""
+        print(f"{safe_text(code)}\t{safe_text(a.model)}\t{tare}\t{a.status}\t{nxt}\t{blocked}")
+        shown += 1
+    print(f"{shown} cylinder(s)", file=sys.stderr)
     return 0

@@ -25,6 +25,7 @@ from pathlib import Path
 import trio
 
 from fillfloor.commands import add_db_options
+from fillfloor.commands._db import DEFAULT_CONFIG, database_location
 from platform_client.settings import SyncSettings
 from supervisor.config import FloorConfig, load_config
 from supervisor.errors import BadInput
@@ -42,8 +43,13 @@ __all__ = ["register"]
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser("serve", help="run the floor on the real devices of a config file")
-    parser.add_argument("--config", type=Path, default=Path("fillfloor.toml"), metavar="FILE")
+    parser = subparsers.add_parser(
+        "serve",
+        help="run the floor on the real devices of a config file",
+        description="Run the floor: its stations on the devices of the config file (--config, "
+        "default ./fillfloor.toml), its records in the database of its [storage] table, its console "
+        "and its platform sync. Stops on SIGTERM or Ctrl-C, closing every valve first.",
+    )
     add_db_options(parser)
     parser.set_defaults(func=run)
 
@@ -96,11 +102,11 @@ def sync_settings(config: FloorConfig, environ: Mapping[str, str]) -> SyncSettin
 
 
 def run(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
+    config = load_config(args.config or DEFAULT_CONFIG)
     # The command line wins over the config file's [storage] settings.
-    data_dir = Path(args.data_dir if args.data_dir != "data" else config.data_dir or "data")
+    db_url, data_dir = database_location(args, config)
     try:
-        db = open_database(args.db or config.db or None, data_dir)
+        db = open_database(db_url, Path(data_dir))
     except Exception as exc:
         raise BadInput(f"cannot open the database: {exc}") from None
     try:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from domain.roles import OWN_STATION_ONLY, rights
 from fillfloor.commands import add_db_options
-from fillfloor.commands._db import database_for
+from fillfloor.commands._db import database_for, floor_config
 from supervisor.errors import BadInput
 from supervisor.storage.users import ROLES, add_user, list_users, revoke_user, rotate_user
 
@@ -50,7 +51,21 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     rev.set_defaults(func=run_revoke)
 
 
+def _known_station(args: argparse.Namespace) -> None:
+    """An operator's station must be one of the floor's (a typo would give a token for nothing)."""
+    config = floor_config(args)
+    if config is None:
+        print(f"fillfloor: warning: station {args.station} not checked: no config file (give --config FILE)",
+              file=sys.stderr)  # fmt: skip
+        return
+    known = [s.id for s in config.stations]
+    if args.station not in known:
+        raise BadInput(f"--station {args.station}: not a station of this floor ({', '.join(known)})")
+
+
 def run_add(args: argparse.Namespace) -> int:
+    if args.station is not None:
+        _known_station(args)
     with database_for(args) as db, db.transaction() as conn:
         try:
             token = add_user(conn, args.name, args.role, args.station)
