@@ -72,8 +72,10 @@ def test_a_live_floor_whose_console_is_gone_stops_as_on_sigterm(tmp_path: Path) 
 
 def test_the_demo_keeps_its_data_apart_from_a_real_floors() -> None:
     from fillfloor.cli import build_parser
+    from fillfloor.commands._db import database_location
 
     demo = build_parser().parse_args(["demo"])
     serve = build_parser().parse_args(["serve"])
-    assert Path(demo.data_dir) != Path(serve.data_dir)
+    _db, serve_dir = database_location(serve, None)  # (serve without a [storage] of its own)
+    assert Path(demo.data_dir) != Path(serve_dir)
     assert Path(demo.data_dir) == Path("data/demo")
