@@ -19,7 +19,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Read the config file exactly as the floor would; print a summary when it is "
         "valid, or the file, the key and the problem (exit status 2) when it is not.",
     )
-    check.add_argument("file", nargs="?", type=Path, default=Path("fillfloor.toml"), metavar="FILE")
+    check.add_argument("file", nargs="?", type=Path, default=Path("fillfloor.toml"), metavar="FILE",
+                       help="the config file (default: ./fillfloor.toml)")  # fmt: skip
     check.set_defaults(func=run_check)
 
 

@@ -29,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Import operators (id = badge, name, certificate_expires, certificate_no). "
         "Every row is checked first: any bad row and nothing is imported.",
     )
-    imp.add_argument("file", type=Path, metavar="FILE")
+    imp.add_argument("file", type=Path, metavar="FILE", help="a CSV (UTF-8, with a header line) or TOML file")
     add_db_options(imp)
     imp.set_defaults(func=run_import)
     lst = sub.add_parser(

@@ -69,15 +69,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         dest="party_command", required=True
     )
     party_add = party.add_parser("add", help="add an inspection agency or the regulator and print its key")
-    party_add.add_argument("name")
-    party_add.add_argument("--kind", required=True, choices=("agency", "regulator"))
+    party_add.add_argument("name", help="the party's id (e.g. AG01), used to sign its requests")
+    party_add.add_argument("--kind", required=True, choices=("agency", "regulator"),
+                           help="an inspection agency or the regulator")  # fmt: skip
     party_add.add_argument("--id", help="the party id sent with each request (default: the name, if ASCII)")
     _db_options(party_add)
     party_add.set_defaults(func=run_party_add)
 
     export = sub.add_parser("export", help="a unit's stored records as JSON lines on stdout")
-    export.add_argument("--unit", required=True, metavar="CODE")
-    export.add_argument("--kind", choices=("fill", "check", "refusal", "alarm"))
+    export.add_argument(
+        "--unit", required=True, metavar="CODE", help="the filling unit whose records to export"
+    )
+    export.add_argument(
+        "--kind", choices=("fill", "check", "refusal", "alarm"), help="only records of this kind"
+    )
     _db_options(export)
     export.set_defaults(func=run_export)
 

@@ -37,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "from the platform is kept. A changed tare or model of a cylinder already filled (its fill "
         "target) is refused unless accepted with --accept-changes --by NAME --why TEXT (recorded).",
     )
-    imp.add_argument("file", type=Path, metavar="FILE")
+    imp.add_argument("file", type=Path, metavar="FILE", help="a CSV (UTF-8, with a header line) or TOML file")
     unit_help = "this unit's code (default: the config's [unit]; stored on first import)"
     imp.add_argument("--unit", metavar="CODE", help=unit_help)
     imp.add_argument("--accept-changes", action="store_true",

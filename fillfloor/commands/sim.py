@@ -24,7 +24,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "scanners over Modbus TCP/RTU and serial lines, the real supervisor on top, a fresh "
         "database; write every event as a JSON line.",
     )
-    parser.add_argument("scenario", type=Path, metavar="SCENARIO.toml")
+    parser.add_argument(
+        "scenario", type=Path, metavar="SCENARIO.toml", help="the scenario file (docs/scenarios.md)"
+    )
     parser.add_argument("--events", type=Path, metavar="OUT.jsonl", default=Path("/dev/stdout"),
                         help="where the events go, one JSON object per line (default: stdout)")  # fmt: skip
     parser.add_argument("--db", metavar="URL", help="database URL (default: a fresh SQLite file)")

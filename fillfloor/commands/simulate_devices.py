@@ -17,7 +17,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "look for them (Modbus TCP listeners, RS-485 buses and serial scanners on ptys linked at the "
         "configured paths, TCP scanners), then take line commands on stdin (help lists them).",
     )
-    parser.add_argument("--config", type=Path, default=Path("fillfloor.toml"), metavar="FILE")
+    parser.add_argument("--config", type=Path, default=Path("fillfloor.toml"), metavar="FILE",
+                        help="the config whose devices to simulate (default: ./fillfloor.toml)")  # fmt: skip
     parser.add_argument("--flow-kg-s", type=float, default=1.0, metavar="KG_S",
                         help="filling flow while a valve is open (default 1.0)")  # fmt: skip
     parser.add_argument("--valve-delay-ms", type=float, default=150.0, metavar="MS",

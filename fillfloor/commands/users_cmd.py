@@ -31,8 +31,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="add a console user and print their token (shown once)",
         description=_ROLES_HELP,
     )
-    add.add_argument("name")
-    add.add_argument("--role", required=True, choices=ROLES)
+    add.add_argument("name", help="the person's name, as the audit records it")
+    add.add_argument("--role", required=True, choices=ROLES, help="what they may do (see above)")
     add.add_argument("--station", help="an operator's own station")
     add_db_options(add)
     add.set_defaults(func=run_add)
@@ -42,11 +42,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     rot = sub.add_parser(
         "rotate", help="give an active user a new token (printed once; the old one stops working)"
     )
-    rot.add_argument("name")
+    rot.add_argument("name", help="the user whose token to replace")
     add_db_options(rot)
     rot.set_defaults(func=run_rotate)
     rev = sub.add_parser("revoke", help="revoke a user's token")
-    rev.add_argument("name")
+    rev.add_argument("name", help="the user whose token to revoke")
     add_db_options(rev)
     rev.set_defaults(func=run_revoke)
 

@@ -57,3 +57,26 @@ def test_a_gbk_csv_is_refused_with_how_to_save_it(tmp_path: Path, capsys: pytest
     err = capsys.readouterr().err
     assert "not UTF-8 text" in err
     assert "save it as UTF-8" in err
+
+
+def test_every_command_and_option_says_what_it_is_in_its_help() -> None:
+    """Issue 20: --help for every command and option (serve --config, trace, verify-chain, ...)."""
+    import argparse
+
+    from fillfloor.cli import build_parser
+
+    missing: list[str] = []
+
+    def walk(parser: argparse.ArgumentParser, path: str) -> None:
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                helps = {choice.dest: choice.help for choice in action._choices_actions}
+                for name, sub in action.choices.items():
+                    if not helps.get(name):
+                        missing.append(f"{path} {name}")
+                    walk(sub, f"{path} {name}")
+            elif not isinstance(action, (argparse._HelpAction, argparse._VersionAction)) and not action.help:
+                missing.append(f"{path} {'/'.join(action.option_strings) or action.dest}")
+
+    walk(build_parser(), "fillfloor")
+    assert missing == []
