@@ -5,6 +5,9 @@ before the floor runs."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import IO
+
 from platform_client.alarms import key_refused_alarm
 from platform_client.bridge import SyncProcess
 from platform_client.settings import SyncSettings
@@ -15,10 +18,17 @@ from supervisor.console.child import ChildSettings
 from supervisor.console.in_process import InProcessAccess
 from supervisor.console.snapshot import SyncFigures
 from supervisor.floor import Floor
+from supervisor.journal import Journal, open_event_file
 from supervisor.registry_watch import RegistrySnapshot, RegistryWatch
 from supervisor.runtime import ChildSpec
 
-__all__ = ["add_console", "add_platform_sync", "add_platform_sync_process", "add_registry_watch"]
+__all__ = [
+    "add_console",
+    "add_journal",
+    "add_platform_sync",
+    "add_platform_sync_process",
+    "add_registry_watch",
+]
 
 
 def add_platform_sync(floor: Floor, settings: SyncSettings) -> PlatformSync:
@@ -40,6 +50,15 @@ def add_platform_sync_process(floor: Floor, settings: SyncSettings) -> SyncProce
     floor.sink.on_written(sync.nudge)
     floor.services.add_child(ChildSpec("platform", sync.run))
     return sync
+
+
+def add_journal(floor: Floor, out: IO[str], *, json_lines: bool, event_file: Path | None) -> Journal:
+    """serve's journal: a line on `out` per state change, alarm, refusal, fill and health change
+    (text, or JSON with `json_lines`), and every event in `event_file` when one is given."""
+    events = open_event_file(event_file) if event_file is not None else None
+    journal = Journal(floor.bus, out, json_lines=json_lines, event_file=events)
+    floor.services.add_child(ChildSpec("journal", journal.run))
+    return journal
 
 
 def add_console(

@@ -51,6 +51,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "and its platform sync. Stops on SIGTERM or Ctrl-C, closing every valve first.",
     )
     add_db_options(parser)
+    parser.add_argument(
+        "--log-format", choices=("text", "json"), default="text",
+        help="the journal's lines on stdout: state changes, alarms, refusals, fills (default: text)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--event-file", type=Path, metavar="FILE",
+        help="also append every event of the floor to FILE as JSON lines (created 0600)",
+    )  # fmt: skip
     parser.set_defaults(func=run)
 
 
@@ -113,15 +121,16 @@ def run(args: argparse.Namespace) -> int:
         # Before anything else: a second supervisor must not even record the first's fills under way
         # as interrupted (`FloorLocked` names the first, exit 2).
         with floor_lock(db.engine):
-            return _run_floor(config, db)
+            return _run_floor(config, db, journal_json=args.log_format == "json", event_file=args.event_file)
     finally:
         db.close()
 
 
-def _run_floor(config: FloorConfig, db: Database) -> int:
+def _run_floor(config: FloorConfig, db: Database, *, journal_json: bool = False,
+               event_file: Path | None = None) -> int:  # fmt: skip
     from platform_client.api import tls_context
     from supervisor.devices import DeviceActorFactory
-    from supervisor.services import add_console, add_platform_sync_process, add_registry_watch
+    from supervisor.services import add_console, add_journal, add_platform_sync_process, add_registry_watch
 
     # Under the floor lock (a second serve on this database is named as such, not as a port clash)
     # and before anything is recorded or started.
@@ -153,6 +162,7 @@ def _run_floor(config: FloorConfig, db: Database) -> int:
             raise BadInput(f"[platform] ca_file: {exc}") from None
         sync = add_platform_sync_process(floor, platform)
     add_registry_watch(floor, registry)
+    add_journal(floor, sys.stdout, json_lines=journal_json, event_file=event_file)
     host, port = _listen(config)
     _tls(config)  # (its files are read here first: a mistake is one line at start, exit 2)
     console = add_console(floor, host=host, port=port, sync=sync)

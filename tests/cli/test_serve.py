@@ -73,8 +73,9 @@ port = {devices.valve_address[1]}
 serial_port = "{tmp_path / 'scanner'}"
 """, encoding="utf-8")  # fmt: skip
         token = await trio.to_thread.run_sync(add_supervisor, db)
+        journal = tmp_path / "events.jsonl"
         serve = [sys.executable, "-m", "fillfloor.cli", "serve", "--config", str(tmp_path / "fillfloor.toml"),
-                 "--db", db]  # fmt: skip
+                 "--db", db, "--log-format", "json", "--event-file", str(journal)]  # fmt: skip
         env = {**os.environ, "FILLFLOOR_PLATFORM_KEY": platform.keys["HY0012"]}
         proc = await trio.lowlevel.open_process(
             serve, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
@@ -127,8 +128,22 @@ serial_port = "{tmp_path / 'scanner'}"
                         await trio.sleep(0.05)
             proc.send_signal(signal.SIGTERM)
             with trio.fail_after(30):
+                assert proc.stdout is not None
+                while (
+                    chunk := await proc.stdout.receive_some()
+                ):  # (read: a full pipe would stall its journal)
+                    out += chunk
                 await proc.wait()
             assert proc.returncode == 0
+            # The journal: one JSON object a line on stdout for what happened, and every event in
+            # the event file, which only its owner may read.
+            logged = [json.loads(line) for line in out.decode().splitlines() if line.startswith("{")]
+            fills = [e for e in logged if e["event"] == "fill.completed"]
+            assert [(e["station"], e["level"]) for e in fills][:1] == [("S1", "info")]
+            assert any(e["event"] == "station.state" and e["state"] == "filling" for e in logged)
+            assert journal.stat().st_mode & 0o777 == 0o600
+            types = {json.loads(line)["type"] for line in journal.read_text(encoding="utf-8").splitlines()}
+            assert {"fill.completed", "station.weight", "check.recorded"} <= types
             assert not station.valve_view().permit  # closed on the way out
         finally:
             if proc.returncode is None:

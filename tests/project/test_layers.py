@@ -35,6 +35,7 @@ LAYERS: dict[str, int] = {
     "supervisor.floor": 4,
     "supervisor.devices": 4,
     "supervisor.registry_watch": 4,
+    "supervisor.journal": 4,
     "supervisor.config": 4,
     "supervisor.console": 5,
     "platform_client": 5,
