@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from sqlalchemy import make_url
 from sqlalchemy.exc import OperationalError
 
 from supervisor.config import FloorConfig, load_config
@@ -14,7 +15,14 @@ from supervisor.errors import BadInput
 from supervisor.storage import Database, open_database
 from supervisor.storage.database import open_read_only
 
-__all__ = ["DEFAULT_CONFIG", "database_for", "database_location", "floor_config", "open_for"]
+__all__ = [
+    "DEFAULT_CONFIG",
+    "database_for",
+    "database_location",
+    "database_problem",
+    "floor_config",
+    "open_for",
+]
 
 DEFAULT_CONFIG = Path("fillfloor.toml")  # serve's default, and every other command's
 
@@ -37,6 +45,17 @@ def database_location(args: argparse.Namespace, config: FloorConfig | None) -> t
     return db, data_dir
 
 
+def database_problem(db_url: str | None, data_dir: str, exc: BaseException) -> str:
+    """One line: which database (its URL without the password, or the SQLite file) and why not."""
+    where = (
+        make_url(db_url).render_as_string(hide_password=True)
+        if db_url
+        else str(Path(data_dir) / "fillfloor.db")
+    )
+    why = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return f"cannot open the database {where}: {why[0] if why else type(exc).__name__}"
+
+
 def open_for(args: argparse.Namespace, *, read_only: bool = False) -> Database:
     """The command's database. `read_only`: an existing one, changed in nothing (a command that
     only reads must not create a database at a mistyped path, nor touch a backup's bytes)."""
@@ -46,7 +65,7 @@ def open_for(args: argparse.Namespace, *, read_only: bool = False) -> Database:
             return open_read_only(db_url, data_dir)
         return open_database(db_url, data_dir)
     except OperationalError as exc:
-        raise BadInput(f"cannot open the database: {exc.orig}") from None
+        raise BadInput(database_problem(db_url, data_dir, exc)) from None
     except (ValueError, FileNotFoundError) as exc:
         raise BadInput(str(exc)) from None
 

@@ -25,7 +25,7 @@ from pathlib import Path
 import trio
 
 from fillfloor.commands import add_db_options
-from fillfloor.commands._db import DEFAULT_CONFIG, database_location
+from fillfloor.commands._db import DEFAULT_CONFIG, database_location, database_problem
 from platform_client.settings import SyncSettings
 from supervisor.config import FloorConfig, load_config
 from supervisor.errors import BadInput
@@ -115,8 +115,8 @@ def run(args: argparse.Namespace) -> int:
     db_url, data_dir = database_location(args, config)
     try:
         db = open_database(db_url, Path(data_dir))
-    except Exception as exc:
-        raise BadInput(f"cannot open the database: {exc}") from None
+    except Exception as exc:  # unreachable, refused, read-only, not a database: one line, no password
+        raise BadInput(database_problem(db_url, data_dir, exc)) from None
     try:
         # Before anything else: a second supervisor must not even record the first's fills under way
         # as interrupted (`FloorLocked` names the first, exit 2).

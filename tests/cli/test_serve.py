@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -187,3 +188,24 @@ port = 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1, err  # one line, no traceback
     assert f"[console] listen = '127.0.0.1:{port}': Address already in use" in err
+
+
+def test_a_database_out_of_reach_ends_serve_in_one_line_without_its_password(tmp_path: Path) -> None:
+    import shutil
+
+    config = tmp_path / "fillfloor.toml"
+    shutil.copy(ROOT / "docs" / "fillfloor.example.toml", config)
+    with socket.socket() as closed:  # a loopback port nobody listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "fillfloor.cli", "serve", "--config", str(config),
+             "--db", f"postgresql+psycopg://floor:s3cret@127.0.0.1:{port}/fillfloor"],
+            cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+    assert done.returncode == 2
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert (
+        f"cannot open the database postgresql+psycopg://floor:***@127.0.0.1:{port}/fillfloor" in done.stderr
+    )
+    assert "s3cret" not in done.stderr
