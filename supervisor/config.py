@@ -12,6 +12,7 @@ names a station allows, and the checks across stations (ids, device addresses).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -24,7 +25,7 @@ from domain.labels import LabelRule
 from domain.models import DEFAULT_MODELS, CylinderModel
 from domain.setting import FieldProblem, limited
 from domain.settings import DomainSettings
-from supervisor.tomlcheck import Table, load_toml
+from supervisor.tomlcheck import Table, TomlError, load_toml
 from supervisor.tomlfields import construct, field_values, read_fields
 
 __all__ = [
@@ -144,22 +145,67 @@ def load_config(path: Path) -> FloorConfig:
 
 
 def parse_config(doc: dict[str, Any], file: str) -> FloorConfig:
+    """The floor's config; every mistake in the file is named at once (`ConfigProblems`), each
+    table and each station read on its own, so one mistake does not hide the next."""
+    problems: list[TomlError] = []
+
+    def attempt(read: Callable[[], _T], instead: _T) -> _T:
+        try:
+            return read()
+        except TomlError as exc:
+            problems.append(exc)
+            return instead
+
     top = Table(doc, file)
+    unit = attempt(lambda: _unit(top), None)
+    label = (
+        attempt(lambda: _read_table(top, "label", LabelRule, given={"unit_code": unit.code}), None)
+        if unit
+        else None
+    )
+    models = attempt(lambda: _models(top), dict(DEFAULT_MODELS))
+    rules = attempt(lambda: _read_table(top, "rules", DomainSettings, given={"models": models}), None)
+    stations = _stations(top, models, problems)
+    console = attempt(lambda: _read_table(top, "console", ConsoleConfig), None)
+    platform = attempt(lambda: _platform(top.table("platform")), None)
+    no_places: dict[str, Any] = {}
+    places = attempt(lambda: _storage(top), no_places)
+    attempt(top.done, None)
+    if problems:
+        raise ConfigProblems(problems)
+    assert unit is not None
+    assert label is not None
+    assert rules is not None
+    assert console is not None
+    return FloorConfig(unit, label, rules, stations, console, platform, **places)
+
+
+class ConfigProblems(TomlError):
+    """Every mistake of a config file, one line each; `where` and `problem` are the first's."""
+
+    def __init__(self, problems: list[TomlError]) -> None:
+        first = problems[0]
+        super().__init__(first.file, first.where, first.problem)
+        self.problems = tuple(problems)
+        self.args = ("\n".join(str(p) for p in problems),)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def _unit(top: Table) -> UnitConfig:
     unit_t = top.table("unit", required=True)
     assert unit_t is not None
     unit = read_fields(unit_t, UnitConfig)
     unit_t.done()
-    label = _read_table(top, "label", LabelRule, given={"unit_code": unit.code})
-    models = _models(top)
-    rules = _read_table(top, "rules", DomainSettings, given={"models": models})
-    stations = _stations(top, models)
-    console = _read_table(top, "console", ConsoleConfig)
-    platform = _platform(top.table("platform"))
+    return unit
+
+
+def _storage(top: Table) -> dict[str, Any]:
     storage = top.table_or_empty("storage")
     places = field_values(storage, FloorConfig, skip=_TABLES)
     storage.done()
-    top.done()
-    return FloorConfig(unit, label, rules, stations, console, platform, **places)
+    return places
 
 
 def _read_table(parent: Table, key: str, cls: type[_T], **how: Any) -> _T:
@@ -240,47 +286,74 @@ def _scanner(t: Table | None) -> ScannerConfig:
 _STATION_TABLES = ("scale", "valve", "scanner", "fill", "allowed_models")
 
 
-def _stations(top: Table, models: dict[str, CylinderModel]) -> tuple[StationConfig, ...]:
+def _station_name(i: int, item: dict[str, Any]) -> str:
+    """A station as a person counts them (1, 2, ...), with its id when it has a readable one."""
+    sid = item.get("id")
+    return (
+        f"station {i + 1} ({sid})"
+        if isinstance(sid, str) and sid.isprintable() and len(sid) <= 16
+        else f"station {i + 1}"
+    )
+
+
+def _stations(
+    top: Table, models: dict[str, CylinderModel], problems: list[TomlError]
+) -> tuple[StationConfig, ...]:
+    """Every station; a station with a mistake is named in `problems` and the next one read."""
     stations: list[StationConfig] = []
     seen_ids: set[str] = set()
     endpoints: dict[tuple[str, int, int], str] = {}
-    for t in top.tables("station"):
-        values = field_values(t, StationConfig, skip=_STATION_TABLES)
-        sid = values["id"]
-        if sid in seen_ids:
-            raise t.error("id", f"station {sid} is defined twice")
-        seen_ids.add(sid)
-        allowed = None
-        if t.has("allowed_models"):
-            value = t.raw("allowed_models")
-            if not isinstance(value, list) or not all(isinstance(m, str) for m in value):
-                raise t.error("allowed_models", "must be a list of model names")
-            unknown = [m for m in value if m not in models]
-            if unknown:
-                raise t.error("allowed_models", f"unknown model {unknown[0]!r}")
-            allowed = frozenset(value)
-        scale_t, valve_t = t.table("scale", required=True), t.table("valve", required=True)
-        assert scale_t is not None
-        assert valve_t is not None
-        scale, valve = _device(scale_t, "scale"), _device(valve_t, "valve")
-        for kind, dev in (("scale", scale), ("valve", valve)):
-            if dev.protocol == "tcp":
-                key = (dev.host, dev.port, dev.unit_id)
-                if key in endpoints:
-                    raise t.error(
-                        f"{kind}.port",
-                        f"{dev.host}:{dev.port} unit {dev.unit_id} is already {endpoints[key]}",
-                    )
-                endpoints[key] = f"{sid}.{kind}"
-        fill = _read_table(t, "fill", FillSettings, nested={"preact": "preact_", "guard": "guard_"})
-        values.update(scale=scale, valve=valve, scanner=_scanner(t.table("scanner")), fill=fill)
-        if allowed is not None:
-            values["allowed_models"] = allowed
-        stations.append(construct(t, StationConfig, values))
-        t.done()
-    if not stations:
-        raise top.error("station", "at least one [[station]] is required")
+    try:
+        tables = list(top.tables("station", label=_station_name))
+    except TomlError as exc:
+        problems.append(exc)
+        return ()
+    for t in tables:
+        try:
+            stations.append(_station(t, models, seen_ids, endpoints))
+        except TomlError as exc:
+            problems.append(exc)
+    if not tables:
+        problems.append(top.error("station", "at least one [[station]] is required"))
     return tuple(stations)
+
+
+def _station(t: Table, models: dict[str, CylinderModel], seen_ids: set[str],
+             endpoints: dict[tuple[str, int, int], str]) -> StationConfig:  # fmt: skip
+    values = field_values(t, StationConfig, skip=_STATION_TABLES)
+    sid = values["id"]
+    if sid in seen_ids:
+        raise t.error("id", f"station {sid} is defined twice")
+    seen_ids.add(sid)
+    allowed = None
+    if t.has("allowed_models"):
+        value = t.raw("allowed_models")
+        if not isinstance(value, list) or not all(isinstance(m, str) for m in value):
+            raise t.error("allowed_models", "must be a list of model names")
+        unknown = [m for m in value if m not in models]
+        if unknown:
+            raise t.error("allowed_models", f"unknown model {unknown[0]!r}")
+        allowed = frozenset(value)
+    scale_t, valve_t = t.table("scale", required=True), t.table("valve", required=True)
+    assert scale_t is not None
+    assert valve_t is not None
+    scale, valve = _device(scale_t, "scale"), _device(valve_t, "valve")
+    for kind, dev in (("scale", scale), ("valve", valve)):
+        if dev.protocol == "tcp":
+            key = (dev.host, dev.port, dev.unit_id)
+            if key in endpoints:
+                raise t.error(
+                    f"{kind}.port",
+                    f"{dev.host}:{dev.port} unit {dev.unit_id} is already {endpoints[key]}",
+                )
+            endpoints[key] = f"{sid}.{kind}"
+    fill = _read_table(t, "fill", FillSettings, nested={"preact": "preact_", "guard": "guard_"})
+    values.update(scale=scale, valve=valve, scanner=_scanner(t.table("scanner")), fill=fill)
+    if allowed is not None:
+        values["allowed_models"] = allowed
+    station = construct(t, StationConfig, values)
+    t.done()
+    return station
 
 
 def _platform(t: Table | None) -> PlatformConfig | None:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
-from supervisor.config import load_config
+from supervisor.config import FloorConfig, load_config
 
-__all__ = ["register"]
+__all__ = ["console_warning", "register"]
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -24,8 +25,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     check.set_defaults(func=run_check)
 
 
+def console_warning(cfg: FloorConfig) -> str | None:
+    """A console open beyond this machine without TLS: allowed (a closed plant network), warned."""
+    host = cfg.console.listen.rsplit(":", 1)[0].strip("[]")
+    if host in ("127.0.0.1", "localhost", "::1") or cfg.console.tls_cert:
+        return None
+    return (f"warning: [console] listen {cfg.console.listen} without tls_cert and tls_key: console tokens "
+            "cross the network in clear (docs/operations/en/security.md)")  # fmt: skip
+
+
 def run_check(args: argparse.Namespace) -> int:
     cfg = load_config(args.file)
+    warning = console_warning(cfg)
+    if warning is not None:
+        print(f"fillfloor: {warning}", file=sys.stderr)
     stations = ", ".join(
         f"{s.id} ({s.cutoff} cut-off, scale {s.scale.protocol}, valve {s.valve.protocol}, "
         f"scanner {s.scanner.kind})"

@@ -26,6 +26,7 @@ import trio
 
 from fillfloor.commands import add_db_options
 from fillfloor.commands._db import DEFAULT_CONFIG, database_location, database_problem
+from fillfloor.commands.config_cmd import console_warning
 from platform_client.settings import SyncSettings
 from supervisor.config import FloorConfig, load_config
 from supervisor.errors import BadInput
@@ -111,6 +112,9 @@ def sync_settings(config: FloorConfig, environ: Mapping[str, str]) -> SyncSettin
 
 def run(args: argparse.Namespace) -> int:
     config = load_config(args.config or DEFAULT_CONFIG)
+    warning = console_warning(config)
+    if warning is not None:
+        print(f"fillfloor: {warning}", file=sys.stderr)
     # The command line wins over the config file's [storage] settings.
     db_url, data_dir = database_location(args, config)
     try:

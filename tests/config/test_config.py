@@ -141,27 +141,31 @@ def test_minimal_file_takes_the_domain_defaults(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("change", "where", "problem"),
     [
-        (("port = 5020", 'port = "abc"'), "station[0].scale.port", "must be an integer 1..65535"),
-        (("port = 5020", "port = 5020\nspeed = 3"), "station[0].scale.speed", "unknown key"),
-        (('id = "S1"', 'id = "S1"\ncutoff = "valve"'), "station[0].cutoff", "must be one of indicator, host"),
+        (("port = 5020", 'port = "abc"'), "station 1 (S1).scale.port", "must be an integer 1..65535"),
+        (("port = 5020", "port = 5020\nspeed = 3"), "station 1 (S1).scale.speed", "unknown key"),
+        (('id = "S1"', 'id = "S1"\ncutoff = "valve"'), "station 1 (S1).cutoff",
+         "must be one of indicator, host"),
         (('code = "HY0012"\n', ""), "unit.code", "is required"),
-        (("[station.scanner]", "[station.scanner]\nbadge_pattern = '(['"), "station[0].scanner.badge_pattern",
+        (("[station.scanner]", "[station.scanner]\nbadge_pattern = '(['"),
+         "station 1 (S1).scanner.badge_pattern",
          "not a valid regular expression"),
-        (("port = 5021", "port = 5020\nunit_id = 1"), "station[0].valve.port", "already S1.scale"),
+        (("port = 5021", "port = 5020\nunit_id = 1"), "station 1 (S1).valve.port", "already S1.scale"),
         (("[unit]", "[rules]\ntare_tolerance_kg = -1\n[unit]"), "rules.tare_tolerance_kg", "a number ≥ 0"),
         (("[unit]", '[label]\npattern = "HY[0-9]+"\n[unit]'), "label.pattern", "(?P<code>...)"),
         (("[unit]", "[rules]\nresidual_fraction = 1.5\n[unit]"), "rules", "residual_fraction"),
-        (("[station.scale]", "[station.fill]\nguard_flow_min_kg_s = 4.0\n[station.scale]"), "station[0].fill",
+        (("[station.scale]", "[station.fill]\nguard_flow_min_kg_s = 4.0\n[station.scale]"),
+         "station 1 (S1).fill",
          "flow_min_kg_s must be below flow_max_kg_s"),
-        (("[station.scale]", "[station.fill]\nguard_nope = 1\n[station.scale]"), "station[0].fill.guard_nope",
+        (("[station.scale]", "[station.fill]\nguard_nope = 1\n[station.scale]"),
+         "station 1 (S1).fill.guard_nope",
          "unknown key"),
-        (("[station.scale]", "[station.fill]\nweight_drop_kg = 0\n[station.scale]"), "station[0].fill",
+        (("[station.scale]", "[station.fill]\nweight_drop_kg = 0\n[station.scale]"), "station 1 (S1).fill",
          "weight_drop_kg must be above zero"),
-        (("port = 5020", 'protocol = "rtu"'), "station[0].scale.serial_port",
+        (("port = 5020", 'protocol = "rtu"'), "station 1 (S1).scale.serial_port",
          'required for protocol = "rtu"'),
-        (("port = 5021", "port = 5021\nwatchdog_ms = 10"), "station[0].valve.watchdog_ms",
+        (("port = 5021", "port = 5021\nwatchdog_ms = 10"), "station 1 (S1).valve.watchdog_ms",
          "integer 50..60000"),
-        (("[station.scanner]", "[station.scanner]\nkind = 'usb'"), "station[0].scanner.kind",
+        (("[station.scanner]", "[station.scanner]\nkind = 'usb'"), "station 1 (S1).scanner.kind",
          "one of serial, tcp"),
         (("[unit]", "[rules]\ninspection_interval_years = 0\n[unit]"), "rules.inspection_interval_years",
          "an integer 1..100"),
@@ -187,7 +191,7 @@ def test_each_mistake_is_named(tmp_path: Path, change: tuple[str, str], where: s
 
 def test_duplicate_station_and_bad_syntax(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     dup = MINIMAL + MINIMAL[MINIMAL.index("[[station]]") :].replace("5020", "6020").replace("5021", "6021")
-    with pytest.raises(TomlError, match=r"station\[1\]\.id: station S1 is defined twice"):
+    with pytest.raises(TomlError, match=r"station 2 \(S1\)\.id: station S1 is defined twice"):
         load_config(write(tmp_path, dup))
     path = write(tmp_path, "[unit\ncode=")
     assert main(["config", "check", str(path)]) == 2
@@ -217,3 +221,22 @@ def test_example_has_no_unknown_sections() -> None:
     assert set(tomllib.loads(EXAMPLE.read_text("utf-8"))) <= {
         "unit", "label", "rules", "model", "station", "console", "platform", "storage",
     }  # fmt: skip
+
+
+def test_every_mistake_is_named_at_once_stations_counted_from_one(tmp_path: Path, capsys) -> None:
+    """Issue 20: config check stopped at the first mistake, and counted stations from 0."""
+    second = MINIMAL[MINIMAL.index("[[station]]") :].replace('id = "S1"', 'id = "S2"')
+    second = second.replace("port = 5020", 'port = "abc"', 1)
+    first = MINIMAL.replace("port = 5020", "port = 5020\nspeed = 3", 1)
+    two = first.replace("[unit]", "[rules]\ntare_tolerance_kg = -1\n[unit]", 1) + second
+    path = write(tmp_path, two)
+    assert main(["config", "check", str(path)]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert [line.split(f"{path}: ")[1].split(": ")[0] for line in lines] == [
+        "rules.tare_tolerance_kg", "station 1 (S1).scale.speed", "station 2 (S2).scale.port"]  # fmt: skip
+
+
+def test_a_console_open_beyond_the_machine_without_tls_is_warned_about(tmp_path: Path, capsys) -> None:
+    path = write(tmp_path, MINIMAL.replace("[unit]", '[console]\nlisten = "0.0.0.0:8765"\n[unit]', 1))
+    assert main(["config", "check", str(path)]) == 0
+    assert "warning: [console] listen 0.0.0.0:8765 without tls_cert and tls_key" in capsys.readouterr().err
