@@ -220,6 +220,20 @@ class PlatformApi:
             )
         return out
 
+    async def chain(self, after: int, limit: int = 5000) -> tuple[list[tuple[int, str]], bool]:
+        """GET /v1/chain: our fills as the platform holds them, (seq, hash) after `after`; more?"""
+        reply = await self._call("GET", "/v1/chain", params={"after": after, "limit": limit})
+        links, more = (reply.get("links"), reply.get("more")) if isinstance(reply, dict) else (None, None)
+        if not isinstance(links, list) or not isinstance(more, bool):
+            raise Unavailable("bad_reply", "the chain reply is malformed")
+        out: list[tuple[int, str]] = []
+        for link in links:
+            if not (isinstance(link, list) and len(link) == 2 and isinstance(link[0], int)
+                    and isinstance(link[1], str) and link[0] > after):  # fmt: skip
+                raise Unavailable("bad_reply", "the chain reply is malformed")
+            out.append((link[0], link[1]))
+        return out, more
+
     async def changes(self, cursor: int, limit: int) -> ChangesPage:
         """GET /v1/registry/changes after `cursor`."""
         reply = await self._call("GET", "/v1/registry/changes", params={"cursor": cursor, "limit": limit})

@@ -28,7 +28,7 @@ from domain.times import utc_iso
 from platform_server import schema as t
 from platform_server.archives import register_archives
 from platform_server.auth import authenticate, not_signed, read_proof
-from platform_server.chain_check import report_json, verify_unit_chain
+from platform_server.chain_check import chain_links, report_json, verify_unit_chain
 from platform_server.changes import changes_after, latest_seq
 from platform_server.errors import ApiError, Invalid, invalid_body
 from platform_server.faults import FaultMiddleware, FaultSwitch
@@ -124,6 +124,7 @@ class PlatformApp:
             self._route("/v1/transfers", "GET", UNIT, self._pending_transfers),
             self._route("/v1/transfers/{transfer_id}/accept", "POST", UNIT, self._accept_transfer),
             self._route("/v1/registry/changes", "GET", ANY, self._changes),
+            self._route("/v1/chain", "GET", UNIT, self._chain),
             self._route("/v1/inspections", "POST", AGENCY, self._inspections),
             self._route("/v1/regulator/actions", "POST", REGULATOR, self._actions),
             self._route("/v1/regulator/progress", "GET", REGULATOR, self._progress),
@@ -349,6 +350,18 @@ class PlatformApp:
     async def _trace(self, call: Call) -> Response:
         code = call.request.path_params["cylinder"]
         return JSONResponse(await self.store.read(lambda conn: trace(conn, code)))
+
+    async def _chain(self, call: Call) -> Response:
+        """The calling unit's fills as the platform holds them: (seq, hash), a page at a time."""
+        after = _int_param(call.request, "after", 0, 0, 2**62)
+        limit = _int_param(call.request, "limit", 5000, 1, 5000)
+        unit = call.party.id
+
+        def read(conn: Connection) -> dict[str, Any]:
+            links = chain_links(conn, unit, after, limit + 1)
+            return {"links": [list(link) for link in links[:limit]], "more": len(links) > limit}
+
+        return JSONResponse(await self.store.read(read))
 
     async def _verify_chain(self, call: Call) -> Response:
         unit = call.request.path_params["unit"]

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, select
 from domain.chain_walk import ChainReport, fill_link, walk_to_first_problem
 from platform_server import schema as t
 
-__all__ = ["report_json", "verify_unit_chain"]
+__all__ = ["chain_links", "report_json", "verify_unit_chain"]
 
 
 def verify_unit_chain(conn: Connection, unit: str) -> ChainReport:
@@ -33,6 +33,22 @@ def verify_unit_chain(conn: Connection, unit: str) -> ChainReport:
     with conn.execute(q) as rows:
         payloads: Iterable[Mapping[str, Any]] = rows.scalars()
         return walk_to_first_problem("fill", (fill_link(payload) for payload in payloads))
+
+
+def chain_links(conn: Connection, unit: str, after: int, limit: int) -> list[tuple[int, str]]:
+    """The unit's uploaded fills as (seq, hash), after `after`, in order: what the floor compares
+    its own chain with (`fillfloor verify-chain --against-platform`)."""
+    q = (
+        select(t.record.c.seq, t.record.c.payload)
+        .where(t.record.c.unit == unit, t.record.c.kind == "fill", t.record.c.seq > after)
+        .order_by(t.record.c.seq, t.record.c.id)
+        .limit(limit)
+    )
+    return [(int(row[0]), str(_hash_of(row[1]))) for row in conn.execute(q)]
+
+
+def _hash_of(payload: object) -> object:
+    return payload.get("hash", "") if isinstance(payload, dict) else ""
 
 
 def report_json(unit: str, report: ChainReport) -> dict[str, Any]:

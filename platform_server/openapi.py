@@ -316,6 +316,23 @@ def _paths() -> dict[str, Any]:
                 party="any party",
             )
         },
+        "/v1/chain": {
+            "get": _op(
+                "The calling unit's fill chain as the platform holds it",
+                "Its uploaded fills as [seq, hash] pairs after `after`, in order, a page at a time: what "
+                "`fillfloor verify-chain --against-platform` compares the floor's own chain with.",
+                params=[
+                    _q("after", {"type": "integer", "minimum": 0, "default": 0}, "the last seq already had"),
+                    _q(
+                        "limit",
+                        {"type": "integer", "minimum": 1, "maximum": 5000, "default": 5000},
+                        "at most this many",
+                    ),
+                ],
+                response=_obj(["links", "more"], links={"type": "array"}, more=_BOOL),
+                party="unit",
+            )
+        },
         "/v1/inspections": {
             "post": _op(
                 "Post a periodic-inspection result",
