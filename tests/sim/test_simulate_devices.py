@@ -186,7 +186,7 @@ def test_a_bad_config_exits_2_as_config_check_says(
                       encoding="utf-8")  # fmt: skip
     assert main(["config", "check", str(config)]) == 2
     expected = capsys.readouterr().err
-    assert "station[2].valve.speed: unknown key" in expected
+    assert "station 3 (S3).valve.speed: unknown key" in expected
     assert main(["simulate-devices", "--config", str(config)]) == 2
     assert capsys.readouterr().err == expected
 
