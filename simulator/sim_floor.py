@@ -149,6 +149,7 @@ def wrap_crash(device: str, faults: FaultBoard, start: StartFn) -> StartFn:
                 await trio.sleep(0.05)
             raise DeviceCrash(f"{device} actor: simulated crash")
 
+    run.__wrapped__ = start  # type: ignore[attr-defined]  # (the actor's link, read through it: F4)
     return run
 
 

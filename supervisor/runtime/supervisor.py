@@ -14,6 +14,7 @@ without `on_down`, a valve actor could energise the permit in between, with its 
 
 from __future__ import annotations
 
+import inspect
 import math
 import random
 import traceback
@@ -387,7 +388,8 @@ class Supervisor:
 def _with_link(child: _Child) -> ActorHealth:
     """A device actor's health with its link as the actor sees it now (`link_state`: connecting,
     up, lost), read from the actor its start function belongs to; other actors have none."""
-    link = getattr(getattr(child.spec.start, "__self__", None), "link_state", None)
+    start = inspect.unwrap(child.spec.start)  # (a wrapper, e.g. a simulator's fault, says what it wraps)
+    link = getattr(getattr(start, "__self__", None), "link_state", None)
     if not isinstance(link, str) or child.health.state != HealthState.RUNNING:
         return child.health
     return evolve(child.health, link=link)
