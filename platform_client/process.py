@@ -20,8 +20,6 @@ its pipe.
 from __future__ import annotations
 
 import json
-import logging
-import os
 import sys
 from collections import deque
 from typing import Any
@@ -37,7 +35,7 @@ from platform_client.settings import SyncSettings
 from platform_client.sync import PlatformSync
 from supervisor.config import PlatformConfig
 from supervisor.runtime import EventBus
-from supervisor.runtime.pipe import LineReader, LineWriter, PipeClosed, ended_by
+from supervisor.runtime.pipe import LineWriter, run_service_process, stdio_pipe
 from supervisor.storage import open_database
 
 __all__ = ["main", "notice_from_json", "notice_to_json", "settings_line"]
@@ -96,8 +94,7 @@ def notice_from_json(raw: dict[str, Any]) -> AlarmNotice:
 
 
 async def _serve() -> None:
-    reader = LineReader(trio.lowlevel.FdStream(os.dup(sys.stdin.fileno())))
-    writer = LineWriter(trio.lowlevel.FdStream(os.dup(sys.stdout.fileno())))
+    reader, writer = stdio_pipe()
     first = json.loads(await reader.line())
     settings = _settings(first["settings"])
     db = await trio.to_thread.run_sync(open_database, first["db"])
@@ -139,15 +136,7 @@ async def _write(to_floor: _ToFloor, writer: LineWriter) -> None:
 
 
 def main() -> int:
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
-                        format="fillfloor platform sync: %(levelname)s %(name)s: %(message)s")  # fmt: skip
-    try:
-        trio.run(_serve)
-    except BaseException as exc:
-        if ended_by(exc, PipeClosed, KeyboardInterrupt):
-            return 0  # the floor is gone: so is its sync
-        raise
-    return 0
+    return run_service_process(_serve, "platform sync")
 
 
 if __name__ == "__main__":

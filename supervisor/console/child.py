@@ -9,8 +9,6 @@ shares with the floor.
 from __future__ import annotations
 
 import json
-import logging
-import os
 import ssl
 import sys
 from typing import Any
@@ -21,7 +19,7 @@ import trio
 from supervisor.console.admission import Limits
 from supervisor.console.pipe_access import PipeAccess
 from supervisor.console.server import ConsoleServer
-from supervisor.runtime.pipe import LineReader, LineWriter, PipeClosed, ended_by
+from supervisor.runtime.pipe import ended_by, run_service_process, stdio_pipe
 
 __all__ = ["ChildSettings", "main"]
 
@@ -54,8 +52,7 @@ def _tls(settings: ChildSettings) -> ssl.SSLContext | None:
 
 
 async def _serve() -> None:
-    reader = LineReader(trio.lowlevel.FdStream(os.dup(sys.stdin.fileno())))
-    writer = LineWriter(trio.lowlevel.FdStream(os.dup(sys.stdout.fileno())))
+    reader, writer = stdio_pipe()
     settings = ChildSettings.from_json(await reader.line())
     access = PipeAccess(reader, writer)
     origins = frozenset(settings.allowed_origins)
@@ -72,17 +69,8 @@ async def _serve() -> None:
 
 
 def main() -> int:
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
-                        format="fillfloor console process: %(levelname)s %(name)s: %(message)s")  # fmt: skip
-    try:
-        trio.run(_serve)
-    except BaseException as exc:
-        if ended_by(exc, PipeClosed, KeyboardInterrupt):
-            return 0  # the floor is gone: so is its console
-        if ended_by(exc, OSError, ssl.SSLError):
-            return 2  # (said on the pipe: the floor reports it)
-        raise
-    return 0
+    # Its port or its TLS files: said on the pipe first (the floor reports it), then exit 2.
+    return run_service_process(_serve, "console process", failures=(OSError, ssl.SSLError))
 
 
 def _first(exc: BaseException) -> BaseException:

@@ -9,9 +9,14 @@ pipe (`PipeClosed`): it never outlives the floor.
 
 from __future__ import annotations
 
+import logging
+import os
+import sys
+from collections.abc import Awaitable, Callable
+
 import trio
 
-__all__ = ["LineReader", "LineWriter", "PipeClosed", "ended_by"]
+__all__ = ["LineReader", "LineWriter", "PipeClosed", "ended_by", "run_service_process", "stdio_pipe"]
 
 MAX_LINE = 64 << 20  # a snapshot of a large floor is a few MB; anything past this is not ours
 
@@ -65,3 +70,27 @@ def ended_by(exc: BaseException, *kinds: type[BaseException]) -> bool:
     if isinstance(exc, BaseExceptionGroup):
         return exc.split(kinds)[1] is None
     return isinstance(exc, kinds)
+
+
+def stdio_pipe() -> tuple[LineReader, LineWriter]:
+    """A service process's end of its pipe: its stdin and stdout (nothing else may print there)."""
+    reader = LineReader(trio.lowlevel.FdStream(os.dup(sys.stdin.fileno())))
+    writer = LineWriter(trio.lowlevel.FdStream(os.dup(sys.stdout.fileno())))
+    return reader, writer
+
+
+def run_service_process(serve: Callable[[], Awaitable[None]], name: str,
+                        failures: tuple[type[BaseException], ...] = ()) -> int:  # fmt: skip
+    """A service process's main: logs on stderr (shared with the floor's), 0 once the floor closed
+    the pipe, 2 for one of its `failures` (already said on the pipe), anything else raised."""
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
+                        format=f"fillfloor {name}: %(levelname)s %(name)s: %(message)s")  # fmt: skip
+    try:
+        trio.run(serve)
+    except BaseException as exc:
+        if ended_by(exc, PipeClosed, KeyboardInterrupt):
+            return 0  # the floor is gone: so is its service
+        if failures and ended_by(exc, *failures):
+            return 2
+        raise
+    return 0

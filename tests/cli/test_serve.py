@@ -25,6 +25,7 @@ from supervisor.storage import open_database
 from supervisor.storage import schema as t
 from tests.support.console_client import add_supervisor, passed_check
 from tests.support.platform_env import platform_env
+from tests.support.serve_config import one_station_config
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -52,27 +53,9 @@ async def test_serve_fills_on_real_devices_takes_a_console_and_stops_on_sigterm(
         with trio.socket.socket() as s:  # a free loopback port for the console
             await s.bind(("127.0.0.1", 0))
             console_port = s.getsockname()[1]
-        (tmp_path / "fillfloor.toml").write_text(f"""
-[unit]
-code = "HY0012"
-short_name = "衡阳燃气"
-[console]
-listen = "127.0.0.1:{console_port}"
-[platform]
-url = "{platform.url}"
-sync_interval_s = 0.5
-[[station]]
-id = "S1"
-cutoff = "host"
-[station.scale]
-host = "127.0.0.1"
-port = {devices.scale_address[1]}
-[station.valve]
-host = "127.0.0.1"
-port = {devices.valve_address[1]}
-[station.scanner]
-serial_port = "{tmp_path / 'scanner'}"
-""", encoding="utf-8")  # fmt: skip
+        text = one_station_config(console_port, devices.scale_address[1], devices.valve_address[1],
+                                  tmp_path / "scanner", platform=platform.url)  # fmt: skip
+        (tmp_path / "fillfloor.toml").write_text(text, encoding="utf-8")
         token = await trio.to_thread.run_sync(add_supervisor, db)
         journal = tmp_path / "events.jsonl"
         serve = [sys.executable, "-m", "fillfloor.cli", "serve", "--config", str(tmp_path / "fillfloor.toml"),

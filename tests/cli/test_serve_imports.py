@@ -21,6 +21,7 @@ from simulator.scanner_sim import PtyScanner
 from simulator.station_physics import SimulatedStation
 from tests.support.console_client import add_supervisor, passed_check
 from tests.support.ports import free_port
+from tests.support.serve_config import one_station_config
 
 ROOT = Path(__file__).resolve().parents[2]
 A, B = "HY00120000123", "HY00120000124"
@@ -76,24 +77,9 @@ async def test_imports_while_serve_runs_decide_its_scans_without_a_restart(tmp_p
         assert devices.scale_address
         assert devices.valve_address
         config = tmp_path / "fillfloor.toml"
-        config.write_text(f"""
-[unit]
-code = "HY0012"
-short_name = "衡阳燃气"
-[console]
-listen = "127.0.0.1:{console_port}"
-[[station]]
-id = "S1"
-cutoff = "host"
-[station.scale]
-host = "127.0.0.1"
-port = {devices.scale_address[1]}
-[station.valve]
-host = "127.0.0.1"
-port = {devices.valve_address[1]}
-[station.scanner]
-serial_port = "{tmp_path / 'scanner'}"
-""", encoding="utf-8")  # fmt: skip
+        text = one_station_config(console_port, devices.scale_address[1], devices.valve_address[1],
+                                  tmp_path / "scanner")  # fmt: skip
+        config.write_text(text, encoding="utf-8")
         serve = [sys.executable, "-m", "fillfloor.cli", "serve", "--config", str(config), "--db", db]
         proc = await trio.lowlevel.open_process(
             serve, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE
