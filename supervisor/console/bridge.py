@@ -65,10 +65,10 @@ class ConsoleProcess:
         command = [sys.executable, "-m", "supervisor.console.child"]
         async with trio.open_nursery() as nursery:
             await nursery.start(self.access.run)
-            # Subscribed before the process is asked anything: no event falls between.
-            sub = self.access.subscribe("console-process", self.capacity)
             process = await trio.lowlevel.open_process(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
             self.pid = process.pid
+            # Subscribed before the process is asked anything: no event falls between.
+            sub = self.access.subscribe("console-process", self.capacity)
             try:
                 await self._talk(process, sub, nursery, task_status)
             finally:
