@@ -200,8 +200,10 @@ def test_network_scanners_scan_and_a_lost_one_is_reported_reconnected_and_scans_
     assert "connection closed by the scanner" in lost["message"]  # a TCP scanner, not a pty
     assert [a["alarm_id"] for a in of(events, "alarm.cleared", "S2")] == ["S2.scanner_lost"]
     # Its garbage and over-long lines were read and refused as labels; nothing opened for them.
+    # (Frames within half a second of each other are one burst: its first is refused, the rest
+    # counted, so a garbage fault is one refusal or a few, depending on how its frames fall.)
     garbage = [r for r in of(events, "interlock.refused", "S2") if "label.unreadable" in r["reasons"]]
-    assert len(garbage) >= 2
+    assert len(garbage) >= 1
     login = next(i for i, e in enumerate(events) if e["type"] == "scan" and e.get("raw") == "OP02")
     assert not [e for e in events[:login] if e["type"] == "sim.valve" and e["station"] == "S2"]
     assert of(events, "scenario.timeout") == []
