@@ -23,25 +23,21 @@ import argparse
 import resource
 import subprocess
 import sys
-import tempfile
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import attrs
 import trio
 import trio.lowlevel
 
-from benchmarks.console_latency import _code, _operate, _timed
+from benchmarks.filling_floor import filling_floor, viewer_token
 from domain.events import AlarmRaised, FillAborted
-from simulator.in_process_floor import running_floor
 from simulator.measure import percentile, rss_kib
 from supervisor.console.admission import Limits, connection_capacity
 from supervisor.console.bridge import ConsoleProcess
 from supervisor.console.child import ChildSettings
 from supervisor.console.in_process import InProcessAccess
 from supervisor.console.server import ConsoleServer
-from supervisor.storage.users import add_user
 
 __all__ = ["ATTACKS", "NOTES", "Outcome", "measure", "run"]
 
@@ -77,57 +73,44 @@ def _limit_descriptors(n: int) -> None:
 
 async def measure(stations: int, seconds: float, attack: str | None, count: int,
                   in_process: bool = False) -> Outcome:  # fmt: skip
-    ids = tuple(f"S{i + 1}" for i in range(stations))
-    codes = tuple(_code(i + 1) for i in range(stations))
-    latencies: list[float] = []
     alarms: list[str] = []
     aborted = [0]
-    with tempfile.TemporaryDirectory(prefix="fillfloor-flood-") as tmp:
-        floor_running = running_floor(Path(tmp), ids, codes)
-        async with floor_running as (floor, db, physics), trio.open_nursery() as nursery:
+    async with filling_floor(stations) as at_work:
+        floor, db, nursery = at_work.floor, at_work.db, at_work.nursery
+        token = await viewer_token(db)
+        limits = Limits(capacity=connection_capacity(96, device_links=3 * stations))
+        access = InProcessAccess(floor, db)
+        server: ConsoleServer | ConsoleProcess = (
+            ConsoleServer(access, port=0, limits=limits)
+            if in_process
+            else ConsoleProcess(access, ChildSettings("127.0.0.1", 0, limits=limits))
+        )
+        port = await nursery.start(server.run)
+        await trio.sleep(2)  # the floor in its stride
 
-            def user() -> str:
-                with db.transaction() as conn:
-                    return add_user(conn, "bench", "viewer")
+        async def watch() -> None:
+            async for event in floor.bus.subscribe("flood-watch", coalesce=False, capacity=100_000):
+                if isinstance(event.payload, FillAborted):
+                    aborted[0] += 1
+                elif isinstance(event.payload, AlarmRaised) and _of_the_floor(event.payload.kind):
+                    alarms.append(event.payload.kind)
 
-            token = await trio.to_thread.run_sync(user)
-            limits = Limits(capacity=connection_capacity(96, device_links=3 * stations))
-            access = InProcessAccess(floor, db)
-            server: ConsoleServer | ConsoleProcess = (
-                ConsoleServer(access, port=0, limits=limits)
-                if in_process
-                else ConsoleProcess(access, ChildSettings("127.0.0.1", 0, limits=limits))
-            )
-            port = await nursery.start(server.run)
-            for sid, code in zip(ids, codes, strict=True):
-                nursery.start_soon(_operate, floor.stations[sid], physics[sid], code)
-            await trio.sleep(2)  # the floor in its stride
-
-            async def watch() -> None:
-                async for event in floor.bus.subscribe("flood-watch", coalesce=False, capacity=100_000):
-                    if isinstance(event.payload, FillAborted):
-                        aborted[0] += 1
-                    elif isinstance(event.payload, AlarmRaised) and _of_the_floor(event.payload.kind):
-                        alarms.append(event.payload.kind)
-
-            nursery.start_soon(watch)
-            attacker = None
-            if attack is not None:
-                command = [sys.executable, "-m", "benchmarks.console_flood", "--attack", attack,
-                           "--count", str(count), "--port", str(port), f"--token={token}"]  # fmt: skip
-                attacker = await trio.lowlevel.open_process(command, stdout=subprocess.PIPE)
-            for sid in ids:
-                _timed(floor.stations[sid], latencies)
-            await trio.sleep(seconds)
-            measured = tuple(latencies)
-            rss = rss_kib()
-            note = ""
-            if attacker is not None:
-                attacker.terminate()
-                await attacker.wait()
-                assert attacker.stdout is not None
-                note = (await attacker.stdout.receive_some(4096)).decode().strip()
-            nursery.cancel_scope.cancel()
+        nursery.start_soon(watch)
+        attacker = None
+        if attack is not None:
+            command = [sys.executable, "-m", "benchmarks.console_flood", "--attack", attack,
+                       "--count", str(count), "--port", str(port), f"--token={token}"]  # fmt: skip
+            attacker = await trio.lowlevel.open_process(command, stdout=subprocess.PIPE)
+        at_work.time_decisions()
+        await trio.sleep(seconds)
+        measured = tuple(at_work.latencies)
+        rss = rss_kib()
+        note = ""
+        if attacker is not None:
+            attacker.terminate()
+            await attacker.wait()
+            assert attacker.stdout is not None
+            note = (await attacker.stdout.receive_some(4096)).decode().strip()
     return Outcome(measured, tuple(alarms), aborted[0], rss, note)
 
 

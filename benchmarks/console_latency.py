@@ -17,24 +17,13 @@ import argparse
 import contextlib
 import subprocess
 import sys
-import tempfile
-from pathlib import Path
-from typing import Any
 
 import trio
 
-from domain.checks import answered_in_full
-from domain.messages import CheckPhase, CheckSubmitted, Scanned, StationInput, WeightSample
-from simulator.in_process_floor import running_floor
+from benchmarks.filling_floor import filling_floor, viewer_token
 from simulator.measure import percentile
-from simulator.model_rig import UNIT
-from simulator.station_physics import SimulatedStation
 from supervisor.console.in_process import InProcessAccess
 from supervisor.console.server import ConsoleServer
-from supervisor.floor import StationParts
-from supervisor.storage.users import add_user
-
-_ALL_OK = {phase: answered_in_full(phase.value, True, {}) for phase in CheckPhase}
 
 __all__ = ["NOTES", "run"]
 
@@ -49,87 +38,31 @@ less than 0.1 ms; what the consoles add is the WebSocket sends on the floor's lo
 """
 
 
-def _code(i: int) -> str:
-    return f"{UNIT}{i:07d}"
-
-
-def _timed(parts: StationParts, latencies: list[float]) -> None:
-    core = parts.core
-    handle = core.handle
-
-    def timed(msg: StationInput) -> Any:
-        effects = handle(msg)
-        if isinstance(msg, WeightSample):
-            latencies.append((trio.current_time() - msg.at) * 1000)
-        return effects
-
-    core.handle = timed  # type: ignore[method-assign]
-
-
-async def _operate(parts: StationParts, sim: SimulatedStation, code: str) -> None:
-    """An operator and a checker at one station, cylinder after cylinder."""
-    parts.tell(Scanned("OP01", badge=True, at=trio.current_time()))
-    while True:
-        parts.tell(
-            CheckSubmitted(
-                code, CheckPhase.PRE, True, "CK01", _ALL_OK[CheckPhase.PRE], at=trio.current_time()
-            )
-        )
-        sim.place(code, 15.5)
-        await trio.sleep(0.3)
-        parts.tell(Scanned(code, badge=False, at=trio.current_time()))
-        with trio.move_on_after(20):
-            while parts.core.state != "awaiting_postcheck":  # noqa: ASYNC110 - the core has no event
-                await trio.sleep(0.1)
-        parts.tell(
-            CheckSubmitted(
-                code, CheckPhase.POST, True, "CK01", _ALL_OK[CheckPhase.POST], at=trio.current_time()
-            )
-        )
-        await trio.sleep(0.5)
-        sim.remove()
-        await trio.sleep(0.5)
-
-
 async def _measure(stations: int, seconds: float, consoles: int) -> tuple[list[float], int]:
-    ids = tuple(f"S{i + 1}" for i in range(stations))
-    codes = tuple(_code(i + 1) for i in range(stations))
-    latencies: list[float] = []
-    with tempfile.TemporaryDirectory(prefix="fillfloor-bench-") as tmp:
-        async with (
-            running_floor(Path(tmp), ids, codes) as (floor, db, physics),
-            trio.open_nursery() as nursery,
-        ):
-
-            def user() -> str:
-                with db.transaction() as conn:
-                    return add_user(conn, "bench", "viewer")
-
-            token = await trio.to_thread.run_sync(user)
-            port = await nursery.start(ConsoleServer(InProcessAccess(floor, db), port=0).run)
-            for sid, code in zip(ids, codes, strict=True):
-                nursery.start_soon(_operate, floor.stations[sid], physics[sid], code)
-            clients = None
-            if consoles:
-                command = [sys.executable, "-m", "benchmarks.console_latency", "--clients", str(consoles),
-                           "--url", f"ws://127.0.0.1:{port}", f"--token={token}"]  # fmt: skip
-                clients = await trio.lowlevel.open_process(command, stdout=subprocess.PIPE)
-                await trio.sleep(2)  # connected and past their snapshot
-            await trio.sleep(1)  # the floor in its stride
-            for sid in ids:
-                _timed(floor.stations[sid], latencies)
-            await trio.sleep(seconds)
-            measured = list(latencies)  # (what comes while shutting down is not part of it)
-            received = 0
-            if clients is not None:
-                clients.terminate()
-                await clients.wait()
-                assert clients.stdout is not None
-                out = b""
-                while chunk := await clients.stdout.receive_some():
-                    out += chunk
-                received = int(out.strip() or 0)
-            nursery.cancel_scope.cancel()
+    async with filling_floor(stations) as at_work:
+        token = await viewer_token(at_work.db)
+        port = await at_work.nursery.start(
+            ConsoleServer(InProcessAccess(at_work.floor, at_work.db), port=0).run
+        )
+        clients = None
+        if consoles:
+            command = [sys.executable, "-m", "benchmarks.console_latency", "--clients", str(consoles),
+                       "--url", f"ws://127.0.0.1:{port}", f"--token={token}"]  # fmt: skip
+            clients = await trio.lowlevel.open_process(command, stdout=subprocess.PIPE)
+            await trio.sleep(2)  # connected and past their snapshot
+        await trio.sleep(1)  # the floor in its stride
+        at_work.time_decisions()
+        await trio.sleep(seconds)
+        measured = list(at_work.latencies)  # (what comes while shutting down is not part of it)
+        received = 0
+        if clients is not None:
+            clients.terminate()
+            await clients.wait()
+            assert clients.stdout is not None
+            out = b""
+            while chunk := await clients.stdout.receive_some():
+                out += chunk
+            received = int(out.strip() or 0)
     return measured, received
 
 

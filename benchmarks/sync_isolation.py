@@ -24,12 +24,11 @@ from typing import Any
 
 import trio
 
-from benchmarks.console_latency import _code, _operate, _timed
+from benchmarks.filling_floor import filling_floor
 from benchmarks.platform_drain import _records
 from platform_client.bridge import SyncProcess
 from platform_client.settings import SyncSettings
 from platform_client.sync import PlatformSync
-from simulator.in_process_floor import running_floor
 from simulator.measure import percentile
 from supervisor.config import PlatformConfig
 from supervisor.storage.database import Database
@@ -59,38 +58,28 @@ def _backlog(db: Database) -> int:
 async def _measure(
     stations: int, seconds: float, records: int, mode: str, url: str, key: str
 ) -> tuple[list[float], int]:
-    ids = tuple(f"S{i + 1}" for i in range(stations))
-    codes = tuple(_code(i + 1) for i in range(stations))
-    latencies: list[float] = []
-    with tempfile.TemporaryDirectory(prefix="fillfloor-sync-") as tmp:
-        async with (
-            running_floor(Path(tmp), ids, codes) as (floor, db, physics),
-            trio.open_nursery() as nursery,
-        ):
+    async with filling_floor(stations) as at_work:
+        floor, db = at_work.floor, at_work.db
 
-            def fill_outbox() -> None:
-                backlog = _records(10_000_000, records)  # (codes no station uses)
-                for start in range(0, len(backlog), 5000):
-                    with db.transaction() as conn:
-                        store_all(conn, backlog[start : start + 5000])
+        def fill_outbox() -> None:
+            backlog = _records(10_000_000, records)  # (codes no station uses)
+            for start in range(0, len(backlog), 5000):
+                with db.transaction() as conn:
+                    store_all(conn, backlog[start : start + 5000])
 
-            await trio.to_thread.run_sync(fill_outbox)
-            before = await trio.to_thread.run_sync(_backlog, db)
-            for sid, code in zip(ids, codes, strict=True):
-                nursery.start_soon(_operate, floor.stations[sid], physics[sid], code)
-            await trio.sleep(2)  # the floor in its stride
-            for sid in ids:
-                _timed(floor.stations[sid], latencies)
-            settings = SyncSettings(PlatformConfig(url, sync_interval_s=3600), UNIT, key, timeout_s=60)
-            if mode == MODES[1]:
-                await nursery.start(PlatformSync(settings, db, floor.state, floor.bus).run)
-            elif mode == MODES[2]:
-                db_url = db.engine.url.render_as_string(hide_password=False)
-                await nursery.start(SyncProcess(settings, db, db_url, floor.state, floor.bus).run)
-            await trio.sleep(seconds)
-            measured = list(latencies)
-            after = await trio.to_thread.run_sync(_backlog, db)
-            nursery.cancel_scope.cancel()
+        await trio.to_thread.run_sync(fill_outbox)
+        before = await trio.to_thread.run_sync(_backlog, db)
+        await trio.sleep(2)  # the floor in its stride
+        at_work.time_decisions()
+        settings = SyncSettings(PlatformConfig(url, sync_interval_s=3600), UNIT, key, timeout_s=60)
+        if mode == MODES[1]:
+            await at_work.nursery.start(PlatformSync(settings, db, floor.state, floor.bus).run)
+        elif mode == MODES[2]:
+            db_url = db.engine.url.render_as_string(hide_password=False)
+            await at_work.nursery.start(SyncProcess(settings, db_url, floor.state, floor.bus).run)
+        await trio.sleep(seconds)
+        measured = list(at_work.latencies)
+        after = await trio.to_thread.run_sync(_backlog, db)
     return measured, before - after
 
 

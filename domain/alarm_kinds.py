@@ -20,7 +20,7 @@ from enum import StrEnum
 
 from attrs import frozen
 
-__all__ = ["ALARM_TEXTS", "GUARD_RULE_TEXTS", "SEVERITY", "AlarmKind", "AlarmText", "Severity"]
+__all__ = ["ALARM_TEXTS", "GUARD_RULE_TEXTS", "SEVERITY", "AlarmKind", "AlarmText", "Severity", "error_words"]
 
 
 class AlarmKind(StrEnum):
@@ -165,6 +165,27 @@ ALARM_TEXTS: Mapping[AlarmKind, Mapping[str, AlarmText]] = {
 }
 
 # The fill guard's rules (domain/fill_guard.py), as the `rule` of `fill.reading_not_credible` says them.
+# What an actor's failure (an exception's class, as an alarm's `error` parameter keeps it for
+# maintenance) means, in words: the class is no word a supervisor reads.
+_ERROR_KINDS: tuple[tuple[frozenset[str], AlarmText], ...] = (
+    (frozenset({"ModbusTimeout", "TimeoutError", "TooSlowError", "RequestTimeout"}),
+     AlarmText("设备无响应", "device not answering")),
+    (frozenset({"ModbusError", "ModbusMalformed", "ModbusExceptionResponse"}),
+     AlarmText("设备通讯错误", "device communication error")),
+    (frozenset({"LinkClosed", "ConnectionRefusedError", "ConnectionResetError", "BrokenPipeError",
+                "OSError", "SerialException", "BrokenResourceError", "ClosedResourceError"}),
+     AlarmText("设备连接中断", "device link lost")),
+    (frozenset({"SupervisorGaveUp"}), AlarmText("反复重启无效", "restarts did not help")),
+)  # fmt: skip
+_ERROR_OTHER = AlarmText("设备或程序故障", "device or software fault")
+
+
+def error_words(error: str) -> AlarmText:
+    """An error as an alarm names it (an exception's class, perhaps with its text after a colon)."""
+    name = error.split(":", 1)[0].strip()
+    return next((words for names, words in _ERROR_KINDS if name in names), _ERROR_OTHER)
+
+
 GUARD_RULE_TEXTS: Mapping[str, AlarmText] = {
     "dead_reckoning": AlarmText(
         "按学习流量推算已到切断点而读数未到", "the learned flow says the cut-off is passed"

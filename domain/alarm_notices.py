@@ -14,7 +14,7 @@ from types import MappingProxyType
 
 from attrs import evolve, field, frozen
 
-from domain.alarm_kinds import ALARM_TEXTS, GUARD_RULE_TEXTS, SEVERITY, AlarmKind, Severity
+from domain.alarm_kinds import ALARM_TEXTS, GUARD_RULE_TEXTS, SEVERITY, AlarmKind, Severity, error_words
 
 __all__ = ["AlarmChange", "AlarmNotice", "alarm_message", "cleared", "raised"]
 
@@ -72,6 +72,8 @@ def alarm_message(kind: str, text_name: str, params: Mapping[str, str], lang: st
     rule = GUARD_RULE_TEXTS.get(given.get("rule", ""))
     if rule is not None:
         given["rule"] = rule.render(lang, {})
+    if "error" in given:  # an exception's class: what it means, in `lang`
+        given["error"] = error_words(given["error"]).render(lang, {})
     return template.render(lang, given)
 
 

@@ -1,21 +1,21 @@
 """The floor's side of its platform sync process (`platform_client/process.py`): start it, nudge it
-when records are written, publish its events on the floor's bus, apply the registry changes it
-stored, keep its figures for the console. A service of the floor's services supervisor: if the
-process dies, the service ends and is started anew; nothing is lost (the outbox is in the
-database, and each record is marked only once the platform answered for it).
+when records are written, publish its events on the floor's bus and its alarms on the floor's
+board, apply a regulator's station disable, keep its figures for the console (the archives and
+operators it stores reach the floor through the registry watch, as an import's do). A service of
+the floor's services supervisor: if the process dies, the service ends and is started anew;
+nothing is lost (the outbox is in the database, and each record is marked only once the platform
+answered for it).
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import subprocess
 import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import trio
-from sqlalchemy import Connection
 
 from domain.alarm_notices import AlarmNotice
 from domain.events import decode
@@ -24,20 +24,15 @@ from platform_client.settings import SyncSettings
 from supervisor.runtime import EventBus
 from supervisor.runtime.pipe import LineReader, LineWriter, PipeClosed
 from supervisor.station.floor import FloorState
-from supervisor.storage.database import Database
-from supervisor.storage.registry import load_archive, load_operators
 
 __all__ = ["SyncProcess"]
 
-T = TypeVar("T")
-
 
 class SyncProcess:
-    def __init__(self, settings: SyncSettings, db: Database, db_url: str, state: FloorState, bus: EventBus,
+    def __init__(self, settings: SyncSettings, db_url: str, state: FloorState, bus: EventBus,
                  *, alarm: Callable[[AlarmNotice], None] = lambda _notice: None,
                  key_refused: Callable[[], AlarmNotice | None] = lambda: None) -> None:  # fmt: skip
         self.settings = settings
-        self._db = db
         self._db_url = db_url
         self.state = state
         self.bus = bus
@@ -90,14 +85,6 @@ class SyncProcess:
                     figures = json.loads(rest)
                     if isinstance(figures, dict):
                         self._figures = figures
-                case "A":
-                    archive = await self._read_db(functools.partial(load_archive, code=rest))
-                    if archive is not None:
-                        self.state.put_archive(archive)
-                case "O":
-                    operator = (await self._read_db(load_operators)).get(rest)
-                    if operator is not None:
-                        self.state.put_operator(operator)
                 case "L":
                     self._alarm(notice_from_json(json.loads(rest)))
                 case "D":
@@ -105,10 +92,3 @@ class SyncProcess:
                     self.state.set_disabled(station or None, flag == "1")
                 case _:
                     raise PipeClosed(f"a line of unknown kind {kind!r} from the platform sync process")
-
-    async def _read_db(self, read: Callable[[Connection], T]) -> T:
-        def run() -> T:
-            with self._db.reading() as conn:
-                return read(conn)
-
-        return await trio.to_thread.run_sync(run)

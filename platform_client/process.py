@@ -7,14 +7,14 @@ delays polls and decisions (issue 19). Here it costs the floor one line per batc
 floor -> sync process                       sync process -> floor
   (first) {"settings": …, "db": URL}          V <tab> EVENT-JSON   a sync event (sync.batch, …)
   N                 records to upload         L <tab> NOTICE-JSON  an alarm raised or cleared (a refused key)
-                                              A <tab> CODE         an archive the registry changed
-                                              O <tab> ID           an operator it changed
                                               D <tab> STATION <tab> 0|1   a station (dis)abled
                                               F <tab> FIGURES-JSON  what the console shows
 
 The process writes the registry's changes to the database itself (with their cursor, as in the
-floor); the floor reads back the archives and operators it names. It ends when the floor closes
-its pipe.
+floor); the floor's registry watch (supervisor/registry_watch.py) brings the archives and operators
+into the running floor as it does an import's. Only a regulator's station disable, which the
+database keeps apart from the registry, is told over the pipe. It ends when the floor closes its
+pipe.
 """
 
 from __future__ import annotations
@@ -69,10 +69,10 @@ class _ToFloor:
         self.wake.set()
 
     def put_archive(self, archive: CylinderArchive) -> None:
-        self.say(f"A\t{archive.code}\n")
+        """Stored already, with the registry's change count: the floor's watch reloads it."""
 
     def put_operator(self, operator: Operator) -> None:
-        self.say(f"O\t{operator.id}\n")
+        """Stored already, with the registry's change count: the floor's watch reloads it."""
 
     def set_disabled(self, station: str | None, disabled: bool) -> None:
         self.say(f"D\t{station or ''}\t{int(disabled)}\n")

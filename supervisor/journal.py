@@ -77,7 +77,6 @@ class Journal:
         self._out = out
         self._json = json_lines
         self._event_file = event_file
-        self.missed = 0
 
     async def run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         sub = self._subscribe()
@@ -86,7 +85,6 @@ class Journal:
             try:
                 batch = [await sub.receive()]
             except SubscriberLagged:
-                self.missed += _CAPACITY
                 sub = self._subscribe()
                 note = {"event": "journal.behind", "missed": _CAPACITY}
                 await trio.to_thread.run_sync(self._write, [self._format(_now(), "warning", note)], [])

@@ -45,7 +45,7 @@ def add_platform_sync_process(floor: Floor, settings: SyncSettings) -> SyncProce
     """The platform sync in a process of its own (`fillfloor serve`): its uploads' JSON and TLS work
     never delays a poll or a decision (platform_client/bridge.py)."""
     url = floor.db.engine.url.render_as_string(hide_password=False)
-    sync = SyncProcess(settings, floor.db, url, floor.state, floor.bus, alarm=floor.alarms.post,
+    sync = SyncProcess(settings, url, floor.state, floor.bus, alarm=floor.alarms.post,
                        key_refused=lambda: key_refused_alarm(floor.alarms.board))  # fmt: skip
     floor.sink.on_written(sync.nudge)
     floor.services.add_child(ChildSpec("platform", sync.run))

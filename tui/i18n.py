@@ -331,19 +331,6 @@ _SYNC_STATUS: dict[str, tuple[str, str]] = {
     "error": ("同步内部错误，稍后重试", "sync error: retrying later"),
 }
 
-# What an exception's class means, for an alarm's `{error}` (the actors' and runtime's classes).
-_ERROR_KINDS: tuple[tuple[frozenset[str], tuple[str, str]], ...] = (
-    (frozenset({"ModbusTimeout", "TimeoutError", "TooSlowError", "RequestTimeout"}),
-     ("设备无响应", "device not answering")),
-    (frozenset({"ModbusError", "ModbusMalformed", "ModbusExceptionResponse"}),
-     ("设备通讯错误", "device communication error")),
-    (frozenset({"LinkClosed", "ConnectionRefusedError", "ConnectionResetError", "BrokenPipeError",
-                "OSError", "SerialException", "BrokenResourceError", "ClosedResourceError"}),
-     ("设备连接中断", "device link lost")),
-    (frozenset({"SupervisorGaveUp"}), ("反复重启无效", "restarts did not help")),
-)  # fmt: skip
-_ERROR_OTHER = ("设备或程序故障", "device or software fault")
-
 
 class Texts:
     """The words of one language."""
@@ -394,19 +381,8 @@ class Texts:
         worded = None
         if text_name is not None and params is not None:
             given = {k: str(v) for k, v in params.items()}
-            if "error" in given:  # an exception's class, which is no word: what it means instead
-                given["error"] = self.error_kind(given["error"])
             worded = alarm_message(kind, text_name, given, self.lang)
         return plain(message if worded is None else worded)
-
-    def error_kind(self, error: str) -> str:
-        """An error as the floor names it (an exception's class, perhaps with its text after a
-        colon) in words of this language; the class itself is for maintenance (F4), not the text."""
-        name = error.split(":", 1)[0].strip()
-        for names, words in _ERROR_KINDS:
-            if name in names:
-                return words[0] if self.lang == "zh" else words[1]
-        return _ERROR_OTHER[0] if self.lang == "zh" else _ERROR_OTHER[1]
 
     def check_items(self, phase: str) -> list[tuple[str, str]]:
         return [(key, zh if self.lang == "zh" else en) for key, zh, en in CHECK_ITEMS[phase]]

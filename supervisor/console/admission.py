@@ -62,7 +62,6 @@ class Ticket:
 
     address: str
     scope: trio.CancelScope
-    opened_at: float
     user: str | None = None  # set once it is a session
     last_command_at: float = 0.0
     # Why it was ended from outside (a catalogue code its console is told), or None.
@@ -100,7 +99,7 @@ class Admission:
         elif len(self._pending) + len(self._sessions) >= self.limits.capacity:
             self._note("capacity", address)
             return None
-        ticket = Ticket(address, scope, opened_at=self._clock())
+        ticket = Ticket(address, scope)
         self._pending[ticket] = None
         self._per_address[address] = self._per_address.get(address, 0) + 1
         return ticket

@@ -1,25 +1,27 @@
-"""The floor as the console process reaches it (`access.FloorAccess`): over the pipe of `pipe.py`.
+"""The floor as the console process reaches it (`access.FloorAccess`): over the pipe of
+supervisor/runtime/pipe.py (its lines: supervisor/console/bridge.py).
 
-The floor sends each event once; here it is handed to every console's feed (telemetry coalesced by
-key for a console that is behind, the rest queued up to the console's bound, as the floor's own bus
-does). Snapshots are asked for together: every console that wants one while none is on its way
-shares the next one asked (taken after it began to follow the events, so it misses nothing), and
-they are asked at most every `snapshot_every_s`, so a thousand consoles arriving at once cost the
-floor a few snapshots, not a thousand. Commands and token lookups go to the floor, at most
-`max_requests` at a time.
+The floor sends each event once; here it is published on a bus of the process's own (the floor's
+bus class: telemetry coalesced by key for a console that is behind, the rest queued up to the
+console's bound, a console past it cut off), which every console follows. Snapshots are asked for
+together: every console that wants one while none is on its way shares the next one asked (taken
+after it began to follow the events, so it misses nothing), and they are asked at most every
+`snapshot_every_s`, so a thousand consoles arriving at once cost the floor a few snapshots, not a
+thousand. Commands and token lookups go to the floor, at most `max_requests` at a time.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
-from collections import OrderedDict, deque
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import trio
+from attrs import frozen
 
-from supervisor.runtime.bus import SubscriberLagged
+from domain.events import FloorEvent
+from supervisor.runtime.bus import EventBus, Subscription
 from supervisor.runtime.maintenance import CommandResult
 from supervisor.runtime.pipe import LineReader, LineWriter, PipeClosed
 from supervisor.storage.users import ConsoleUser
@@ -32,7 +34,7 @@ class PipeAccess:
                  max_requests: int = 64) -> None:  # fmt: skip
         self._reader = reader
         self._writer = writer
-        self._feeds: set[_Feed] = set()
+        self._bus = EventBus()  # (its payloads: the encoded events, `_Encoded`)
         self._ids = itertools.count(1)
         self._waiting: dict[int, _Answer] = {}
         self._requests = trio.Semaphore(max_requests)
@@ -52,8 +54,7 @@ class PipeAccess:
             kind, _, rest = line.partition("\t")
             if kind == "E":
                 key, _, text = rest.partition("\t")
-                for feed in list(self._feeds):
-                    feed.offer(key or None, text)
+                self._bus.publish(_Encoded(text), coalesce_key=key or None)
             elif kind == "R":
                 answer = json.loads(rest)
                 waiting = self._waiting.pop(answer.get("req"), None)
@@ -63,9 +64,7 @@ class PipeAccess:
                 raise PipeClosed(f"a line of unknown kind {kind!r} from the floor")
 
     def follow(self, name: str, capacity: int) -> _Feed:
-        feed = _Feed(name, capacity, self._feeds)
-        self._feeds.add(feed)
-        return feed
+        return _Feed(self._bus.subscribe(name, capacity=capacity))
 
     async def snapshot(self) -> dict[str, Any]:
         answer = _Answer()
@@ -124,42 +123,25 @@ class _Answer:
         return self._value
 
 
+@frozen
+class _Encoded(FloorEvent):
+    """An event as the floor encoded it for consoles (the text each console is sent)."""
+
+    TYPE: ClassVar[str] = "console.encoded"
+    text: str
+
+
 class _Feed:
-    """One console's events: telemetry latest-wins by key, the rest queued up to `capacity`."""
+    """One console's share of the events: their texts (the bus's own notices are not a console's)."""
 
-    def __init__(self, name: str, capacity: int, feeds: set[_Feed]) -> None:
-        self.name = name
-        self.capacity = capacity
-        self._feeds = feeds
-        self._queue: deque[str] = deque()
-        self._latest: OrderedDict[str, str] = OrderedDict()
-        self._wake = trio.Event()
-        self._lagged = False
-
-    def offer(self, key: str | None, text: str) -> None:
-        if key is not None:
-            self._latest.pop(key, None)
-            self._latest[key] = text
-        elif len(self._queue) >= self.capacity:
-            self._lagged = True
-            self._feeds.discard(self)
-        else:
-            self._queue.append(text)
-        self._wake.set()
+    def __init__(self, sub: Subscription) -> None:
+        self._sub = sub
 
     async def receive(self) -> str:
         while True:
-            if self._queue:
-                return self._queue.popleft()
-            if self._latest:
-                return self._latest.popitem(last=False)[1]
-            if self._lagged:
-                raise SubscriberLagged(f"console {self.name} fell behind by {self.capacity} events")
-            if self not in self._feeds:
-                raise trio.EndOfChannel
-            self._wake = trio.Event()
-            await self._wake.wait()
+            payload = (await self._sub.receive()).payload
+            if isinstance(payload, _Encoded):
+                return payload.text
 
     def close(self) -> None:
-        self._feeds.discard(self)
-        self._wake.set()
+        self._sub.close()

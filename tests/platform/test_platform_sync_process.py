@@ -16,6 +16,7 @@ from domain.events import SyncBatch
 from platform_client.bridge import SyncProcess
 from platform_client.settings import SyncSettings
 from supervisor.config import PlatformConfig
+from supervisor.registry_watch import RegistryWatch, read_registry
 from supervisor.runtime import EventBus
 from supervisor.runtime.pipe import PipeClosed
 from supervisor.station.floor import FloorState
@@ -39,7 +40,7 @@ def _floor_db(tmp_path: Path, records: int) -> tuple[Database, str]:
 def _process(env: Env, db: Database, url: str, bus: EventBus) -> tuple[SyncProcess, FloorState]:
     settings = SyncSettings(PlatformConfig(env.url, sync_interval_s=0.2), UNIT, env.keys[UNIT], timeout_s=5.0)
     state = FloorState(UNIT, lambda: TODAY, [archive(CODE)])
-    return SyncProcess(settings, db, url, state, bus), state
+    return SyncProcess(settings, url, state, bus), state
 
 
 async def _until(condition: Callable[[], bool], timeout_s: float = 20.0) -> None:
@@ -59,6 +60,9 @@ async def test_records_go_up_and_the_registry_comes_down_through_the_process(tmp
     batches = bus.subscribe("test", coalesce=False, accept=lambda e: isinstance(e.payload, SyncBatch))
     async with platform_env(f"sqlite:///{tmp_path / 'p.db'}") as env, trio.open_nursery() as nursery:
         sync, state = _process(env, db, url, bus)
+        with db.reading() as conn:  # what serve runs beside it: the registry watch
+            watch = RegistryWatch(db, state, bus.publish, read_registry(conn), period_s=0.1)
+        await nursery.start(watch.run)
         await nursery.start(sync.run)
         assert sync.pid != os.getpid()
         await _until(lambda: _backlog(db) == 0)
@@ -69,7 +73,7 @@ async def test_records_go_up_and_the_registry_comes_down_through_the_process(tmp
         async with env.client(REGULATOR) as regulator:
             r = await regulator.post("/v1/regulator/actions", json={"action": "block", "cylinder": CODE})
             assert r.status_code == 200, r.text
-        await _until(lambda: state.archives[CODE].blocked)  # read back from the database it stored
+        await _until(lambda: state.archives[CODE].blocked)  # stored by the process, brought in by the watch
         sync.nudge()  # (a nudge with nothing waiting is harmless)
         nursery.cancel_scope.cancel()
     db.close()

@@ -92,7 +92,8 @@ async def _read_until(stream: trio.abc.ReceiveStream, marker: bytes, seen: bytea
             seen += chunk
 
 
-async def test_serve_fills_on_simulated_devices_driven_from_stdin(tmp_path: Path) -> None:
+def _floor_db(tmp_path: Path) -> str:
+    """A floor database with cylinders A and B and operators OP01 and OP02, imported as a plant does."""
     db = f"sqlite:///{tmp_path / 'floor.db'}"
     cylinders = tmp_path / "cyl.csv"
     cylinders.write_text("code,owner,model,tare_kg,manufactured,last_inspection\n"
@@ -103,6 +104,11 @@ async def test_serve_fills_on_simulated_devices_driven_from_stdin(tmp_path: Path
                          encoding="utf-8")  # fmt: skip
     assert main(["registry", "import", str(cylinders), "--unit", "HY0012", "--db", db]) == 0
     assert main(["operators", "import", str(operators), "--db", db]) == 0
+    return db
+
+
+async def test_serve_fills_on_simulated_devices_driven_from_stdin(tmp_path: Path) -> None:
+    db = _floor_db(tmp_path)
     token = await trio.to_thread.run_sync(add_supervisor, db)
     console_port = free_port()
     config = floor_config(tmp_path, free_port(), console_port)
@@ -291,15 +297,7 @@ async def _fill_once(serve_cmd: list[str], console_port: int, token: str, cylind
 async def test_a_restarted_serve_fills_again_on_the_same_simulated_rtu_bus(tmp_path: Path) -> None:
     # simulate-devices is left running, as a plant's engineer leaves it while restarting the
     # floor: the second serve must reopen the RS-485 bus's pty and fill on it again.
-    db = f"sqlite:///{tmp_path / 'floor.db'}"
-    cylinders = tmp_path / "cyl.csv"
-    cylinders.write_text("code,owner,model,tare_kg,manufactured,last_inspection\n"
-                         f"{A},HY0012,YSP35.5,15.2,2021-03-01,2025-03-01\n"
-                         f"{B},HY0012,YSP35.5,15.2,2021-03-01,2025-03-01\n", encoding="utf-8")  # fmt: skip
-    operators = tmp_path / "ops.csv"
-    operators.write_text("id,name,certificate_expires\nOP01,张三,2099-01-01\n", encoding="utf-8")
-    assert main(["registry", "import", str(cylinders), "--unit", "HY0012", "--db", db]) == 0
-    assert main(["operators", "import", str(operators), "--db", db]) == 0
+    db = _floor_db(tmp_path)
     token = await trio.to_thread.run_sync(add_supervisor, db)
     console_port = free_port()
     config = floor_config(tmp_path, free_port(), console_port)

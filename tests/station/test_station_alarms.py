@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from domain.alarm_kinds import ALARM_TEXTS, GUARD_RULE_TEXTS, AlarmKind
-from domain.alarm_notices import AlarmChange, AlarmNotice, cleared, raised
+from domain.alarm_notices import AlarmChange, AlarmNotice, alarm_message, cleared, raised
 from domain.events import AlarmAcknowledged, AlarmCleared, AlarmRaised, FloorEvent
 from domain.records import AlarmRecord
 from supervisor.station.alarm_desk import AlarmDesk
@@ -166,3 +166,18 @@ def test_no_alarm_is_made_outside_the_desk_and_its_board() -> None:
                 if isinstance(node, ast.Call) and called in built:
                     found.append(f"{path.relative_to(root)}:{node.lineno}: {called}(...)")
     assert not found, "\n".join(found)
+
+
+@pytest.mark.parametrize(("error", "zh", "en"), [
+    ("DeviceCrash", "设备或程序故障", "device or software fault"),
+    ("ModbusTimeout: no answer from 10.0.0.5:502 within 0.2 s", "设备无响应", "device not answering"),
+])  # fmt: skip
+def test_an_actors_failure_is_worded_by_what_it_means_in_the_floors_record_and_every_console(
+    error: str, zh: str, en: str
+) -> None:
+    params = {"actor": "S1.scale", "error": error}
+    said = {lang: alarm_message("station.out_of_service", "raised", params, lang) for lang in ("zh", "en")}
+    assert said == {
+        "zh": f"S1.scale 反复失败（{zh}），工位停用",
+        "en": f"S1.scale keeps failing ({en}); station out of service",
+    }
