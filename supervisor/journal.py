@@ -3,9 +3,9 @@ fill and actor health change (systemd keeps stdout), as text or as one JSON obje
 (`--log-format json`), and optionally every event of the floor in a JSON-lines file of its own
 (`--event-file`, mode 0600): a record of the shift outside the console and the database.
 
-It is an observer like the console: it subscribes to the bus, writes from a worker thread (a
-journal that stalls must not stall the loop), and if it falls behind by its bound it says how many
-events it missed and goes on.
+It is an observer like the console: it subscribes to the bus and formats and writes each batch in
+a worker thread (the loop only hands the events over; a journal that stalls must not stall it),
+and if it falls behind by its bound it says how many events it missed and goes on.
 """
 
 from __future__ import annotations
@@ -91,10 +91,14 @@ class Journal:
                 continue
             while len(batch) < _BATCH and (more := sub.receive_nowait_or_none()) is not None:
                 batch.append(more)
-            now = _now()
-            lines = [self._line(now, e.payload) for e in batch if isinstance(e.payload, _LOGGED)]
-            events = [self._event_line(now, e.payload) for e in batch] if self._event_file else []
-            await trio.to_thread.run_sync(self._write, lines, events)
+            await trio.to_thread.run_sync(self._write_batch, [e.payload for e in batch])
+
+    def _write_batch(self, payloads: list[FloorEvent]) -> None:
+        """In the worker thread: the lines made and written there, not on the floor's loop."""
+        now = _now()
+        lines = [self._line(now, p) for p in payloads if isinstance(p, _LOGGED)]
+        events = [self._event_line(now, p) for p in payloads] if self._event_file else []
+        self._write(lines, events)
 
     def _subscribe(self) -> Subscription:
         return self._bus.subscribe("journal", capacity=_CAPACITY)
