@@ -12,6 +12,11 @@ A reply is read defensively: a result for a record we did not send, or one witho
 is ignored (the record stays pending and is sent again). It is read in pieces up to `MAX_REPLY_BYTES`
 (a larger one is not the platform's: a 300 MB reply once grew the floor to 2.7 GB) and the whole
 request has one deadline (a reply dripping a byte a second never times out a per-read timeout).
+A reply is acted on only if the platform signed it for this request (`SigningAuth.
+reply_is_authentic`): an unsigned or forged 2xx or 4xx is `Unavailable("forged_reply")`, so nothing
+of it is stored, no record is marked sent and none is dead-lettered. A 401 (the platform did not
+know who asked) and the answers that only mean "not now" (408, 429, 5xx) are never signed: they
+make the sync wait or raise the credentials alarm, and change nothing.
 """
 
 from __future__ import annotations
@@ -138,13 +143,21 @@ def _text(value: object) -> str:
     return value if isinstance(value, str) else ""
 
 
+def _unsigned_allowed(status: int) -> bool:
+    """The replies the platform does not sign: they make the sync wait or alarm, and change nothing."""
+    return status == 401 or status in _RETRYABLE_STATUS or status >= 500
+
+
 class _TooBig(Exception):
     pass
 
 
 class PlatformApi:
     def __init__(self, client: httpx.AsyncClient, deadline_s: float = 60.0) -> None:
+        if not isinstance(client.auth, SigningAuth):
+            raise TypeError("the platform API needs a client that signs its requests (open_client)")
         self.client = client
+        self.signer = client.auth
         self.deadline_s = deadline_s  # for a whole request, its reply read to the end included
 
     async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
@@ -182,6 +195,10 @@ class PlatformApi:
         except httpx.TransportError as exc:  # the connection broke mid-reply: the request may have run
             raise Unavailable("lost_reply", _why(exc)) from None
         status = response.status_code
+        if _unsigned_allowed(status):
+            pass
+        elif not self.signer.reply_is_authentic(response, content):
+            raise Unavailable("forged_reply", f"a {status} reply not signed by the platform for this request")
         if status == 200 or status == 201:
             try:
                 return json.loads(content)

@@ -9,6 +9,16 @@ where PATH?QUERY is the request target exactly as sent on the wire (percent-enco
 when there is a query), TIMESTAMP is Unix seconds as a decimal integer and NONCE is fresh for every
 request (a retry of the same batch is a new request: a new timestamp and nonce). With httpx the
 target is `request.url.raw_path`, which already carries the query.
+
+The platform signs its reply to a signed request with the same key, over
+
+    FF1-HMAC-SHA256-REPLY \n STATUS \n METHOD \n PATH?QUERY \n NONCE \n hex(sha256(BODY))
+
+with NONCE the request's: a reply is bound to the one request it answers, so neither a forged
+reply nor a recorded one replayed to another request passes (`reply_signature`). Only the floor
+and the platform hold the key. A 401 is never signed (the platform does not know who asks, and a
+signed refusal would tell a stranger which party ids exist), nor is a reply the platform gives
+before it knows the claimed party (429, an outage's 503).
 """
 
 from __future__ import annotations
@@ -21,22 +31,26 @@ import secrets
 __all__ = [
     "HEADER_NONCE",
     "HEADER_PARTY",
+    "HEADER_REPLY_SIGNATURE",
     "HEADER_SIGNATURE",
     "HEADER_TIMESTAMP",
     "NONCE_PATTERN",
     "SCHEME",
     "body_digest",
     "fresh_nonce",
+    "reply_signature",
     "sign_request",
     "signature",
     "string_to_sign",
 ]
 
 SCHEME = "FF1-HMAC-SHA256"
+REPLY_SCHEME = "FF1-HMAC-SHA256-REPLY"
 HEADER_PARTY = "X-Fillfloor-Party"
 HEADER_TIMESTAMP = "X-Fillfloor-Timestamp"
 HEADER_NONCE = "X-Fillfloor-Nonce"
 HEADER_SIGNATURE = "X-Fillfloor-Signature"
+HEADER_REPLY_SIGNATURE = "X-Fillfloor-Reply-Signature"
 # 16 to 128 URL-safe characters: enough entropy, nothing a header or a log line trips over.
 NONCE_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,128}")
 
@@ -53,6 +67,15 @@ def string_to_sign(method: str, target: str, body: bytes, ts: int, nonce: str) -
 def signature(key: str, method: str, target: str, body: bytes, ts: int, nonce: str) -> str:
     """Hex HMAC-SHA256 of `string_to_sign` under the party's key (its UTF-8 bytes)."""
     text = string_to_sign(method, target, body, ts, nonce)
+    return hmac.new(key.encode("utf-8"), text.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def reply_signature(key: str, status: int, method: str, target: str, nonce: str, body: bytes) -> str:
+    """Hex HMAC-SHA256 under the party's key of the platform's reply to one request (module doc).
+
+    Its first line differs from every request's, so a reply's signature never passes for a request.
+    """
+    text = "\n".join((REPLY_SCHEME, str(int(status)), method.upper(), target, nonce, body_digest(body)))
     return hmac.new(key.encode("utf-8"), text.encode("utf-8"), hashlib.sha256).hexdigest()
 
 

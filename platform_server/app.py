@@ -3,9 +3,12 @@
 `PlatformApp(store, ...)` is the whole platform: give it to hypercorn (`serve.serve_platform`).
 Each endpoint names the party kinds that may call it; the request is read (bounded), its signature
 checked (`auth`), and the work done in one database transaction off the loop (`store`). Errors are
-JSON bodies with a stable code (`errors`). `faults` switches outages on for scenarios;
-`on_record(record_id, kind, status)` is called after each upload commits, for every record stored
-or recognised as a duplicate (the scenario runner's ground truth: platform.stored/duplicate).
+JSON bodies with a stable code (`errors`). Every reply to a party the platform knows (errors too,
+never a 401) is signed with that party's key and bound to its request's nonce
+(`platform_client.signing.reply_signature`): the floor acts on no reply that is not signed.
+`faults` switches outages on for scenarios; `on_record(record_id, kind, status)` is called after
+each upload commits, for every record stored or recognised as a duplicate (the scenario runner's
+ground truth: platform.stored/duplicate).
 """
 
 from __future__ import annotations
@@ -25,9 +28,10 @@ from starlette.routing import Route
 
 from domain.settings import DomainSettings
 from domain.times import utc_iso
+from platform_client.signing import HEADER_REPLY_SIGNATURE, reply_signature
 from platform_server import schema as t
 from platform_server.archives import register_archives
-from platform_server.auth import authenticate, not_signed, read_proof
+from platform_server.auth import RequestProof, authenticate, not_signed, read_proof
 from platform_server.chain_check import chain_links, report_json, verify_unit_chain
 from platform_server.changes import changes_after, latest_seq
 from platform_server.errors import ApiError, Invalid, invalid_body
@@ -157,28 +161,45 @@ class PlatformApp:
             address = request.client.host if request.client is not None else "unknown"
             self.guard.check_address(address, now)
             try:
-                party, body = await self._authenticate(request, limit, json_body, now)
+                proof, key = await self._claimed(request, now)
+                try:
+                    response = await self._answer(request, proof, limit, json_body, kinds, handler, now)
+                except ApiError as exc:
+                    if exc.status == 401:
+                        raise
+                    response = self._error_response(exc)
             except ApiError as exc:
                 if exc.status == 401:
                     self.guard.failed(address, exc.code, now, f"{method} {path}")
                 raise
-            if party.kind not in kinds:
-                raise ApiError(403, "auth.forbidden", f"a {party.kind} may not call {method} {path}")
-            try:
-                return await handler(Call(request, party, body))
-            except Invalid as exc:
-                raise invalid_body(exc) from None
+            target = _target(request)
+            response.headers[HEADER_REPLY_SIGNATURE] = reply_signature(
+                key, response.status_code, request.method, target, proof.nonce, bytes(response.body)
+            )
+            return response
 
         return Route(path, endpoint, methods=[method], name=f"{method} {path}")
 
-    async def _authenticate(
-        self, request: Request, limit: int, json_body: bool, now: float
-    ) -> tuple[Party, bytes]:
-        """Headers, timestamp, party and body type before a byte of the body is read (a stranger
-        must not make the platform buffer 16 MiB), then the body (bounded), signature and nonce."""
+    async def _claimed(self, request: Request, now: float) -> tuple[RequestProof, str]:
+        """The signing headers and the key of the party they name, before a byte of the body is
+        read (a stranger must not make the platform buffer 16 MiB); a 401 otherwise."""
         proof = read_proof(request.headers, now, self.replay_window_s)
-        if await self.store.read(lambda conn: find_party(conn, proof.party)) is None:
+        party = await self.store.read(lambda conn: find_party(conn, proof.party))
+        if party is None:
             raise not_signed()
+        return proof, party.key
+
+    async def _answer(
+        self,
+        request: Request,
+        proof: RequestProof,
+        limit: int,
+        json_body: bool,
+        kinds: Sequence[str],
+        handler: Handler,
+        now: float,
+    ) -> Response:
+        """The body type, the body (bounded), signature and nonce, the caller's kind, then the work."""
         media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if json_body and media_type != "application/json":
             raise ApiError(415, "request.bad_type", "the body must be Content-Type: application/json")
@@ -187,7 +208,12 @@ class PlatformApp:
         party = await self.store.write(
             lambda conn: authenticate(conn, proof, method, target, body, now, self.replay_window_s)
         )
-        return party, body
+        if party.kind not in kinds:
+            raise ApiError(403, "auth.forbidden", f"a {party.kind} may not call {method} {request.url.path}")
+        try:
+            return await handler(Call(request, party, body))
+        except Invalid as exc:
+            raise invalid_body(exc) from None
 
     async def _read_body(self, request: Request, limit: int) -> bytes:
         declared = request.headers.get("content-length", "")
@@ -208,6 +234,10 @@ class PlatformApp:
 
     async def _api_error(self, _request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)
+        return self._error_response(exc)
+
+    @staticmethod
+    def _error_response(exc: ApiError) -> Response:
         return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
 
     async def _http_error(self, _request: Request, exc: Exception) -> Response:

@@ -322,6 +322,7 @@ _SYNC_STATUS: dict[str, tuple[str, str]] = {
     "timeout": ("平台无响应", "platform timed out"),
     "lost_reply": ("平台回复丢失，将重发", "reply lost: will resend"),
     "bad_reply": ("平台回复无法识别", "unreadable reply"),
+    "forged_reply": ("平台回复签名不符，未采用", "reply not signed by the platform: ignored"),
     "partial": ("平台只回复了部分记录", "platform answered part of the batch"),
     "http_5xx": ("平台故障，稍后重试", "platform error: retrying later"),
     "http_429": ("平台限流，稍后重试", "platform busy: retrying later"),

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from platform_client.auth import SigningAuth
-from platform_client.signing import sign_request, string_to_sign
+from platform_client.signing import HEADER_NONCE, HEADER_REPLY_SIGNATURE, sign_request, string_to_sign
 from tests.support.platform_env import REGULATOR, UNIT, platform_env
 
 
@@ -107,3 +107,31 @@ async def test_the_openapi_document_covers_every_endpoint(sqlite_url: str) -> No
     routes = {(r.path, m.lower()) for r in env.app.starlette.routes for m in r.methods - {"HEAD"}}  # type: ignore[attr-defined]
     documented = {(p, m) for p, ops in doc["paths"].items() for m in ops}
     assert routes - {("/openapi.json", "get")} == documented
+
+
+async def test_the_platform_signs_each_reply_for_its_request_and_never_a_401(sqlite_url: str) -> None:
+    """What the floor checks before acting on a reply (platform_client/api.py): the platform's
+    answers, errors included, carry its signature for the very request; a 401 carries none."""
+    async with platform_env(sqlite_url) as env:
+        auth = SigningAuth(UNIT, env.keys[UNIT])
+        async with env.client(UNIT, auth=auth) as client:
+            answers = [
+                await client.get("/v1/me"),  # 200
+                await client.post("/v1/records", json={"records": [{"record_id": 5}]}),  # 422
+                await client.post("/v1/regulator/actions", json={}),  # 403: not a unit's call
+                await client.post("/v1/records", content=b"{}"),  # 415: no JSON type
+            ]
+        assert [r.status_code for r in answers] == [200, 422, 403, 415]
+        for r in answers:
+            assert auth.reply_is_authentic(r, r.content), r.status_code
+            # Bound to its request: the same reply does not pass for another (a replay).
+            other = r.request.headers.copy()
+            other[HEADER_NONCE] = "f" * 32
+            replayed_to = httpx.Request(r.request.method, r.request.url, headers=other)
+            moved = httpx.Response(r.status_code, headers=r.headers, content=r.content, request=replayed_to)
+            assert not auth.reply_is_authentic(moved, r.content)
+            assert not auth.reply_is_authentic(r, r.content + b" ")
+        async with env.client(UNIT, auth=SigningAuth(UNIT, "ffk_wrong")) as client:
+            refused = await client.get("/v1/me")
+        assert refused.status_code == 401
+        assert HEADER_REPLY_SIGNATURE not in refused.headers
