@@ -35,6 +35,7 @@ from domain.records import Record
 from platform_client.settings import SyncSettings
 from platform_client.sync import PlatformSync
 from platform_server import PlatformApp, open_store, running_platform
+from platform_server.key_seal import KeySeal
 from platform_server.parties import add_unit
 from platform_server.records import check_record, read_batch, store_batch
 from simulator.pg_schema import pg_schema_url, pg_unavailable
@@ -96,9 +97,9 @@ def _platform_url(kind: str, directory: Path) -> Iterator[str]:
 
 async def _drain(db: Database, platform_db: str, batch: int) -> tuple[float, int]:
     """Seconds to drain the floor's outbox; how many records the platform stored."""
-    store = open_store(platform_db)
+    store = open_store(platform_db, KeySeal.generate())
     with store.transaction() as conn:
-        key = add_unit(conn, UNIT, "衡阳燃气")
+        key = add_unit(conn, store.seal, UNIT, "衡阳燃气")
     stored = 0
 
     def on_record(_rid: str, _kind: str, status: str) -> None:
@@ -138,10 +139,10 @@ def _pending(db: Database) -> list[OutboxItem]:
 
 def _store_only(items: list[OutboxItem], platform_db: str, batch: int) -> tuple[float, int]:
     """The platform's storage alone: every record checked and stored, a transaction per batch."""
-    store = open_store(platform_db)
+    store = open_store(platform_db, KeySeal.generate())
     try:
         with store.transaction() as conn:
-            add_unit(conn, UNIT, "衡阳燃气")
+            add_unit(conn, store.seal, UNIT, "衡阳燃气")
         start = time.perf_counter()
         stored = 0
         for i in range(0, len(items), batch):

@@ -114,11 +114,12 @@ async def _serve_platform(directory: str) -> None:
     """The platform's own process: a SQLite platform with the unit; says where, then serves until
     its stdin closes."""
     from platform_server import PlatformApp, open_store, running_platform
+    from platform_server.key_seal import KeySeal
     from platform_server.parties import add_unit
 
-    store = open_store(f"sqlite:///{Path(directory) / 'platform.db'}")
+    store = open_store(f"sqlite:///{Path(directory) / 'platform.db'}", KeySeal.generate())
     with store.transaction() as conn:
-        key = add_unit(conn, UNIT, "衡阳燃气")
+        key = add_unit(conn, store.seal, UNIT, "衡阳燃气")
     async with running_platform(PlatformApp(store)) as url:
         print(json.dumps({"url": url, "key": key}), flush=True)
         stdin = trio.lowlevel.FdStream(0)

@@ -187,7 +187,7 @@ class PlatformApp:
         party = await self.store.read(lambda conn: find_party(conn, proof.party))
         if party is None:
             raise not_signed()
-        return proof, party.key
+        return proof, self.store.seal.open(party.id, party.sealed_key)
 
     async def _answer(
         self,
@@ -204,9 +204,9 @@ class PlatformApp:
         if json_body and media_type != "application/json":
             raise ApiError(415, "request.bad_type", "the body must be Content-Type: application/json")
         body = await self._read_body(request, limit)
-        target, method = _target(request), request.method
+        target, method, seal = _target(request), request.method, self.store.seal
         party = await self.store.write(
-            lambda conn: authenticate(conn, proof, method, target, body, now, self.replay_window_s)
+            lambda conn: authenticate(conn, seal, proof, method, target, body, now, self.replay_window_s)
         )
         if party.kind not in kinds:
             raise ApiError(403, "auth.forbidden", f"a {party.kind} may not call {method} {request.url.path}")

@@ -5,7 +5,9 @@ cylinders and operators as the unit would have done (the cylinders as they are, 
 registration rules: a scenario's registry may hold overdue or foreign cylinders on purpose), adds
 an inspection agency and the regulator, and serves it on a loopback port. The scenario steps
 `inspect` and `regulator` go through the real signed API (`inspect`, `regulate`); the `platform`
-step is `set_mode`.
+step is `set_mode`. Its party keys are sealed under a secret made for the run and never written:
+the scenario's keys live as long as its platform (a database kept with `--platform-db` can be read
+with `fillfloor platform export`, not served again).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from platform_client.auth import SigningAuth
 from platform_server.app import OnRecord, PlatformApp
 from platform_server.archives import seed_archives
 from platform_server.floors import register_operators, register_stations
+from platform_server.key_seal import KeySeal
 from platform_server.parties import add_party, add_unit
 from platform_server.serve import running_platform
 from platform_server.store import open_store
@@ -96,13 +99,13 @@ async def embedded_platform(
     on_record: OnRecord | None = None,
 ) -> AsyncIterator[EmbeddedPlatform]:
     """A fresh platform on `db_url` holding the scenario's registry, served on 127.0.0.1."""
-    store = open_store(db_url)
+    store = open_store(db_url, KeySeal.generate())
     station_ids = frozenset(stations)
     try:
         with store.transaction() as conn:
-            unit_key = add_unit(conn, unit_code, short_name)
-            agency_key = add_party(conn, AGENCY_ID, "agency", "检验机构")
-            regulator_key = add_party(conn, REGULATOR_ID, "regulator", "监管部门")
+            unit_key = add_unit(conn, store.seal, unit_code, short_name)
+            agency_key = add_party(conn, store.seal, AGENCY_ID, "agency", "检验机构")
+            regulator_key = add_party(conn, store.seal, REGULATOR_ID, "regulator", "监管部门")
             at = utc_now()
             register_stations(conn, unit_code, {"stations": [{"id": s} for s in sorted(station_ids)]}, at)
             register_operators(conn, unit_code, {"operators": [operator_to_row(o) for o in operators]}, at)

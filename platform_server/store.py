@@ -6,6 +6,9 @@ in `supervisor.storage.engine`) or PostgreSQL by URL, its schema from the platfo
 worker thread, one at a time (a `CapacityLimiter(1)`): the loop never blocks, and a thread once
 started finishes its transaction even if the request is cancelled, so a batch is committed whole
 or not at all.
+
+The store also holds the platform secret's seal (`key_seal`): the party keys in the database are
+sealed under it, and a platform opened without it (`fillfloor platform export`) reads no key.
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ import trio
 from sqlalchemy import Connection, Engine
 
 from platform_server.changes import ensure_head
+from platform_server.key_seal import KeySeal, SecretProblem
 from platform_server.migrate import upgrade
+from platform_server.parties import check_seal, seal_plain_keys
 from supervisor.storage.database import Database
 from supervisor.storage.engine import make_engine
 
@@ -33,6 +38,31 @@ class PlatformStore(Database):
     def __init__(self, engine: Engine) -> None:
         super().__init__(engine)
         self._limiter = trio.CapacityLimiter(1)
+        self._seal: KeySeal | None = None
+
+    @property
+    def seal(self) -> KeySeal:
+        """What seals and opens the party keys; only a store opened with the platform secret has it."""
+        if self._seal is None:
+            raise SecretProblem("this platform database was opened without the platform secret")
+        return self._seal
+
+    def use_seal(self, seal: KeySeal) -> None:
+        """Take the platform secret's seal: keys stored in plain text by an older platform are sealed
+        (and, on SQLite, the file rewritten so that no free page keeps them), and every sealed key is
+        opened once, so a wrong secret is a `SecretProblem` now, not a 401 for every party later."""
+        with self.transaction() as conn:
+            sealed_now = seal_plain_keys(conn, seal)
+            check_seal(conn, seal)
+        # SQLite built with SECURE_DELETE (Debian's) zeroes what an update leaves behind; other
+        # builds keep it in free space until the file is rewritten.
+        if sealed_now and self.engine.dialect.name == "sqlite":
+            with self.engine.connect() as conn:  # (on the driver's connection: outside any BEGIN)
+                raw = conn.connection.driver_connection
+                assert raw is not None
+                raw.execute("VACUUM")
+                raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self._seal = seal
 
     async def write(self, fn: Callable[[Connection], T]) -> T:
         """`fn(conn)` in a write transaction in a worker thread; committed unless it raises."""
@@ -53,11 +83,19 @@ class PlatformStore(Database):
         return await trio.to_thread.run_sync(run, limiter=self._limiter)
 
 
-def open_store(db_url: str) -> PlatformStore:
+def open_store(db_url: str, seal: KeySeal | None) -> PlatformStore:
     """Open the platform database at `db_url`, migrated to the newest schema (a new database is
-    created; one made before the platform had migrations is recognised: platform_server/migrate.py)."""
+    created; one made before the platform had migrations is recognised: platform_server/migrate.py),
+    with the platform secret's `seal` (`PlatformStore.use_seal`; None: no key is read or made)."""
     engine = make_engine(db_url)
     upgrade(engine)
     with engine.begin() as conn:
         ensure_head(conn)
-    return PlatformStore(engine)
+    store = PlatformStore(engine)
+    if seal is not None:
+        try:
+            store.use_seal(seal)
+        except BaseException:
+            store.close()
+            raise
+    return store

@@ -6,13 +6,16 @@
   print its key;
 - `export --unit CODE [--kind fill]`: the unit's stored records as JSON lines (audits, tests).
 The platform's database is its own: by default `platform.db` in the data directory, never the
-floor's database.
+floor's database. The party keys in it are sealed under the platform secret, a file of its own
+(`--secret-file`, or $FILLFLOOR_PLATFORM_SECRET_FILE, or `platform.secret` in the data directory;
+made on first use, 0600): keep it apart from the database and its backups.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import socket
 import sys
@@ -26,11 +29,14 @@ from sqlalchemy.exc import OperationalError
 from supervisor.errors import BadInput
 
 if TYPE_CHECKING:
+    from platform_server.key_seal import KeySeal
     from platform_server.store import PlatformStore
 
 __all__ = ["register"]
 
 PLATFORM_FILE = "platform.db"
+SECRET_FILE = "platform.secret"
+SECRET_ENV = "FILLFLOOR_PLATFORM_SECRET_FILE"
 DEFAULT_LISTEN = "127.0.0.1:8470"
 
 
@@ -40,6 +46,15 @@ def _db_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--data-dir", metavar="DIR", default="data", help="where the default SQLite file is (default: ./data)"
+    )
+
+
+def _secret_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--secret-file",
+        metavar="PATH",
+        help=f"the platform secret that seals the party keys (default: ${SECRET_ENV}, else {SECRET_FILE}"
+        " in --data-dir; made on first use): keep it apart from the database and its backups",
     )
 
 
@@ -54,6 +69,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help=f"default {DEFAULT_LISTEN}; port 0: any free port",
     )
     _db_options(serve)
+    _secret_option(serve)
     serve.set_defaults(func=run_serve)
 
     unit = sub.add_parser("unit", help="filling units").add_subparsers(dest="unit_command", required=True)
@@ -63,6 +79,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--short-name", required=True, help="the unit's short name (单位简称, 4-6 characters)"
     )
     _db_options(unit_add)
+    _secret_option(unit_add)
     unit_add.set_defaults(func=run_unit_add)
 
     party = sub.add_parser("party", help="agencies and the regulator").add_subparsers(
@@ -74,6 +91,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                            help="an inspection agency or the regulator")  # fmt: skip
     party_add.add_argument("--id", help="the party id sent with each request (default: the name, if ASCII)")
     _db_options(party_add)
+    _secret_option(party_add)
     party_add.set_defaults(func=run_party_add)
 
     export = sub.add_parser("export", help="a unit's stored records as JSON lines on stdout")
@@ -95,15 +113,48 @@ def _url(args: argparse.Namespace) -> str:
     return f"sqlite:///{(directory / PLATFORM_FILE).resolve()}"
 
 
-def _open(args: argparse.Namespace) -> PlatformStore:
+def _open(args: argparse.Namespace, *, keys: bool = True) -> PlatformStore:
+    """The platform's store; with `keys`, holding the platform secret's seal (the file made on
+    first use, when no key is sealed yet)."""
+    from platform_server.key_seal import SecretProblem
     from platform_server.store import open_store
 
     try:
-        return open_store(_url(args))
+        store = open_store(_url(args), None)
     except OperationalError as exc:
         raise BadInput(f"cannot open the platform database: {exc.orig}") from None
     except ValueError as exc:
         raise BadInput(str(exc)) from None
+    if keys:
+        try:
+            store.use_seal(_seal(args, store))
+        except SecretProblem as exc:
+            store.close()
+            raise BadInput(str(exc)) from None
+    return store
+
+
+def _seal(args: argparse.Namespace, store: PlatformStore) -> KeySeal:
+    from platform_server.key_seal import SecretProblem, create_secret_file, read_secret_file
+    from platform_server.parties import has_sealed_keys
+
+    given = args.secret_file or os.environ.get(SECRET_ENV)
+    path = Path(given) if given else Path(args.data_dir) / SECRET_FILE
+    if path.exists():
+        return read_secret_file(path)
+    with store.reading() as conn:
+        if has_sealed_keys(conn):
+            raise SecretProblem(
+                f"no platform secret at {path}: this platform's keys are sealed under one"
+                f" (give its file with --secret-file or ${SECRET_ENV})"
+            )
+    seal = create_secret_file(path)
+    print(
+        f"fillfloor platform: made the platform secret {path} (it seals the party keys: keep it apart"
+        " from the database and its backups; without it no party can be authenticated)",
+        file=sys.stderr,
+    )
+    return seal
 
 
 def _listen(text: str) -> tuple[str, int]:
@@ -164,7 +215,7 @@ def run_unit_add(args: argparse.Namespace) -> int:
     store = _open(args)
     try:
         with store.transaction() as conn:
-            key = add_unit(conn, args.code, args.short_name)
+            key = add_unit(conn, store.seal, args.code, args.short_name)
     except ValueError as exc:
         raise BadInput(str(exc)) from None
     finally:
@@ -179,7 +230,7 @@ def run_party_add(args: argparse.Namespace) -> int:
     store = _open(args)
     try:
         with store.transaction() as conn:
-            key = add_party(conn, args.id or args.name, args.kind, args.name)
+            key = add_party(conn, store.seal, args.id or args.name, args.kind, args.name)
     except ValueError as exc:
         hint = "" if args.id else " (give --id for a name that is not ASCII)"
         raise BadInput(f"{exc}{hint}") from None
@@ -192,7 +243,7 @@ def run_party_add(args: argparse.Namespace) -> int:
 def run_export(args: argparse.Namespace) -> int:
     from platform_server import schema as t
 
-    store = _open(args)
+    store = _open(args, keys=False)  # (records only: an auditor's export needs no secret)
     try:
         with store.reading() as conn:
             if conn.execute(select(t.unit.c.code).where(t.unit.c.code == args.unit)).first() is None:

@@ -18,7 +18,16 @@ import trio
 from fillfloor.cli import main
 from platform_client.auth import SigningAuth
 from platform_server import PlatformApp, open_store, running_platform
+from platform_server.key_seal import read_secret_file
 from tests.support.platform_env import floor_outbox
+
+
+@pytest.fixture(autouse=True)
+def _secret_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The platform secret of these tests' platform, in their own directory (not ./data)."""
+    path = tmp_path / "secret" / "platform.secret"
+    monkeypatch.setenv("FILLFLOOR_PLATFORM_SECRET_FILE", str(path))
+    return path
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -48,7 +57,7 @@ async def test_keys_from_the_cli_authenticate_and_export_writes_json_lines(
     assert out.strip().startswith("ffk_")
 
     outbox: list[dict[str, Any]] = await trio.to_thread.run_sync(floor_outbox, tmp_path, 2)
-    store = open_store(db)
+    store = open_store(db, read_secret_file(tmp_path / "secret" / "platform.secret"))
     try:
         async with running_platform(PlatformApp(store)) as url:
             async with httpx.AsyncClient(base_url=url, auth=SigningAuth("HY0012", key)) as client:

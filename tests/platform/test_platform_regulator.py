@@ -126,7 +126,7 @@ def test_a_forked_chain_is_reported(tmp_path: Path, outbox: list[Any]) -> None:
     content = canonical_content(fork["payload"])
     link = link_hash(fork["payload"]["prev_hash"], content)
     fork["payload"].update(content=content, content_hash=content_hash(content), hash=link)
-    store = open_store(f"sqlite:///{tmp_path / 'p.db'}")
+    store = open_store(f"sqlite:///{tmp_path / 'p.db'}", None)
     with store.transaction() as conn:
         checked = [check_record(x["record_id"], Fields(x, "r")) for x in [*fills, fork]]
         assert [type(c).__name__ for c in checked] == ["Checked"] * 3

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_a_new_platform_database_is_migrated_and_equals_the_metadata(db_url: str) -> None:
-    store = open_store(db_url)
+    store = open_store(db_url, None)
     try:
         assert current_revision(store.engine) == head_revision() == "p0002"
         with store.reading() as conn:
@@ -28,7 +28,7 @@ def test_a_new_platform_database_is_migrated_and_equals_the_metadata(db_url: str
             assert conn.execute(select(t.change_head.c.seq)).scalar_one() == 0
     finally:
         store.close()
-    store = open_store(db_url)  # reopening: a no-op
+    store = open_store(db_url, None)  # reopening: a no-op
     store.close()
 
 
@@ -41,7 +41,7 @@ def test_a_database_made_before_the_migrations_is_stamped_and_keeps_its_records(
     assert not inspect(engine).has_table("alembic_version")
     engine.dispose()
 
-    store = open_store(db_url)
+    store = open_store(db_url, None)
     try:
         assert current_revision(store.engine) == head_revision()
         with store.reading() as conn:
@@ -52,14 +52,14 @@ def test_a_database_made_before_the_migrations_is_stamped_and_keeps_its_records(
 
 
 def test_processes_opening_a_new_platform_database_at_once_all_succeed(db_url: str) -> None:
-    code = f"from platform_server.store import open_store; open_store({db_url!r}).close()"
+    code = f"from platform_server.store import open_store; open_store({db_url!r}, None).close()"
     procs = [
         subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stderr=subprocess.PIPE, text=True)
         for _ in range(3)
     ]
     errors = [p.communicate(timeout=60)[1] for p in procs]
     assert [p.returncode for p in procs] == [0] * 3, errors
-    store = open_store(db_url)
+    store = open_store(db_url, None)
     try:
         assert current_revision(store.engine) == head_revision()
         with store.reading() as conn:

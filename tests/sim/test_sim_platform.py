@@ -66,7 +66,7 @@ def test_every_record_is_stored_at_the_platform_exactly_once(run: Any) -> None:
     )  # fmt: skip
     exported = [json.loads(line)["record_id"] for line in export.stdout.splitlines()]
     assert sorted(exported) == sorted(stored)
-    store = open_store(f"sqlite:///{platform_db}")
+    store = open_store(f"sqlite:///{platform_db}", None)
     try:
         with store.reading() as conn:
             report = verify_unit_chain(conn, "HY0012")

@@ -54,6 +54,6 @@ def test_an_existing_world_readable_database_is_narrowed(tmp_path: Path) -> None
 
 
 def test_the_platform_database_is_private(tmp_path: Path) -> None:
-    store = open_store(f"sqlite:///{tmp_path / 'platform.db'}")
+    store = open_store(f"sqlite:///{tmp_path / 'platform.db'}", None)
     store.close()
     assert _mode(tmp_path / "platform.db") == 0o600

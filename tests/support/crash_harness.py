@@ -111,6 +111,7 @@ class CrashFloor:
         self.tmp, self.nursery = tmp, nursery
         self.db = f"sqlite:///{tmp / 'floor.db'}"
         self.platform_db = f"sqlite:///{tmp / 'platform.db'}"
+        self.secret = str(tmp / "platform.secret")
         self.events_file = tmp / "truth.jsonl"
         self.cylinders = [f"{UNIT}{n:07d}" for n in range(100, 112)]
         self.console_port = free_port()
@@ -123,7 +124,7 @@ class CrashFloor:
     async def start(self) -> None:
         await trio.to_thread.run_sync(self._prepare)
         self.platform = await self._spawn("platform", "platform", "serve", "--listen", "127.0.0.1:0",
-                                          "--db", self.platform_db)  # fmt: skip
+                                          "--db", self.platform_db, "--secret-file", self.secret)  # fmt: skip
         await self.platform.wait_for(b"serving on ")
         url = bytes(self.platform.out).decode().split("serving on ", 1)[1].split()[0]
         self.config = self._write_config(url)
@@ -142,7 +143,8 @@ class CrashFloor:
         operators.write_text("id,name,certificate_expires\nOP01,张三,2099-01-01\n", encoding="utf-8")
         _cli("registry", "import", str(cylinders), "--unit", UNIT, "--db", self.db)
         _cli("operators", "import", str(operators), "--db", self.db)
-        self.key = _cli("platform", "unit", "add", UNIT, "--short-name", "衡阳燃气", "--db", self.platform_db)
+        self.key = _cli("platform", "unit", "add", UNIT, "--short-name", "衡阳燃气", "--db", self.platform_db,
+                        "--secret-file", self.secret)  # fmt: skip
         database = open_database(self.db)
         try:
             with database.transaction() as conn:

@@ -18,6 +18,7 @@ from domain.records import Record
 from platform_client.auth import SigningAuth
 from platform_server import PlatformApp, open_store, running_platform
 from platform_server.archives import seed_archives
+from platform_server.key_seal import KeySeal
 from platform_server.parties import add_party, add_unit
 from supervisor.storage import AlarmRecord, CheckRecord, FillRecord, RefusalRecord, open_database
 from supervisor.storage.repository import pending_outbox, store_all
@@ -50,13 +51,13 @@ def archive(code: str, owner: str = UNIT, **kw: Any) -> CylinderArchive:
 @asynccontextmanager
 async def platform_env(db_url: str, **app_kw: Any) -> AsyncIterator[Env]:
     """A fresh platform on `db_url` with two units, an agency and a regulator, served on loopback."""
-    store = open_store(db_url)
+    store = open_store(db_url, KeySeal.generate())
     keys: dict[str, str] = {}
     with store.transaction() as conn:
-        keys[UNIT] = add_unit(conn, UNIT, "衡阳燃气")
-        keys[OTHER] = add_unit(conn, OTHER, "耒阳燃气")
-        keys[AGENCY] = add_party(conn, AGENCY, "agency", "衡阳市特种设备检验所")
-        keys[REGULATOR] = add_party(conn, REGULATOR, "regulator", "衡阳市市场监督管理局")
+        keys[UNIT] = add_unit(conn, store.seal, UNIT, "衡阳燃气")
+        keys[OTHER] = add_unit(conn, store.seal, OTHER, "耒阳燃气")
+        keys[AGENCY] = add_party(conn, store.seal, AGENCY, "agency", "衡阳市特种设备检验所")
+        keys[REGULATOR] = add_party(conn, store.seal, REGULATOR, "regulator", "衡阳市市场监督管理局")
         seeded = [archive(f"{UNIT}0000{n:03d}") for n in range(1, 4)]
         seed_archives(conn, seeded, "2026-11-23T00:00:00.000+00:00")
     events: list[tuple[str, str, str]] = []
