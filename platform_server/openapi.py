@@ -48,9 +48,22 @@ def _errors(*statuses: int) -> dict[str, Any]:
         422: "request.invalid: a bad body or query, `field` names it",
     }
     return {
-        str(s): {"description": text[s], "content": {"application/json": {"schema": _ref("Error")}}}
+        str(s): {
+            "description": text[s],
+            "content": {"application/json": {"schema": _ref("Error")}},
+            **({} if s == 401 else {"headers": _REPLY_SIGNED}),  # (a 401 is never signed)
+        }
         for s in statuses
     }
+
+
+_REPLY_SIGNED = {
+    "X-Fillfloor-Reply-Signature": {
+        "description": "HMAC-SHA256 with the party's key over FF1-HMAC-SHA256-REPLY, status, the request's "
+        "method, target and nonce, and sha256(body) (docs/platform-api.md, 'Signed replies')",
+        "schema": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+    }
+}
 
 
 def _op(
@@ -71,6 +84,7 @@ def _op(
             "200": {
                 "description": "OK",
                 "content": {"application/json": {"schema": response or {"type": "object"}}},
+                "headers": _REPLY_SIGNED,
             },
             **_errors(*errors),
         },
@@ -429,7 +443,8 @@ def openapi_document() -> dict[str, Any]:
             "title": "fillfloor reference city platform",
             "version": "1",
             "description": "The API between filling floors, inspection agencies, the regulator and the city "
-            "platform. Every request is signed (docs/platform-api.md, 'Signing').",
+            "platform. Every request is signed, and every reply to a known party but a 401 "
+            "(docs/platform-api.md, 'Signing').",
         },
         "paths": _paths(),
         "components": {

@@ -9,6 +9,7 @@ pipe (`PipeClosed`): it never outlives the floor.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -16,7 +17,15 @@ from collections.abc import Awaitable, Callable
 
 import trio
 
-__all__ = ["LineReader", "LineWriter", "PipeClosed", "ended_by", "run_service_process", "stdio_pipe"]
+__all__ = [
+    "SERVICE_NICENESS",
+    "LineReader",
+    "LineWriter",
+    "PipeClosed",
+    "ended_by",
+    "run_service_process",
+    "stdio_pipe",
+]
 
 MAX_LINE = 64 << 20  # a snapshot of a large floor is a few MB; anything past this is not ours
 
@@ -79,10 +88,20 @@ def stdio_pipe() -> tuple[LineReader, LineWriter]:
     return reader, writer
 
 
+# Between the floor (0) and the lowest (19): below the floor, still above batch jobs at 19.
+SERVICE_NICENESS = 10
+
+
 def run_service_process(serve: Callable[[], Awaitable[None]], name: str,
                         failures: tuple[type[BaseException], ...] = ()) -> int:  # fmt: skip
     """A service process's main: logs on stderr (shared with the floor's), 0 once the floor closed
-    the pipe, 2 for one of its `failures` (already said on the pipe), anything else raised."""
+    the pipe, 2 for one of its `failures` (already said on the pipe), anything else raised.
+
+    It runs at a lower CPU priority than the floor (`SERVICE_NICENESS`): when the machine is short of
+    CPU, as under a console flood, the kernel runs the floor's polls and decisions first and the
+    service waits."""
+    with contextlib.suppress(OSError):  # (a platform without nice, or a sandbox refusing it)
+        os.nice(SERVICE_NICENESS)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
                         format=f"fillfloor {name}: %(levelname)s %(name)s: %(message)s")  # fmt: skip
     try:
