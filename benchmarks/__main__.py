@@ -33,6 +33,7 @@ MODULES = (
     "benchmarks.console_latency",
     "benchmarks.console_flood",
     "benchmarks.platform_drain",
+    "benchmarks.platform_strangers",
     "benchmarks.sync_isolation",
     "benchmarks.soak",
 )

@@ -11,7 +11,7 @@ import math
 import pytest
 import trio
 
-from benchmarks import console_flood, poll_capacity, rtu_utilisation, sync_isolation
+from benchmarks import console_flood, platform_strangers, poll_capacity, rtu_utilisation, sync_isolation
 from benchmarks.__main__ import _sections
 
 
@@ -98,3 +98,12 @@ def test_the_sync_isolation_benchmark_drains_through_the_floors_loop_and_through
     rows = sync_isolation.run(stations=1, seconds=2.0, records=300)
     assert [r["name"] for r in rows] == [f"decision p99, 1 stations, sync {m}" for m in sync_isolation.MODES]
     assert all("drained 300" in str(r["note"]) for r in rows[1:])  # both ways, every record up
+
+
+def test_the_platform_strangers_benchmark_refuses_every_stranger() -> None:
+    rows = platform_strangers.run(posts=2, mib=1)
+    assert [r["name"] for r in rows] == [
+        f"platform peak RSS, 2 × 1 MiB posts, {kind}" for kind in platform_strangers.KINDS
+    ]
+    for row in rows:  # each answered with a refusal, none stored
+        assert "answers: 2× 401" in str(row["note"]) or "503" in str(row["note"]), row
