@@ -185,3 +185,27 @@ def test_aborted_fills_from_a_snapshot_show_as_aborted_rows_not_blank_ones() -> 
     text = "\n".join(asyncio.run(run()))
     assert "HY00120001002" in text
     assert "aborted: no flow" in text
+
+
+@pytest.mark.parametrize("name", ["alarms", "station", "maintenance", "checker", "shift"])
+def test_a_screen_redrawn_while_it_is_still_mounting_is_drawn_once_it_is_whole(name: str) -> None:
+    """On a loaded machine the redraw timer can show a screen between the mounting of its status line
+    and of its tables (F6 once failed there with NoMatches in `make demo`). Every step of the mount
+    is shown here, as the timer might; the screen then shows the floor."""
+
+    async def run() -> list[str]:
+        console = app("zh")
+        async with console.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            mounting = console.switch_screen(name)
+            screen = console.screen
+            while not screen.is_mounted:
+                screen.show()  # (raised before the screen waited for its whole tree)
+                await asyncio.sleep(0)
+            await mounting
+            await pilot.pause()
+            return screen_text(console)
+
+    shown = "\n".join(asyncio.run(run()))
+    assert "已连接" in shown  # the status line is drawn
+    assert "Traceback" not in shown

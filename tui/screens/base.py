@@ -84,13 +84,14 @@ class ConsoleScreen(Screen[None]):
         self.show()
 
     def show(self) -> None:
-        status = self.query(StatusLine)
-        if not status:
-            # Resumed before its widgets were mounted (a screen's first showing, on a loaded
-            # machine): drawn as soon as they are, not left blank until the floor next changes.
+        if not self.is_mounted:
+            # Shown before all its widgets were mounted (a screen's first showing, on a loaded
+            # machine, may have its status line and not yet its tables): drawn as soon as they are
+            # all there (Textual marks a screen mounted once its whole composed tree is), not left
+            # blank until the floor next changes.
             self.call_after_refresh(self.show)
             return
-        status.first().show()
+        self.query_one(StatusLine).show()
         self.show_body()
 
     def show_body(self) -> None:
