@@ -44,7 +44,7 @@ NOTES = """
 The platform (hypercorn, SQLite) runs in a process of its own, so what is measured is the floor's
 side of the sync: reading the outbox, encoding and signing each batch, TLS-free HTTP on loopback,
 reading the replies (checking their signatures) and settling the outbox. "drained" is how many
-records the platform took in the window. On these 2 cores the sync's process (niceness +10) and the
+records the platform took in the window. On these 2 cores the sync's process and the
 platform's (not lowered: it stands for the city's) share the machine with the floor, and the
 20,000 records are drained in the first seconds of the window, so single runs differ: earlier runs
 on 2026-12-05 gave ×2.16 (in the loop) against ×0.77 (own process) for 5,000 records in 4 s, and

@@ -19,7 +19,7 @@ import trio
 from supervisor.console.admission import Limits
 from supervisor.console.pipe_access import PipeAccess
 from supervisor.console.server import ConsoleServer
-from supervisor.runtime.pipe import ended_by, run_service_process, stdio_pipe
+from supervisor.runtime.pipe import SERVICE_NICENESS, ended_by, run_service_process, stdio_pipe
 
 __all__ = ["ChildSettings", "main"]
 
@@ -70,7 +70,8 @@ async def _serve() -> None:
 
 def main() -> int:
     # Its port or its TLS files: said on the pipe first (the floor reports it), then exit 2.
-    return run_service_process(_serve, "console process", failures=(OSError, ssl.SSLError))
+    return run_service_process(_serve, "console process", failures=(OSError, ssl.SSLError),
+                               niceness=SERVICE_NICENESS)  # fmt: skip
 
 
 def _first(exc: BaseException) -> BaseException:

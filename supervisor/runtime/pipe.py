@@ -93,15 +93,18 @@ SERVICE_NICENESS = 10
 
 
 def run_service_process(serve: Callable[[], Awaitable[None]], name: str,
-                        failures: tuple[type[BaseException], ...] = ()) -> int:  # fmt: skip
+                        failures: tuple[type[BaseException], ...] = (),
+                        niceness: int = 0) -> int:  # fmt: skip
     """A service process's main: logs on stderr (shared with the floor's), 0 once the floor closed
     the pipe, 2 for one of its `failures` (already said on the pipe), anything else raised.
 
-    It runs at a lower CPU priority than the floor (`SERVICE_NICENESS`): when the machine is short of
-    CPU, as under a console flood, the kernel runs the floor's polls and decisions first and the
-    service waits."""
-    with contextlib.suppress(OSError):  # (a platform without nice, or a sandbox refusing it)
-        os.nice(SERVICE_NICENESS)
+    `niceness` lowers its CPU priority below the floor's (the console: `SERVICE_NICENESS`): when the
+    machine is short of CPU, as under a console flood, the kernel runs the floor's polls and
+    decisions first. The platform sync keeps the floor's priority: lowered, a busy machine starved it
+    (a 300-record backlog not drained in 2 s beside one busy loop)."""
+    if niceness:
+        with contextlib.suppress(OSError):  # (a platform without nice, or a sandbox refusing it)
+            os.nice(niceness)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
                         format=f"fillfloor {name}: %(levelname)s %(name)s: %(message)s")  # fmt: skip
     try:
