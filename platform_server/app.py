@@ -162,16 +162,12 @@ class PlatformApp:
             self.guard.check_address(address, now)
             try:
                 proof, key = await self._claimed(request, now)
-                try:
-                    response = await self._answer(request, proof, limit, json_body, kinds, handler, now)
-                except ApiError as exc:
-                    if exc.status == 401:
-                        raise
-                    response = self._error_response(exc)
+                response = await self._answer(request, proof, key, limit, json_body, kinds, handler, now)
             except ApiError as exc:
                 if exc.status == 401:
                     self.guard.failed(address, exc.code, now, f"{method} {path}")
-                raise
+                    raise  # (never signed: see platform_client.signing)
+                response = self._error_response(exc)
             target = _target(request)
             response.headers[HEADER_REPLY_SIGNATURE] = reply_signature(
                 key, response.status_code, request.method, target, proof.nonce, bytes(response.body)
@@ -193,6 +189,7 @@ class PlatformApp:
         self,
         request: Request,
         proof: RequestProof,
+        key: str,
         limit: int,
         json_body: bool,
         kinds: Sequence[str],
@@ -204,9 +201,9 @@ class PlatformApp:
         if json_body and media_type != "application/json":
             raise ApiError(415, "request.bad_type", "the body must be Content-Type: application/json")
         body = await self._read_body(request, limit)
-        target, method, seal = _target(request), request.method, self.store.seal
+        target, method = _target(request), request.method
         party = await self.store.write(
-            lambda conn: authenticate(conn, seal, proof, method, target, body, now, self.replay_window_s)
+            lambda conn: authenticate(conn, proof, key, method, target, body, now, self.replay_window_s)
         )
         if party.kind not in kinds:
             raise ApiError(403, "auth.forbidden", f"a {party.kind} may not call {method} {request.url.path}")

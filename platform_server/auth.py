@@ -26,7 +26,6 @@ from platform_client.signing import (
 )
 from platform_server import schema as t
 from platform_server.errors import ApiError
-from platform_server.key_seal import KeySeal
 from platform_server.parties import Party, find_party
 
 __all__ = ["RequestProof", "authenticate", "not_signed", "read_proof"]
@@ -76,20 +75,20 @@ def read_proof(headers: Mapping[str, str], now: float, window_s: int) -> Request
 
 def authenticate(
     conn: Connection,
-    seal: KeySeal,
     proof: RequestProof,
+    key: str,
     method: str,
     target: str,
     body: bytes,
     now: float,
     window_s: int,
 ) -> Party:
-    """Check the signature with the party's key (opened from its seal) and spend the nonce; the
-    party, or a 401."""
+    """Check the signature with the party's `key` (opened from its seal) and spend the nonce; the
+    party (still not revoked), or a 401."""
     party = find_party(conn, proof.party)
     if party is None:
         raise not_signed()
-    expected = signature(seal.open(party.id, party.sealed_key), method, target, body, proof.ts, proof.nonce)
+    expected = signature(key, method, target, body, proof.ts, proof.nonce)
     if not hmac.compare_digest(expected, proof.signature):
         raise not_signed()
     conn.execute(delete(t.nonce).where(t.nonce.c.expires < int(now)))
