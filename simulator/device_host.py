@@ -5,9 +5,10 @@ serves every *endpoint* its stations name: a Modbus TCP listener (`TcpEndpoint`;
 share one host:port under different unit ids, as behind a gateway) or an RS-485 bus (`RtuEndpoint`:
 every device on it, one pty pair for the floor). Each tick (`tick_hz`) it reads, per station, what
 the host wrote, advances the physics (`SimulatedStation`), and writes back what the devices show,
-through each device's register map (`simulator.register_faces`). Calls from outside (trio or plain
-threads) reach the loop through `call_soon_threadsafe` and never wait on it, except `start()` and
-`stop()`.
+through each device's register map (`simulator.register_faces`); every read and write the host
+makes does the same first, so the model is exact at each exchange whatever the tick rate. Calls
+from outside (trio or plain threads) reach the loop through `call_soon_threadsafe` and never wait
+on it, except `start()` and `stop()`.
 
 Faults (`FaultBoard`, one per station): a disconnected device stays silent (no reply), and a TCP
 listener whose every device is disconnected is closed with its connections and reopened on the same
@@ -50,9 +51,16 @@ __all__ = ["DeviceHost", "DeviceSite", "HostedStation", "ListenError", "RtuEndpo
 # no standard decoder knows them, so a reply carrying one is malformed for the host.
 _UNUSED_FUNCTION_CODES = (0x41, 0x42, 0x43, 0x44, 0x45, 0x46, 0x47, 0x64, 0x65, 0x6E)
 
+# A read or write this close after the last catch-up is served from it (a poll reads a few blocks
+# in a row; one catch-up serves them all).
+_FRESH_ENOUGH_S = 0.005
+
 
 class _FreshReads:
-    """A server's datastore whose reads first bring the physics up to the moment of the read."""
+    """A server's datastore whose reads and writes first bring the physics up to their moment: a
+    read answers what the device shows now, and a write (a valve command) takes effect from now, not
+    from the last tick. So the model is as exact between ticks as at them, and the tick rate only
+    bounds how late a device that nobody reads shows its changes."""
 
     def __init__(self, inner: Any, catch_up: Callable[[], Awaitable[None]]) -> None:
         self.inner = inner
@@ -61,6 +69,10 @@ class _FreshReads:
     async def async_getValues(self, *args: Any, **kwargs: Any) -> Any:
         await self._catch_up()
         return await self.inner.async_getValues(*args, **kwargs)
+
+    async def async_setValues(self, *args: Any, **kwargs: Any) -> Any:
+        await self._catch_up()  # (the next tick takes the write, from the model time of this one)
+        return await self.inner.async_setValues(*args, **kwargs)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
@@ -441,7 +453,7 @@ class DeviceHost:
         would read the same value twice, which is what a frozen indicator looks like."""
         async with self._ticking:
             now = asyncio.get_running_loop().time()
-            if now - self._last_tick < self._tick_s / 2:
+            if now - self._last_tick < min(self._tick_s / 2, _FRESH_ENOUGH_S):
                 return
             for st in self.stations.values():
                 await self._tick(st, now - self._last_tick)

@@ -38,6 +38,9 @@ from supervisor.runtime import StartFn
 __all__ = ["SimulatedFloor", "SimulatedStationDevices", "crash_wrapped", "open_simulated_devices"]
 
 
+_TICK_HZ = 25.0
+
+
 class DeviceCrash(Exception):
     """A `crash` fault: the device actor raises (docs/scenarios.md)."""
 
@@ -113,8 +116,11 @@ async def open_simulated_devices(scenario: Scenario) -> AsyncIterator[SimulatedF
                     noise_g=spec.scale_noise_g, cutoff=spec.cutoff, seed=i, on_event=floor.ground_truth,
                 )  # fmt: skip
                 faults = FaultBoard()  # (real time: the simulated devices run in real time)
+                # 25 ticks a second: every read and write of the floor brings the model up to its
+                # moment anyway; ticks only carry what nobody reads (measured: at 100 a scenario's
+                # simulators took a third of its CPU, and CI's shared cores starved the floor).
                 devices = await stack.enter_async_context(
-                    open_station_devices(physics, spec.protocol, faults=faults, seed=i, tick_hz=100.0)  # type: ignore[arg-type]
+                    open_station_devices(physics, spec.protocol, faults=faults, seed=i, tick_hz=_TICK_HZ)  # type: ignore[arg-type]
                 )
                 scanner: PtyScanner | TcpScanner
                 if spec.scanner == "tcp":

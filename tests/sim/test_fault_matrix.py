@@ -3,9 +3,10 @@ idle, awaiting_precheck and filling (39 cases), and the platform's outages, as g
 run by `fillfloor sim` as real processes over Modbus TCP and RTU (ptys), judged by
 `simulator.history_check` (docs/fault-matrix.md).
 
-`make test` runs one seed over a mix of TCP and RTU: the five files side by side, as many at once
-as there are cores. `make faults-long` (`-m slow`) runs `FAULT_SEEDS` seeds over TCP and over RTU.
-A failure names the invariant, the station, the case and the event, and how to run it again.
+`make test` runs one seed over a mix of TCP and RTU: the five files, side by side while the machine
+has a core idle for another (tests/support/sim_run.py). `make faults-long` (`-m slow`) runs
+`FAULT_SEEDS` seeds over TCP and over RTU. A failure names the invariant, the station, the case
+and the event, and how to run it again.
 """
 
 from __future__ import annotations

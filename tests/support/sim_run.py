@@ -1,8 +1,10 @@
 """Running `fillfloor sim` as a real process from the tests, one scenario or several side by side.
 
 `run_sim` runs one and returns its exit status, its stderr and its events; `run_sims` runs many,
-at most `jobs` at once (the machine's cores: more at once starve the simulated devices' polls and
-the runs would measure the machine, not the floor), each writing its events beside its scenario.
+each writing its events beside its scenario, side by side only while the machine has a core idle
+for another: a run is a floor and its simulated devices in real time, and starved of CPU it would
+measure the machine, not the floor (CI shares its cores: two runs beside other work lost their
+scales to a starved loop, one at a time they did not).
 """
 
 from __future__ import annotations
@@ -61,15 +63,55 @@ def run_sim(
     return proc.returncode, proc.stderr, read_events(events)
 
 
-def run_sims(scenarios: Sequence[Path], jobs: int | None = None, timeout: float = 600) -> list[SimRun]:
-    """Run every scenario, `jobs` at a time (default: the cores this process may use: a run pinned
-    with `taskset` beside a benchmark gets as many at once as it has cores), longest-named order kept."""
-    jobs = jobs or len(os.sched_getaffinity(0)) or 1
+# What one run of the fault matrix takes (measured: 17 s of CPU in its 28 s, on one core; its
+# simulators and its floor share one interpreter, so it never takes more than one).
+_ONE_RUN_CORES = 0.7
+
+
+def _idle_cores(cpus: set[int], window_s: float = 0.5) -> float | None:
+    """How many of `cpus` sat idle over the next `window_s` (Linux's /proc/stat), None elsewhere."""
+
+    def sample() -> tuple[int, int]:
+        idle = total = 0
+        with open("/proc/stat", encoding="ascii") as stat:
+            for line in stat:
+                name, *fields = line.split()
+                if name.startswith("cpu") and name[3:].isdigit() and int(name[3:]) in cpus:
+                    ticks = [int(f) for f in fields[:8]]  # (guest time is counted in user already)
+                    idle += ticks[3] + ticks[4]  # idle and iowait
+                    total += sum(ticks)
+        return idle, total
+
+    try:
+        idle_before, total_before = sample()
+        time.sleep(window_s)
+        idle_after, total_after = sample()
+    except (OSError, ValueError, IndexError):
+        return None
+    if total_after <= total_before:
+        return None
+    return len(cpus) * (idle_after - idle_before) / (total_after - total_before)
+
+
+def _room_for_another(running: int, cpus: set[int]) -> bool:
+    if running == 0:
+        return True
+    if running >= len(cpus):
+        return False
+    idle = _idle_cores(cpus)
+    return idle is None or idle >= _ONE_RUN_CORES
+
+
+def run_sims(scenarios: Sequence[Path], timeout: float = 600) -> list[SimRun]:
+    """Run every scenario, the first at once and each other beside it while a core is idle for it
+    (never more than the cores this process may use: pinned with `taskset`, only those count), and
+    return them in the order given."""
+    cpus = os.sched_getaffinity(0)
     waiting = list(scenarios)
     running: dict[Path, tuple[subprocess.Popen[bytes], float]] = {}
     done: dict[Path, SimRun] = {}
     while waiting or running:
-        while waiting and len(running) < jobs:
+        while waiting and _room_for_another(len(running), cpus):
             scenario = waiting.pop(0)
             events = scenario.with_suffix(".jsonl")
             # stderr to a file beside the events: a pipe nobody reads until the end would block
