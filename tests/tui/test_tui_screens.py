@@ -22,7 +22,7 @@ from supervisor.console.protocol import Event
 from tests.support.tui_sample import sample_model
 from tui.app import ConsoleApp
 from tui.i18n import Texts
-from tui.widgets import StationTile
+from tui.widgets import StationTile, StatusLine
 
 SIZE = (140, 40)
 SMALL_SIZES = [(80, 24), (100, 30)]  # the least terminal the README names, and a common one
@@ -209,3 +209,25 @@ def test_a_screen_redrawn_while_it_is_still_mounting_is_drawn_once_it_is_whole(n
     shown = "\n".join(asyncio.run(run()))
     assert "已连接" in shown  # the status line is drawn
     assert "Traceback" not in shown
+
+
+def test_a_screen_redrawn_without_its_status_line_waits_for_it() -> None:
+    """A screen marked mounted can still lack a widget: its children mount after it, and are taken
+    down before it when the console closes (the floor screen once failed there with NoMatches, in
+    CI). The redraw waits for the status line instead of ending the console."""
+
+    async def run() -> list[str]:
+        console = app("zh")
+        async with console.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            screen = console.screen
+            status = screen.query_one(StatusLine)
+            await status.remove()
+            screen.show()  # (raised NoMatches)
+            await pilot.pause()
+            await screen.mount(StatusLine(screen.t, screen.model), before=0)
+            await pilot.pause()
+            return screen_text(console)
+
+    shown = "\n".join(asyncio.run(run()))
+    assert "已连接" in shown  # drawn once it is back

@@ -16,6 +16,7 @@ from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import DataTable, Footer
 
 from tui.i18n import Texts, plain
@@ -84,14 +85,18 @@ class ConsoleScreen(Screen[None]):
         self.show()
 
     def show(self) -> None:
-        if not self.is_mounted:
-            # Shown before all its widgets were mounted (a screen's first showing, on a loaded
-            # machine, may have its status line and not yet its tables): drawn as soon as they are
-            # all there (Textual marks a screen mounted once its whole composed tree is), not left
-            # blank until the floor next changes.
-            self.call_after_refresh(self.show)
+        if not self.is_attached:
+            return  # (the console is closing: nothing to draw on)
+        status = self.query(StatusLine)
+        if not self.is_mounted or not status or not all(w.is_mounted for w in self.walk_children(Widget)):
+            # Shown while not whole: on a loaded machine the redraw timer can come between the
+            # mounting of a screen's status line and of its tables, or after the screen is marked
+            # mounted and before its children are, or while they are being taken down. Drawn as
+            # soon as they are all there (looked at again shortly: not on every refresh, which
+            # would keep the console busy), not left blank until the floor next changes.
+            self.set_timer(0.05, self.show)
             return
-        self.query_one(StatusLine).show()
+        status.first().show()
         self.show_body()
 
     def show_body(self) -> None:
