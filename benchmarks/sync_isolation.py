@@ -74,17 +74,20 @@ async def _measure(
         await trio.sleep(2)  # the floor in its stride
         at_work.time_decisions()
         settings = SyncSettings(PlatformConfig(url, sync_interval_s=3600), UNIT, key, timeout_s=60)
+        sync: PlatformSync | SyncProcess | None = None
         if mode == MODES[1]:
-            await at_work.nursery.start(PlatformSync(settings, db, floor.state, floor.bus).run)
+            sync = PlatformSync(settings, db, floor.state, floor.bus)
         elif mode == MODES[2]:
             db_url = db.engine.url.render_as_string(hide_password=False)
-            await at_work.nursery.start(SyncProcess(settings, db_url, floor.state, floor.bus).run)
+            sync = SyncProcess(settings, db_url, floor.state, floor.bus)
+        if sync is not None:
+            floor.sink.on_written(sync.nudge)  # (as the floor wires it: its own records go up at once)
+            await at_work.nursery.start(sync.run)
         await trio.sleep(seconds)
         measured = list(at_work.latencies)
         after = await trio.to_thread.run_sync(_backlog, db)
-        syncing = mode != MODES[0]
         with trio.move_on_after(drain_wait_s):
-            while syncing and after:  # (a smoke test: every record up, however long it takes)
+            while sync is not None and after:  # (a smoke test: every record up, however long it takes)
                 await trio.sleep(0.2)
                 after = await trio.to_thread.run_sync(_backlog, db)
     return measured, before - after, after

@@ -93,10 +93,18 @@ def _idle_cores(cpus: set[int], window_s: float = 0.5) -> float | None:
     return len(cpus) * (idle_after - idle_before) / (total_after - total_before)
 
 
-def _room_for_another(running: int, cpus: set[int]) -> bool:
-    if running == 0:
+# How long a run is left to itself before the cores are looked at: just started, it has not yet
+# taken its share, and the cores would look idle.
+_SETTLE_S = 3.0
+
+
+def _room_for_another(started: Sequence[float], cpus: set[int]) -> bool:
+    """Whether another run fits beside the runs `started` (their monotonic start times)."""
+    if not started:
         return True
-    if running >= len(cpus):
+    if len(started) >= len(cpus):
+        return False
+    if time.monotonic() - max(started) < _SETTLE_S:
         return False
     idle = _idle_cores(cpus)
     return idle is None or idle >= _ONE_RUN_CORES
@@ -111,7 +119,7 @@ def run_sims(scenarios: Sequence[Path], timeout: float = 600) -> list[SimRun]:
     running: dict[Path, tuple[subprocess.Popen[bytes], float]] = {}
     done: dict[Path, SimRun] = {}
     while waiting or running:
-        while waiting and _room_for_another(len(running), cpus):
+        while waiting and _room_for_another([at for _, at in running.values()], cpus):
             scenario = waiting.pop(0)
             events = scenario.with_suffix(".jsonl")
             # stderr to a file beside the events: a pipe nobody reads until the end would block

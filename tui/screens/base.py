@@ -16,6 +16,7 @@ from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import DataTable, Footer
 
@@ -58,6 +59,7 @@ class ConsoleScreen(Screen[None]):
         super().__init__()
         self.t = texts
         self.model = model
+        self._show_again: Timer | None = None  # a redraw waiting for the screen to be whole
         # Through `make_bindings`, as Textual reads BINDINGS: a key given as its character ("[")
         # becomes the key's name ("left_square_bracket"), or it is never matched.
         named = ((key, action, texts(text_key)) for key, action, text_key in keys)
@@ -92,12 +94,18 @@ class ConsoleScreen(Screen[None]):
             # Shown while not whole: on a loaded machine the redraw timer can come between the
             # mounting of a screen's status line and of its tables, or after the screen is marked
             # mounted and before its children are, or while they are being taken down. Drawn as
-            # soon as they are all there (looked at again shortly: not on every refresh, which
-            # would keep the console busy), not left blank until the floor next changes.
-            self.set_timer(0.05, self.show)
+            # soon as they are all there (looked at again shortly, once however often it is asked:
+            # not on every refresh, which would keep the console busy), not left blank until the
+            # floor next changes.
+            if self._show_again is None:
+                self._show_again = self.set_timer(0.05, self._shown_again)
             return
         status.first().show()
         self.show_body()
+
+    def _shown_again(self) -> None:
+        self._show_again = None
+        self.show()
 
     def show_body(self) -> None:
         """Redraw what the screen shows from the model."""
