@@ -3,7 +3,8 @@
     python -m benchmarks.platform_strangers [--posts 20] [--mib 15]
 
 `fillfloor platform serve` runs in a process of its own (SQLite, one unit). For each kind of
-stranger, `--posts` requests at once each stream a `--mib` MiB chunked body, a MiB at a time:
+stranger, `--posts` requests at once each send a `--mib` MiB body, its length declared, a MiB at
+a time (a body of undeclared length, chunked, is answered 411 from its headers alone):
 - `no headers`: no signing headers at all;
 - `unknown party`: signing headers naming a party the platform does not have;
 - `known party, bad signature`: a real unit's id with a wrong signature (the platform must read
@@ -36,10 +37,11 @@ KINDS = ("no headers", "unknown party", "known party, bad signature")
 
 NOTES = """
 Each kind of stranger runs against a fresh platform process, so each peak is its own. The platform
-checks the headers, the timestamp and that the party exists before it reads a byte of a body, so
-strangers without a known party id cost it nothing beyond their connections; a known party id with
-a bad signature costs what the cap on unverified bodies allows (32 bodies, 48 MiB buffered in all:
-the rest are answered 503 `request.busy` at once).
+checks the headers, the timestamp, the body's declared length (411 without one, 413 over the limit,
+the same for every party) and that the party exists before it reads a byte of a body, so strangers
+without a known party id cost it nothing beyond their connections; a known party id with a bad
+signature costs what the cap on unverified bodies allows (32 bodies, 48 MiB buffered in all: the
+rest are answered 503 `request.busy` at once). None of these answers is signed.
 """
 
 
@@ -59,12 +61,12 @@ def _headers(kind: str) -> dict[str, str]:
 
 
 async def _post(port: int, kind: str, mib: int) -> str:
-    """One stranger's chunked post, a MiB at a time, on a raw socket (the body stops when the
-    platform answers); the platform's answer."""
+    """One stranger's post, a MiB at a time, on a raw socket (the body stops when the platform
+    answers); the platform's answer."""
     extra = "".join(f"{k}: {v}\r\n" for k, v in _headers(kind).items())
     head = (f"POST /v1/records HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
-            f"Transfer-Encoding: chunked\r\n{extra}\r\n").encode()  # fmt: skip
-    chunk = b"100000\r\n{" + b" " * ((1 << 20) - 1) + b"\r\n"
+            f"Content-Length: {mib << 20}\r\n{extra}\r\n").encode()  # fmt: skip
+    chunk = b"{" + b" " * ((1 << 20) - 1)
     reply = b""
     try:
         stream = await trio.open_tcp_stream("127.0.0.1", port)
@@ -78,7 +80,6 @@ async def _post(port: int, kind: str, mib: int) -> str:
                 for _ in range(mib):
                     await stream.send_all(chunk)
                     await trio.sleep(0.01)  # a stranger's pace, not loopback's
-                await stream.send_all(b"0\r\n\r\n")
 
         nursery.start_soon(send)
         with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):

@@ -14,9 +14,10 @@ is ignored (the record stays pending and is sent again). It is read in pieces up
 request has one deadline (a reply dripping a byte a second never times out a per-read timeout).
 A reply is acted on only if the platform signed it for this request (`SigningAuth.
 reply_is_authentic`): an unsigned or forged 2xx or 4xx is `Unavailable("forged_reply")`, so nothing
-of it is stored, no record is marked sent and none is dead-lettered. A 401 (the platform did not
-know who asked) and the answers that only mean "not now" (408, 429, 5xx) are never signed: they
-make the sync wait or raise the credentials alarm, and change nothing.
+of it is stored, no record is marked sent and none is dead-lettered. The answers given before the
+platform has checked the signature are never signed: a 401 (it did not know who asked), a 413 (the
+body is over its limit, or a proxy's) and those that only mean "not now" (408, 429, 5xx). They make
+the sync wait, raise the credentials alarm or send smaller batches, and change nothing else.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from attrs import frozen
 from platform_client.auth import SigningAuth
 from platform_client.backoff import parse_retry_after
 from platform_client.settings import SyncSettings
+from platform_client.signing import HEADER_REPLY_SIGNATURE
 from supervisor.storage.outbox import OutboxItem
 
 __all__ = [
@@ -144,8 +146,11 @@ def _text(value: object) -> str:
 
 
 def _unsigned_allowed(status: int) -> bool:
-    """The replies the platform does not sign: they make the sync wait or alarm, and change nothing."""
-    return status == 401 or status in _RETRYABLE_STATUS or status >= 500
+    """The replies the platform does not sign: they make the sync wait, alarm or send smaller
+    batches, and change nothing else. A 413 comes before the platform has checked the request's
+    signature, and may come from a TLS proxy in front of it (nginx's `client_max_body_size`): a
+    forged one can only make the batches smaller."""
+    return status in (401, 413) or status in _RETRYABLE_STATUS or status >= 500
 
 
 class _TooBig(Exception):
@@ -196,7 +201,14 @@ class PlatformApi:
             raise Unavailable("lost_reply", _why(exc)) from None
         status = response.status_code
         if not _unsigned_allowed(status) and not self.signer.reply_is_authentic(response, content):
-            raise Unavailable("forged_reply", f"a {status} reply not signed by the platform for this request")
+            how = (
+                "signed for another request or altered"
+                if HEADER_REPLY_SIGNATURE in response.headers
+                else "unsigned"
+            )
+            raise Unavailable(
+                "forged_reply", f"a {status} reply {how}: not the platform's answer to this request"
+            )
         if status == 200 or status == 201:
             try:
                 return json.loads(content)

@@ -3,9 +3,10 @@
 `PlatformApp(store, ...)` is the whole platform: give it to hypercorn (`serve.serve_platform`).
 Each endpoint names the party kinds that may call it; the request is read (bounded), its signature
 checked (`auth`), and the work done in one database transaction off the loop (`store`). Errors are
-JSON bodies with a stable code (`errors`). Every reply to a party the platform knows (errors too,
-never a 401) is signed with that party's key and bound to its request's nonce
-(`platform_client.signing.reply_signature`): the floor acts on no reply that is not signed.
+JSON bodies with a stable code (`errors`). Every reply to a request whose signature checked out
+(errors too) is signed with that party's key and bound to its request's nonce
+(`platform_client.signing.reply_signature`): the floor acts on no reply that is not signed. The
+answers given before that (401, 411, 413, 429, 503) are not signed and depend on the headers alone.
 `faults` switches outages on for scenarios; `on_record(record_id, kind, status)` is called after
 each upload commits, for every record stored or recognised as a duplicate (the scenario runner's
 ground truth: platform.stored/duplicate).
@@ -31,7 +32,7 @@ from domain.times import utc_iso
 from platform_client.signing import HEADER_REPLY_SIGNATURE, reply_signature
 from platform_server import schema as t
 from platform_server.archives import register_archives
-from platform_server.auth import RequestProof, authenticate, not_signed, read_proof
+from platform_server.auth import authenticate, not_signed, read_proof
 from platform_server.chain_check import chain_links, report_json, verify_unit_chain
 from platform_server.changes import changes_after, latest_seq
 from platform_server.errors import ApiError, Invalid, invalid_body
@@ -76,6 +77,18 @@ def _target(request: Request) -> str:
     raw = request.scope.get("raw_path") or request.scope["path"].encode("utf-8")
     query = request.scope.get("query_string") or b""
     return (raw + (b"?" + query if query else b"")).decode("latin-1")
+
+
+def _declared_length(request: Request, limit: int) -> int:
+    """The body's length as its headers declare it (none: no body), from the headers alone: a 411
+    for a body sent without a length (chunked), a 413 beyond `limit`."""
+    if "transfer-encoding" in request.headers:
+        raise ApiError(411, "request.length_required", "a body must be sent with its Content-Length")
+    declared = request.headers.get("content-length", "")
+    size = int(declared) if declared.isdigit() else 0
+    if size > limit:
+        raise ApiError(413, "request.too_large", f"bodies are limited to {limit} bytes")
+    return size
 
 
 def _int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
@@ -161,69 +174,78 @@ class PlatformApp:
             address = request.client.host if request.client is not None else "unknown"
             self.guard.check_address(address, now)
             try:
-                proof, key = await self._claimed(request, now)
-                response = await self._answer(request, proof, key, limit, json_body, kinds, handler, now)
+                party, key, nonce, body = await self._authenticated(request, limit, now)
             except ApiError as exc:
                 if exc.status == 401:
                     self.guard.failed(address, exc.code, now, f"{method} {path}")
-                    raise  # (never signed: see platform_client.signing)
+                # Unsigned, as is every answer given before the signature checked out: the platform
+                # does not know yet that the request came from the party it names (a signed 413 or
+                # 415 would be one an attacker on the path could have had it sign for the floor).
+                raise
+            try:
+                response = await self._answer(request, party, body, json_body, kinds, handler)
+            except ApiError as exc:
                 response = self._error_response(exc)
-            target = _target(request)
             response.headers[HEADER_REPLY_SIGNATURE] = reply_signature(
-                key, response.status_code, request.method, target, proof.nonce, bytes(response.body)
+                key, response.status_code, request.method, _target(request), nonce, bytes(response.body)
             )
             return response
 
         return Route(path, endpoint, methods=[method], name=f"{method} {path}")
 
-    async def _claimed(self, request: Request, now: float) -> tuple[RequestProof, str]:
-        """The signing headers and the key of the party they name, before a byte of the body is
-        read (a stranger must not make the platform buffer 16 MiB); a 401 otherwise."""
+    async def _authenticated(self, request: Request, limit: int, now: float) -> tuple[Party, str, str, bytes]:
+        """The party that signed this request, its key, the request's nonce and its body; or an
+        unsigned error. Every answer before the signature is checked depends on the headers alone,
+        the same whether the party named exists or not (party ids cannot be enumerated): the signing
+        headers (401), a body of undeclared length (411) or over the limit (413). Then the party,
+        before a byte of the body is read (a stranger must not make the platform buffer 16 MiB),
+        the body as declared, and the signature and nonce (401)."""
         proof = read_proof(request.headers, now, self.replay_window_s)
+        declared = _declared_length(request, limit)
         party = await self.store.read(lambda conn: find_party(conn, proof.party))
         if party is None:
             raise not_signed()
-        return proof, self.store.seal.open(party.id, party.sealed_key)
+        key = self.store.seal.open(party.id, party.sealed_key)
+        body = await self._read_body(request, declared)
+        target, method = _target(request), request.method
+        signer = await self.store.write(
+            lambda conn: authenticate(conn, proof, key, method, target, body, now, self.replay_window_s)
+        )
+        return signer, key, proof.nonce, body
 
     async def _answer(
         self,
         request: Request,
-        proof: RequestProof,
-        key: str,
-        limit: int,
+        party: Party,
+        body: bytes,
         json_body: bool,
         kinds: Sequence[str],
         handler: Handler,
-        now: float,
     ) -> Response:
-        """The body type, the body (bounded), signature and nonce, the caller's kind, then the work."""
+        """For an authenticated party (every answer signed): the body's type, the caller's kind,
+        then the work."""
         media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if json_body and media_type != "application/json":
             raise ApiError(415, "request.bad_type", "the body must be Content-Type: application/json")
-        body = await self._read_body(request, limit)
-        target, method = _target(request), request.method
-        party = await self.store.write(
-            lambda conn: authenticate(conn, proof, key, method, target, body, now, self.replay_window_s)
-        )
         if party.kind not in kinds:
-            raise ApiError(403, "auth.forbidden", f"a {party.kind} may not call {method} {request.url.path}")
+            what = f"{request.method} {request.url.path}"
+            raise ApiError(403, "auth.forbidden", f"a {party.kind} may not call {what}")
         try:
             return await handler(Call(request, party, body))
         except Invalid as exc:
             raise invalid_body(exc) from None
 
-    async def _read_body(self, request: Request, limit: int) -> bytes:
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
-            raise ApiError(413, "request.too_large", f"bodies are limited to {limit} bytes")
+    async def _read_body(self, request: Request, declared: int) -> bytes:
+        """The body, `declared` bytes at most. One longer than it declared cannot be authenticated
+        and is answered as a bad signature (HTTP/1.1 cannot send one; HTTP/2 could)."""
         chunks, size = [], 0
         self.guard.start_unverified()
         try:
             async for chunk in request.stream():
                 size += len(chunk)
                 self.guard.buffer(len(chunk))
-                if size > limit:
-                    raise ApiError(413, "request.too_large", f"bodies are limited to {limit} bytes")
+                if size > declared:
+                    raise not_signed()
                 chunks.append(chunk)
         finally:
             self.guard.end_unverified(size)

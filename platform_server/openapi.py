@@ -35,6 +35,9 @@ _INT = {"type": "integer"}
 _BOOL = {"type": "boolean"}
 
 
+_UNSIGNED = frozenset({401, 411, 413})
+
+
 def _errors(*statuses: int) -> dict[str, Any]:
     text = {
         401: "not authenticated: auth.missing, auth.malformed, auth.stale, "
@@ -43,6 +46,7 @@ def _errors(*statuses: int) -> dict[str, Any]:
         404: "not found (cylinder.unknown, unit.unknown, station.unknown, photo.unknown, transfer.unknown)",
         409: "conflict with the registry (cylinder.scrapped, transfer.wrong_owner, "
         "transfer.already_owner, transfer.not_pending)",
+        411: "request.length_required: a body must be sent with its Content-Length (not chunked)",
         413: "request.too_large",
         415: "photo.bad_type, request.bad_type (a JSON body needs Content-Type: application/json)",
         422: "request.invalid: a bad body or query, `field` names it",
@@ -51,7 +55,8 @@ def _errors(*statuses: int) -> dict[str, Any]:
         str(s): {
             "description": text[s],
             "content": {"application/json": {"schema": _ref("Error")}},
-            **({} if s == 401 else {"headers": _REPLY_SIGNED}),  # (a 401 is never signed)
+            # (answered before the request's signature is checked: never signed)
+            **({} if s in _UNSIGNED else {"headers": _REPLY_SIGNED}),
         }
         for s in statuses
     }
@@ -86,7 +91,8 @@ def _op(
                 "content": {"application/json": {"schema": response or {"type": "object"}}},
                 "headers": _REPLY_SIGNED,
             },
-            **_errors(*errors),
+            # (a body comes with its declared length, within the limit)
+            **_errors(*sorted(set(errors) | ({411, 413} if body is not None else set()))),
         },
     }
     if body is not None:
@@ -218,7 +224,7 @@ def _paths() -> dict[str, Any]:
                     "Stored by content hash; the path's sha256 must be the body's. 201 new, 200 already "
                     "stored.",
                     party="unit",
-                    errors=(401, 403, 413, 415, 422),
+                    errors=(401, 403, 411, 413, 415, 422),
                     params=[_q("sha256", _HEX, "sha256 of the body", where="path")],
                 ),
                 "requestBody": {

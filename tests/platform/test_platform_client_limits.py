@@ -136,10 +136,13 @@ async def test_an_unsigned_answer_about_records_neither_sends_nor_dead_letters_t
     assert result.status == "forged_reply"
 
 
-@pytest.mark.parametrize(("status", "kind"), [(401, Refused), (503, Unavailable), (429, Unavailable)])
+@pytest.mark.parametrize(
+    ("status", "kind"), [(401, Refused), (413, Refused), (503, Unavailable), (429, Unavailable)]
+)
 async def test_the_answers_the_platform_cannot_sign_are_taken_unsigned(status: int, kind: type) -> None:
-    """A 401 (the platform does not know who asks) raises the credentials alarm; 429 and 5xx wait.
-    None of them stores anything or marks a record sent."""
+    """A 401 (the platform does not know who asks) raises the credentials alarm; a 413 (before the
+    signature is checked, or from a proxy) makes the batches smaller; 429 and 5xx wait. None of them
+    stores anything or marks a record sent."""
 
     async def unsigned(stream: trio.SocketStream, _request: bytes) -> None:
         await stream.send_all(_reply(status, {"error": "auth.bad_signature", "detail": "no"}))

@@ -457,6 +457,23 @@ async def test_a_link_too_slow_for_the_batch_gets_smaller_batches_then_full_ones
     db.close()
 
 
+async def test_a_batch_over_the_platforms_limit_gets_smaller_though_its_413_is_unsigned(
+    tmp_path: Path,
+) -> None:
+    """A 413 is answered before the platform (or a TLS proxy in front of it) has checked who asks,
+    so it comes unsigned: the sync still sends smaller batches, and every record arrives once."""
+    db = _floor_db(tmp_path, records=13)  # 16 records, most of them about 1.2 kB
+    limited = platform_env(f"sqlite:///{tmp_path / 'p.db'}", max_body_bytes=3000)
+    async with limited as env, running_sync(env, db, batch_size=8) as run:
+        await until(lambda: drained(run, db))
+        too_large = [e.fields["sent"] for e in run.batches("http_413")]
+        assert not run.batches("forged_reply")
+    assert too_large[0] == 8
+    assert min(too_large) >= 4, "a batch of 2 fits: never halved below it"
+    assert_each_stored_once(env, 16)
+    db.close()
+
+
 async def test_a_platform_refusing_the_units_key_is_one_alarm_until_a_request_goes_through(
     tmp_path: Path,
 ) -> None:
