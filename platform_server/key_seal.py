@@ -15,6 +15,7 @@ import base64
 import os
 import secrets
 import stat
+import tempfile
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
@@ -99,13 +100,19 @@ def read_secret_file(path: Path) -> KeySeal:
 
 
 def create_secret_file(path: Path) -> KeySeal:
-    """A new random secret written to `path` (created 0600, never over an existing file; a missing
-    directory is created 0700)."""
+    """A new random secret written to `path` (0600; a missing directory is made 0700). The file
+    appears whole or not at all, and never over an existing one: `FileExistsError` when another
+    command made it first (read that one), `OSError` when it cannot be made."""
     secret = secrets.token_bytes(_SECRET_BYTES)
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as out:
-        out.write(secret.hex() + "\n")
-        out.flush()
-        os.fsync(out.fileno())
+    # Written aside and linked into place: a command racing this one reads a whole secret or none.
+    fd, aside = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # (mode 0600)
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as out:
+            out.write(secret.hex() + "\n")
+            out.flush()
+            os.fsync(out.fileno())
+        os.link(aside, path)
+    finally:
+        os.unlink(aside)
     return KeySeal(secret)

@@ -26,6 +26,8 @@ __all__ = [
     "find_party",
     "has_sealed_keys",
     "new_key",
+    "rekey",
+    "reseal_keys",
     "seal_plain_keys",
 ]
 
@@ -76,6 +78,27 @@ def add_unit(conn: Connection, seal: KeySeal, code: str, short_name: str) -> str
     key = add_party(conn, seal, code, "unit", short_name)
     conn.execute(insert(t.unit).values(code=code, short_name=short_name, enabled=True, reason=""))
     return key
+
+
+def rekey(conn: Connection, seal: KeySeal, party_id: str) -> str:
+    """A new key for the party (the old one no longer signs from the moment this commits, also on a
+    running platform: it reads the key for every request); returns it. An unknown or revoked party
+    raises ValueError."""
+    if find_party(conn, party_id) is None:
+        raise ValueError(f"no party {party_id!r} on this platform")
+    key = new_key()
+    conn.execute(update(t.party).where(t.party.c.id == party_id).values(key=seal.seal(party_id, key)))
+    return key
+
+
+def reseal_keys(conn: Connection, old: KeySeal, new: KeySeal) -> int:
+    """Every key sealed under `old` sealed again under `new`, unchanged (the parties go on signing
+    with them); how many."""
+    rows = [(str(party_id), str(key)) for party_id, key in conn.execute(select(t.party.c.id, t.party.c.key))]
+    for party_id, key in rows:
+        plain = old.open(party_id, key) if is_sealed(key) else key
+        conn.execute(update(t.party).where(t.party.c.id == party_id).values(key=new.seal(party_id, plain)))
+    return len(rows)
 
 
 def find_party(conn: Connection, party_id: str) -> Party | None:

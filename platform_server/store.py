@@ -17,8 +17,9 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import trio
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, text
 
+from platform_server import schema as t
 from platform_server.changes import ensure_head
 from platform_server.key_seal import KeySeal, SecretProblem
 from platform_server.migrate import upgrade
@@ -49,20 +50,33 @@ class PlatformStore(Database):
 
     def use_seal(self, seal: KeySeal) -> None:
         """Take the platform secret's seal: keys stored in plain text by an older platform are sealed
-        (and, on SQLite, the file rewritten so that no free page keeps them), and every sealed key is
-        opened once, so a wrong secret is a `SecretProblem` now, not a 401 for every party later."""
+        (and the database rewritten so that no free page or dead row keeps them), and every sealed
+        key is opened once, so a wrong secret is a `SecretProblem` now, not a 401 for every party
+        later."""
         with self.transaction() as conn:
             sealed_now = seal_plain_keys(conn, seal)
             check_seal(conn, seal)
-        # SQLite built with SECURE_DELETE (Debian's) zeroes what an update leaves behind; other
-        # builds keep it in free space until the file is rewritten.
-        if sealed_now and self.engine.dialect.name == "sqlite":
-            with self.engine.connect() as conn:  # (on the driver's connection: outside any BEGIN)
+        if sealed_now:
+            self._rewrite_party_keys()
+        self._seal = seal
+
+    def _rewrite_party_keys(self) -> None:
+        """Rewrite what still holds the plain keys an update left behind. SQLite built with
+        SECURE_DELETE (Debian's) zeroes it anyway, other builds keep it in free pages until the file
+        is rewritten; PostgreSQL keeps the old row versions in the table's file until VACUUM FULL
+        (a plain VACUUM only marks their space free). Its WAL segments and any earlier backup
+        still hold them: docs/platform-api.md, "Keys at rest"."""
+        dialect = self.engine.dialect.name
+        # Both outside any transaction: on the driver's connection, or in autocommit.
+        if dialect == "sqlite":
+            with self.engine.connect() as conn:
                 raw = conn.connection.driver_connection
                 assert raw is not None
                 raw.execute("VACUUM")
                 raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        self._seal = seal
+        elif dialect == "postgresql":
+            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.execute(text(f"VACUUM FULL {t.party.name}"))
 
     async def write(self, fn: Callable[[Connection], T]) -> T:
         """`fn(conn)` in a write transaction in a worker thread; committed unless it raises."""

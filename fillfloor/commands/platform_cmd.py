@@ -4,6 +4,10 @@
 - `unit add CODE --short-name NAME`: add a filling unit, print its key (shown once);
 - `party add --kind agency|regulator NAME [--id ID]`: add an inspection agency or the regulator,
   print its key;
+- `party rekey ID`: a new key for a unit, an agency or the regulator (a key that may have leaked),
+  printed once; the old one stops working at once;
+- `secret rotate --new-secret-file PATH`: seal every key under a new platform secret (the old one
+  may have leaked), made at PATH; the platform is then served with the new one;
 - `export --unit CODE [--kind fill]`: the unit's stored records as JSON lines (audits, tests).
 The platform's database is its own: by default `platform.db` in the data directory, never the
 floor's database. The party keys in it are sealed under the platform secret, a file of its own
@@ -59,7 +63,9 @@ def _secret_option(parser: argparse.ArgumentParser) -> None:
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser("platform", help="the reference city platform: serve, parties, export")
+    parser = subparsers.add_parser(
+        "platform", help="the reference city platform: serve, parties, keys, export"
+    )
     sub = parser.add_subparsers(dest="platform_command", metavar="COMMAND", required=True)
     serve = sub.add_parser("serve", help="serve the platform API over HTTP")
     serve.add_argument(
@@ -93,6 +99,23 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     _db_options(party_add)
     _secret_option(party_add)
     party_add.set_defaults(func=run_party_add)
+    party_rekey = party.add_parser(
+        "rekey", help="a new key for a unit, agency or regulator (printed once); the old one stops working"
+    )
+    party_rekey.add_argument("id", help="the party's id (a unit's code)")
+    _db_options(party_rekey)
+    _secret_option(party_rekey)
+    party_rekey.set_defaults(func=run_party_rekey)
+
+    secret = sub.add_parser("secret", help="the platform secret").add_subparsers(
+        dest="secret_command", required=True
+    )
+    rotate = secret.add_parser("rotate", help="seal every party key under a new platform secret")
+    rotate.add_argument("--new-secret-file", required=True, metavar="PATH",
+                        help="where to make the new secret (must not exist yet)")  # fmt: skip
+    _db_options(rotate)
+    _secret_option(rotate)
+    rotate.set_defaults(func=run_secret_rotate)
 
     export = sub.add_parser("export", help="a unit's stored records as JSON lines on stdout")
     export.add_argument(
@@ -148,7 +171,12 @@ def _seal(args: argparse.Namespace, store: PlatformStore) -> KeySeal:
                 f"no platform secret at {path}: this platform's keys are sealed under one"
                 f" (give its file with --secret-file or ${SECRET_ENV})"
             )
-    seal = create_secret_file(path)
+    try:
+        seal = create_secret_file(path)
+    except OSError as exc:
+        if isinstance(exc, FileExistsError) and path.is_file():
+            return read_secret_file(path)  # another command made it a moment ago: use that one
+        raise SecretProblem(f"cannot make the platform secret {path}: {exc.strerror or exc}") from None
     print(
         f"fillfloor platform: made the platform secret {path} (it seals the party keys: keep it apart"
         " from the database and its backups; without it no party can be authenticated)",
@@ -237,6 +265,44 @@ def run_party_add(args: argparse.Namespace) -> int:
     finally:
         store.close()
     print(key)
+    return 0
+
+
+def run_party_rekey(args: argparse.Namespace) -> int:
+    from platform_server.parties import rekey
+
+    store = _open(args)
+    try:
+        with store.transaction() as conn:
+            key = rekey(conn, store.seal, args.id)
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
+    finally:
+        store.close()
+    print(key)
+    return 0
+
+
+def run_secret_rotate(args: argparse.Namespace) -> int:
+    from platform_server.key_seal import create_secret_file
+    from platform_server.parties import reseal_keys
+
+    new_path = Path(args.new_secret_file)
+    store = _open(args)
+    try:
+        try:
+            new = create_secret_file(new_path)
+        except OSError as exc:
+            raise BadInput(f"cannot make the new platform secret {new_path}: {exc.strerror or exc}") from None
+        with store.transaction() as conn:
+            count = reseal_keys(conn, store.seal, new)
+    finally:
+        store.close()
+    print(
+        f"fillfloor platform: {count} party key(s) sealed under {new_path}; serve the platform with"
+        " --secret-file pointing at it now (restart a running one), then destroy the old secret",
+        file=sys.stderr,
+    )
     return 0
 
 

@@ -9,13 +9,15 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import create_engine, insert, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import NullPool
 
 from fillfloor.cli import main
 from platform_client.auth import SigningAuth
 from platform_server import PlatformApp, open_store, running_platform
 from platform_server import schema as t
-from platform_server.key_seal import KeySeal, SecretProblem, read_secret_file
+from platform_server.key_seal import KeySeal, SecretProblem, create_secret_file, read_secret_file
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -87,6 +89,51 @@ async def test_keys_an_older_platform_kept_in_plain_text_are_sealed_and_still_si
     assert await answers(db, read_secret_file(secret), "HY0012", old_keys["HY0012"]) == 200
 
 
+def party_table_bytes(url: str) -> bytes:
+    """The party table's file as PostgreSQL keeps it on disk, after a checkpoint has written it
+    there (a server on this machine whose files the tests may read, else the test is skipped)."""
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            try:
+                conn.execute(text("CHECKPOINT"))
+            except DBAPIError:
+                pytest.skip("the PostgreSQL user may not CHECKPOINT: the table's file cannot be looked at")
+            path = conn.execute(
+                text("SELECT current_setting('data_directory') || '/' || pg_relation_filepath('party')")
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        pytest.skip(
+            f"PostgreSQL's files are not readable here ({exc.strerror}): the table cannot be looked at"
+        )
+
+
+async def test_on_postgresql_no_dead_row_keeps_a_plain_key_either(
+    pg_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old_keys = {f"HY{n:04d}": f"ffk_{n:04d}" + "p" * 39 for n in range(12, 20)}
+    store = open_store(pg_url, None)
+    with store.transaction() as conn:
+        for party, key in old_keys.items():
+            row = {"id": party, "kind": "unit", "name": "衡阳燃气", "key": key, "created_at": "2026-01-01"}
+            conn.execute(insert(t.party).values(**row))
+    store.close()
+    assert all(key.encode() in party_table_bytes(pg_url) for key in old_keys.values())
+
+    secret = tmp_path / "platform.secret"
+    code, _, err = run(capsys, "platform", "party", "add", "AG01", "--kind", "agency",
+                       "--db", pg_url, "--secret-file", str(secret))  # fmt: skip
+    assert code == 0, err
+    on_disk = party_table_bytes(pg_url)
+    assert b"AG01" in on_disk  # (the file looked at is the table's)
+    assert [p for p, key in old_keys.items() if key.encode() in on_disk] == []
+    assert await answers(pg_url, read_secret_file(secret), "HY0012", old_keys["HY0012"]) == 200
+
+
 def test_a_missing_wrong_or_exposed_secret_is_one_line_at_start(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -120,6 +167,31 @@ def test_a_missing_wrong_or_exposed_secret_is_one_line_at_start(
     assert len(err.strip().splitlines()) == 1
 
 
+def test_a_secret_that_cannot_be_made_is_one_line_at_start(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = f"sqlite:///{tmp_path / 'platform.db'}"
+    (tmp_path / "etc").write_text("a file where the secret's directory should be\n")
+    secret = tmp_path / "etc" / "platform.secret"
+    code, _, err = run(capsys, "platform", "party", "add", "AG01", "--kind", "agency", "--db", db,
+                       "--secret-file", str(secret))  # fmt: skip
+    assert code == 2
+    assert f"cannot make the platform secret {secret}" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_a_secret_is_never_made_over_another_and_appears_whole(tmp_path: Path) -> None:
+    path = tmp_path / "platform.secret"
+    first = create_secret_file(path)
+    made = path.read_text()
+    with pytest.raises(FileExistsError):
+        create_secret_file(path)  # (the command then reads the one made first)
+    assert path.read_text() == made
+    assert read_secret_file(path).open("HY0012", first.seal("HY0012", "ffk_k")) == "ffk_k"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["platform.secret"]  # nothing left aside
+    assert path.stat().st_mode & 0o777 == 0o600
+
+
 def test_a_sealed_key_opens_only_for_its_own_party_and_only_unchanged() -> None:
     seal = KeySeal.generate()
     sealed = seal.seal("HY0012", "ffk_secret")
@@ -132,3 +204,46 @@ def test_a_sealed_key_opens_only_for_its_own_party_and_only_unchanged() -> None:
         seal.open("HY0012", tampered)
     with pytest.raises(SecretProblem):
         KeySeal.generate().open("HY0012", sealed)  # another platform's secret
+
+
+async def test_a_leaked_key_is_replaced_and_stops_working_at_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db, secret = f"sqlite:///{tmp_path / 'platform.db'}", str(tmp_path / "platform.secret")
+    code, old_key, _ = run(capsys, "platform", "unit", "add", "HY0012", "--short-name", "衡阳燃气",
+                           "--db", db, "--secret-file", secret)  # fmt: skip
+    assert code == 0
+    code, new_key, _ = run(
+        capsys, "platform", "party", "rekey", "HY0012", "--db", db, "--secret-file", secret
+    )
+    assert code == 0
+    assert new_key.strip().startswith("ffk_")
+    seal = read_secret_file(Path(secret))
+    assert await answers(db, seal, "HY0012", new_key.strip()) == 200
+    assert await answers(db, seal, "HY0012", old_key.strip()) == 401
+
+    code, _, err = run(capsys, "platform", "party", "rekey", "HY0099", "--db", db, "--secret-file", secret)
+    assert (code, err.strip()) == (2, "fillfloor: no party 'HY0099' on this platform")
+
+
+async def test_a_new_platform_secret_seals_the_same_keys_and_the_old_one_opens_none(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db, old, new = f"sqlite:///{tmp_path / 'platform.db'}", tmp_path / "old.secret", tmp_path / "new.secret"
+    code, key, _ = run(capsys, "platform", "unit", "add", "HY0012", "--short-name", "衡阳燃气",
+                       "--db", db, "--secret-file", str(old))  # fmt: skip
+    assert code == 0
+    rotate = ("platform", "secret", "rotate", "--db", db, "--secret-file", str(old))
+    code, _, err = run(capsys, *rotate, "--new-secret-file", str(new))
+    assert code == 0, err
+    assert "1 party key(s) sealed under" in err
+    assert new.stat().st_mode & 0o777 == 0o600
+    assert await answers(db, read_secret_file(new), "HY0012", key.strip()) == 200  # the floor changes nothing
+    with pytest.raises(SecretProblem, match="HY0012"):
+        open_store(db, read_secret_file(old))
+
+    # Never over an existing file (another secret in use, say): one line, nothing changed.
+    code, _, err = run(capsys, *rotate[:-1], str(new), "--new-secret-file", str(old))
+    assert code == 2
+    assert f"cannot make the new platform secret {old}" in err
+    assert await answers(db, read_secret_file(new), "HY0012", key.strip()) == 200
