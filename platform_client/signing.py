@@ -16,9 +16,10 @@ The platform signs its reply to a signed request with the same key, over
 
 with NONCE the request's: a reply is bound to the one request it answers, so neither a forged
 reply nor a recorded one replayed to another request passes (`reply_signature`). Only the floor
-and the platform hold the key. A 401 is never signed (the platform does not know who asks, and a
-signed refusal would tell a stranger which party ids exist), nor is a reply the platform gives
-before it knows the claimed party (429, an outage's 503).
+and the platform hold the key. No reply given before the request's signature checked out is
+signed: a 401 (the platform does not know who asks, and a signed refusal would tell a stranger
+which party ids exist), a 411 or 413 (a signed one could be had by altering a real request on the
+way), a 429, a 503 (busy or out).
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ checked (`auth`), and the work done in one database transaction off the loop (`s
 JSON bodies with a stable code (`errors`). Every reply to a request whose signature checked out
 (errors too) is signed with that party's key and bound to its request's nonce
 (`platform_client.signing.reply_signature`): the floor acts on no reply that is not signed. The
-answers given before that (401, 411, 413, 429, 503) are not signed and depend on the headers alone.
+answers given before that (401, 411, 413, 429, 503) are not signed.
 `faults` switches outages on for scenarios; `on_record(record_id, kind, status)` is called after
 each upload commits, for every record stored or recognised as a duplicate (the scenario runner's
 ground truth: platform.stored/duplicate).
@@ -15,6 +15,7 @@ ground truth: platform.stored/duplicate).
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -41,6 +42,7 @@ from platform_server.fields import parse_json
 from platform_server.floors import register_operators, register_stations
 from platform_server.guard import Guard
 from platform_server.inspections import post_inspection
+from platform_server.key_seal import SecretProblem
 from platform_server.openapi import openapi_document
 from platform_server.oversight import progress, trace
 from platform_server.parties import Party, find_party
@@ -55,6 +57,7 @@ __all__ = ["OnRecord", "PlatformApp"]
 OnRecord = Callable[[str, str, str], None]  # (record_id, kind, "stored" | "duplicate")
 UNIT, AGENCY, REGULATOR = ("unit",), ("agency",), ("regulator",)
 ANY = ("unit", "agency", "regulator")
+log = logging.getLogger(__name__)
 
 
 @frozen
@@ -82,9 +85,10 @@ def _target(request: Request) -> str:
 def _declared_length(request: Request, limit: int) -> int:
     """The body's length as its headers declare it (none: no body), from the headers alone: a 411
     for a body sent without a length (chunked), a 413 beyond `limit`."""
-    if "transfer-encoding" in request.headers:
-        raise ApiError(411, "request.length_required", "a body must be sent with its Content-Length")
     declared = request.headers.get("content-length", "")
+    # (HTTP/2 may send a body without either header: a POST or PUT must declare its length)
+    if "transfer-encoding" in request.headers or (not declared and request.method in ("POST", "PUT")):
+        raise ApiError(411, "request.length_required", "a body must be sent with its Content-Length")
     size = int(declared) if declared.isdigit() else 0
     if size > limit:
         raise ApiError(413, "request.too_large", f"bodies are limited to {limit} bytes")
@@ -195,17 +199,23 @@ class PlatformApp:
 
     async def _authenticated(self, request: Request, limit: int, now: float) -> tuple[Party, str, str, bytes]:
         """The party that signed this request, its key, the request's nonce and its body; or an
-        unsigned error. Every answer before the signature is checked depends on the headers alone,
-        the same whether the party named exists or not (party ids cannot be enumerated): the signing
-        headers (401), a body of undeclared length (411) or over the limit (413). Then the party,
-        before a byte of the body is read (a stranger must not make the platform buffer 16 MiB),
+        unsigned error. First what the headers alone decide, the same whether the party named
+        exists or not: the signing headers (401), a body of undeclared length (411) or over the
+        limit (413). Then the party, before a byte of the body is read (a stranger must not make
+        the platform buffer 16 MiB; an unknown party is answered as a bad signature, though sooner),
         the body as declared, and the signature and nonce (401)."""
         proof = read_proof(request.headers, now, self.replay_window_s)
         declared = _declared_length(request, limit)
         party = await self.store.read(lambda conn: find_party(conn, proof.party))
         if party is None:
             raise not_signed()
-        key = self.store.seal.open(party.id, party.sealed_key)
+        try:
+            key = self.store.seal.open(party.id, party.sealed_key)
+        except SecretProblem as exc:  # (sealed under another secret: rotated while this one runs)
+            log.error("platform: %s: restart it with the secret in use", exc)  # noqa: TRY400 - no traceback to add
+            raise ApiError(
+                503, "platform.unavailable", "the platform cannot check requests now: retry later"
+            ) from None
         body = await self._read_body(request, declared)
         target, method = _target(request), request.method
         signer = await self.store.write(

@@ -12,6 +12,7 @@ a dump or of a backup yields no key; the secret file and the database together d
 from __future__ import annotations
 
 import base64
+import errno
 import os
 import secrets
 import stat
@@ -21,7 +22,15 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-__all__ = ["SEALED_PREFIX", "KeySeal", "SecretProblem", "create_secret_file", "is_sealed", "read_secret_file"]
+__all__ = [
+    "SEALED_PREFIX",
+    "KeySeal",
+    "SecretProblem",
+    "create_secret_file",
+    "is_sealed",
+    "made_or_read",
+    "read_secret_file",
+]
 
 SEALED_PREFIX = "aes256gcm:"
 _SECRET_BYTES = 32
@@ -104,15 +113,48 @@ def create_secret_file(path: Path) -> KeySeal:
     appears whole or not at all, and never over an existing one: `FileExistsError` when another
     command made it first (read that one), `OSError` when it cannot be made."""
     secret = secrets.token_bytes(_SECRET_BYTES)
+    text = secret.hex() + "\n"
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     # Written aside and linked into place: a command racing this one reads a whole secret or none.
     fd, aside = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # (mode 0600)
     try:
-        with os.fdopen(fd, "w", encoding="ascii") as out:
-            out.write(secret.hex() + "\n")
-            out.flush()
-            os.fsync(out.fileno())
-        os.link(aside, path)
+        _write(fd, text)
+        try:
+            os.link(aside, path)
+        except FileExistsError:
+            raise
+        except OSError as exc:
+            if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP):
+                raise
+            # A file system without hard links (some network mounts): made in place instead.
+            _write(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), text)
     finally:
         os.unlink(aside)
+    _sync_directory(path.parent)  # (the secret seals keys a database commits: it must outlive a power cut)
     return KeySeal(secret)
+
+
+def _write(fd: int, text: str) -> None:
+    with os.fdopen(fd, "w", encoding="ascii") as out:
+        out.write(text)
+        out.flush()
+        os.fsync(out.fileno())
+
+
+def _sync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def made_or_read(path: Path) -> KeySeal:
+    """The secret in `path`, made there if there is none yet (also by another command a moment
+    ago); `SecretProblem` if it can be neither made nor read."""
+    try:
+        return create_secret_file(path)
+    except OSError as exc:
+        if isinstance(exc, FileExistsError) and path.is_file():
+            return read_secret_file(path)
+        raise SecretProblem(f"cannot make the platform secret {path}: {exc.strerror or exc}") from None

@@ -449,8 +449,8 @@ def openapi_document() -> dict[str, Any]:
             "title": "fillfloor reference city platform",
             "version": "1",
             "description": "The API between filling floors, inspection agencies, the regulator and the city "
-            "platform. Every request is signed, and every reply to a known party but a 401 "
-            "(docs/platform-api.md, 'Signing').",
+            "platform. Every request is signed, and so is every reply to a request whose signature "
+            "checked out (docs/platform-api.md, 'Signed replies').",
         },
         "paths": _paths(),
         "components": {

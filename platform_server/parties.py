@@ -11,11 +11,11 @@ import re
 import secrets
 
 from attrs import frozen
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, insert, select, text, update
 
 from domain.times import utc_now
 from platform_server import schema as t
-from platform_server.key_seal import KeySeal, is_sealed
+from platform_server.key_seal import KeySeal, SecretProblem, is_sealed
 
 __all__ = [
     "KINDS",
@@ -60,6 +60,7 @@ def add_party(conn: Connection, seal: KeySeal, party_id: str, kind: str, name: s
     _check_id(party_id)
     if not name.strip() or not name.isprintable():
         raise ValueError("the name must be printable text")
+    _hold_keys(conn, seal)
     if conn.execute(select(t.party.c.id).where(t.party.c.id == party_id)).first() is not None:
         raise ValueError(f"party {party_id!r} exists already")
     key = new_key()
@@ -84,6 +85,7 @@ def rekey(conn: Connection, seal: KeySeal, party_id: str) -> str:
     """A new key for the party (the old one no longer signs from the moment this commits, also on a
     running platform: it reads the key for every request); returns it. An unknown or revoked party
     raises ValueError."""
+    _hold_keys(conn, seal)
     if find_party(conn, party_id) is None:
         raise ValueError(f"no party {party_id!r} on this platform")
     key = new_key()
@@ -91,14 +93,36 @@ def rekey(conn: Connection, seal: KeySeal, party_id: str) -> str:
     return key
 
 
-def reseal_keys(conn: Connection, old: KeySeal, new: KeySeal) -> int:
-    """Every key sealed under `old` sealed again under `new`, unchanged (the parties go on signing
-    with them); how many."""
+def reseal_keys(conn: Connection, old: KeySeal, new: KeySeal) -> tuple[int, int]:
+    """Every key sealed under `old` (or kept in plain text) sealed again under `new`, unchanged: the
+    parties go on signing with them. (resealed, already under `new`): a rotation run again after
+    one that committed finds its keys sealed. `SecretProblem` for a key neither opens."""
+    _hold_keys(conn, None)
     rows = [(str(party_id), str(key)) for party_id, key in conn.execute(select(t.party.c.id, t.party.c.key))]
+    resealed = 0
     for party_id, key in rows:
-        plain = old.open(party_id, key) if is_sealed(key) else key
+        if is_sealed(key):
+            try:
+                new.open(party_id, key)
+                continue
+            except SecretProblem:
+                plain = old.open(party_id, key)
+        else:
+            plain = key
         conn.execute(update(t.party).where(t.party.c.id == party_id).values(key=new.seal(party_id, plain)))
-    return len(rows)
+        resealed += 1
+    return resealed, len(rows) - resealed
+
+
+def _hold_keys(conn: Connection, seal: KeySeal | None) -> None:
+    """No other command changes a key until the caller's transaction ends (SQLite's write
+    transactions are one at a time already; on PostgreSQL, a lock on the table), and `seal` opens
+    every key: a `secret rotate` that committed after this command read its secret is a
+    `SecretProblem`, not a key sealed under a secret no other key is under."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text(f"LOCK TABLE {t.party.name} IN SHARE ROW EXCLUSIVE MODE"))
+    if seal is not None:
+        check_seal(conn, seal)
 
 
 def find_party(conn: Connection, party_id: str) -> Party | None:

@@ -13,11 +13,14 @@ sealed under it, and a platform opened without it (`fillfloor platform export`) 
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 from collections.abc import Callable
 from typing import TypeVar
 
 import trio
 from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import SQLAlchemyError
 
 from platform_server import schema as t
 from platform_server.changes import ensure_head
@@ -30,6 +33,7 @@ from supervisor.storage.engine import make_engine
 __all__ = ["PlatformStore", "open_store"]
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 class PlatformStore(Database):
@@ -56,27 +60,36 @@ class PlatformStore(Database):
         with self.transaction() as conn:
             sealed_now = seal_plain_keys(conn, seal)
             check_seal(conn, seal)
-        if sealed_now:
-            self._rewrite_party_keys()
+        if sealed_now and (not_done := self.rewrite_party_keys()):
+            log.warning("platform: %d plain key(s) sealed%s", sealed_now, not_done)
         self._seal = seal
 
-    def _rewrite_party_keys(self) -> None:
-        """Rewrite what still holds the plain keys an update left behind. SQLite built with
-        SECURE_DELETE (Debian's) zeroes it anyway, other builds keep it in free pages until the file
-        is rewritten; PostgreSQL keeps the old row versions in the table's file until VACUUM FULL
-        (a plain VACUUM only marks their space free). Its WAL segments and any earlier backup
-        still hold them: docs/platform-api.md, "Keys at rest"."""
+    def rewrite_party_keys(self) -> str:
+        """Rewrite what still holds keys an update left behind (plain ones, or ones sealed under a
+        secret since rotated): "" when done, else why not. SQLite built with SECURE_DELETE (Debian's)
+        zeroes them anyway, other builds keep them in free pages until the file is rewritten;
+        PostgreSQL keeps the old row versions in the table's file until VACUUM FULL (a plain VACUUM
+        only marks their space free). Its WAL segments and any earlier backup still hold them:
+        docs/platform-api.md, "Keys at rest"."""
         dialect = self.engine.dialect.name
-        # Both outside any transaction: on the driver's connection, or in autocommit.
-        if dialect == "sqlite":
-            with self.engine.connect() as conn:
-                raw = conn.connection.driver_connection
-                assert raw is not None
-                raw.execute("VACUUM")
-                raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        elif dialect == "postgresql":
-            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                conn.execute(text(f"VACUUM FULL {t.party.name}"))
+        try:
+            # Both outside any transaction: on the driver's connection, or in autocommit.
+            if dialect == "sqlite":
+                with self.engine.connect() as conn:
+                    raw = conn.connection.driver_connection
+                    assert raw is not None
+                    raw.execute("VACUUM")
+                    raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            elif dialect == "postgresql":
+                with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                    conn.execute(text(f"VACUUM FULL {t.party.name}"))
+        except (SQLAlchemyError, sqlite3.Error) as exc:
+            return (
+                f"; the database could not be rewritten now ({getattr(exc, 'orig', None) or exc}): the"
+                f" old key rows stay on disk until it is (VACUUM on SQLite, VACUUM FULL {t.party.name} on"
+                " PostgreSQL)"
+            )
+        return ""
 
     async def write(self, fn: Callable[[Connection], T]) -> T:
         """`fn(conn)` in a write transaction in a worker thread; committed unless it raises."""

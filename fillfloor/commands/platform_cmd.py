@@ -157,12 +157,16 @@ def _open(args: argparse.Namespace, *, keys: bool = True) -> PlatformStore:
     return store
 
 
+def _secret_path(args: argparse.Namespace) -> Path:
+    given = args.secret_file or os.environ.get(SECRET_ENV)
+    return Path(given) if given else Path(args.data_dir) / SECRET_FILE
+
+
 def _seal(args: argparse.Namespace, store: PlatformStore) -> KeySeal:
-    from platform_server.key_seal import SecretProblem, create_secret_file, read_secret_file
+    from platform_server.key_seal import SecretProblem, made_or_read, read_secret_file
     from platform_server.parties import has_sealed_keys
 
-    given = args.secret_file or os.environ.get(SECRET_ENV)
-    path = Path(given) if given else Path(args.data_dir) / SECRET_FILE
+    path = _secret_path(args)
     if path.exists():
         return read_secret_file(path)
     with store.reading() as conn:
@@ -171,12 +175,7 @@ def _seal(args: argparse.Namespace, store: PlatformStore) -> KeySeal:
                 f"no platform secret at {path}: this platform's keys are sealed under one"
                 f" (give its file with --secret-file or ${SECRET_ENV})"
             )
-    try:
-        seal = create_secret_file(path)
-    except OSError as exc:
-        if isinstance(exc, FileExistsError) and path.is_file():
-            return read_secret_file(path)  # another command made it a moment ago: use that one
-        raise SecretProblem(f"cannot make the platform secret {path}: {exc.strerror or exc}") from None
+    seal = made_or_read(path)
     print(
         f"fillfloor platform: made the platform secret {path} (it seals the party keys: keep it apart"
         " from the database and its backups; without it no party can be authenticated)",
@@ -284,23 +283,36 @@ def run_party_rekey(args: argparse.Namespace) -> int:
 
 
 def run_secret_rotate(args: argparse.Namespace) -> int:
-    from platform_server.key_seal import create_secret_file
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from platform_server.key_seal import SecretProblem, made_or_read, read_secret_file
     from platform_server.parties import reseal_keys
 
-    new_path = Path(args.new_secret_file)
-    store = _open(args)
-    try:
+    old_path, new_path = _secret_path(args), Path(args.new_secret_file)
+    if new_path.absolute() == old_path.absolute():
+        raise BadInput(f"--new-secret-file {new_path} is the secret in use: name a new file")
+    store = _open(args, keys=False)  # (the old secret may open none of the keys: a rotation that
+    try:  #  committed, though its command did not live to say so; run again, it finds them sealed)
         try:
-            new = create_secret_file(new_path)
-        except OSError as exc:
-            raise BadInput(f"cannot make the new platform secret {new_path}: {exc.strerror or exc}") from None
-        with store.transaction() as conn:
-            count = reseal_keys(conn, store.seal, new)
+            old = read_secret_file(old_path)
+            new = made_or_read(new_path)
+            with store.transaction() as conn:
+                resealed, already = reseal_keys(conn, old, new)
+        except SecretProblem as exc:
+            raise BadInput(str(exc)) from None
+        except SQLAlchemyError as exc:
+            raise BadInput(
+                f"the keys were not sealed under {new_path}: {getattr(exc, 'orig', None) or exc}"
+                " (the platform's database busy or out of reach?): run the same command again"
+            ) from None
+        left_over = store.rewrite_party_keys()
     finally:
         store.close()
+    done = f" ({already} were already)" if already else ""
     print(
-        f"fillfloor platform: {count} party key(s) sealed under {new_path}; serve the platform with"
-        " --secret-file pointing at it now (restart a running one), then destroy the old secret",
+        f"fillfloor platform: {resealed + already} party key(s) sealed under {new_path}{done}; serve the"
+        " platform with --secret-file pointing at it now (restart a running one), then destroy the old"
+        f" secret{left_over}",
         file=sys.stderr,
     )
     return 0

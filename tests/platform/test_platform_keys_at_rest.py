@@ -15,9 +15,12 @@ from sqlalchemy.pool import NullPool
 
 from fillfloor.cli import main
 from platform_client.auth import SigningAuth
+from platform_client.signing import HEADER_REPLY_SIGNATURE
 from platform_server import PlatformApp, open_store, running_platform
 from platform_server import schema as t
 from platform_server.key_seal import KeySeal, SecretProblem, create_secret_file, read_secret_file
+from platform_server.parties import add_party, add_unit, find_party, reseal_keys
+from tests.support.platform_env import UNIT, platform_env
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -242,8 +245,49 @@ async def test_a_new_platform_secret_seals_the_same_keys_and_the_old_one_opens_n
     with pytest.raises(SecretProblem, match="HY0012"):
         open_store(db, read_secret_file(old))
 
-    # Never over an existing file (another secret in use, say): one line, nothing changed.
-    code, _, err = run(capsys, *rotate[:-1], str(new), "--new-secret-file", str(old))
-    assert code == 2
-    assert f"cannot make the new platform secret {old}" in err
+    # Run again (its command died after the commit, say): it finds the keys sealed, changes nothing.
+    code, _, err = run(capsys, *rotate, "--new-secret-file", str(new))
+    assert code == 0, err
+    assert "1 party key(s) sealed under" in err
+    assert "(1 were already)" in err
     assert await answers(db, read_secret_file(new), "HY0012", key.strip()) == 200
+
+    # Where no secret can be made, or the secret in use: one line, nothing changed.
+    (tmp_path / "etc").write_text("a file, not a directory\n")
+    for there, why in (
+        (tmp_path / "etc" / "s", "cannot make the platform secret"),
+        (old, "is the secret in use"),
+    ):
+        code, _, err = run(capsys, *rotate, "--new-secret-file", str(there))
+        assert code == 2
+        assert why in err
+        assert len(err.strip().splitlines()) == 1
+    assert await answers(db, read_secret_file(new), "HY0012", key.strip()) == 200
+
+
+def test_a_key_is_never_sealed_under_a_secret_rotated_since_the_command_read_it(sqlite_url: str) -> None:
+    old, new = KeySeal.generate(), KeySeal.generate()
+    store = open_store(sqlite_url, old)  # a `unit add` has read the secret in use ...
+    try:
+        with store.transaction() as conn:
+            add_party(conn, old, "AG01", "agency", "衡阳市特检所")
+            assert reseal_keys(conn, old, new) == (1, 0)  # ... and a `secret rotate` commits first
+        with store.transaction() as conn, pytest.raises(SecretProblem, match="AG01"):
+            add_unit(conn, old, "HY0012", "衡阳燃气")
+        with store.reading() as conn:
+            assert find_party(conn, "HY0012") is None  # not under a secret no other key is under
+    finally:
+        store.close()
+
+
+async def test_a_running_platform_whose_secret_was_rotated_says_so_and_answers_503(
+    sqlite_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with platform_env(sqlite_url) as env:
+        with env.app.store.transaction() as conn:
+            reseal_keys(conn, env.app.store.seal, KeySeal.generate())  # `secret rotate`, no restart
+        async with env.client(UNIT) as client:
+            r = await client.get("/v1/me")
+    assert (r.status_code, r.json()["error"]) == (503, "platform.unavailable")
+    assert HEADER_REPLY_SIGNATURE not in r.headers
+    assert any("restart it with the secret in use" in m for m in caplog.messages)
