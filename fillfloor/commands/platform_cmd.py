@@ -23,6 +23,7 @@ import os
 import signal
 import socket
 import sys
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -33,6 +34,8 @@ from sqlalchemy.exc import OperationalError
 from supervisor.errors import BadInput
 
 if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
     from platform_server.key_seal import KeySeal
     from platform_server.store import PlatformStore
 
@@ -62,6 +65,13 @@ def _secret_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _with_secret(parser: argparse.ArgumentParser, func: Callable[[argparse.Namespace], int]) -> None:
+    """A command on the platform's database that needs the platform secret."""
+    _db_options(parser)
+    _secret_option(parser)
+    parser.set_defaults(func=func)
+
+
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "platform", help="the reference city platform: serve, parties, keys, export"
@@ -74,9 +84,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="HOST:PORT",
         help=f"default {DEFAULT_LISTEN}; port 0: any free port",
     )
-    _db_options(serve)
-    _secret_option(serve)
-    serve.set_defaults(func=run_serve)
+    _with_secret(serve, run_serve)
 
     unit = sub.add_parser("unit", help="filling units").add_subparsers(dest="unit_command", required=True)
     unit_add = unit.add_parser("add", help="add a filling unit and print its key (shown once)")
@@ -84,9 +92,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     unit_add.add_argument(
         "--short-name", required=True, help="the unit's short name (单位简称, 4-6 characters)"
     )
-    _db_options(unit_add)
-    _secret_option(unit_add)
-    unit_add.set_defaults(func=run_unit_add)
+    _with_secret(unit_add, run_unit_add)
 
     party = sub.add_parser("party", help="agencies and the regulator").add_subparsers(
         dest="party_command", required=True
@@ -96,26 +102,24 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     party_add.add_argument("--kind", required=True, choices=("agency", "regulator"),
                            help="an inspection agency or the regulator")  # fmt: skip
     party_add.add_argument("--id", help="the party id sent with each request (default: the name, if ASCII)")
-    _db_options(party_add)
-    _secret_option(party_add)
-    party_add.set_defaults(func=run_party_add)
+    _with_secret(party_add, run_party_add)
     party_rekey = party.add_parser(
         "rekey", help="a new key for a unit, agency or regulator (printed once); the old one stops working"
     )
     party_rekey.add_argument("id", help="the party's id (a unit's code)")
-    _db_options(party_rekey)
-    _secret_option(party_rekey)
-    party_rekey.set_defaults(func=run_party_rekey)
+    _with_secret(party_rekey, run_party_rekey)
 
     secret = sub.add_parser("secret", help="the platform secret").add_subparsers(
         dest="secret_command", required=True
     )
     rotate = secret.add_parser("rotate", help="seal every party key under a new platform secret")
-    rotate.add_argument("--new-secret-file", required=True, metavar="PATH",
-                        help="where to make the new secret (must not exist yet)")  # fmt: skip
-    _db_options(rotate)
-    _secret_option(rotate)
-    rotate.set_defaults(func=run_secret_rotate)
+    rotate.add_argument(
+        "--new-secret-file",
+        required=True,
+        metavar="PATH",
+        help="where to make the new secret (one there from an earlier run is taken)",
+    )
+    _with_secret(rotate, run_secret_rotate)
 
     export = sub.add_parser("export", help="a unit's stored records as JSON lines on stdout")
     export.add_argument(
@@ -236,30 +240,15 @@ def run_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_unit_add(args: argparse.Namespace) -> int:
-    from platform_server.parties import add_unit
-
+def _print_new_key(
+    args: argparse.Namespace, make: Callable[[Connection, KeySeal], str], hint: str = ""
+) -> int:
+    """`make` a party's key in one transaction under the platform secret and print it (shown once)."""
     store = _open(args)
     try:
         with store.transaction() as conn:
-            key = add_unit(conn, store.seal, args.code, args.short_name)
+            key = make(conn, store.seal)
     except ValueError as exc:
-        raise BadInput(str(exc)) from None
-    finally:
-        store.close()
-    print(key)
-    return 0
-
-
-def run_party_add(args: argparse.Namespace) -> int:
-    from platform_server.parties import add_party
-
-    store = _open(args)
-    try:
-        with store.transaction() as conn:
-            key = add_party(conn, store.seal, args.id or args.name, args.kind, args.name)
-    except ValueError as exc:
-        hint = "" if args.id else " (give --id for a name that is not ASCII)"
         raise BadInput(f"{exc}{hint}") from None
     finally:
         store.close()
@@ -267,19 +256,25 @@ def run_party_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_unit_add(args: argparse.Namespace) -> int:
+    from platform_server.parties import add_unit
+
+    return _print_new_key(args, lambda conn, seal: add_unit(conn, seal, args.code, args.short_name))
+
+
+def run_party_add(args: argparse.Namespace) -> int:
+    from platform_server.parties import add_party
+
+    hint = "" if args.id else " (give --id for a name that is not ASCII)"
+    return _print_new_key(
+        args, lambda conn, seal: add_party(conn, seal, args.id or args.name, args.kind, args.name), hint
+    )
+
+
 def run_party_rekey(args: argparse.Namespace) -> int:
     from platform_server.parties import rekey
 
-    store = _open(args)
-    try:
-        with store.transaction() as conn:
-            key = rekey(conn, store.seal, args.id)
-    except ValueError as exc:
-        raise BadInput(str(exc)) from None
-    finally:
-        store.close()
-    print(key)
-    return 0
+    return _print_new_key(args, lambda conn, seal: rekey(conn, seal, args.id))
 
 
 def run_secret_rotate(args: argparse.Namespace) -> int:

@@ -34,6 +34,18 @@ def database_bytes(directory: Path) -> bytes:
     return b"".join(p.read_bytes() for p in sorted(directory.glob("platform.db*")))
 
 
+def plain_keys_as_before(db: str, count: int) -> dict[str, str]:
+    """`count` units whose keys are in plain text, as a platform kept them before keys were sealed."""
+    old_keys = {f"HY{n:04d}": f"ffk_{n:04d}" + "o" * 39 for n in range(12, 12 + count)}
+    store = open_store(db, None)
+    with store.transaction() as conn:
+        for party, key in old_keys.items():
+            row = {"id": party, "kind": "unit", "name": "衡阳燃气", "key": key, "created_at": "2026-01-01"}
+            conn.execute(insert(t.party).values(**row))
+    store.close()
+    return old_keys
+
+
 async def answers(db: str, seal: KeySeal, party: str, key: str) -> int:
     store = open_store(db, seal)
     try:
@@ -74,13 +86,7 @@ async def test_keys_an_older_platform_kept_in_plain_text_are_sealed_and_still_si
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     db, secret = f"sqlite:///{tmp_path / 'platform.db'}", tmp_path / "platform.secret"
-    old_keys = {f"HY{n:04d}": f"ffk_{n:04d}" + "o" * 39 for n in range(12, 40)}  # as kept before
-    store = open_store(db, None)
-    with store.transaction() as conn:
-        for party, key in old_keys.items():
-            row = {"id": party, "kind": "unit", "name": "衡阳燃气", "key": key, "created_at": "2026-01-01"}
-            conn.execute(insert(t.party).values(**row))
-    store.close()
+    old_keys = plain_keys_as_before(db, 28)
     assert all(key.encode() in database_bytes(tmp_path) for key in old_keys.values())
 
     code, _, err = run(capsys, "platform", "party", "add", "AG01", "--kind", "agency",
@@ -118,13 +124,7 @@ def party_table_bytes(url: str) -> bytes:
 async def test_on_postgresql_no_dead_row_keeps_a_plain_key_either(
     pg_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    old_keys = {f"HY{n:04d}": f"ffk_{n:04d}" + "p" * 39 for n in range(12, 20)}
-    store = open_store(pg_url, None)
-    with store.transaction() as conn:
-        for party, key in old_keys.items():
-            row = {"id": party, "kind": "unit", "name": "衡阳燃气", "key": key, "created_at": "2026-01-01"}
-            conn.execute(insert(t.party).values(**row))
-    store.close()
+    old_keys = plain_keys_as_before(pg_url, 8)
     assert all(key.encode() in party_table_bytes(pg_url) for key in old_keys.values())
 
     secret = tmp_path / "platform.secret"
