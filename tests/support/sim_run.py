@@ -63,9 +63,10 @@ def run_sim(
     return proc.returncode, proc.stderr, read_events(events)
 
 
-# What one run of the fault matrix takes (measured: 17 s of CPU in its 28 s, on one core; its
-# simulators and its floor share one interpreter, so it never takes more than one).
-_ONE_RUN_CORES = 0.7
+# What one more run of the fault matrix needs idle: it takes 17 s of CPU in its 28 s (0.6 of a
+# core; its simulators and its floor share one interpreter, so never more than one), and its floor
+# needs a sample within 1 s: a whole core, so that a busy neighbour's burst does not starve it.
+_ONE_RUN_CORES = 1.0
 
 
 def _idle_cores(cpus: set[int], window_s: float = 0.5) -> float | None:
