@@ -25,7 +25,7 @@ from supervisor.console.in_process import InProcessAccess
 from supervisor.floor import Floor
 from supervisor.runtime.pipe import SERVICE_NICENESS, PipeClosed
 from supervisor.storage.database import Database
-from tests.support.console_client import command, hello, receive, user
+from tests.support.console_client import command, event, hello, receive, user
 
 
 @pytest.fixture
@@ -49,12 +49,9 @@ async def test_a_console_sees_the_floor_and_commands_it_through_the_process(floo
             assert (await hello(ws, token))["user"] == "王班长"
             snap = (await receive(ws, "snapshot"))["snapshot"]
             assert [s["id"] for s in snap["stations"]] == ["S1"]
-            assert (await command(ws, 1, "pause", station="S1"))["ok"] is True
-            with trio.fail_after(10):
-                while True:
-                    event = json.loads(await ws.get_message()).get("event", {})
-                    if event.get("type") == "station.state" and event.get("state") == "paused":
-                        break
+            passed: list[dict[str, Any]] = []
+            assert (await command(ws, 1, "pause", passed, station="S1"))["ok"] is True
+            await event(ws, passed, "station.state", station="S1", state="paused")
             assert (await command(ws, 2, "nope"))["code"] == "console.unknown_command"
         nursery.cancel_scope.cancel()
 

@@ -6,6 +6,7 @@ import contextlib
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import trio
@@ -22,7 +23,7 @@ from supervisor.console.protocol import decode_server
 from supervisor.console.server import ConsoleServer
 from supervisor.storage import schema as t
 from supervisor.storage.database import Database
-from tests.support.console_client import command, hello, receive, user
+from tests.support.console_client import command, event, hello, receive, user
 from tui.i18n import Texts
 from tui.model import ConsoleModel
 
@@ -45,14 +46,10 @@ async def test_a_console_gets_a_snapshot_then_events_and_a_supervisor_can_pause(
         snap = (await receive(ws, "snapshot"))["snapshot"]
         assert [s["id"] for s in snap["stations"]] == ["S1"]
         assert {"S1.coordinator", "storage"} <= {a["actor"] for a in snap["actors"]}
-        reply = await command(ws, 1, "pause", station="S1")
+        passed: list[dict[str, Any]] = []
+        reply = await command(ws, 1, "pause", passed, station="S1")
         assert reply["ok"] is True
-        with trio.fail_after(10):
-            while True:
-                message = json.loads(await ws.get_message())
-                event = message.get("event", {})
-                if event.get("type") == "station.state" and event.get("state") == "paused":
-                    break
+        await event(ws, passed, "station.state", station="S1", state="paused")
 
 
 async def test_a_command_outside_the_role_is_refused_and_audited(console) -> None:  # type: ignore[no-untyped-def]

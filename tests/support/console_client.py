@@ -13,7 +13,7 @@ from supervisor.storage import open_database
 from supervisor.storage.database import Database
 from supervisor.storage.users import add_user
 
-__all__ = ["add_supervisor", "command", "hello", "passed_check", "receive", "user"]
+__all__ = ["add_supervisor", "command", "event", "hello", "passed_check", "receive", "user"]
 
 
 async def user(db: Database, name: str, role: str, station: str | None = None) -> str:
@@ -40,13 +40,42 @@ async def hello(ws: WebSocketConnection, token: str) -> dict[str, Any]:
     return await receive(ws, "welcome")
 
 
-async def command(ws: WebSocketConnection, cid: int | str, name: str, **args: Any) -> dict[str, Any]:
+async def command(
+    ws: WebSocketConnection,
+    cid: int | str,
+    name: str,
+    passed: list[dict[str, Any]] | None = None,
+    **args: Any,
+) -> dict[str, Any]:
+    """The reply to the command; the messages that came before it go to `passed` (the event the
+    command causes may come before its reply: the two travel apart from the floor)."""
     await ws.send_message(json.dumps({"type": "command", "id": cid, "command": name, "args": args}))
     with trio.fail_after(10):
         while True:
             message = json.loads(await ws.get_message())
             if message["type"] == "reply" and message["id"] == cid:
                 return message
+            if passed is not None:
+                passed.append(message)
+
+
+async def event(
+    ws: WebSocketConnection, passed: list[dict[str, Any]], type_: str, **fields: Any
+) -> dict[str, Any]:
+    """The first floor event of that type with those fields: among `passed`, else the next."""
+
+    def wanted(message: dict[str, Any]) -> bool:
+        found = message.get("event", {})
+        return found.get("type") == type_ and all(found.get(k) == v for k, v in fields.items())
+
+    for message in passed:
+        if wanted(message):
+            return dict(message["event"])
+    with trio.fail_after(10):
+        while True:
+            message = json.loads(await ws.get_message())
+            if wanted(message):
+                return dict(message["event"])
 
 
 async def passed_check(ws: WebSocketConnection, cid: int, cylinder: str, phase: str = "pre") -> None:
