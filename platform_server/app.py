@@ -86,8 +86,8 @@ def _declared_length(request: Request, limit: int) -> int:
     """The body's length as its headers declare it (none: no body), from the headers alone: a 411
     for a body sent without a length (chunked), a 413 beyond `limit`."""
     declared = request.headers.get("content-length", "")
-    # (HTTP/2 may send a body without either header: a POST or PUT must declare its length)
-    if "transfer-encoding" in request.headers or (not declared and request.method in ("POST", "PUT")):
+    # (None at all means no body: one HTTP/2 sends anyway is more than declared, see _read_body)
+    if "transfer-encoding" in request.headers:
         raise ApiError(411, "request.length_required", "a body must be sent with its Content-Length")
     size = int(declared) if declared.isdigit() else 0
     if size > limit:
@@ -132,6 +132,7 @@ class PlatformApp:
         self.max_body_bytes = max_body_bytes
         self.faults = FaultSwitch()
         self.guard = guard or Guard()
+        self._told_seal_problem = False
         routes = [
             Route("/openapi.json", self._openapi, methods=["GET"]),
             self._route("/v1/me", "GET", ANY, self._me),
@@ -212,7 +213,9 @@ class PlatformApp:
         try:
             key = self.store.seal.open(party.id, party.sealed_key)
         except SecretProblem as exc:  # (sealed under another secret: rotated while this one runs)
-            log.error("platform: %s: restart it with the secret in use", exc)  # noqa: TRY400 - no traceback to add
+            if not self._told_seal_problem:  # (once, not for every request until the restart)
+                self._told_seal_problem = True
+                log.error("platform: %s: restart it with the secret in use", exc)  # noqa: TRY400 - no traceback
             raise ApiError(
                 503, "platform.unavailable", "the platform cannot check requests now: retry later"
             ) from None

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import errno
+import hmac
 import os
 import secrets
 import stat
@@ -53,6 +54,10 @@ class KeySeal:
         if len(secret) != _SECRET_BYTES:
             raise SecretProblem(f"the platform secret must be {_SECRET_BYTES} bytes, not {len(secret)}")
         self._aead = AESGCM(secret)
+        self._secret = secret
+
+    def same_secret(self, other: KeySeal) -> bool:
+        return hmac.compare_digest(self._secret, other._secret)
 
     @classmethod
     def generate(cls) -> KeySeal:
@@ -126,8 +131,14 @@ def create_secret_file(path: Path) -> KeySeal:
         except OSError as exc:
             if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP):
                 raise
-            # A file system without hard links (some network mounts): made in place instead.
-            _write(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), text)
+            # A file system without hard links (some network mounts): made in place instead, and
+            # taken away again if it could not be written whole (a part would be refused for ever).
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                _write(fd, text)
+            except BaseException:
+                path.unlink()
+                raise
     finally:
         os.unlink(aside)
     _sync_directory(path.parent)  # (the secret seals keys a database commits: it must outlive a power cut)

@@ -284,13 +284,15 @@ def run_secret_rotate(args: argparse.Namespace) -> int:
     from platform_server.parties import reseal_keys
 
     old_path, new_path = _secret_path(args), Path(args.new_secret_file)
-    if new_path.absolute() == old_path.absolute():
+    if new_path.resolve() == old_path.resolve():
         raise BadInput(f"--new-secret-file {new_path} is the secret in use: name a new file")
     store = _open(args, keys=False)  # (the old secret may open none of the keys: a rotation that
     try:  #  committed, though its command did not live to say so; run again, it finds them sealed)
         try:
             old = read_secret_file(old_path)
             new = made_or_read(new_path)
+            if new.same_secret(old):  # (a link to it, or a copy)
+                raise BadInput(f"{new_path} holds the secret in use: name a new file")
             with store.transaction() as conn:
                 resealed, already = reseal_keys(conn, old, new)
         except SecretProblem as exc:

@@ -5,6 +5,7 @@ with one line, rather than refusing every party later."""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import httpx
@@ -257,11 +258,21 @@ async def test_a_new_platform_secret_seals_the_same_keys_and_the_old_one_opens_n
     for there, why in (
         (tmp_path / "etc" / "s", "cannot make the platform secret"),
         (old, "is the secret in use"),
+        (tmp_path / "sub" / ".." / "old.secret", "is the secret in use"),
     ):
         code, _, err = run(capsys, *rotate, "--new-secret-file", str(there))
         assert code == 2
         assert why in err
         assert len(err.strip().splitlines()) == 1
+    # The secret in use by another name (a link to it, a copy): refused too, not "rotated" to itself.
+    (tmp_path / "same.secret").symlink_to(new)
+    (tmp_path / "copy.secret").write_text(new.read_text())
+    (tmp_path / "copy.secret").chmod(0o600)
+    from_new = ("platform", "secret", "rotate", "--db", db, "--secret-file", str(new))
+    for alias in (tmp_path / "same.secret", tmp_path / "copy.secret"):
+        code, _, err = run(capsys, *from_new, "--new-secret-file", str(alias))
+        assert code == 2
+        assert "the secret in use" in err
     assert await answers(db, read_secret_file(new), "HY0012", key.strip()) == 200
 
 
@@ -291,3 +302,34 @@ async def test_a_running_platform_whose_secret_was_rotated_says_so_and_answers_5
     assert (r.status_code, r.json()["error"]) == (503, "platform.unavailable")
     assert HEADER_REPLY_SIGNATURE not in r.headers
     assert any("restart it with the secret in use" in m for m in caplog.messages)
+
+
+def test_a_rotation_says_when_a_reader_kept_the_old_keys_on_disk(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A server, an export or a backup reading the platform's SQLite file keeps its write-ahead log,
+    which holds the keys as sealed before: the rotation says so instead of claiming them gone."""
+    db, old, new = f"sqlite:///{tmp_path / 'platform.db'}", tmp_path / "old.secret", tmp_path / "new.secret"
+    add = (
+        "platform",
+        "unit",
+        "add",
+        "HY0012",
+        "--short-name",
+        "衡阳燃气",
+        "--db",
+        db,
+        "--secret-file",
+        str(old),
+    )
+    assert run(capsys, *add)[0] == 0
+    reader = sqlite3.connect(tmp_path / "platform.db")
+    try:
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM party").fetchone()  # (an open snapshot)
+        code, _, err = run(capsys, "platform", "secret", "rotate", "--db", db, "--secret-file", str(old),
+                           "--new-secret-file", str(new))  # fmt: skip
+    finally:
+        reader.close()
+    assert code == 0, err
+    assert "could not be rewritten now (a reader kept the write-ahead log from being emptied)" in err

@@ -136,7 +136,7 @@ JSON = "Content-Type: application/json\r\n"
 BEFORE_THE_SIGNATURE = {
     # what the request does: (framing, body, the answer to a known and to an unknown party alike)
     "chunked body": (JSON + "Transfer-Encoding: chunked", b"2\r\n{}\r\n0\r\n\r\n", b"411"),
-    "no length at all": (JSON.rstrip(), b"", b"411"),  # (HTTP/2 may send a body so)
+    "no length at all, bad signature": (JSON.rstrip(), b"", b"401"),
     "body over the limit": (JSON + f"Content-Length: {(16 << 20) + 1}", b"", b"413"),
     "not JSON, bad signature": ("Content-Type: text/plain\r\nContent-Length: 2", b"{}", b"401"),
     "JSON, bad signature": (JSON + "Content-Length: 2", b"{}", b"401"),
