@@ -15,6 +15,7 @@ from collections.abc import Iterator
 
 import pytest
 from rich.console import Console
+from textual.pilot import Pilot
 from textual.widgets import DataTable
 
 from domain.events import AlarmRaised
@@ -131,6 +132,17 @@ def screen_text(console: ConsoleApp) -> list[str]:
     return out.export_text().splitlines()
 
 
+async def shown_once(console: ConsoleApp, pilot: Pilot[None], text: str, within_s: float = 10.0) -> list[str]:
+    """The screen once `text` is on it, or as it is after `within_s`. A redraw that waits for a
+    screen to be whole comes on a timer: on a loaded machine one pause can end before it fires."""
+    deadline = time.monotonic() + within_s
+    shown = screen_text(console)
+    while text not in "\n".join(shown) and time.monotonic() < deadline:
+        await pilot.pause(0.05)
+        shown = screen_text(console)
+    return shown
+
+
 @pytest.mark.parametrize("lang", ["zh", "en"])
 @pytest.mark.parametrize("size", [(80, 24), (100, 30), (140, 40)])
 def test_floor_tiles_show_weight_target_progress_and_problem_whole_at_every_size(
@@ -203,8 +215,7 @@ def test_a_screen_redrawn_while_it_is_still_mounting_is_drawn_once_it_is_whole(n
                 screen.show()  # (raised before the screen waited for its whole tree)
                 await asyncio.sleep(0)
             await mounting
-            await pilot.pause()
-            return screen_text(console)
+            return await shown_once(console, pilot, "已连接")
 
     shown = "\n".join(asyncio.run(run()))
     assert "已连接" in shown  # the status line is drawn
@@ -226,8 +237,7 @@ def test_a_screen_redrawn_without_its_status_line_waits_for_it() -> None:
             screen.show()  # (raised NoMatches)
             await pilot.pause()
             await screen.mount(StatusLine(screen.t, screen.model), before=0)
-            await pilot.pause()
-            return screen_text(console)
+            return await shown_once(console, pilot, "已连接")
 
     shown = "\n".join(asyncio.run(run()))
     assert "已连接" in shown  # drawn once it is back
