@@ -6,6 +6,8 @@ with one line, rather than refusing every party later."""
 from __future__ import annotations
 
 import sqlite3
+import threading
+import time
 from pathlib import Path
 
 import httpx
@@ -333,3 +335,46 @@ def test_a_rotation_says_when_a_reader_kept_the_old_keys_on_disk(
         reader.close()
     assert code == 0, err
     assert "could not be rewritten now (a reader kept the write-ahead log from being emptied)" in err
+
+
+def test_on_postgresql_a_key_command_waits_for_a_rotation_under_way_then_refuses(pg_url: str) -> None:
+    """Two commands on two connections: a `unit add` that read the secret while a `secret rotate`
+    was sealing the keys waits for the rotation's transaction (LOCK TABLE), then finds its secret
+    rotated away and refuses. Without the lock it read the keys as they were before the rotation
+    committed and sealed a key under the old secret (every other key under the new one)."""
+    old, new = KeySeal.generate(), KeySeal.generate()
+    rotating, adding = open_store(pg_url, old), open_store(pg_url, old)
+    outcome: list[BaseException | str] = []
+
+    def add() -> None:
+        try:
+            with adding.transaction() as conn:
+                outcome.append(add_unit(conn, old, "HY0012", "衡阳燃气"))
+        except BaseException as exc:  # (handed to the test's thread)
+            outcome.append(exc)
+
+    try:
+        with rotating.transaction() as conn:
+            add_party(conn, old, "AG01", "agency", "衡阳市特检所")
+        adder = threading.Thread(target=add)
+        with rotating.transaction() as conn:
+            assert reseal_keys(conn, old, new) == (1, 0)
+            adder.start()
+            waiting = (
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                " AND datname = current_database() AND query LIKE 'LOCK TABLE%'"
+            )
+            deadline = time.monotonic() + 30
+            with rotating.reading() as watch:
+                while not watch.execute(text(waiting)).scalar() and time.monotonic() < deadline:
+                    time.sleep(0.02)
+                assert watch.execute(text(waiting)).scalar(), "the unit add did not wait for the rotation"
+            assert not outcome
+        adder.join(timeout=30)
+        assert len(outcome) == 1
+        assert isinstance(outcome[0], SecretProblem), outcome
+        with rotating.reading() as conn:
+            assert find_party(conn, "HY0012") is None
+    finally:
+        rotating.close()
+        adding.close()
