@@ -18,6 +18,7 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import aclosing
 from typing import Any
 
 from attrs import frozen
@@ -254,12 +255,15 @@ class PlatformApp:
         chunks, size = [], 0
         self.guard.start_unverified()
         try:
-            async for chunk in request.stream():
-                size += len(chunk)
-                self.guard.buffer(len(chunk))
-                if size > declared:
-                    raise not_signed()
-                chunks.append(chunk)
+            # Closed when left early, not when collected: a body longer than declared (HTTP/2)
+            # leaves its stream unread, and Starlette's generator would be left open.
+            async with aclosing(request.stream()) as stream:
+                async for chunk in stream:
+                    size += len(chunk)
+                    self.guard.buffer(len(chunk))
+                    if size > declared:
+                        raise not_signed()
+                    chunks.append(chunk)
         finally:
             self.guard.end_unverified(size)
         return b"".join(chunks)

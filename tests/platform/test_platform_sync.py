@@ -10,8 +10,6 @@ restart.
 from __future__ import annotations
 
 import datetime as dt
-import shutil
-import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable, Hashable
 from contextlib import asynccontextmanager
@@ -40,7 +38,16 @@ from supervisor.storage.database import Database
 from supervisor.storage.outbox import dead_letters, enqueue, outbox_backlog
 from supervisor.storage.registry import get_cursor, load_archive, regulator_disables
 from supervisor.storage.repository import store_all
-from tests.support.platform_env import REGULATOR, TODAY, UNIT, Env, archive, floor_records, platform_env
+from tests.support.platform_env import (
+    REGULATOR,
+    TODAY,
+    UNIT,
+    Env,
+    archive,
+    floor_records,
+    platform_env,
+    self_signed_certificate,
+)
 
 CODE = f"{UNIT}0000001"
 FAST_BACKOFF = Backoff(initial_s=0.05, max_s=0.4)  # (a test's outages last a moment)
@@ -410,9 +417,7 @@ async def test_a_change_it_cannot_read_stops_the_pull_before_it(tmp_path: Path) 
 async def test_tls_is_verified(tmp_path: Path, verify: str) -> None:
     """A platform behind a certificate the system does not trust is refused; with the plant's CA
     configured it is accepted."""
-    if shutil.which("openssl") is None:
-        pytest.skip("no openssl command to make a test certificate")
-    cert, key = _self_signed(tmp_path)
+    cert, key = self_signed_certificate(tmp_path)
     db = _floor_db(tmp_path, records=1)
     async with platform_env(f"sqlite:///{tmp_path / 'p.db'}", certfile=str(cert), keyfile=str(key)) as env:
         assert env.url.startswith("https://")
@@ -425,16 +430,6 @@ async def test_tls_is_verified(tmp_path: Path, verify: str) -> None:
                 assert "CERTIFICATE_VERIFY_FAILED" in run.sync.detail
                 assert backlog(db) == 4
     db.close()
-
-
-def _self_signed(directory: Path) -> tuple[Path, Path]:
-    cert, key = directory / "platform.pem", directory / "platform.key"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
-         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    return cert, key
 
 
 async def test_a_link_too_slow_for_the_batch_gets_smaller_batches_then_full_ones_again(

@@ -4,6 +4,8 @@ and records exactly as a floor's outbox holds them (made by the floor's own stor
 from __future__ import annotations
 
 import datetime as dt
+import shutil
+import subprocess
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from decimal import Decimal
@@ -11,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from attrs import define, field
 
 from domain.archive import CylinderArchive
@@ -105,3 +108,16 @@ def floor_outbox(directory: Path, fills: int = 3) -> list[dict[str, Any]]:
     finally:
         db.close()
     return [{"record_id": i.record_id, "kind": i.kind, "payload": dict(i.payload)} for i in items]
+
+
+def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key, made by `openssl` (the test is skipped without it)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("no openssl command to make a test certificate")
+    cert, key = directory / "platform.pem", directory / "platform.key"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return cert, key
