@@ -81,7 +81,9 @@ async def test_many_consoles_arriving_at_once_cost_the_floor_a_few_snapshots(flo
             for token in tokens:
                 consoles.start_soon(console, token)
         nursery.cancel_scope.cancel()
-    assert 1 <= built[0] <= 12  # shared between the consoles that wanted one at the same time
+    # Shared between the consoles that wanted one at the same time (within 0.25 s of each other:
+    # how many that is depends on how the machine schedules the handshakes, the sharing does not).
+    assert 1 <= built[0] < len(tokens)
 
 
 async def test_a_console_process_that_dies_ends_its_service_not_the_floor(floor) -> None:  # type: ignore[no-untyped-def]
@@ -98,8 +100,9 @@ async def test_a_console_process_that_dies_ends_its_service_not_the_floor(floor)
     with pytest.raises(BaseExceptionGroup) as ended, trio.fail_after(20):  # (its supervisor starts anew)
         await run_and_kill()
     assert ended.value.subgroup(PipeClosed) is not None
-    await trio.sleep(0.5)
-    assert the_floor.stations["S1"].coordinator.handled > handled  # the floor went on
+    with trio.fail_after(10):  # the floor went on
+        while the_floor.stations["S1"].coordinator.handled <= handled:  # noqa: ASYNC110
+            await trio.sleep(0.02)
 
 
 def test_a_port_in_use_is_said_by_the_process_and_raised() -> None:

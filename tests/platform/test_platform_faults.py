@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
+import trio
 
 import platform_server.app as app_module
 from platform_server import FaultSwitch
@@ -68,11 +69,14 @@ async def test_down_5xx_and_throttle_store_nothing(sqlite_url: str, outbox: list
 async def test_a_slow_reply_times_out_at_the_client_but_the_batch_is_stored(
     sqlite_url: str, outbox: list[Any]
 ) -> None:
-    async with platform_env(sqlite_url) as env, env.client(UNIT, timeout=0.2) as client:
-        env.app.faults.slow_s = 1.0
+    async with platform_env(sqlite_url) as env, env.client(UNIT, timeout=2.0) as client:
+        env.app.faults.slow_s = 60.0  # (far beyond the client's patience, however busy the machine)
         env.app.faults.set("slow")
         with pytest.raises(httpx.ReadTimeout):
             await client.post("/v1/records", json={"records": outbox})
+        with trio.fail_after(10):  # stored before the slow reply, which may still be on its way
+            while len(env.events) < len(outbox):  # noqa: ASYNC110 (the platform signals nothing)
+                await trio.sleep(0.02)
         assert len(env.events) == len(outbox)
 
 

@@ -364,11 +364,16 @@ def test_on_postgresql_a_key_command_waits_for_a_rotation_under_way_then_refuses
                 "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
                 " AND datname = current_database() AND query LIKE 'LOCK TABLE%'"
             )
+
+            def seen_waiting() -> bool:
+                # (a transaction of its own each time: within one, pg_stat_activity stays as first read)
+                with rotating.reading() as watch:
+                    return bool(watch.execute(text(waiting)).scalar())
+
             deadline = time.monotonic() + 30
-            with rotating.reading() as watch:
-                while not watch.execute(text(waiting)).scalar() and time.monotonic() < deadline:
-                    time.sleep(0.02)
-                assert watch.execute(text(waiting)).scalar(), "the unit add did not wait for the rotation"
+            while not seen_waiting() and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert seen_waiting(), "the unit add did not wait for the rotation"
             assert not outcome
         adder.join(timeout=30)
         assert len(outcome) == 1

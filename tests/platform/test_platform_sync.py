@@ -137,7 +137,11 @@ def stored_once(env: Env) -> dict[str, int]:
 
 async def test_the_outbox_drains_to_the_platform_and_each_record_is_stored_once(tmp_path: Path) -> None:
     db = _floor_db(tmp_path, records=5)
-    async with platform_env(f"sqlite:///{tmp_path / 'p.db'}") as env, running_sync(env, db) as run:
+    # A minute between rounds: the late record below can only go up at once because it is nudged.
+    async with (
+        platform_env(f"sqlite:///{tmp_path / 'p.db'}") as env,
+        running_sync(env, db, sync_interval_s=60.0) as run,
+    ):
         await until(lambda: run.sync.outbox.backlog == 0 and run.sync.last_success is not None)
         assert backlog(db) == 0
         ok = run.batches("ok")
@@ -152,7 +156,7 @@ async def test_the_outbox_drains_to_the_platform_and_each_record_is_stored_once(
         with db.transaction() as conn:
             enqueue(conn, "chk-late", "check", _check_payload())
         run.sync.nudge()
-        await until(lambda: "chk-late" in stored_once(env), timeout_s=2.0)
+        await until(lambda: "chk-late" in stored_once(env))
     db.close()
 
 
@@ -174,10 +178,11 @@ async def test_lost_replies_are_resent_and_the_platform_keeps_one_copy(
         request.getfixturevalue("pg_url") if platform_db == "postgresql" else f"sqlite:///{tmp_path / 'p.db'}"
     )
     async with platform_env(url) as env:
-        env.app.faults.set("drop_response", 0.6)  # every batch stored, every reply lost
+        env.app.faults.set("drop_response")  # every batch stored, every reply lost ...
         async with running_sync(env, db, batch_size=3) as run:
+            await until(lambda: bool(run.batches("lost_reply")))  # (seen as such)
+            env.app.faults.set("up")  # ... until the floor has lost one
             await until(lambda: drained(run, db))
-            assert run.batches("lost_reply"), "the lost replies were seen as such"
             duplicates = [rid for rid, _k, status in env.events if status == "duplicate"]
     assert duplicates, "the resent batch came back as duplicates"
     assert_each_stored_once(env, 9)
@@ -187,8 +192,10 @@ async def test_lost_replies_are_resent_and_the_platform_keeps_one_copy(
 async def test_a_5xx_storm_is_waited_out_and_nothing_is_lost(tmp_path: Path) -> None:
     db = _floor_db(tmp_path, records=4)
     async with platform_env(f"sqlite:///{tmp_path / 'p.db'}") as env:
-        env.app.faults.set("error_5xx", 1.0)
+        env.app.faults.set("error_5xx")
         async with running_sync(env, db) as run:
+            await until(lambda: len([e for e in run.batches() if e.fields["status"] != "ok"]) >= 2)
+            env.app.faults.set("up")
             await until(lambda: drained(run, db))
             failed = [e.fields["status"] for e in run.batches() if e.fields["status"] != "ok"]
     # (The registry pulls draw from the same 500, 502, 503 rotation.)
@@ -203,8 +210,10 @@ async def test_a_5xx_storm_is_waited_out_and_nothing_is_lost(tmp_path: Path) -> 
 async def test_retry_after_is_honoured(tmp_path: Path) -> None:
     db = _floor_db(tmp_path, records=1)
     async with platform_env(f"sqlite:///{tmp_path / 'p.db'}") as env:
-        env.app.faults.set("throttle", 0.5)  # 429 with Retry-After: 2
+        env.app.faults.set("throttle")  # 429 with Retry-After: 2 ...
         async with running_sync(env, db) as run:
+            await until(lambda: bool(run.batches("http_429")))
+            env.app.faults.set("up")  # ... to the first batch
             await until(lambda: drained(run, db))
             attempts = [e.at for e in run.batches()]
             assert [e.fields["status"] for e in run.batches()] == ["http_429", "ok"]
@@ -236,8 +245,8 @@ async def test_a_floor_stopped_mid_batch_resends_it_after_restart_and_nothing_is
 ) -> None:
     db = _floor_db(tmp_path, records=3)
     async with platform_env(f"sqlite:///{tmp_path / 'p.db'}") as env:
-        env.app.faults.set("slow")  # the batch is stored; its reply comes 2 s late
-        env.app.faults.slow_s = 2.0
+        env.app.faults.set("slow")  # the batch is stored; its reply comes long after
+        env.app.faults.slow_s = 60.0
         async with running_sync(env, db):
             await until(lambda: len(env.events) == 6)  # stored at the platform, reply still on its way
         assert backlog(db) == 6, "stopped before the reply: nothing was marked sent"
@@ -378,8 +387,8 @@ async def test_regulator_and_inspection_actions_reach_the_registry_and_survive_a
                 r = await agency.post("/v1/inspections", json={"cylinder": overdue, "result": "pass",
                                                               "next_inspection": "2030-11-20"})  # fmt: skip
                 assert r.status_code == 200, r.text
-            with trio.fail_after(2 * 0.2 + 1.0):  # within one sync interval (and a little)
-                await until(lambda: run.state.disabled("S2") and run.state.archives[CODE].blocked)
+            # (At the next pull, 0.2 s on here: bounded generously, as the machine may be busy.)
+            await until(lambda: run.state.disabled("S2") and run.state.archives[CODE].blocked)
             await until(lambda: run.state.archives[overdue].next_inspection == dt.date(2030, 11, 20))
             assert not run.state.disabled("S1")
             cursor = run.sync.cursor
@@ -438,8 +447,10 @@ async def test_a_link_too_slow_for_the_batch_gets_smaller_batches_then_full_ones
     db = _floor_db(tmp_path, records=13)  # 16 records
     async with platform_env(f"sqlite:///{tmp_path / 'p.db'}") as env:
         env.app.faults.set("slow")
-        env.app.faults.slow_s = 1.0  # every reply comes after the client gave up on it
-        async with running_sync(env, db, batch_size=8, timeout_s=0.3) as run:
+        env.app.faults.slow_s = 60.0  # every reply comes after the client gave up on it
+        # (1.5 s: a healthy reply comes in time however busy the machine, and no extra timeout
+        # changes the sizes below)
+        async with running_sync(env, db, batch_size=8, timeout_s=1.5) as run:
             await until(lambda: run.sync.batch_size == 1)
             env.app.faults.set("up")
             await until(lambda: drained(run, db))

@@ -137,13 +137,15 @@ async def _type_lines(devices: trio.Process, ws: WebSocketConnection, lines: lis
     for line in lines:
         command, station, *_ = line.split()
         expect = {"login": "operator.login", "scan": "scan"}.get(command)
-        with trio.fail_after(30):
+        with trio.fail_after(60):
             while True:
                 await devices.stdin.send_all(line.encode() + b"\n")
                 if expect is None:
                     break
-                with trio.move_on_after(2):
-                    await _event(ws, expect, station, 2)
+                # Long enough for an event that was merely late (the console runs below the floor,
+                # and a loaded machine starves it): a badge typed again would log the operator out.
+                with trio.move_on_after(5):
+                    await _event(ws, expect, station, 5)
                     break
         if command == "scan":
             filling.add(station)

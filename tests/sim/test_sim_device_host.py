@@ -27,7 +27,7 @@ def test_units_behind_one_listener_keep_their_maps_and_faults_apart() -> None:
     station = HostedStation(physics, DeviceSite(shared, 3, moved), valve)
     host = DeviceHost([station])
     host.start()
-    client = ModbusTcpClient("127.0.0.1", port=port, timeout=0.3, retries=0)
+    client = ModbusTcpClient("127.0.0.1", port=port, timeout=2, retries=0)
     try:
         assert host.address("S1", "valve") == ("127.0.0.1", port)
         host.call("S1", lambda st: st.place("C1", 15.25))
