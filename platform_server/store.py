@@ -71,7 +71,7 @@ class PlatformStore(Database):
         PostgreSQL keeps the old row versions in the table's file until VACUUM FULL (a plain VACUUM
         only marks their space free). Its WAL segments and any earlier backup still hold them:
         docs/platform-api.md, "Keys at rest"."""
-        dialect, busy = self.engine.dialect.name, ""
+        dialect, problem = self.engine.dialect.name, ""
         try:
             # Both outside any transaction: on the driver's connection, or in autocommit.
             if dialect == "sqlite":
@@ -81,7 +81,7 @@ class PlatformStore(Database):
                     raw.execute("VACUUM")
                     # (a reader holding an old snapshot keeps the WAL: SQLite says so in a row)
                     if raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]:
-                        busy = "a reader kept the write-ahead log from being emptied"
+                        problem = "a reader kept the write-ahead log from being emptied"
             elif dialect == "postgresql":
                 with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                     # Queued behind an open transaction, VACUUM FULL would hold up every request's
@@ -89,11 +89,11 @@ class PlatformStore(Database):
                     conn.execute(text("SET lock_timeout = '5s'"))
                     conn.execute(text(f"VACUUM FULL {t.party.name}"))
         except (SQLAlchemyError, sqlite3.Error) as exc:
-            busy = str(getattr(exc, "orig", None) or exc)
-        if not busy:
+            problem = str(getattr(exc, "orig", None) or exc)
+        if not problem:
             return ""
         return (
-            f"; the database could not be rewritten now ({busy}): the old key rows stay on disk until"
+            f"; the database could not be rewritten now ({problem}): the old key rows stay on disk until"
             f" it is (VACUUM on SQLite, VACUUM FULL {t.party.name} on PostgreSQL)"
         )
 

@@ -7,7 +7,6 @@ generous deadline and never assert on durations.
 from __future__ import annotations
 
 import tracemalloc
-from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
@@ -32,12 +31,7 @@ from simulator.faults import Fault
 from simulator.modbus_devices import StationDevices, open_station_devices
 from simulator.station_physics import SimulatedStation
 from supervisor.runtime import Latest, PermitGate
-
-
-async def until(pred: Callable[[], bool], timeout: float = 10.0) -> None:
-    with trio.fail_after(timeout):
-        while not pred():  # noqa: ASYNC110 - the devices run in another thread: poll them
-            await trio.sleep(0.02)
+from tests.support.waiting import until
 
 
 def _transport(devices: StationDevices, which: str) -> TcpTransport | RtuBus:

@@ -11,7 +11,7 @@ import itertools
 import math
 import os
 import re
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -26,6 +26,7 @@ from supervisor.runtime import ChildSpec, EventBus
 from supervisor.runtime.mailbox import Mailbox
 from supervisor.runtime.supervisor import Supervisor
 from tests.support.scanner_actors import WAIT_S, receive, receive_scans, running, serial_actor
+from tests.support.waiting import until
 
 
 def _inbox(capacity: int = 64) -> Mailbox[StationInput]:
@@ -38,12 +39,6 @@ async def receive_link(inbox: Mailbox[StationInput], up: bool) -> DeviceLink:
     assert message.device == "scanner"
     assert message.up is up
     return message
-
-
-async def until(pred: Callable[[], bool]) -> None:
-    with trio.fail_after(WAIT_S):
-        while not pred():  # noqa: ASYNC110 - counters of the actor, nothing to wait on
-            await trio.sleep(0.01)
 
 
 def tcp_actor(port: int, inbox: Mailbox[StationInput]) -> ScannerActor:

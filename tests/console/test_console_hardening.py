@@ -23,6 +23,7 @@ from supervisor.storage import schema as t
 from supervisor.storage.database import Database
 from supervisor.storage.users import revoke_user
 from tests.support.console_client import command, hello, receive, user
+from tests.support.waiting import until
 
 Console = tuple[ConsoleServer, Database, int]
 
@@ -52,13 +53,6 @@ async def client(url: str, **kwargs: Any) -> AsyncIterator[WebSocketConnection]:
             await ws._stream.aclose()
 
 
-async def _until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    """Polls: the server's counts change in its own tasks, with nothing to wait on from here."""
-    with trio.fail_after(timeout):
-        while not condition():  # noqa: ASYNC110
-            await trio.sleep(0.01)
-
-
 async def _closed_by_server(stream: trio.SocketStream, timeout: float = 10.0) -> bool:
     """Reads until the server closes the connection (True), or the timeout (False)."""
     with trio.move_on_after(timeout):
@@ -74,7 +68,7 @@ async def _closed_by_server(stream: trio.SocketStream, timeout: float = 10.0) ->
 async def test_connections_that_never_finish_their_handshake_cannot_keep_a_console_out(console) -> None:  # type: ignore[no-untyped-def]
     server, db, port = await console(limits=Limits(max_pending=8), handshake_timeout_s=60)
     held = [await trio.open_tcp_stream("127.0.0.1", port) for _ in range(40)]
-    await _until(lambda: server.admission.pending == 8)  # never more than the cap at once
+    await until(lambda: server.admission.pending == 8)  # never more than the cap at once
     token = await user(db, "sup", "supervisor")
     async with client(f"ws://127.0.0.1:{port}") as ws:
         assert (await hello(ws, token))["user"] == "sup"
@@ -94,11 +88,11 @@ async def test_a_silent_connection_is_closed_at_the_handshake_deadline(console) 
 async def test_a_connection_the_client_closed_mid_handshake_is_let_go_at_once(console) -> None:  # type: ignore[no-untyped-def]
     server, _, port = await console(handshake_timeout_s=60)
     streams = [await trio.open_tcp_stream("127.0.0.1", port) for _ in range(5)]
-    await _until(lambda: server.admission.pending == 5)
+    await until(lambda: server.admission.pending == 5)
     for stream in streams:
         await stream.send_all(b"GET / HTTP/1.1\r\n")
         await stream.aclose()
-    await _until(lambda: server.admission.pending == 0, timeout=10)  # not the 60 s deadline
+    await until(lambda: server.admission.pending == 0, timeout_s=10)  # not the 60 s deadline
 
 
 async def test_a_frame_over_the_protocols_limit_closes_the_connection_unbuffered(console) -> None:  # type: ignore[no-untyped-def]

@@ -26,6 +26,7 @@ from supervisor.floor import Floor
 from supervisor.runtime.pipe import SERVICE_NICENESS, PipeClosed
 from supervisor.storage.database import Database
 from tests.support.console_client import command, event, hello, receive, user
+from tests.support.waiting import until
 
 
 @pytest.fixture
@@ -100,9 +101,7 @@ async def test_a_console_process_that_dies_ends_its_service_not_the_floor(floor)
     with pytest.raises(BaseExceptionGroup) as ended, trio.fail_after(20):  # (its supervisor starts anew)
         await run_and_kill()
     assert ended.value.subgroup(PipeClosed) is not None
-    with trio.fail_after(10):  # the floor went on
-        while the_floor.stations["S1"].coordinator.handled <= handled:  # noqa: ASYNC110
-            await trio.sleep(0.02)
+    await until(lambda: the_floor.stations["S1"].coordinator.handled > handled)  # the floor went on
 
 
 def test_a_port_in_use_is_said_by_the_process_and_raised() -> None:

@@ -7,11 +7,11 @@ from typing import Any
 
 import httpx
 import pytest
-import trio
 
 import platform_server.app as app_module
 from platform_server import FaultSwitch
 from tests.support.platform_env import UNIT, floor_outbox, platform_env
+from tests.support.waiting import until
 
 
 @pytest.fixture(scope="module")
@@ -74,10 +74,7 @@ async def test_a_slow_reply_times_out_at_the_client_but_the_batch_is_stored(
         env.app.faults.set("slow")
         with pytest.raises(httpx.ReadTimeout):
             await client.post("/v1/records", json={"records": outbox})
-        with trio.fail_after(10):  # stored before the slow reply, which may still be on its way
-            while len(env.events) < len(outbox):  # noqa: ASYNC110 (the platform signals nothing)
-                await trio.sleep(0.02)
-        assert len(env.events) == len(outbox)
+        await until(lambda: len(env.events) == len(outbox))  # stored before the slow reply
 
 
 async def test_an_internal_failure_is_a_json_500_and_stores_nothing(

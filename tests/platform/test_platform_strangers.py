@@ -8,7 +8,6 @@ import contextlib
 import logging
 import re
 import time
-from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import httpx
@@ -19,6 +18,7 @@ from platform_client.auth import SigningAuth
 from platform_client.signing import sign_request
 from platform_server.guard import Guard
 from tests.support.platform_env import UNIT, platform_env
+from tests.support.waiting import until
 
 
 async def _open_post(url: str, headers: dict[str, str], *, chunked: bool = False) -> trio.SocketStream:
@@ -57,12 +57,6 @@ async def _reply(stream: trio.SocketStream) -> tuple[bytes, bytes, bytes]:
             data += chunk
     status, _, headers = head.partition(b"\r\n")
     return status, headers, body
-
-
-async def _until(pred: Callable[[], bool]) -> None:
-    with trio.fail_after(10):
-        while not pred():  # noqa: ASYNC110 - counters of the platform's guard, nothing to wait on
-            await trio.sleep(0.01)
 
 
 async def _status(stream: trio.SocketStream) -> bytes:
@@ -105,14 +99,14 @@ async def test_unverified_bodies_are_bounded_and_the_excess_answered_busy(sqlite
     guard = Guard(max_unverified=2)
     async with platform_env(sqlite_url, guard=guard) as env:
         held = [await _open_post(env.url, _unsigned(UNIT)) for _ in range(2)]
-        await _until(lambda: guard.unverified == 2)
+        await until(lambda: guard.unverified == 2)
         third = await _open_post(env.url, _unsigned(UNIT))
         async with third:
             assert await _status(third) == b"HTTP/1.1 503 "
         for stream in held:
             await stream.aclose()
         # The held reads end with their connections: the platform takes requests again.
-        await _until(lambda: guard.unverified == 0)
+        await until(lambda: guard.unverified == 0)
         async with env.client(UNIT) as client:
             assert (await client.get("/v1/me")).status_code == 200
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
-from collections.abc import AsyncIterator, Callable, Hashable
+from collections.abc import AsyncIterator, Hashable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -48,6 +48,7 @@ from tests.support.platform_env import (
     platform_env,
     self_signed_certificate,
 )
+from tests.support.waiting import until
 
 CODE = f"{UNIT}0000001"
 FAST_BACKOFF = Backoff(initial_s=0.05, max_s=0.4)  # (a test's outages last a moment)
@@ -106,13 +107,6 @@ def drained(run: Run, db: Database) -> bool:
     """Every record answered, and the sync done with its last batch (its figures and events are
     updated right after the database: both must say so, or a test reads them half-way)."""
     return run.sync.outbox.backlog == 0 and backlog(db) == 0
-
-
-async def until(condition: Callable[[], bool], timeout_s: float = 15.0) -> None:
-    """Poll: the conditions are on the database and the platform, which signal nothing."""
-    with trio.fail_after(timeout_s):
-        while not condition():  # noqa: ASYNC110
-            await trio.sleep(0.02)
 
 
 def backlog(db: Database) -> int:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -25,6 +24,7 @@ from supervisor.storage.database import Database
 from supervisor.storage.outbox import outbox_backlog
 from supervisor.storage.repository import store_all
 from tests.support.platform_env import REGULATOR, TODAY, UNIT, Env, archive, floor_records, platform_env
+from tests.support.waiting import until
 
 CODE = f"{UNIT}0000001"
 
@@ -43,12 +43,6 @@ def _process(env: Env, db: Database, url: str, bus: EventBus) -> tuple[SyncProce
     return SyncProcess(settings, url, state, bus), state
 
 
-async def _until(condition: Callable[[], bool], timeout_s: float = 20.0) -> None:
-    with trio.fail_after(timeout_s):
-        while not condition():  # noqa: ASYNC110 - the database and the platform signal nothing
-            await trio.sleep(0.05)
-
-
 def _backlog(db: Database) -> int:
     with db.reading() as conn:
         return outbox_backlog(conn)
@@ -65,15 +59,15 @@ async def test_records_go_up_and_the_registry_comes_down_through_the_process(tmp
         await nursery.start(watch.run)
         await nursery.start(sync.run)
         assert sync.pid != os.getpid()
-        await _until(lambda: _backlog(db) == 0)
+        await until(lambda: _backlog(db) == 0)
         batch = await batches.receive()  # the process's event, on the floor's bus
         assert isinstance(batch.payload, SyncBatch)
         assert batch.payload.accepted > 0
-        await _until(lambda: sync.figures().get("backlog") == 0 and sync.figures().get("status") == "ok")
+        await until(lambda: sync.figures().get("backlog") == 0 and sync.figures().get("status") == "ok")
         async with env.client(REGULATOR) as regulator:
             r = await regulator.post("/v1/regulator/actions", json={"action": "block", "cylinder": CODE})
             assert r.status_code == 200, r.text
-        await _until(lambda: state.archives[CODE].blocked)  # stored by the process, brought in by the watch
+        await until(lambda: state.archives[CODE].blocked)  # stored by the process, brought in by the watch
         sync.nudge()  # (a nudge with nothing waiting is harmless)
         nursery.cancel_scope.cancel()
     db.close()
@@ -96,7 +90,7 @@ async def test_a_killed_sync_process_ends_its_service_and_loses_nothing(tmp_path
         again, _ = _process(env, db, url, EventBus())  # what its supervisor does: start anew
         async with trio.open_nursery() as nursery:
             await nursery.start(again.run)
-            await _until(lambda: _backlog(db) == 0)
+            await until(lambda: _backlog(db) == 0)
             nursery.cancel_scope.cancel()
         stored = [rid for rid, _kind, status in env.events if status == "stored"]
         assert len(stored) == len(set(stored))  # each record once at the platform

@@ -18,7 +18,7 @@ from pathlib import Path
 import trio
 from trio_websocket import WebSocketConnection, open_websocket_url
 
-from tests.support.console_client import passed_check
+from tests.support.console_client import event, passed_check
 from tests.support.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -62,14 +62,6 @@ async def _until(stream: trio.abc.ReceiveStream, marker: bytes) -> None:
             chunk = await stream.receive_some()
             assert chunk, f"the process ended before {marker!r}: {seen!r}"
             seen += chunk
-
-
-async def _event(ws: WebSocketConnection, type_: str, station: str, timeout: float) -> None:
-    with trio.fail_after(timeout):
-        while True:
-            event = json.loads(await ws.get_message()).get("event") or {}
-            if event.get("type") == type_ and event.get("station") == station:
-                return
 
 
 async def test_the_dry_run_fills_on_both_simulated_stations(tmp_path: Path) -> None:
@@ -145,15 +137,12 @@ async def _type_lines(devices: trio.Process, ws: WebSocketConnection, lines: lis
                 # Long enough for an event that was merely late (the console runs below the floor,
                 # and a loaded machine starves it): a badge typed again would log the operator out.
                 with trio.move_on_after(5):
-                    await _event(ws, expect, station, 5)
+                    await event(ws, [], expect, station=station)
                     break
         if command == "scan":
             filling.add(station)
-    with trio.fail_after(60):
-        while filling:  # both fills completed, in whatever order
-            event = json.loads(await ws.get_message()).get("event") or {}
-            if event.get("type") == "fill.completed":
-                filling.discard(event["station"])
+    while filling:  # both fills completed, in whatever order
+        filling.discard((await event(ws, [], "fill.completed", within_s=60))["station"])
 
 
 async def _stop(processes: dict[str, trio.Process]) -> None:

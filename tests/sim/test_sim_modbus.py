@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 import trio
@@ -20,14 +20,7 @@ from simulator.faults import Fault
 from simulator.ground_truth import SimMass, SimValve, TrioGroundTruth
 from simulator.modbus_devices import SCALE_UNIT, VALVE_UNIT, StationDevices, open_station_devices
 from simulator.station_physics import FILL_CUT_OFF, SimulatedStation
-
-
-def wait_until(pred: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.01)
+from tests.support.waiting import wait_until
 
 
 def gross_kg(client: ModbusTcpClient | ModbusSerialClient) -> float:
@@ -105,7 +98,7 @@ def test_tcp_watchdog_drops_the_permit_when_the_host_goes_quiet(tcp_station) -> 
     host.permit(True)
     wait_until(host.feedback)
     # No more heartbeats: the device drops the permit on its own and the valve closes.
-    wait_until(lambda: not host.permit_coil(), timeout=3.0)
+    wait_until(lambda: not host.permit_coil(), timeout_s=3.0)
     wait_until(lambda: not host.valve.read_discrete_inputs(0, count=1, device_id=VALVE_UNIT).bits[0])
 
 
@@ -140,13 +133,13 @@ def test_tcp_disconnect_refuses_then_reopens_on_the_same_port(tcp_station) -> No
     # Long enough to look at on a loaded machine, and ended here (its end is what reopens the port).
     devices.inject(Fault("scale", "disconnect", 60))
     with pytest.raises(ModbusException):
-        wait_until(lambda: gross_kg(host.scale) is None, timeout=10)  # the open connection is closed
+        wait_until(lambda: gross_kg(host.scale) is None, timeout_s=10)  # the open connection is closed
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(devices.scale_address, timeout=1).close()
     devices.faults.clear("scale")
     fresh = ModbusTcpClient(devices.scale_address[0], port=devices.scale_address[1], timeout=1)
     try:
-        wait_until(fresh.connect, timeout=10)
+        wait_until(fresh.connect, timeout_s=10)
         assert gross_kg(fresh) == pytest.approx(15.2, abs=0.6)
     finally:
         fresh.close()

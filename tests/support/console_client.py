@@ -60,9 +60,10 @@ async def command(
 
 
 async def event(
-    ws: WebSocketConnection, passed: list[dict[str, Any]], type_: str, **fields: Any
+    ws: WebSocketConnection, passed: list[dict[str, Any]], type_: str, *, within_s: float = 10, **fields: Any
 ) -> dict[str, Any]:
-    """The first floor event of that type with those fields: among `passed`, else the next."""
+    """The first floor event of that type with those fields: among `passed`, else the next (within
+    `within_s`)."""
 
     def wanted(message: dict[str, Any]) -> bool:
         found = message.get("event", {})
@@ -71,7 +72,7 @@ async def event(
     for message in passed:
         if wanted(message):
             return dict(message["event"])
-    with trio.fail_after(10):
+    with trio.fail_after(within_s):
         while True:
             message = json.loads(await ws.get_message())
             if wanted(message):

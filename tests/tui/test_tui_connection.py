@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable
 from pathlib import Path
 
 import trio
@@ -16,16 +15,11 @@ from simulator.in_process_floor import running_floor
 from supervisor.console.in_process import InProcessAccess
 from supervisor.console.server import ConsoleServer
 from supervisor.storage.users import add_user
+from tests.support.waiting import until
 from tui.app import ConsoleApp
 from tui.connection import ConsoleConnection
 from tui.i18n import Texts
 from tui.model import ConsoleModel
-
-
-async def _until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    with trio.fail_after(timeout):
-        while not condition():  # noqa: ASYNC110 - polling what another task sets
-            await trio.sleep(0.02)
 
 
 async def test_the_console_follows_the_floor_and_reconnects_when_the_server_is_back(tmp_path: Path) -> None:
@@ -47,17 +41,17 @@ async def test_the_console_follows_the_floor_and_reconnects_when_the_server_is_b
         model = ConsoleModel()
         link = ConsoleConnection(f"ws://127.0.0.1:{port}", token, model, max_backoff_s=0.5)
         nursery.start_soon(link.run)
-        await _until(lambda: model.link == "connected" and "S1" in model.stations)
+        await until(lambda: model.link == "connected" and "S1" in model.stations)
         assert model.user == "王班长"
         assert model.role == "supervisor"
         floor.bus.publish(AlarmRaised("S1.scale_lost", "device.scale_lost", "high", "与秤失去联系", "S1"))
-        await _until(lambda: "S1.scale_lost" in model.alarms)
+        await until(lambda: "S1.scale_lost" in model.alarms)
         assert model.unacknowledged == 1
 
         first.cancel()  # the floor's console server goes away
-        await _until(lambda: model.link == "disconnected")
+        await until(lambda: model.link == "disconnected")
         await nursery.start(serve, trio.CancelScope(), port)  # ... and comes back on its address
-        await _until(lambda: model.link == "connected" and link.sessions == 2)
+        await until(lambda: model.link == "connected" and link.sessions == 2)
         nursery.cancel_scope.cancel()
 
 
@@ -66,7 +60,7 @@ async def test_a_refused_token_shows_as_refused_not_as_a_live_floor(tmp_path: Pa
         port = await nursery.start(ConsoleServer(InProcessAccess(floor, db), port=0).run)
         model = ConsoleModel()
         nursery.start_soon(ConsoleConnection(f"ws://127.0.0.1:{port}", "not-a-token", model).run)
-        await _until(lambda: model.link == "refused")
+        await until(lambda: model.link == "refused")
         assert model.stations == {}
         assert model.link_why == "auth.invalid_token"
         nursery.cancel_scope.cancel()
@@ -80,7 +74,7 @@ async def test_nothing_listening_is_disconnected_and_retried() -> None:
     link = ConsoleConnection(f"ws://127.0.0.1:{port}", "t", model, max_backoff_s=0.2)
     async with trio.open_nursery() as nursery:
         nursery.start_soon(link.run)
-        await _until(lambda: model.link_why == "link.why.unreachable" and "Error" in model.link_detail)
+        await until(lambda: model.link_why == "link.why.unreachable" and "Error" in model.link_detail)
         nursery.cancel_scope.cancel()
 
 
@@ -128,7 +122,7 @@ async def test_each_language_says_why_the_link_is_down_and_an_actor_failed_in_it
         port = await nursery.start(serve)
         refused = ConsoleModel()
         nursery.start_soon(ConsoleConnection(f"ws://127.0.0.1:{port}", "not-a-token", refused).run)
-        await _until(lambda: refused.link == "refused")
+        await until(lambda: refused.link == "refused")
         lines = await trio.to_thread.run_sync(_screen_lines, refused)
         assert "无法登录：令牌无效或已吊销" in lines[0]
         assert _english_outside_the_detail(lines) == []
@@ -143,12 +137,12 @@ async def test_each_language_says_why_the_link_is_down_and_an_actor_failed_in_it
         token = await trio.to_thread.run_sync(add)
         model = ConsoleModel()
         nursery.start_soon(ConsoleConnection(f"ws://127.0.0.1:{port}", token, model, max_backoff_s=0.2).run)
-        await _until(lambda: model.link == "connected")
+        await until(lambda: model.link == "connected")
         # S1's scale actor kept failing: the station's runtime gives it up, as it would.
         floor.alarms.post(raised("S1.out_of_service", AlarmKind.STATION_OUT_OF_SERVICE, "S1",
                                  actor="S1.scale", error="DeviceCrash"))  # fmt: skip
         floor.bus.publish(StationState("S1", "out_of_service"))
-        await _until(
+        await until(
             lambda: "S1.out_of_service" in model.alarms and model.stations["S1"].state == "out_of_service"
         )
         for keys in ((), ("f2",)):
@@ -160,7 +154,7 @@ async def test_each_language_says_why_the_link_is_down_and_an_actor_failed_in_it
             lines = await trio.to_thread.run_sync(_screen_lines, model, keys, "en")
             assert _chinese_in_english(lines) == []
         scope.cancel()  # the floor's console server goes away: closed, then nothing listening
-        await _until(lambda: model.link_why == "link.why.unreachable")
+        await until(lambda: model.link_why == "link.why.unreachable")
         lines = await trio.to_thread.run_sync(_screen_lines, model)
         assert "连接中断，正在重连：连不上监控服务器" in lines[0]
         assert lines[1].lstrip().startswith("技术细节: ")
